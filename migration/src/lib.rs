@@ -1,0 +1,14 @@
+//! Database migrations of distmall. The server runs them on start; `distmall migrate` runs them
+//! alone. Every migration works on SQLite and PostgreSQL.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_foundation::Migration)]
+    }
+}

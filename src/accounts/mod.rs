@@ -1,0 +1,11 @@
+//! Accounts (DESIGN §5): consumers signing up and in by phone + password or WeChat, refresh
+//! tokens, profiles, staff and their permissions, and login throttling.
+mod errors;
+pub mod rules;
+pub mod schema;
+pub mod service;
+mod throttle;
+pub mod wechat;
+
+pub use errors::{AccountError, AccountErrorCode};
+pub use schema::{AccountMutation, AccountQuery, User};

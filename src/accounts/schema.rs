@@ -1,0 +1,579 @@
+//! The GraphQL face of accounts: `me`, the `User` type, sign-up/in, sessions, profile and staff.
+use std::sync::Arc;
+
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject,
+};
+use entity::user;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{
+    errors::{AccountError, AccountResult},
+    rules::mask_phone,
+    service::{self, ProfilePatch, Session},
+};
+use crate::{
+    auth::{Permission, PermissionGuard, Principal, Role},
+    error::AppError,
+    graphql::{
+        context::CtxExt,
+        errors::payload,
+        ids,
+        relay::{self, Page, Window},
+        scalars::{Date, DateTime},
+    },
+};
+
+/// A person with an account: consumer, distributor or staff member.
+pub struct User {
+    id: i64,
+    loaded: Option<Arc<user::Model>>,
+    /// Returned to the account holder themselves (e.g. in the sign-in payload, before the
+    /// request carries their token), so private fields are shown in full.
+    own: bool,
+}
+
+impl User {
+    pub fn from_model(m: impl Into<Arc<user::Model>>) -> Self {
+        let m = m.into();
+        Self {
+            id: m.id,
+            loaded: Some(m),
+            own: false,
+        }
+    }
+
+    /// The account holder's own view of their account.
+    pub fn own(m: impl Into<Arc<user::Model>>) -> Self {
+        Self {
+            own: true,
+            ..Self::from_model(m)
+        }
+    }
+
+    /// A user known only by id; fields other than `id` load through the DataLoader.
+    pub fn by_id(id: i64) -> Self {
+        Self {
+            id,
+            loaded: None,
+            own: false,
+        }
+    }
+
+    async fn model(&self, ctx: &Context<'_>) -> Result<Arc<user::Model>, AppError> {
+        if let Some(m) = &self.loaded {
+            return Ok(m.clone());
+        }
+        ctx.loaders()
+            .users
+            .load_one(self.id)
+            .await?
+            .ok_or_else(|| AppError::not_found("User"))
+    }
+
+    /// The caller is this user, or staff: they see private fields in full.
+    fn is_privileged(&self, ctx: &Context<'_>) -> bool {
+        self.own
+            || ctx
+                .viewer()
+                .principal()
+                .is_some_and(|p| p.user_id == self.id || p.is_staff)
+    }
+
+    pub fn global_id(id: i64) -> ID {
+        ids::encode("User", id)
+    }
+}
+
+/// Gender as the user stated it.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gender {
+    Unknown,
+    Male,
+    Female,
+}
+
+impl Gender {
+    fn as_str(self) -> &'static str {
+        match self {
+            Gender::Unknown => "UNKNOWN",
+            Gender::Male => "MALE",
+            Gender::Female => "FEMALE",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "MALE" => Gender::Male,
+            "FEMALE" => Gender::Female,
+            _ => Gender::Unknown,
+        }
+    }
+}
+
+#[Object]
+impl User {
+    /// Opaque global id.
+    pub async fn id(&self) -> ID {
+        Self::global_id(self.id)
+    }
+
+    /// The mobile number; masked (`138****5678`) unless you are this user or staff.
+    async fn phone(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let m = self.model(ctx).await?;
+        Ok(m.phone.as_deref().map(|p| {
+            if self.is_privileged(ctx) {
+                p.to_string()
+            } else {
+                mask_phone(p)
+            }
+        }))
+    }
+
+    async fn nickname(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.model(ctx).await?.nickname.clone())
+    }
+
+    async fn avatar_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.model(ctx).await?.avatar_url.clone())
+    }
+
+    async fn gender(&self, ctx: &Context<'_>) -> async_graphql::Result<Gender> {
+        Ok(Gender::parse(&self.model(ctx).await?.gender))
+    }
+
+    /// Only visible to this user and staff.
+    async fn birthday(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
+        if !self.is_privileged(ctx) {
+            return Ok(None);
+        }
+        Ok(self.model(ctx).await?.birthday.map(Date))
+    }
+
+    /// Whether the account is bound to a WeChat identity.
+    async fn wechat_bound(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(self.model(ctx).await?.wechat_openid.is_some())
+    }
+
+    /// Whether the account can sign in with phone and password.
+    async fn has_password(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(self.model(ctx).await?.password_hash.is_some())
+    }
+
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
+        Ok(self.principal(ctx).await?.roles())
+    }
+
+    /// Staff permissions (every permission for the owner; empty for non-staff).
+    async fn permissions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Permission>> {
+        Ok(self.principal(ctx).await?.permissions)
+    }
+
+    /// Whether this is the merchant's owner account.
+    async fn is_owner(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(self.model(ctx).await?.is_owner)
+    }
+
+    /// Disabled accounts cannot sign in (visible to staff).
+    async fn disabled(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(self.model(ctx).await?.disabled)
+    }
+
+    async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime> {
+        Ok(self.model(ctx).await?.created_at.into())
+    }
+}
+
+impl User {
+    async fn principal(&self, ctx: &Context<'_>) -> Result<Principal, AppError> {
+        let m = self.model(ctx).await?;
+        let granted = if m.is_staff && !m.is_owner {
+            ctx.loaders()
+                .permissions
+                .load_one(m.id)
+                .await?
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(Principal::from_rows(&m, &granted))
+    }
+}
+
+/// The result of signing up, signing in, refreshing or changing the password.
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
+pub struct AuthPayload {
+    /// Send as `Authorization: Bearer …`; short-lived.
+    access_token: Option<String>,
+    access_token_expires_at: Option<DateTime>,
+    /// Exchange for a new pair with `refreshToken` before it expires; each works once.
+    refresh_token: Option<String>,
+    refresh_token_expires_at: Option<DateTime>,
+    #[graphql(skip)]
+    user_model: Option<Arc<user::Model>>,
+    user_errors: Vec<AccountError>,
+}
+
+#[ComplexObject]
+impl AuthPayload {
+    /// The signed-in user.
+    async fn user(&self) -> Option<User> {
+        self.user_model.clone().map(User::own)
+    }
+}
+
+impl From<Session> for AuthPayload {
+    fn from(s: Session) -> Self {
+        Self {
+            access_token: Some(s.access_token),
+            access_token_expires_at: Some(s.access_expires_at.into()),
+            refresh_token: Some(s.refresh_token),
+            refresh_token_expires_at: Some(s.refresh_expires_at.into()),
+            user_model: Some(s.user),
+            user_errors: Vec::new(),
+        }
+    }
+}
+
+/// A payload carrying one user (profile and staff mutations).
+#[derive(SimpleObject, Default)]
+#[graphql(complex)]
+pub struct UserPayload {
+    #[graphql(skip)]
+    user_model: Option<Arc<user::Model>>,
+    user_errors: Vec<AccountError>,
+}
+
+#[ComplexObject]
+impl UserPayload {
+    async fn user(&self) -> Option<User> {
+        self.user_model.clone().map(User::from_model)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct LogoutPayload {
+    /// True once the session(s) are ended.
+    ok: bool,
+    user_errors: Vec<AccountError>,
+}
+
+fn auth_payload(result: AccountResult<Session>) -> async_graphql::Result<AuthPayload> {
+    payload(result, AuthPayload::from, |user_errors| AuthPayload {
+        user_errors,
+        ..Default::default()
+    })
+}
+
+fn user_payload(result: AccountResult<user::Model>) -> async_graphql::Result<UserPayload> {
+    payload(
+        result,
+        |u| UserPayload {
+            user_model: Some(Arc::new(u)),
+            user_errors: Vec::new(),
+        },
+        |user_errors| UserPayload {
+            user_model: None,
+            user_errors,
+        },
+    )
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// Mainland mobile number; `+86` and separators are accepted.
+    phone: String,
+    /// 8–64 characters with at least one letter and one digit.
+    password: String,
+    /// Defaults to 用户 and the phone's last four digits.
+    nickname: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    phone: String,
+    password: String,
+}
+
+#[derive(InputObject)]
+pub struct WechatLoginInput {
+    /// The code from `wx.login()` in the mini-program.
+    code: String,
+}
+
+#[derive(InputObject)]
+pub struct RefreshTokenInput {
+    refresh_token: String,
+}
+
+#[derive(InputObject)]
+pub struct LogoutInput {
+    /// The refresh token of the session to end.
+    refresh_token: Option<String>,
+    /// End every session of the signed-in user instead.
+    #[graphql(default)]
+    everywhere: bool,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    nickname: Option<String>,
+    /// `null` removes the avatar.
+    avatar_url: MaybeUndefined<String>,
+    gender: Option<Gender>,
+    /// `null` removes the birthday.
+    birthday: MaybeUndefined<Date>,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(InputObject)]
+pub struct CreateStaffInput {
+    phone: String,
+    password: String,
+    nickname: Option<String>,
+    #[graphql(default)]
+    permissions: Vec<Permission>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateStaffPermissionsInput {
+    user_id: ID,
+    #[graphql(default)]
+    grant: Vec<Permission>,
+    #[graphql(default)]
+    revoke: Vec<Permission>,
+}
+
+#[derive(InputObject)]
+pub struct SetStaffDisabledInput {
+    user_id: ID,
+    disabled: bool,
+}
+
+fn maybe<T, U>(v: MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> Option<Option<U>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(x) => Some(Some(f(x))),
+    }
+}
+
+/// A staff id from input; a malformed or non-user id is reported as `USER_NOT_FOUND`.
+fn staff_id(id: &ID) -> AccountResult<i64> {
+    ids::decode("User", id).or_else(|_| {
+        super::errors::reject(
+            super::AccountErrorCode::UserNotFound,
+            Some("userId"),
+            "no such user",
+        )
+    })
+}
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The signed-in user, or null when the request carries no token.
+    async fn me(&self, ctx: &Context<'_>) -> Option<User> {
+        ctx.viewer().user_id().map(User::by_id)
+    }
+
+    /// Staff accounts, oldest first.
+    #[graphql(
+        guard = "PermissionGuard(Permission::StaffAdmin)",
+        complexity = "relay::page_cost(first, last, child_complexity)"
+    )]
+    async fn staff_members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] include_disabled: bool,
+    ) -> async_graphql::Result<Page<User>> {
+        let window = Window::new(first, after, last, before)?;
+        let mut select = user::Entity::find().filter(user::Column::IsStaff.eq(true));
+        if !include_disabled {
+            select = select.filter(user::Column::Disabled.eq(false));
+        }
+        Ok(relay::paginate(
+            ctx.app().db.conn(),
+            select,
+            user::Column::Id,
+            |m| m.id,
+            false,
+            window,
+            User::from_model,
+        )
+        .await?)
+    }
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates a consumer account with phone and password and signs it in.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        auth_payload(
+            service::register(
+                ctx.app(),
+                &input.phone,
+                &input.password,
+                input.nickname.as_deref(),
+            )
+            .await,
+        )
+    }
+
+    /// Signs in with phone and password. Repeated failures for one phone or from one address
+    /// are refused for a while with `RATE_LIMITED`.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        auth_payload(
+            service::login(ctx.app(), &input.phone, &input.password, ctx.client_ip()).await,
+        )
+    }
+
+    /// Signs in from the WeChat mini-program with the code of `wx.login()`; creates the
+    /// account on first use.
+    async fn wechat_login(
+        &self,
+        ctx: &Context<'_>,
+        input: WechatLoginInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        auth_payload(service::wechat_login(ctx.app(), &input.code).await)
+    }
+
+    /// Exchanges a refresh token for a new access token and refresh token.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshTokenInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        auth_payload(service::refresh_session(ctx.app(), &input.refresh_token).await)
+    }
+
+    /// Ends a session (or all of them). Access tokens already issued expire on their own.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        input: LogoutInput,
+    ) -> async_graphql::Result<LogoutPayload> {
+        service::logout(
+            ctx.app(),
+            ctx.viewer().user_id(),
+            input.refresh_token.as_deref(),
+            input.everywhere,
+        )
+        .await?;
+        Ok(LogoutPayload {
+            ok: true,
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Changes the signed-in user's profile; omitted fields stay as they are.
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let user_id = ctx.viewer().require_user()?.user_id;
+        let patch = ProfilePatch {
+            nickname: input.nickname,
+            avatar_url: maybe(input.avatar_url, |a| a),
+            gender: input.gender.map(|g| g.as_str().to_string()),
+            birthday: maybe(input.birthday, |d| d.0),
+        };
+        user_payload(service::update_profile(ctx.app(), user_id, patch).await)
+    }
+
+    /// Changes the password; every other session ends and a new one is returned.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let user_id = ctx.viewer().require_user()?.user_id;
+        auth_payload(
+            service::change_password(
+                ctx.app(),
+                user_id,
+                &input.current_password,
+                &input.new_password,
+            )
+            .await,
+        )
+    }
+
+    /// Creates a staff account with the given permissions (only permissions you hold).
+    #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
+    async fn create_staff(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateStaffInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let actor = ctx.viewer().require_permission(Permission::StaffAdmin)?;
+        user_payload(
+            service::create_staff(
+                ctx.app(),
+                actor,
+                &input.phone,
+                &input.password,
+                input.nickname.as_deref(),
+                &input.permissions,
+            )
+            .await,
+        )
+    }
+
+    /// Grants and revokes staff permissions.
+    #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
+    async fn update_staff_permissions(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateStaffPermissionsInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let actor = ctx.viewer().require_permission(Permission::StaffAdmin)?;
+        let result = match staff_id(&input.user_id) {
+            Ok(id) => {
+                service::update_staff_permissions(ctx.app(), actor, id, &input.grant, &input.revoke)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        user_payload(result)
+    }
+
+    /// Disables (or re-enables) a staff account; disabling ends its sessions at once.
+    #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
+    async fn set_staff_disabled(
+        &self,
+        ctx: &Context<'_>,
+        input: SetStaffDisabledInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let actor = ctx.viewer().require_permission(Permission::StaffAdmin)?;
+        let result = match staff_id(&input.user_id) {
+            Ok(id) => service::set_staff_disabled(ctx.app(), actor, id, input.disabled).await,
+            Err(e) => Err(e),
+        };
+        user_payload(result)
+    }
+}

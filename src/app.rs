@@ -1,0 +1,224 @@
+//! Application state and the server lifecycle: connect and migrate, start the background tasks,
+//! serve HTTP until asked to stop, then drain.
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use entity::system_setting;
+use sea_orm::{EntityTrait, Set};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    accounts::service::EVENT_UPDATED,
+    auth::{PrincipalCache, Viewer, jwt::JwtKeys},
+    config::Config,
+    db::Db,
+    error::AppError,
+    events::{self, EventBus},
+    graphql,
+    http::{self, HttpState},
+    metrics::Metrics,
+};
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub jwt: JwtKeys,
+    pub principals: PrincipalCache,
+    pub bus: Arc<EventBus>,
+    pub metrics: Arc<Metrics>,
+    /// Outbound HTTP (WeChat, payment providers, carriers).
+    pub http: reqwest::Client,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
+}
+
+/// Who a token says the caller is, and until when.
+pub struct Authenticated {
+    pub viewer: Viewer,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl AppState {
+    /// Resolves an `Authorization` header value. No header is an anonymous caller; a header
+    /// that is malformed, expired, badly signed, or names a disabled account is
+    /// `UNAUTHENTICATED` — never silently anonymous.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Authenticated, AppError> {
+        let Some(header) = header else {
+            return Ok(Authenticated {
+                viewer: Viewer::Anonymous,
+                expires_at: None,
+            });
+        };
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                AppError::Unauthenticated(
+                    "the Authorization header must be `Bearer <token>`".into(),
+                )
+            })?;
+        let claims = self.jwt.verify(token.trim()).map_err(|e| {
+            AppError::Unauthenticated(match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    "the access token has expired; refresh it".into()
+                }
+                _ => "the access token is invalid".into(),
+            })
+        })?;
+        let user_id = claims
+            .user_id()
+            .ok_or_else(|| AppError::Unauthenticated("the access token is invalid".into()))?;
+        let principal = self
+            .principals
+            .get(self.db.conn(), user_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::Unauthenticated("this account is disabled or no longer exists".into())
+            })?;
+        Ok(Authenticated {
+            viewer: Viewer::User(principal),
+            expires_at: Some(claims.expires_at()),
+        })
+    }
+}
+
+/// The development JWT secret: generated once and stored in the database, so every instance
+/// on the same database shares it and tokens survive restarts.
+async fn dev_jwt_secret(db: &Db) -> anyhow::Result<String> {
+    const KEY: &str = "dev_jwt_secret";
+    if let Some(s) = system_setting::Entity::find_by_id(KEY)
+        .one(db.conn())
+        .await?
+    {
+        return Ok(s.value);
+    }
+    let secret = crate::auth::refresh::generate() + &crate::auth::refresh::generate();
+    let tx = db.begin_write().await?;
+    system_setting::Entity::insert(system_setting::ActiveModel {
+        key: Set(KEY.into()),
+        value: Set(secret),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict_do_nothing()
+    .exec(&*tx)
+    .await?;
+    tx.commit().await?;
+    tracing::warn!(
+        "using a generated development JWT secret; set DISTMALL_JWT_SECRET in production"
+    );
+    Ok(system_setting::Entity::find_by_id(KEY)
+        .one(db.conn())
+        .await?
+        .map(|s| s.value)
+        .unwrap_or_default())
+}
+
+/// Connects, migrates and builds the application state.
+pub async fn prepare(config: Config) -> anyhow::Result<Arc<AppState>> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let metrics = Arc::new(Metrics::default());
+    let db = Db::connect(&config, metrics.clone()).await?;
+    db.migrate().await?;
+    let dev_secret = if config.jwt_secret.is_none() && !config.is_production() {
+        Some(dev_jwt_secret(&db).await?)
+    } else {
+        None
+    };
+    let jwt = JwtKeys::from_config(&config, dev_secret.as_deref())?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    Ok(Arc::new(AppState {
+        config: Arc::new(config),
+        db,
+        jwt,
+        principals: PrincipalCache::new(Duration::from_secs(5)),
+        bus: Arc::new(EventBus::new()),
+        metrics,
+        http,
+        shutdown: CancellationToken::new(),
+    }))
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: Arc<AppState>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Binds `config.listen` (port 0 picks a free port), migrates, and serves in the background.
+    pub async fn start(config: Config) -> anyhow::Result<Server> {
+        let app = prepare(config).await?;
+        let listener = TcpListener::bind(app.config.listen).await?;
+        let addr = listener.local_addr()?;
+        spawn_background(&app);
+        let schema = graphql::build(&app.config, Some(app.clone()));
+        let router = http::router(HttpState {
+            app: app.clone(),
+            schema,
+        });
+        let shutdown = app.shutdown.clone();
+        let grace = Duration::from_secs(app.config.shutdown_grace_secs);
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            let serving = tokio::spawn(async move { serve.await });
+            shutdown.cancelled().await;
+            // Open keep-alive and WebSocket connections get `grace` to finish.
+            match tokio::time::timeout(grace, serving).await {
+                Ok(joined) => joined??,
+                Err(_) => {
+                    tracing::warn!("shutdown grace period over; closing remaining connections")
+                }
+            }
+            Ok(())
+        });
+        tracing::info!(%addr, "distmall listening");
+        Ok(Server { addr, app, task })
+    }
+
+    /// Begins graceful shutdown.
+    pub fn shutdown(&self) {
+        self.app.shutdown.cancel();
+    }
+
+    /// Waits until the server has stopped, then closes the database.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let result = self.task.await?;
+        self.app.db.clone().close().await;
+        result
+    }
+}
+
+fn spawn_background(app: &Arc<AppState>) {
+    tokio::spawn(events::run_dispatcher(
+        app.db.clone(),
+        app.bus.clone(),
+        app.metrics.clone(),
+        Duration::from_millis(app.config.events_poll_interval_ms),
+        Duration::from_millis(app.config.events_gap_timeout_ms),
+        app.shutdown.clone(),
+    ));
+    // Account changes made through any instance drop this instance's cached principal.
+    let mut rx = app.bus.receiver();
+    let weak = Arc::downgrade(app);
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) if e.event_type == EVENT_UPDATED => match weak.upgrade() {
+                    Some(app) => app.principals.invalidate(e.aggregate_id),
+                    None => return,
+                },
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}

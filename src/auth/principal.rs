@@ -1,0 +1,275 @@
+//! Who is calling: the `Viewer` of a request and, when signed in, their `Principal` — roles and
+//! staff permissions as the database says *now* (cached for a few seconds), not as the token said
+//! when it was issued, so disabling an account or revoking a permission takes effect at once on
+//! this instance and within the cache lifetime everywhere else.
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use async_graphql::Enum;
+use entity::{staff_permission, user};
+use parking_lot::RwLock;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::error::AppError;
+
+/// Staff permissions (DESIGN §5). The owner has all of them.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    /// Products, categories, brands, specs and SKUs.
+    Catalog,
+    /// Stock adjustments, stock ledger and low-stock alerts.
+    Inventory,
+    /// Order review, shipping, refunds and returns.
+    Orders,
+    /// Distributor review, teams and commission rules.
+    Distribution,
+    /// Coupons, promotions, group buys and notices to consumers.
+    Marketing,
+    /// Withdrawals, balances and money movements.
+    Finance,
+    /// Sales and distribution reports.
+    Reports,
+    /// Staff accounts and their permissions.
+    StaffAdmin,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::Catalog,
+        Permission::Inventory,
+        Permission::Orders,
+        Permission::Distribution,
+        Permission::Marketing,
+        Permission::Finance,
+        Permission::Reports,
+        Permission::StaffAdmin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Catalog => "CATALOG",
+            Permission::Inventory => "INVENTORY",
+            Permission::Orders => "ORDERS",
+            Permission::Distribution => "DISTRIBUTION",
+            Permission::Marketing => "MARKETING",
+            Permission::Finance => "FINANCE",
+            Permission::Reports => "REPORTS",
+            Permission::StaffAdmin => "STAFF_ADMIN",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The roles a signed-in user can hold at once.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Every signed-in user.
+    Customer,
+    /// A customer whose distributor application was approved.
+    Distributor,
+    /// A merchant employee; what they may do is given by their permissions.
+    Staff,
+}
+
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user_id: i64,
+    pub is_distributor: bool,
+    pub is_staff: bool,
+    pub is_owner: bool,
+    /// Sorted; for the owner, every permission.
+    pub permissions: Vec<Permission>,
+}
+
+impl Principal {
+    pub fn has(&self, permission: Permission) -> bool {
+        self.is_staff && (self.is_owner || self.permissions.contains(&permission))
+    }
+
+    pub fn roles(&self) -> Vec<Role> {
+        let mut roles = vec![Role::Customer];
+        if self.is_distributor {
+            roles.push(Role::Distributor);
+        }
+        if self.is_staff {
+            roles.push(Role::Staff);
+        }
+        roles
+    }
+
+    pub fn from_rows(user: &user::Model, granted: &[String]) -> Self {
+        let mut permissions: Vec<Permission> = if user.is_owner {
+            Permission::ALL.to_vec()
+        } else if user.is_staff {
+            granted
+                .iter()
+                .filter_map(|p| Permission::parse(p))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        permissions.sort();
+        permissions.dedup();
+        Self {
+            user_id: user.id,
+            is_distributor: user.is_distributor,
+            is_staff: user.is_staff,
+            is_owner: user.is_owner,
+            permissions,
+        }
+    }
+}
+
+/// The caller of one request or WebSocket connection.
+#[derive(Clone, Debug, Default)]
+pub enum Viewer {
+    #[default]
+    Anonymous,
+    User(Arc<Principal>),
+}
+
+impl Viewer {
+    pub fn principal(&self) -> Option<&Arc<Principal>> {
+        match self {
+            Viewer::Anonymous => None,
+            Viewer::User(p) => Some(p),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        self.principal().map(|p| p.user_id)
+    }
+
+    pub fn require_user(&self) -> Result<&Arc<Principal>, AppError> {
+        self.principal().ok_or_else(AppError::unauthenticated)
+    }
+
+    pub fn require_permission(&self, permission: Permission) -> Result<&Arc<Principal>, AppError> {
+        let p = self.require_user()?;
+        if p.has(permission) {
+            Ok(p)
+        } else {
+            Err(AppError::Forbidden(format!(
+                "this needs the {} permission",
+                permission.as_str()
+            )))
+        }
+    }
+}
+
+/// A cached lookup: when it was made, and the principal (`None`: missing or disabled).
+type CacheEntry = (Instant, Option<Arc<Principal>>);
+
+/// Principals by user id, each kept for `ttl`. Local changes invalidate at once; changes made
+/// by other instances arrive as `account.changed` events and invalidate too.
+pub struct PrincipalCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<i64, CacheEntry>>,
+}
+
+impl PrincipalCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The principal of an active account, `None` if the account is missing or disabled.
+    pub async fn get(
+        &self,
+        conn: &impl ConnectionTrait,
+        user_id: i64,
+    ) -> Result<Option<Arc<Principal>>, AppError> {
+        if let Some((at, p)) = self.entries.read().get(&user_id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(p.clone());
+        }
+        let principal = load(conn, user_id).await?.map(Arc::new);
+        let mut entries = self.entries.write();
+        if entries.len() > 100_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        }
+        entries.insert(user_id, (Instant::now(), principal.clone()));
+        Ok(principal)
+    }
+
+    pub fn invalidate(&self, user_id: i64) {
+        self.entries.write().remove(&user_id);
+    }
+}
+
+async fn load(conn: &impl ConnectionTrait, user_id: i64) -> Result<Option<Principal>, AppError> {
+    let Some(user) = user::Entity::find_by_id(user_id).one(conn).await? else {
+        return Ok(None);
+    };
+    if user.disabled {
+        return Ok(None);
+    }
+    let granted: Vec<String> = if user.is_staff && !user.is_owner {
+        staff_permission::Entity::find()
+            .filter(staff_permission::Column::UserId.eq(user_id))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|p| p.permission)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Principal::from_rows(&user, &granted)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(is_staff: bool, is_owner: bool) -> user::Model {
+        let now = chrono::Utc::now();
+        user::Model {
+            id: 7,
+            phone: None,
+            password_hash: None,
+            wechat_openid: None,
+            wechat_unionid: None,
+            nickname: "n".into(),
+            avatar_url: None,
+            gender: "UNKNOWN".into(),
+            birthday: None,
+            is_staff,
+            is_owner,
+            is_distributor: false,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn owner_has_every_permission() {
+        let p = Principal::from_rows(&user(true, true), &[]);
+        assert!(Permission::ALL.iter().all(|perm| p.has(*perm)));
+    }
+
+    #[test]
+    fn staff_have_only_what_was_granted() {
+        let p = Principal::from_rows(&user(true, false), &["ORDERS".into(), "BOGUS".into()]);
+        assert!(p.has(Permission::Orders));
+        assert!(!p.has(Permission::Finance));
+        assert_eq!(p.permissions, vec![Permission::Orders]);
+    }
+
+    #[test]
+    fn customers_have_no_permissions_even_if_rows_exist() {
+        let p = Principal::from_rows(&user(false, false), &["ORDERS".into()]);
+        assert!(!p.has(Permission::Orders));
+        assert_eq!(p.roles(), vec![Role::Customer]);
+    }
+}

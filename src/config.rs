@@ -1,0 +1,214 @@
+//! Configuration: defaults, then an optional TOML file, then `DISTMALL_*` environment variables
+//! (and `DATABASE_URL`). Every key is flat so that the file key `jwt_secret` and the variable
+//! `DISTMALL_JWT_SECRET` name the same setting; the README lists them all.
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    HS256,
+    RS256,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `development` (default) or `production`.
+    pub env: RunMode,
+    pub listen: SocketAddr,
+    /// `sqlite://…` (default `./data/distmall.db`) or `postgres://…`.
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+
+    pub jwt_algorithm: JwtAlgorithm,
+    /// HS256 secret (at least 32 bytes). Required in production with HS256.
+    pub jwt_secret: Option<String>,
+    /// RS256 private and public keys, PEM files.
+    pub jwt_private_key_path: Option<PathBuf>,
+    pub jwt_public_key_path: Option<PathBuf>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_days: u64,
+    pub jwt_leeway_secs: u64,
+
+    pub login_max_failures_per_phone: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_failure_window_secs: u64,
+    pub login_lockout_secs: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+
+    pub wechat_appid: Option<String>,
+    pub wechat_secret: Option<String>,
+    pub wechat_api_base: String,
+
+    pub graphql_max_depth: usize,
+    pub graphql_max_complexity: usize,
+    pub graphql_max_aliases: usize,
+    pub graphql_max_directives: usize,
+    /// Defaults to on in development and off in production.
+    pub graphql_introspection: Option<bool>,
+    /// "Did you mean …" hints in validation errors; defaults like introspection.
+    pub graphql_suggestions: Option<bool>,
+    pub max_body_bytes: usize,
+    /// Adds `extensions.sqlStatements` to every response (tests and profiling).
+    pub report_sql_statements: bool,
+
+    pub ws_init_timeout_secs: u64,
+    pub ws_max_subscriptions: usize,
+    pub ws_max_message_bytes: usize,
+
+    /// How often the event dispatcher looks at the outbox when nothing woke it.
+    pub events_poll_interval_ms: u64,
+    /// How long the dispatcher waits for a missing event id (a transaction still committing)
+    /// before it moves past the gap.
+    pub events_gap_timeout_ms: u64,
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            env: RunMode::Development,
+            listen: "127.0.0.1:8000".parse().expect("valid default address"),
+            database_url: "sqlite://./data/distmall.db?mode=rwc".into(),
+            db_max_connections: 0,
+            log_format: LogFormat::Pretty,
+            log_filter: "info,sqlx=warn,sea_orm=warn".into(),
+            jwt_algorithm: JwtAlgorithm::HS256,
+            jwt_secret: None,
+            jwt_private_key_path: None,
+            jwt_public_key_path: None,
+            jwt_issuer: "distmall".into(),
+            jwt_audience: "distmall-api".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            jwt_leeway_secs: 30,
+            login_max_failures_per_phone: 5,
+            login_max_failures_per_ip: 30,
+            login_failure_window_secs: 15 * 60,
+            login_lockout_secs: 15 * 60,
+            trust_forwarded_for: false,
+            wechat_appid: None,
+            wechat_secret: None,
+            wechat_api_base: "https://api.weixin.qq.com".into(),
+            graphql_max_depth: 15,
+            graphql_max_complexity: 2500,
+            graphql_max_aliases: 30,
+            graphql_max_directives: 5,
+            graphql_introspection: None,
+            graphql_suggestions: None,
+            max_body_bytes: 256 * 1024,
+            report_sql_statements: false,
+            ws_init_timeout_secs: 10,
+            ws_max_subscriptions: 50,
+            ws_max_message_bytes: 64 * 1024,
+            events_poll_interval_ms: 500,
+            events_gap_timeout_ms: 3000,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults ← `distmall.toml` (or the file named by `DISTMALL_CONFIG`) ← environment.
+    pub fn load() -> Result<Self, Box<figment::Error>> {
+        let file = std::env::var("DISTMALL_CONFIG").unwrap_or_else(|_| "distmall.toml".into());
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("DISTMALL_").ignore(&["CONFIG"]));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database_url", url));
+        }
+        figment.extract().map_err(Box::new)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == RunMode::Production
+    }
+
+    pub fn introspection_enabled(&self) -> bool {
+        self.graphql_introspection.unwrap_or(!self.is_production())
+    }
+
+    pub fn suggestions_enabled(&self) -> bool {
+        self.graphql_suggestions.unwrap_or(!self.is_production())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    /// Refuses settings that must never reach production.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.is_production() {
+            return Ok(());
+        }
+        match self.jwt_algorithm {
+            JwtAlgorithm::HS256 => match &self.jwt_secret {
+                Some(s) if s.len() >= 32 => {}
+                Some(_) => return Err("DISTMALL_JWT_SECRET must be at least 32 bytes".into()),
+                None => {
+                    return Err(
+                        "production mode needs DISTMALL_JWT_SECRET (or RS256 key files)".into(),
+                    );
+                }
+            },
+            JwtAlgorithm::RS256 => {
+                if self.jwt_private_key_path.is_none() || self.jwt_public_key_path.is_none() {
+                    return Err("RS256 needs DISTMALL_JWT_PRIVATE_KEY_PATH and DISTMALL_JWT_PUBLIC_KEY_PATH".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_requires_an_explicit_secret() {
+        let mut c = Config {
+            env: RunMode::Production,
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        c.jwt_secret = Some("short".into());
+        assert!(c.validate().is_err());
+        c.jwt_secret = Some("x".repeat(32));
+        assert!(c.validate().is_ok());
+        assert!(!c.introspection_enabled());
+    }
+
+    #[test]
+    fn development_defaults_allow_introspection() {
+        let c = Config::default();
+        assert!(c.validate().is_ok());
+        assert!(c.introspection_enabled());
+        assert!(c.is_sqlite());
+    }
+}

@@ -1,0 +1,211 @@
+//! Database access: connecting to SQLite or PostgreSQL, migrations, and write transactions.
+//!
+//! SQLite allows one writer at a time. A deferred transaction that reads and then writes fails
+//! at once with `SQLITE_BUSY`, so every write transaction here starts with `BEGIN IMMEDIATE`, and
+//! writers inside this process queue on an async mutex first, so that they wait in line instead of
+//! spinning on the busy timeout. The busy timeout still covers other processes on the same file.
+use std::{
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+
+use crate::{config::Config, metrics::Metrics, request_scope::RequestScope};
+
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Woken after a commit that appended domain events, so the dispatcher looks at once.
+    outbox_written: Arc<Notify>,
+}
+
+impl Db {
+    pub async fn connect(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let sqlite = config.is_sqlite();
+        if sqlite {
+            ensure_sqlite_dir(&config.database_url)?;
+        }
+        let max = match config.db_max_connections {
+            0 if sqlite => 8,
+            0 => 20,
+            n => n,
+        };
+        let mut opts = ConnectOptions::new(config.database_url.clone());
+        opts.max_connections(max)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false);
+        if sqlite {
+            opts.map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        }
+        let mut conn = Database::connect(opts).await?;
+        conn.set_metric_callback(move |info| {
+            RequestScope::count_statement();
+            metrics.record_db_statement(info.failed);
+        });
+        Ok(Self {
+            conn,
+            sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
+            outbox_written: Arc::new(Notify::new()),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.conn, None).await
+    }
+
+    /// The pool, for reads outside a transaction.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == DatabaseBackend::Postgres
+    }
+
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_written.clone()
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
+        let guard = match &self.sqlite_writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = if guard.is_some() {
+            self.conn
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?
+        } else {
+            self.conn.begin().await?
+        };
+        Ok(WriteTx {
+            tx,
+            _writer: guard,
+            wrote_events: AtomicBool::new(false),
+            outbox_written: self.outbox_written.clone(),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+
+    /// `(size, idle)` of the connection pool, for `/metrics`.
+    pub fn pool_state(&self) -> (u32, usize) {
+        match self.backend() {
+            DatabaseBackend::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DatabaseBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// A write transaction. Dereferences to the sea-orm transaction, so it is passed wherever a
+/// `ConnectionTrait` is expected. Dropping it without `commit` rolls back.
+pub struct WriteTx {
+    tx: DatabaseTransaction,
+    _writer: Option<OwnedMutexGuard<()>>,
+    wrote_events: AtomicBool,
+    outbox_written: Arc<Notify>,
+}
+
+impl WriteTx {
+    pub(crate) fn mark_event_written(&self) {
+        self.wrote_events.store(true, Ordering::Relaxed);
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        let wrote = self.wrote_events.load(Ordering::Relaxed);
+        let signal = self.outbox_written.clone();
+        self.tx.commit().await?;
+        if wrote {
+            signal.notify_one();
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+}
+
+fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    let opts = SqliteConnectOptions::from_str(url)?;
+    if let Some(dir) = opts.get_filename().parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(())
+}
+
+/// True when the error is a unique-constraint violation (a race lost to another writer).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// Runs a statement text on either backend (used by the rare hand-written SQL).
+pub fn stmt(
+    backend: DatabaseBackend,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    sea_orm::Statement::from_sql_and_values(backend, sql, values)
+}
+
+pub async fn exec(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> Result<sea_orm::ExecResult, DbErr> {
+    conn.execute_raw(stmt(conn.get_database_backend(), sql, values))
+        .await
+}

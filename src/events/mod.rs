@@ -1,0 +1,259 @@
+//! Domain events (DESIGN §10).
+//!
+//! * `append` writes an event into the `domain_events` outbox inside the caller's transaction, so
+//!   an event exists exactly when its change committed.
+//! * The dispatcher (`dispatcher.rs`) tails the outbox — woken at once by local commits and, on
+//!   PostgreSQL, by `LISTEN/NOTIFY` from any instance, and by a poll otherwise — and broadcasts
+//!   each event to this instance's subscribers in id order, once.
+//! * `subscribe` gives a subscription its stream: first what it missed since the last event id it
+//!   saw (read from the outbox), then live events, never the same id twice.
+mod dispatcher;
+
+use std::{collections::HashSet, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use entity::domain_event;
+use futures::Stream;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use tokio::sync::broadcast;
+
+pub use dispatcher::run_dispatcher;
+
+use crate::{db::WriteTx, error::AppError};
+
+/// Events broadcast to subscriptions within this instance.
+const BUS_CAPACITY: usize = 4096;
+/// A resuming subscriber gets at most this many missed events per read.
+const REPLAY_BATCH: u64 = 500;
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub id: i64,
+    pub event_type: String,
+    pub aggregate_type: String,
+    pub aggregate_id: i64,
+    pub recipient_user_id: Option<i64>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<domain_event::Model> for Event {
+    fn from(m: domain_event::Model) -> Self {
+        Self {
+            id: m.id,
+            payload: serde_json::from_str(&m.payload).unwrap_or(serde_json::Value::Null),
+            event_type: m.event_type,
+            aggregate_type: m.aggregate_type,
+            aggregate_id: m.aggregate_id,
+            recipient_user_id: m.recipient_user_id,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// What a new event says; `append` stores it.
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub aggregate_type: &'static str,
+    pub aggregate_id: i64,
+    pub recipient_user_id: Option<i64>,
+    pub payload: serde_json::Value,
+}
+
+/// Appends `event` to the outbox inside `tx`; returns its id.
+pub async fn append(tx: &WriteTx, event: NewEvent) -> Result<i64, AppError> {
+    let row = domain_event::ActiveModel {
+        event_type: Set(event.event_type.to_string()),
+        aggregate_type: Set(event.aggregate_type.to_string()),
+        aggregate_id: Set(event.aggregate_id),
+        recipient_user_id: Set(event.recipient_user_id),
+        payload: Set(event.payload.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&**tx)
+    .await?;
+    if tx.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Delivered to every listening instance when (and only if) the transaction commits.
+        tx.execute_unprepared("NOTIFY distmall_events").await?;
+    }
+    tx.mark_event_written();
+    Ok(row.id)
+}
+
+/// Which events a subscription wants. The same filter is applied to live events in memory and to
+/// missed events in SQL, so both paths agree.
+#[derive(Clone, Debug)]
+pub struct EventFilter {
+    pub event_types: &'static [&'static str],
+    pub recipient_user_id: Option<i64>,
+    pub aggregate_id: Option<i64>,
+}
+
+impl EventFilter {
+    pub fn matches(&self, e: &Event) -> bool {
+        self.event_types.contains(&e.event_type.as_str())
+            && self
+                .recipient_user_id
+                .is_none_or(|r| e.recipient_user_id == Some(r))
+            && self.aggregate_id.is_none_or(|a| e.aggregate_id == a)
+    }
+}
+
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    pub fn new() -> Self {
+        Self {
+            sender: broadcast::channel(BUS_CAPACITY).0,
+        }
+    }
+
+    pub fn publish(&self, event: Arc<Event>) {
+        // No receivers is normal: nobody is subscribed right now.
+        let _ = self.sender.send(event);
+    }
+
+    pub fn receiver(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+}
+
+async fn missed_events(
+    conn: &impl ConnectionTrait,
+    filter: &EventFilter,
+    after: i64,
+) -> Result<Vec<Arc<Event>>, AppError> {
+    let mut q = domain_event::Entity::find()
+        .filter(domain_event::Column::Id.gt(after))
+        .filter(domain_event::Column::EventType.is_in(filter.event_types.iter().copied()));
+    if let Some(r) = filter.recipient_user_id {
+        q = q.filter(domain_event::Column::RecipientUserId.eq(r));
+    }
+    if let Some(a) = filter.aggregate_id {
+        q = q.filter(domain_event::Column::AggregateId.eq(a));
+    }
+    let rows = q
+        .order_by_asc(domain_event::Column::Id)
+        .limit(REPLAY_BATCH)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|m| Arc::new(Event::from(m))).collect())
+}
+
+/// The stream of events for one subscription: the events after `after` that it missed, then live
+/// ones, each id at most once. It subscribes to the bus *before* reading the outbox, so an event
+/// committed in between arrives by one path or the other (and is de-duplicated).
+pub fn subscribe<C>(
+    bus: &EventBus,
+    conn: C,
+    filter: EventFilter,
+    after: Option<i64>,
+) -> impl Stream<Item = Result<Arc<Event>, AppError>> + Send + 'static + use<C>
+where
+    C: ConnectionTrait + Send + Sync + 'static,
+{
+    let mut rx = bus.receiver();
+    async_stream::try_stream! {
+        let mut replayed: HashSet<i64> = HashSet::new();
+        let mut high_water = after;
+        if let Some(mut from) = after {
+            loop {
+                let batch = missed_events(&conn, &filter, from).await?;
+                let full = batch.len() as u64 == REPLAY_BATCH;
+                for e in batch {
+                    from = e.id;
+                    high_water = Some(e.id);
+                    replayed.insert(e.id);
+                    yield e;
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        loop {
+            match rx.recv().await {
+                Ok(e) => {
+                    if filter.matches(&e)
+                        && !replayed.contains(&e.id)
+                        && after.is_none_or(|a| e.id > a)
+                    {
+                        high_water = Some(high_water.map_or(e.id, |h| h.max(e.id)));
+                        yield e;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // This subscriber fell behind the bus; read what it lost from the outbox.
+                    let from = high_water.unwrap_or(0);
+                    for e in missed_events(&conn, &filter, from).await? {
+                        high_water = Some(e.id);
+                        replayed.insert(e.id);
+                        yield e;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+}
+
+/// Parses the opaque event id a client sends back to resume a subscription.
+pub fn parse_event_id(raw: Option<&str>) -> Result<Option<i64>, AppError> {
+    raw.map(|s| {
+        s.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| AppError::bad_input("after must be an event id from an earlier event"))
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, event_type: &str, recipient: Option<i64>) -> Event {
+        Event {
+            id,
+            event_type: event_type.into(),
+            aggregate_type: "x".into(),
+            aggregate_id: 1,
+            recipient_user_id: recipient,
+            payload: serde_json::Value::Null,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn filter_checks_type_and_recipient() {
+        let f = EventFilter {
+            event_types: &["notification.created"],
+            recipient_user_id: Some(5),
+            aggregate_id: None,
+        };
+        assert!(f.matches(&event(1, "notification.created", Some(5))));
+        assert!(!f.matches(&event(1, "notification.created", Some(6))));
+        assert!(!f.matches(&event(1, "notification.created", None)));
+        assert!(!f.matches(&event(1, "order.paid", Some(5))));
+    }
+
+    #[test]
+    fn event_ids_parse_strictly() {
+        assert_eq!(parse_event_id(None).unwrap(), None);
+        assert_eq!(parse_event_id(Some("42")).unwrap(), Some(42));
+        assert!(parse_event_id(Some("-1")).is_err());
+        assert!(parse_event_id(Some("abc")).is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! Schema assembly and the GraphQL conventions shared by every area (DESIGN §4).
+pub mod context;
+pub mod errors;
+mod extensions;
+pub mod ids;
+pub mod loaders;
+pub mod node;
+pub mod relay;
+pub mod scalars;
+
+use std::sync::Arc;
+
+use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
+
+use crate::{
+    accounts::{AccountMutation, AccountQuery},
+    app::AppState,
+    config::Config,
+    notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
+};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(AccountQuery, NotificationQuery, node::NodeQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(AccountMutation, NotificationMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(NotificationSubscription);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The schema with the configured limits. `app` is absent only when exporting the SDL.
+pub fn build(config: &Config, app: Option<Arc<AppState>>) -> AppSchema {
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .limit_depth(config.graphql_max_depth)
+    .limit_complexity(config.graphql_max_complexity)
+    .limit_directives(config.graphql_max_directives)
+    .extension(extensions::Guardrails {
+        max_aliases: config.graphql_max_aliases,
+        max_complexity: config.graphql_max_complexity,
+        metrics: app.as_ref().map(|a| a.metrics.clone()),
+    });
+    if !config.introspection_enabled() {
+        builder = builder.disable_introspection();
+    }
+    if !config.suggestions_enabled() {
+        builder = builder.disable_suggestions();
+    }
+    if let Some(app) = app {
+        builder = builder.data(app);
+    }
+    builder.finish()
+}
+
+/// The SDL as checked in at `schema.graphql`: fields, arguments and enum values sorted, so the
+/// file changes only when the API does.
+pub fn sdl() -> String {
+    build(&Config::default(), None).sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}

@@ -1,0 +1,79 @@
+//! The Relay `Node` interface: any object with a global id can be fetched by `node(id:)`, subject
+//! to the same authorization as everywhere else (an object you may not see is `null`).
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Interface, Object};
+use entity::notification;
+use sea_orm::EntityTrait;
+
+use super::{context::CtxExt, ids};
+use crate::{accounts::User, error::AppError, notifications::Notification};
+
+/// An object with a global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Opaque global id."))]
+pub enum Node {
+    User(User),
+    Notification(Notification),
+}
+
+/// Most ids `nodes` accepts at once.
+const MAX_NODES: usize = 100;
+
+async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
+    let Some((type_name, key)) = ids::decode_any(id.as_str()) else {
+        return Ok(None);
+    };
+    let Some(principal) = ctx.viewer().principal() else {
+        return Ok(None);
+    };
+    match type_name.as_str() {
+        "User" => {
+            if principal.user_id != key && !principal.is_staff {
+                return Ok(None);
+            }
+            Ok(ctx
+                .loaders()
+                .users
+                .load_one(key)
+                .await?
+                .map(|u| Node::User(User::from_model(u))))
+        }
+        "Notification" => {
+            let n = notification::Entity::find_by_id(key)
+                .one(ctx.app().db.conn())
+                .await?;
+            Ok(n.filter(|n| n.user_id == principal.user_id)
+                .map(|n| Node::Notification(Notification(Arc::new(n)))))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global id; null when it does not exist or you may not see it.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        Ok(resolve(ctx, &id).await?)
+    }
+
+    /// Fetches up to 100 objects by global id, in the order given.
+    #[graphql(complexity = "ids.len() * child_complexity + 1")]
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::bad_input(format!("at most {MAX_NODES} ids at once")).into());
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            out.push(resolve(ctx, id).await?);
+        }
+        Ok(out)
+    }
+}

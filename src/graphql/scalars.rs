@@ -1,0 +1,140 @@
+//! Custom scalars. `Decimal` is money in yuan as a string with exactly two decimals ("12.30"),
+//! `DateTime` is RFC 3339 in UTC with milliseconds ("2026-11-28T16:27:46.123Z"), `Date` is a
+//! calendar date ("1990-05-17").
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use chrono::{NaiveDate, SecondsFormat, Utc};
+use rust_decimal::Decimal;
+
+/// Money in CNY: a string with two decimals. Inputs may be a string or a number but must not
+/// carry more than two decimals (amounts are exact to the fen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Money(pub Decimal);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Money {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let d = match &value {
+            Value::String(s) => s
+                .trim()
+                .parse::<Decimal>()
+                .map_err(|_| InputValueError::custom("not a decimal number"))?,
+            Value::Number(n) => n
+                .to_string()
+                .parse::<Decimal>()
+                .map_err(|_| InputValueError::custom("not a decimal number"))?,
+            _ => return Err(InputValueError::expected_type(value)),
+        };
+        if d.normalize().scale() > 2 {
+            return Err(InputValueError::custom(
+                "money has at most two decimals (fen)",
+            ));
+        }
+        Ok(Money(d.round_dp(2)))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(format_money(self.0))
+    }
+}
+
+/// Two decimals, always: `5` → `"5.00"`.
+pub fn format_money(d: Decimal) -> String {
+    let mut d = d.round_dp(2);
+    d.rescale(2);
+    d.to_string()
+}
+
+/// A point in time, RFC 3339 in UTC with milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DateTime(pub chrono::DateTime<Utc>);
+
+#[Scalar(name = "DateTime")]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|d| DateTime(d.with_timezone(&Utc)))
+                .map_err(|_| InputValueError::custom("expected an RFC 3339 date-time")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+impl From<chrono::DateTime<Utc>> for DateTime {
+    fn from(d: chrono::DateTime<Utc>) -> Self {
+        DateTime(d)
+    }
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date(pub NaiveDate);
+
+#[Scalar(name = "Date")]
+impl ScalarType for Date {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| InputValueError::custom("expected a date as YYYY-MM-DD")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn money_always_has_two_decimals() {
+        assert_eq!(format_money(Decimal::from(5)), "5.00");
+        assert_eq!(format_money(Decimal::from_str("1.5").unwrap()), "1.50");
+        assert_eq!(format_money(Decimal::from_str("-0.1").unwrap()), "-0.10");
+        assert_eq!(
+            Money(Decimal::from_str("12.3").unwrap()).to_value(),
+            Value::String("12.30".into())
+        );
+    }
+
+    #[test]
+    fn money_input_is_exact_to_the_fen() {
+        assert_eq!(
+            Money::parse(Value::String("12.30".into())).unwrap().0,
+            Decimal::from_str("12.30").unwrap()
+        );
+        assert_eq!(
+            Money::parse(Value::String("12.300".into())).unwrap().0,
+            Decimal::from_str("12.30").unwrap()
+        );
+        assert!(Money::parse(Value::String("12.305".into())).is_err());
+        assert!(Money::parse(Value::String("abc".into())).is_err());
+        assert!(Money::parse(Value::Boolean(true)).is_err());
+    }
+
+    #[test]
+    fn date_times_are_utc_with_millis() {
+        let v = DateTime::parse(Value::String("2026-11-28T08:00:00+08:00".into())).unwrap();
+        assert_eq!(
+            v.to_value(),
+            Value::String("2026-11-28T00:00:00.000Z".into())
+        );
+        assert!(DateTime::parse(Value::String("yesterday".into())).is_err());
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        let d = Date::parse(Value::String("1990-05-17".into())).unwrap();
+        assert_eq!(d.to_value(), Value::String("1990-05-17".into()));
+        assert!(Date::parse(Value::String("1990-13-01".into())).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! GraphQL over HTTP. POST takes `application/json` only (a form or `text/plain` POST is how
+//! cross-site requests sneak in) and one operation per request (no batches); GET runs queries
+//! only. Everything is refused before any resolver runs.
+use std::net::{IpAddr, SocketAddr};
+
+use async_graphql::{
+    Request, Variables,
+    parser::{parse_query, types::OperationType},
+};
+use axum::{
+    body::{Body, Bytes},
+    extract::{
+        ConnectInfo, Query, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+
+use super::{HttpState, refuse, ws};
+use crate::{
+    graphql::{context::RequestCtx, loaders::Loaders},
+    request_scope::RequestScope,
+};
+
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.is_ascii())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string())
+}
+
+pub(crate) fn client_ip(state: &HttpState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if state.app.config.trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return ip;
+    }
+    peer.ip()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub async fn graphql_post(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if !is_json(&headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST /graphql needs Content-Type: application/json",
+        );
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, state.app.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!(
+                    "the request body is larger than {} bytes",
+                    state.app.config.max_body_bytes
+                ),
+            );
+        }
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "BATCH_NOT_SUPPORTED",
+            "batched requests are not supported; send one operation per request",
+        );
+    }
+    let request: Request = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request: {e}"),
+            );
+        }
+    };
+    execute(&state, request, &headers, peer).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// The type of the operation a GET would run, when the document parses.
+fn operation_type(query: &str, name: Option<&str>) -> Option<OperationType> {
+    let doc = parse_query(query).ok()?;
+    doc.operations
+        .iter()
+        .find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name)
+        .map(|(_, op)| op.node.ty)
+}
+
+pub async fn graphql_get(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Ok(ws) = ws {
+        let ip = client_ip(&state, &headers, peer);
+        return ws::upgrade(state, ws, ip);
+    }
+    let Ok(Query(params)) = params else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "GET /graphql needs a query parameter (or a WebSocket upgrade)",
+        );
+    };
+    if matches!(
+        operation_type(&params.query, params.operation_name.as_deref()),
+        Some(OperationType::Mutation | OperationType::Subscription)
+    ) {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "only queries run over GET; send mutations by POST (subscriptions over WebSocket)",
+        );
+    }
+    let mut request = Request::new(params.query);
+    request.operation_name = params.operation_name;
+    for (raw, what) in [
+        (&params.variables, "variables"),
+        (&params.extensions, "extensions"),
+    ] {
+        if let Some(raw) = raw {
+            match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(v) if what == "variables" => request.variables = Variables::from_json(v),
+                Ok(_) => {}
+                Err(_) => {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        "BAD_REQUEST",
+                        &format!("the {what} parameter is not JSON"),
+                    );
+                }
+            }
+        }
+    }
+    execute(&state, request, &headers, peer).await
+}
+
+async fn execute(
+    state: &HttpState,
+    request: Request,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Response {
+    let rid = request_id(headers);
+    let app = &state.app;
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let scope = RequestScope::new(rid.clone());
+    let viewer = match scope.run(app.authenticate(auth)).await {
+        Ok(session) => session.viewer,
+        Err(e) => {
+            app.metrics.record_error_code(e.code().as_str());
+            let err: async_graphql::Error = e.into();
+            let resp = async_graphql::Response::from_errors(vec![
+                err.into_server_error(async_graphql::Pos::default()),
+            ]);
+            return json_response(&resp, &rid);
+        }
+    };
+    let request = request
+        .data(RequestCtx {
+            viewer,
+            client_ip: client_ip(state, headers, peer),
+        })
+        .data(Loaders::new(app.db.conn().clone(), Some(scope.clone())));
+    let mut resp = scope.run(state.schema.execute(request)).await;
+    if app.config.report_sql_statements {
+        resp.extensions.insert(
+            "sqlStatements".into(),
+            async_graphql::Value::from(scope.sql_statements()),
+        );
+    }
+    json_response(&resp, &rid)
+}
+
+fn json_response(resp: &async_graphql::Response, request_id: &str) -> Response {
+    let body = serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    r
+}

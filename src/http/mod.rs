@@ -1,0 +1,58 @@
+//! The HTTP surface: `/graphql` (POST, GET and WebSocket), the playground, and operations
+//! endpoints.
+mod graphql;
+mod ops;
+mod playground;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::json;
+
+use crate::{app::AppState, graphql::AppSchema};
+
+pub use playground::all_examples as playground_examples;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: Arc<AppState>,
+    pub schema: AppSchema,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::graphql_get).post(graphql::graphql_post),
+        )
+        .route("/", get(playground::page))
+        .route("/playground", get(playground::page))
+        .route("/playground/examples.json", get(playground::examples))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A refusal before GraphQL execution, in the GraphQL response shape so clients can read it.
+pub(crate) fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut resp = (
+        status,
+        Json(json!({
+            "errors": [{ "message": message, "extensions": { "code": code } }]
+        })),
+    )
+        .into_response();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    resp
+}

@@ -1,0 +1,25 @@
+//! distmall: a GraphQL back end for a private-domain social distribution mall.
+//!
+//! Plumbing (`config`, `db`, `auth`, `events`, `graphql`, `http`, `metrics`) sits beside one
+//! folder per business area (`accounts`, `notifications`, …), each holding its pure rules, its
+//! services and its GraphQL face.
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
+pub mod notifications;
+pub mod request_scope;
+
+pub use app::Server;
+pub use config::Config;
+
+/// Example operations served by the playground, for the test that runs them all.
+pub fn playground_examples() -> Vec<serde_json::Value> {
+    http::playground_examples()
+}

@@ -1,0 +1,12 @@
+//! Black-box tests: each starts a real server on a random port over its own database and talks
+//! to it over HTTP and WebSocket, as the mini-program and the dashboard do.
+mod support;
+
+mod accounts;
+mod authz;
+mod events;
+mod ops;
+mod schema;
+mod sessions;
+mod tokens;
+mod transport;

@@ -1,0 +1,384 @@
+//! Test support: a real server on a random port over a fresh database (a SQLite file by
+//! default; a new PostgreSQL database per test when `DISTMALL_TEST_PG_URL` is set), a GraphQL
+//! client, a graphql-transport-ws client, and helpers to create accounts.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use distmall::{Config, Server};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// Where a test's data lives; removed when dropped.
+pub enum TestDb {
+    Sqlite {
+        dir: PathBuf,
+        url: String,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        match std::env::var("DISTMALL_TEST_PG_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("dm_t_{}", uuid::Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("connect to DISTMALL_TEST_PG_URL");
+                sea_orm::ConnectionTrait::execute_unprepared(
+                    &admin,
+                    &format!("CREATE DATABASE {name}"),
+                )
+                .await
+                .expect("create test database");
+                let _ = admin.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(b, _)| b)
+                    .unwrap_or(&admin_url);
+                let url = format!("{base}/{name}");
+                TestDb::Postgres {
+                    admin_url,
+                    name,
+                    url,
+                }
+            }
+            _ => {
+                let dir = std::env::temp_dir()
+                    .join(format!("distmall-test-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.join("distmall.db").display());
+                TestDb::Sqlite { dir, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite { dir, .. } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDb::Postgres {
+                admin_url, name, ..
+            } => {
+                let admin_url = admin_url.clone();
+                let name = name.clone();
+                // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                            let _ = sea_orm::ConnectionTrait::execute_unprepared(
+                                &admin,
+                                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                            )
+                            .await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// The configuration every test server starts from.
+pub fn test_config(db_url: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: db_url.to_string(),
+        jwt_secret: Some(TEST_JWT_SECRET.into()),
+        report_sql_statements: true,
+        events_poll_interval_ms: 100,
+        events_gap_timeout_ms: 1000,
+        shutdown_grace_secs: 2,
+        ..Config::default()
+    }
+}
+
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    // Declared last: dropped after the server stops.
+    pub db: std::sync::Arc<TestDb>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let db = std::sync::Arc::new(TestDb::new().await);
+        Self::start_on(db, adjust).await
+    }
+
+    /// Another server on the same database (multi-instance tests).
+    pub async fn start_on(
+        db: std::sync::Arc<TestDb>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let mut config = test_config(db.url());
+        adjust(&mut config);
+        let server = Server::start(config).await.expect("server starts");
+        TestServer {
+            addr: server.addr,
+            server: Some(server),
+            http: reqwest::Client::new(),
+            db,
+        }
+    }
+
+    pub fn app(&self) -> &std::sync::Arc<distmall::app::AppState> {
+        &self.server.as_ref().unwrap().app
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.addr)
+    }
+
+    /// POSTs one operation; returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        resp.json().await.expect("JSON response")
+    }
+
+    /// POSTs and expects no GraphQL errors; returns `data`.
+    pub async fn data(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let resp = self.gql(token, query, variables).await;
+        assert!(resp.get("errors").is_none(), "unexpected errors: {resp:#}");
+        resp["data"].clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(server) = &self.server {
+            server.shutdown();
+        }
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(resp: &Value) -> String {
+    resp["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {resp:#}"))
+        .to_string()
+}
+
+/// The codes of a payload's `userErrors`.
+pub fn user_error_codes(payload: &Value) -> Vec<String> {
+    payload["userErrors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no userErrors in {payload:#}"))
+        .iter()
+        .map(|e| e["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub struct Account {
+    pub token: String,
+    pub refresh: String,
+    pub id: String,
+}
+
+const AUTH_FIELDS: &str = "accessToken refreshToken user { id } userErrors { code field message }";
+
+pub async fn register(s: &TestServer, phone: &str, password: &str) -> Account {
+    let q = format!(
+        "mutation($input: RegisterInput!) {{ register(input: $input) {{ {AUTH_FIELDS} }} }}"
+    );
+    let d = s
+        .data(
+            None,
+            &q,
+            json!({ "input": { "phone": phone, "password": password } }),
+        )
+        .await;
+    account(&d["register"])
+}
+
+pub async fn login(s: &TestServer, phone: &str, password: &str) -> Value {
+    let q = format!("mutation($input: LoginInput!) {{ login(input: $input) {{ {AUTH_FIELDS} }} }}");
+    s.gql(
+        None,
+        &q,
+        json!({ "input": { "phone": phone, "password": password } }),
+    )
+    .await
+}
+
+pub fn account(payload: &Value) -> Account {
+    assert_eq!(payload["userErrors"], json!([]), "{payload:#}");
+    Account {
+        token: payload["accessToken"].as_str().unwrap().to_string(),
+        refresh: payload["refreshToken"].as_str().unwrap().to_string(),
+        id: payload["user"]["id"].as_str().unwrap().to_string(),
+    }
+}
+
+pub const OWNER_PHONE: &str = "13900000000";
+pub const OWNER_PASSWORD: &str = "Owner12345";
+
+/// Creates the owner account (as `distmall admin create` does) and signs it in.
+pub async fn owner(s: &TestServer) -> Account {
+    distmall::accounts::service::create_owner(
+        &s.app().db,
+        OWNER_PHONE,
+        OWNER_PASSWORD,
+        Some("店主"),
+    )
+    .await
+    .map_err(|_| "owner creation failed")
+    .unwrap();
+    let resp = login(s, OWNER_PHONE, OWNER_PASSWORD).await;
+    account(&resp["data"]["login"])
+}
+
+/// Creates a staff member with `permissions` through the API and signs them in.
+pub async fn staff(
+    s: &TestServer,
+    owner_token: &str,
+    phone: &str,
+    permissions: &[&str],
+) -> Account {
+    let d = s
+        .data(
+            Some(owner_token),
+            "mutation($input: CreateStaffInput!) { createStaff(input: $input) { user { id } userErrors { code message } } }",
+            json!({ "input": { "phone": phone, "password": "Staff12345", "permissions": permissions } }),
+        )
+        .await;
+    assert_eq!(d["createStaff"]["userErrors"], json!([]), "{d:#}");
+    account(&login(s, phone, "Staff12345").await["data"]["login"])
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws client, speaking the protocol message by message.
+pub struct WsClient {
+    pub ws: Ws,
+}
+
+impl WsClient {
+    pub async fn connect_with_protocol(url: &str, protocol: Option<&str>) -> WsClient {
+        let mut req = url.into_client_request().unwrap();
+        if let Some(p) = protocol {
+            req.headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
+        }
+        let (ws, _) = connect_async(req).await.expect("websocket connects");
+        WsClient { ws }
+    }
+
+    pub async fn connect(url: &str) -> WsClient {
+        Self::connect_with_protocol(url, Some("graphql-transport-ws")).await
+    }
+
+    /// Connects and completes `connection_init` → `connection_ack`.
+    pub async fn connect_and_init(url: &str, token: Option<&str>) -> WsClient {
+        let mut c = Self::connect(url).await;
+        let payload = match token {
+            Some(t) => json!({ "authorization": format!("Bearer {t}") }),
+            None => json!({}),
+        };
+        c.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        let ack = c.recv().await.expect("connection_ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        c
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({
+            "id": id,
+            "type": "subscribe",
+            "payload": { "query": query, "variables": variables }
+        }))
+        .await;
+    }
+
+    /// The next protocol message within 5 s; `None` when the socket closed.
+    pub async fn recv(&mut self) -> Option<Value> {
+        self.recv_within(Duration::from_secs(5)).await
+    }
+
+    pub async fn recv_within(&mut self, limit: Duration) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(limit, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
+            match msg {
+                Message::Text(t) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Asserts nothing arrives for `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(wait, self.ws.next()).await {
+            panic!("expected no message, got {t}");
+        }
+    }
+
+    /// Waits for the server to close the socket; returns the close code and reason.
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(15), self.ws.next())
+                .await
+                .expect("socket closes in time");
+            match msg {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) | None => return (1005, String::new()),
+                Some(Err(e)) => panic!("socket error before close: {e}"),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! What the transport refuses before any resolver runs, query limits, error hygiene, and the
+//! graphql-transport-ws protocol's rules and close codes.
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+async fn user_count(s: &TestServer) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    entity::user::Entity::find()
+        .count(s.app().db.conn())
+        .await
+        .unwrap()
+}
+
+const REGISTER: &str = r#"mutation { register(input: { phone: "13800000051", password: "Secret123" }) { accessToken } }"#;
+
+async fn post_raw(s: &TestServer, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let resp = s
+        .http
+        .post(s.url("/graphql"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn unsafe_transports_are_refused_before_anything_runs() {
+    let s = TestServer::start().await;
+    let body = serde_json::to_vec(&json!({ "query": REGISTER })).unwrap();
+
+    let (status, resp) = post_raw(&s, "text/plain", body.clone()).await;
+    assert_eq!(status, 415);
+    assert_eq!(error_code(&resp), "UNSUPPORTED_MEDIA_TYPE");
+
+    let (status, resp) = post_raw(&s, "application/x-www-form-urlencoded", body.clone()).await;
+    assert_eq!(status, 415);
+    assert_eq!(error_code(&resp), "UNSUPPORTED_MEDIA_TYPE");
+
+    let batch =
+        serde_json::to_vec(&json!([{ "query": REGISTER }, { "query": "{ __typename }" }])).unwrap();
+    let (status, resp) = post_raw(&s, "application/json", batch).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_code(&resp), "BATCH_NOT_SUPPORTED");
+
+    let get = s
+        .http
+        .get(s.url("/graphql"))
+        .query(&[("query", REGISTER)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
+    assert_eq!(error_code(&get.json().await.unwrap()), "METHOD_NOT_ALLOWED");
+
+    let mut big = br#"{"query":"{ __typename }","variables":{"pad":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', 1024 * 1024));
+    big.extend(br#""}}"#);
+    let (status, resp) = post_raw(&s, "application/json", big).await;
+    assert_eq!(status, 413);
+    assert_eq!(error_code(&resp), "PAYLOAD_TOO_LARGE");
+
+    let (status, resp) = post_raw(&s, "application/json", b"{not json".to_vec()).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_code(&resp), "BAD_REQUEST");
+
+    assert_eq!(
+        user_count(&s).await,
+        0,
+        "no refused request ran its mutation"
+    );
+}
+
+#[tokio::test]
+async fn queries_run_over_get() {
+    let s = TestServer::start().await;
+    let resp: Value = s
+        .http
+        .get(s.url("/graphql"))
+        .query(&[
+            ("query", "query Ping { __typename }"),
+            ("operationName", "Ping"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["data"]["__typename"], "QueryRoot");
+}
+
+fn deep_introspection(levels: usize) -> String {
+    let mut q = String::from("{ __schema { types { fields { type ");
+    for _ in 0..levels {
+        q.push_str("{ ofType ");
+    }
+    q.push_str("{ name }");
+    for _ in 0..levels {
+        q.push('}');
+    }
+    q.push_str(" } } } }");
+    q
+}
+
+#[tokio::test]
+async fn deep_complex_and_alias_heavy_queries_are_refused() {
+    let s = TestServer::start().await;
+    let resp = s.gql(None, &deep_introspection(20), json!({})).await;
+    assert_eq!(error_code(&resp), "QUERY_TOO_DEEP", "{resp}");
+    assert!(resp["data"].is_null());
+
+    let a = register(&s, "13800000052", "Secret123").await;
+    let page = "notifications(first: 100) { edges { cursor node { id kind title body link read readAt createdAt } } }";
+    let heavy = format!("{{ a: {page} b: {page} c: {page} }}");
+    let resp = s.gql(Some(&a.token), &heavy, json!({})).await;
+    assert_eq!(error_code(&resp), "QUERY_TOO_COMPLEX", "{resp}");
+
+    let aliases: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
+    let resp = s.gql(None, &format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(error_code(&resp), "TOO_MANY_ALIASES", "{resp}");
+
+    let resp = s.gql(None, "{ me { id ", json!({})).await;
+    assert_eq!(error_code(&resp), "GRAPHQL_PARSE_FAILED");
+    let resp = s.gql(None, "{ noSuchField }", json!({})).await;
+    assert_eq!(error_code(&resp), "GRAPHQL_VALIDATION_FAILED");
+
+    let resp = s
+        .gql(
+            Some(&a.token),
+            "{ notifications(first: 101) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&resp), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn every_response_reports_its_cost() {
+    let s = TestServer::start().await;
+    let a = register(&s, "13800000053", "Secret123").await;
+    let small = s.gql(Some(&a.token), "{ me { id } }", json!({})).await;
+    let big = s
+        .gql(
+            Some(&a.token),
+            "{ notifications(first: 50) { edges { node { id title } } } }",
+            json!({}),
+        )
+        .await;
+    let cost = |r: &Value| {
+        r["extensions"]["cost"]["requestedQueryCost"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(cost(&small) < 5, "{small}");
+    assert!(cost(&big) > 100, "page size multiplies: {big}");
+    assert_eq!(small["extensions"]["cost"]["maximumAvailable"], 2500);
+}
+
+#[tokio::test]
+async fn internal_faults_reach_the_client_only_as_internal_with_a_request_id() {
+    let s = TestServer::start().await;
+    let a = register(&s, "13800000054", "Secret123").await;
+    sea_orm::ConnectionTrait::execute_unprepared(s.app().db.conn(), "DROP TABLE notifications")
+        .await
+        .unwrap();
+    let resp = s
+        .gql(
+            Some(&a.token),
+            "{ notifications { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&resp), "INTERNAL");
+    let err = &resp["errors"][0];
+    assert_eq!(err["message"], "internal error");
+    assert!(!err["extensions"]["requestId"].as_str().unwrap().is_empty());
+    let text = resp.to_string().to_lowercase();
+    for leak in [
+        "select ",
+        " from ",
+        "no such table",
+        "does not exist",
+        "sqlx",
+        "database",
+    ] {
+        assert!(!text.contains(leak), "leaked {leak}: {resp}");
+    }
+}
+
+const SUB: &str = "subscription { notificationReceived { eventId } }";
+
+#[tokio::test]
+async fn websocket_protocol_errors_close_with_the_protocol_codes() {
+    let s = TestServer::start_with(|c| c.ws_init_timeout_secs = 1).await;
+    let url = s.ws_url();
+
+    let mut c = WsClient::connect(&url).await;
+    c.subscribe("1", SUB, json!({})).await;
+    assert_eq!(c.closed().await.0, 4401, "subscribe before connection_ack");
+
+    let mut c = WsClient::connect(&url).await;
+    c.send(json!({ "type": "no_such_type" })).await;
+    assert_eq!(c.closed().await.0, 4400);
+
+    let mut c = WsClient::connect(&url).await;
+    c.ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        "{not json".into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(c.closed().await.0, 4400);
+
+    let mut c = WsClient::connect(&url).await;
+    assert_eq!(c.closed().await.0, 4408, "no connection_init in time");
+
+    let mut c = WsClient::connect_and_init(&url, None).await;
+    c.send(json!({ "type": "connection_init" })).await;
+    assert_eq!(c.closed().await.0, 4429);
+
+    let a = register(&s, "13800000055", "Secret123").await;
+    let mut c = WsClient::connect_and_init(&url, Some(&a.token)).await;
+    c.subscribe("same", SUB, json!({})).await;
+    c.subscribe("same", SUB, json!({})).await;
+    assert_eq!(c.closed().await.0, 4409);
+
+    let mut c = WsClient::connect_with_protocol(&url, None).await;
+    assert_eq!(
+        c.closed().await.0,
+        4406,
+        "the graphql-transport-ws subprotocol is required"
+    );
+}
+
+use futures::SinkExt;
+
+#[tokio::test]
+async fn websocket_ping_queries_and_the_subscription_cap() {
+    let s = TestServer::start_with(|c| c.ws_max_subscriptions = 2).await;
+    let a = register(&s, "13800000056", "Secret123").await;
+    let mut c = WsClient::connect_and_init(&s.ws_url(), Some(&a.token)).await;
+
+    c.send(json!({ "type": "ping" })).await;
+    assert_eq!(c.recv().await.unwrap()["type"], "pong");
+
+    // A query over the socket: one `next`, then `complete`.
+    c.subscribe("q", "{ me { id } }", json!({})).await;
+    let next = c.recv().await.unwrap();
+    assert_eq!(next["type"], "next");
+    assert_eq!(next["payload"]["data"]["me"]["id"], a.id.as_str());
+    assert_eq!(
+        c.recv().await.unwrap(),
+        json!({ "id": "q", "type": "complete" })
+    );
+
+    c.subscribe("s1", SUB, json!({})).await;
+    c.subscribe("s2", SUB, json!({})).await;
+    c.subscribe("s3", SUB, json!({})).await;
+    let refused = c.recv().await.unwrap();
+    assert_eq!(refused["type"], "error");
+    assert_eq!(refused["id"], "s3");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "TOO_MANY_SUBSCRIPTIONS"
+    );
+
+    // Completing one frees a place.
+    c.send(json!({ "id": "s1", "type": "complete" })).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.subscribe("s4", SUB, json!({})).await;
+    c.expect_silence(Duration::from_millis(500)).await;
+
+    // Invalid operations are an `error` message, and the socket stays open.
+    c.send(json!({ "id": "s4", "type": "complete" })).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.subscribe("bad", "subscription { nope }", json!({})).await;
+    let err = c.recv().await.unwrap();
+    assert_eq!(err["type"], "error");
+    assert_eq!(
+        err["payload"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    c.send(json!({ "type": "ping" })).await;
+    assert_eq!(c.recv().await.unwrap()["type"], "pong");
+}
