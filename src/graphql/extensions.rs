@@ -1,5 +1,6 @@
 //! The request guardrails as one async-graphql extension:
-//! * refuses documents with too many aliases (async-graphql has no such limit);
+//! * refuses documents with too many aliases (async-graphql has no such limit), and
+//!   introspection with an error when it is disabled (the library silently answers null);
 //! * gives parse and validation errors a code (`GRAPHQL_PARSE_FAILED`, `QUERY_TOO_DEEP`, …);
 //! * reports the query cost in `extensions.cost`;
 //! * records each operation's latency and error codes, by operation name and type;
@@ -13,13 +14,14 @@ use async_graphql::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
         NextValidation,
     },
-    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet},
 };
 use parking_lot::Mutex;
 
 use crate::{metrics::Metrics, request_scope::RequestScope};
 
 pub struct Guardrails {
+    pub introspection: bool,
     pub max_aliases: usize,
     pub max_complexity: usize,
     pub metrics: Option<Arc<Metrics>>,
@@ -28,6 +30,7 @@ pub struct Guardrails {
 impl ExtensionFactory for Guardrails {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(GuardrailsRun {
+            introspection: self.introspection,
             max_aliases: self.max_aliases,
             max_complexity: self.max_complexity,
             metrics: self.metrics.clone(),
@@ -39,6 +42,7 @@ impl ExtensionFactory for Guardrails {
 }
 
 struct GuardrailsRun {
+    introspection: bool,
     max_aliases: usize,
     max_complexity: usize,
     metrics: Option<Arc<Metrics>>,
@@ -93,31 +97,26 @@ fn validation_code(message: &str) -> &'static str {
     }
 }
 
-fn count_aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|sel| match &sel.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
+/// Calls `f` for every field selected anywhere in the document (operations and fragments).
+fn visit_fields(doc: &ExecutableDocument, f: &mut impl FnMut(&Field)) {
+    fn walk(set: &SelectionSet, f: &mut impl FnMut(&Field)) {
+        for sel in &set.items {
+            match &sel.node {
+                Selection::Field(field) => {
+                    f(&field.node);
+                    walk(&field.node.selection_set.node, f);
+                }
+                Selection::InlineFragment(frag) => walk(&frag.node.selection_set.node, f),
+                Selection::FragmentSpread(_) => {}
             }
-            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
-}
-
-fn document_aliases(doc: &ExecutableDocument) -> usize {
-    let ops: usize = doc
-        .operations
-        .iter()
-        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-        .sum();
-    let frags: usize = doc
-        .fragments
-        .values()
-        .map(|f| count_aliases(&f.node.selection_set.node))
-        .sum();
-    ops + frags
+        }
+    }
+    for (_, op) in doc.operations.iter() {
+        walk(&op.node.selection_set.node, f);
+    }
+    for frag in doc.fragments.values() {
+        walk(&frag.node.selection_set.node, f);
+    }
 }
 
 #[async_trait::async_trait]
@@ -171,7 +170,17 @@ impl Extension for GuardrailsRun {
             .iter()
             .map(|(name, op)| (name.map(|n| n.to_string()), operation_kind(op.node.ty)))
             .collect();
-        let aliases = document_aliases(&doc);
+        let (mut aliases, mut introspects) = (0, false);
+        visit_fields(&doc, &mut |f| {
+            aliases += usize::from(f.alias.is_some());
+            introspects |= matches!(f.name.node.as_str(), "__schema" | "__type");
+        });
+        if introspects && !self.introspection {
+            return Err(with_code(
+                ServerError::new("introspection is disabled on this server", None),
+                "INTROSPECTION_DISABLED",
+            ));
+        }
         if aliases > self.max_aliases {
             return Err(with_code(
                 ServerError::new(

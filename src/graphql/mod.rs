@@ -41,6 +41,7 @@ pub fn build(config: &Config, app: Option<Arc<AppState>>) -> AppSchema {
     .limit_complexity(config.graphql_max_complexity)
     .limit_directives(config.graphql_max_directives)
     .extension(extensions::Guardrails {
+        introspection: config.introspection_enabled(),
         max_aliases: config.graphql_max_aliases,
         max_complexity: config.graphql_max_complexity,
         metrics: app.as_ref().map(|a| a.metrics.clone()),

@@ -203,3 +203,35 @@ async fn users_and_notifications_are_only_visible_to_their_owner_and_staff() {
     assert_eq!(list["notifications"]["totalCount"], 0);
     assert_eq!(list["unreadNotificationCount"], 0);
 }
+
+/// The statements one request ran, as the server reports them in `extensions.sqlStatements`.
+fn statements(resp: &Value) -> u64 {
+    resp["extensions"]["sqlStatements"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn staff_list_costs_the_same_statements_for_2_or_12_members() {
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    staff(&s, &boss.token, "13700000100", &["ORDERS"]).await;
+    let q = "{ staffMembers(first: 50) { totalCount edges { node { id nickname phone roles permissions createdAt } } } }";
+    let small = s.gql(Some(&boss.token), q, json!({})).await;
+    assert_eq!(small["data"]["staffMembers"]["totalCount"], 2);
+    for i in 1..=10 {
+        staff(
+            &s,
+            &boss.token,
+            &format!("137000001{i:02}"),
+            &["ORDERS", "REPORTS"],
+        )
+        .await;
+    }
+    let large = s.gql(Some(&boss.token), q, json!({})).await;
+    assert_eq!(large["data"]["staffMembers"]["totalCount"], 12);
+    assert_eq!(
+        statements(&small),
+        statements(&large),
+        "relations go through DataLoaders: {small} vs {large}"
+    );
+    assert!(statements(&large) <= 4, "{large}");
+}

@@ -55,3 +55,38 @@ async fn health_readiness_and_metrics() {
         assert_eq!(r.status().as_u16(), 503);
     }
 }
+
+#[tokio::test]
+async fn production_mode_needs_a_secret_and_hides_the_schema() {
+    let db = std::sync::Arc::new(TestDb::new().await);
+    let mut config = test_config(db.url());
+    config.env = distmall::config::RunMode::Production;
+    config.jwt_secret = None;
+    assert!(
+        distmall::Server::start(config).await.is_err(),
+        "production without a JWT secret must not start"
+    );
+
+    let s = TestServer::start_on(db, |c| c.env = distmall::config::RunMode::Production).await;
+    let resp = s
+        .gql(None, "{ __schema { types { name } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&resp), "INTROSPECTION_DISABLED", "{resp}");
+    let resp = s.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(resp["data"]["__typename"], "QueryRoot");
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_going_away() {
+    let s = TestServer::start().await;
+    let a = register(&s, "13800000062", "Secret123").await;
+    let mut ws = WsClient::connect_and_init(&s.ws_url(), Some(&a.token)).await;
+    ws.subscribe(
+        "1",
+        "subscription { notificationReceived { eventId } }",
+        json!({}),
+    )
+    .await;
+    s.app().shutdown.cancel();
+    assert_eq!(ws.closed().await.0, 1001);
+}

@@ -102,3 +102,25 @@ async fn the_playground_page_is_self_contained() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_playground_introspection_query_fits_the_limits() {
+    let s = TestServer::start().await;
+    let html = s
+        .http
+        .get(s.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html
+        .find("const INTROSPECTION = `")
+        .expect("the page has its introspection query")
+        + "const INTROSPECTION = `".len();
+    let query = &html[start..start + html[start..].find('`').unwrap()];
+    let resp = s.gql(None, query, json!({})).await;
+    assert!(resp.get("errors").is_none(), "{resp:#}");
+    assert!(resp["data"]["__schema"]["types"].as_array().unwrap().len() > 20);
+}
