@@ -9,8 +9,11 @@ DURATION="${1:-15s}"
 PORT=18080
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 
-cargo build --release --quiet
-BIN=target/release/distmall
+# BIN overrides the binary under test (default: a fresh release build of this checkout).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=target/release/distmall
+fi
 WORK=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export DATABASE_URL="sqlite://$WORK/bench.db?mode=rwc"

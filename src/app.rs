@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     accounts::service::EVENT_UPDATED,
     auth::{PrincipalCache, Viewer, jwt::JwtKeys},
+    catalog::media::{LocalDisk, MediaStore},
     config::Config,
     db::Db,
     error::AppError,
@@ -31,6 +32,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
+    /// Identifies this process in job leases.
+    pub instance_id: String,
+    pub media: Arc<dyn MediaStore>,
 }
 
 /// Who a token says the caller is, and until when.
@@ -126,6 +130,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<Arc<AppState>> {
         None
     };
     let jwt = JwtKeys::from_config(&config, dev_secret.as_deref())?;
+    let media: Arc<dyn MediaStore> = Arc::new(LocalDisk {
+        root: config.data_dir.join("media"),
+        url_prefix: "/media".into(),
+    });
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -138,6 +146,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<Arc<AppState>> {
         metrics,
         http,
         shutdown: CancellationToken::new(),
+        instance_id: uuid::Uuid::new_v4().simple().to_string(),
+        media,
     }))
 }
 

@@ -86,6 +86,27 @@ pub struct Config {
     /// before it moves past the gap.
     pub events_gap_timeout_ms: u64,
     pub shutdown_grace_secs: u64,
+
+    /// Where uploaded media and the search index live (SQLite's file is set by `database_url`).
+    pub data_dir: PathBuf,
+    /// Defaults to `<data_dir>/search-index`.
+    pub search_index_dir: Option<PathBuf>,
+    pub upload_max_bytes: usize,
+    pub image_min_side: u32,
+    pub image_max_side: u32,
+    /// How often scheduled on/off-sale times are applied.
+    pub schedule_interval_secs: u64,
+
+    /// Comma-separated addresses that receive low-stock e-mails.
+    pub purchasing_emails: String,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_from: String,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: String,
+    pub mailer_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -128,6 +149,20 @@ impl Default for Config {
             events_poll_interval_ms: 500,
             events_gap_timeout_ms: 3000,
             shutdown_grace_secs: 10,
+            data_dir: "./data".into(),
+            search_index_dir: None,
+            upload_max_bytes: 5 * 1024 * 1024,
+            image_min_side: 100,
+            image_max_side: 4096,
+            schedule_interval_secs: 30,
+            purchasing_emails: String::new(),
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: "distmall <noreply@localhost>".into(),
+            smtp_tls: "none".into(),
+            mailer_interval_ms: 2000,
         }
     }
 }
@@ -155,6 +190,21 @@ impl Config {
 
     pub fn suggestions_enabled(&self) -> bool {
         self.graphql_suggestions.unwrap_or(!self.is_production())
+    }
+
+    pub fn purchasing_email_list(&self) -> Vec<String> {
+        self.purchasing_emails
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn search_index_path(&self) -> PathBuf {
+        self.search_index_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("search-index"))
     }
 
     pub fn is_sqlite(&self) -> bool {

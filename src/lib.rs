@@ -6,13 +6,19 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod idempotency;
+pub mod inventory;
+pub mod jobs;
+pub mod mailer;
 pub mod metrics;
+pub mod money;
 pub mod notifications;
 pub mod request_scope;
 

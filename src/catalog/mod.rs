@@ -1,0 +1,6 @@
+//! Catalog (DESIGN §6): categories, brands, audiences, products with specs, SKUs and images.
+pub mod errors;
+pub mod media;
+pub mod rules;
+pub mod service;
+pub mod taxonomy;

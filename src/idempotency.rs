@@ -1,0 +1,74 @@
+//! Idempotency keys for mutations that move money or stock (DESIGN §4): a retry with the same
+//! key and the same input returns the first result; the same key with a different input is
+//! refused. The key is claimed in the mutation's own transaction, so a result is stored exactly
+//! when the change committed.
+use chrono::Utc;
+use entity::idempotency_key;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+
+use crate::{db::WriteTx, error::AppError};
+
+pub const KEY_MAX: usize = 100;
+
+/// What an earlier use of the key says.
+pub enum Prior<T> {
+    /// Not used before: do the work, then `record` the result.
+    New,
+    /// Used with the same input: return this.
+    Replay(T),
+    /// Used with a different input.
+    Mismatch,
+}
+
+/// A stable hash of the request's meaningful input.
+pub fn request_hash(input: &impl Serialize) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(input).unwrap_or_default(),
+    ))
+}
+
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= KEY_MAX
+}
+
+pub async fn check<T: DeserializeOwned>(
+    tx: &WriteTx,
+    scope: &str,
+    user_id: i64,
+    key: &str,
+    hash: &str,
+) -> Result<Prior<T>, AppError> {
+    let found = idempotency_key::Entity::find_by_id((scope.to_string(), user_id, key.to_string()))
+        .one(&**tx)
+        .await?;
+    Ok(match found {
+        None => Prior::New,
+        Some(row) if row.request_hash == hash => {
+            Prior::Replay(serde_json::from_str(&row.response)?)
+        }
+        Some(_) => Prior::Mismatch,
+    })
+}
+
+pub async fn record(
+    tx: &WriteTx,
+    scope: &str,
+    user_id: i64,
+    key: &str,
+    hash: &str,
+    response: &impl Serialize,
+) -> Result<(), AppError> {
+    idempotency_key::ActiveModel {
+        scope: Set(scope.to_string()),
+        user_id: Set(user_id),
+        key: Set(key.to_string()),
+        request_hash: Set(hash.to_string()),
+        response: Set(serde_json::to_string(response)?),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&**tx)
+    .await?;
+    Ok(())
+}

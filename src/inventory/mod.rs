@@ -1,0 +1,4 @@
+//! Inventory (DESIGN §6): the stock ledger, reservations for orders, safety stock and low-stock
+//! alerts, stock reports.
+pub mod rules;
+pub mod service;

@@ -1,0 +1,410 @@
+//! Inventory services. Stock changes only here, each as one conditional update plus a ledger
+//! row inside the caller's transaction, so stock can never go below zero and every unit is
+//! accounted for. Crossing the safety threshold raises one alert (ledger, subscription, in-app
+//! notification to inventory staff, e-mail to purchasing) and re-arms when stock recovers.
+use chrono::Utc;
+use entity::{
+    category, email_outbox, low_stock_alert, product, sku, staff_permission, stock_movement,
+    system_setting, user,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait},
+};
+use serde_json::json;
+
+use super::rules::{self, AlertChange, StockReason};
+use crate::{
+    app::AppState,
+    catalog::rules::{Parents, ancestors, effective_safety_stock},
+    db::WriteTx,
+    error::AppError,
+    events::{self, NewEvent},
+    notifications::service::{NewNotification, notify},
+};
+
+pub const EVENT_STOCK_CHANGED: &str = "inventory.stock_changed";
+pub const EVENT_LOW_STOCK: &str = "inventory.low_stock";
+pub const SETTING_DEFAULT_SAFETY_STOCK: &str = "inventory.default_safety_stock";
+pub const DEFAULT_SAFETY_STOCK: i32 = 10;
+
+/// One stock change.
+pub struct StockChange<'a> {
+    pub sku_id: i64,
+    pub delta: i64,
+    pub reason: StockReason,
+    pub reference: Option<&'a str>,
+    pub note: Option<&'a str>,
+    pub actor: Option<i64>,
+}
+
+/// Why a stock change was refused; nothing changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StockRefusal {
+    SkuNotFound,
+    /// Fewer units than asked for are left.
+    OutOfStock {
+        available: i64,
+    },
+    /// The change would exceed the largest stock level.
+    TooMuch,
+}
+
+/// Applies `change` inside `tx`: the conditional update, the ledger row, the event, and the
+/// low-stock alert transitions. Returns the SKU as it is now.
+pub async fn change_stock(
+    app: &AppState,
+    tx: &WriteTx,
+    change: StockChange<'_>,
+) -> Result<Result<sku::Model, StockRefusal>, AppError> {
+    let mut update = sku::Entity::update_many()
+        .col_expr(
+            sku::Column::Stock,
+            Expr::col(sku::Column::Stock).add(change.delta),
+        )
+        .col_expr(sku::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(sku::Column::Id.eq(change.sku_id));
+    update = if change.delta < 0 {
+        update.filter(sku::Column::Stock.gte(-change.delta))
+    } else {
+        update.filter(sku::Column::Stock.lte(rules::MAX_QUANTITY - change.delta))
+    };
+    let Some(sku) = update.exec_with_returning(&**tx).await?.pop() else {
+        return Ok(Err(
+            match sku::Entity::find_by_id(change.sku_id).one(&**tx).await? {
+                None => StockRefusal::SkuNotFound,
+                Some(s) if change.delta < 0 => StockRefusal::OutOfStock { available: s.stock },
+                Some(_) => StockRefusal::TooMuch,
+            },
+        ));
+    };
+    stock_movement::ActiveModel {
+        sku_id: Set(sku.id),
+        product_id: Set(sku.product_id),
+        reason: Set(change.reason.as_str().to_string()),
+        reference: Set(change.reference.map(str::to_string)),
+        delta: Set(change.delta),
+        balance_after: Set(sku.stock),
+        actor_user_id: Set(change.actor),
+        note: Set(change.note.map(str::to_string)),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&**tx)
+    .await?;
+    events::append(
+        tx,
+        NewEvent {
+            event_type: EVENT_STOCK_CHANGED,
+            aggregate_type: "Sku",
+            aggregate_id: sku.id,
+            recipient_user_id: None,
+            payload: json!({
+                "skuId": sku.id,
+                "productId": sku.product_id,
+                "delta": change.delta,
+                "balanceAfter": sku.stock,
+                "reason": change.reason.as_str(),
+                "crossedZero": rules::crossed_zero(sku.stock, change.delta),
+            }),
+        },
+    )
+    .await?;
+    let sku = apply_alert_transition(app, tx, sku, change.delta).await?;
+    Ok(Ok(sku))
+}
+
+/// Reserves `quantity` of a SKU for an order (`reference` is the order number).
+pub async fn reserve(
+    app: &AppState,
+    tx: &WriteTx,
+    sku_id: i64,
+    quantity: i64,
+    reference: &str,
+    actor: Option<i64>,
+) -> Result<Result<sku::Model, StockRefusal>, AppError> {
+    if !rules::valid_quantity(quantity) {
+        return Err(AppError::bad_input(
+            "the quantity must be between 1 and 1,000,000",
+        ));
+    }
+    change_stock(
+        app,
+        tx,
+        StockChange {
+            sku_id,
+            delta: -quantity,
+            reason: StockReason::OrderReserved,
+            reference: Some(reference),
+            note: None,
+            actor,
+        },
+    )
+    .await
+}
+
+/// Gives back what an order reserved (cancelled, timed out).
+pub async fn release(
+    app: &AppState,
+    tx: &WriteTx,
+    sku_id: i64,
+    quantity: i64,
+    reference: &str,
+    actor: Option<i64>,
+) -> Result<Result<sku::Model, StockRefusal>, AppError> {
+    restore(
+        app,
+        tx,
+        sku_id,
+        quantity,
+        StockReason::OrderReleased,
+        reference,
+        actor,
+    )
+    .await
+}
+
+/// Puts returned goods back into stock.
+pub async fn return_goods(
+    app: &AppState,
+    tx: &WriteTx,
+    sku_id: i64,
+    quantity: i64,
+    reference: &str,
+    actor: Option<i64>,
+) -> Result<Result<sku::Model, StockRefusal>, AppError> {
+    restore(
+        app,
+        tx,
+        sku_id,
+        quantity,
+        StockReason::Returned,
+        reference,
+        actor,
+    )
+    .await
+}
+
+async fn restore(
+    app: &AppState,
+    tx: &WriteTx,
+    sku_id: i64,
+    quantity: i64,
+    reason: StockReason,
+    reference: &str,
+    actor: Option<i64>,
+) -> Result<Result<sku::Model, StockRefusal>, AppError> {
+    if !rules::valid_quantity(quantity) {
+        return Err(AppError::bad_input(
+            "the quantity must be between 1 and 1,000,000",
+        ));
+    }
+    change_stock(
+        app,
+        tx,
+        StockChange {
+            sku_id,
+            delta: quantity,
+            reason,
+            reference: Some(reference),
+            note: None,
+            actor,
+        },
+    )
+    .await
+}
+
+/// The global default safety stock (a setting staff can change).
+pub async fn default_safety_stock(conn: &impl ConnectionTrait) -> Result<i32, AppError> {
+    Ok(
+        system_setting::Entity::find_by_id(SETTING_DEFAULT_SAFETY_STOCK)
+            .one(conn)
+            .await?
+            .and_then(|s| s.value.parse().ok())
+            .unwrap_or(DEFAULT_SAFETY_STOCK),
+    )
+}
+
+/// The safety stock that applies to `sku` (its own, its product's, its categories', global).
+pub async fn threshold_for(conn: &impl ConnectionTrait, sku: &sku::Model) -> Result<i32, AppError> {
+    if let Some(own) = sku.safety_stock {
+        return Ok(own);
+    }
+    let product = product::Entity::find_by_id(sku.product_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("SKU without product")))?;
+    if let Some(p) = product.safety_stock {
+        return Ok(p);
+    }
+    let chain = match product.category_id {
+        Some(category_id) => {
+            let categories = category::Entity::find().all(conn).await?;
+            let parents: Parents = categories.iter().map(|c| (c.id, c.parent_id)).collect();
+            ancestors(&parents, category_id)
+                .into_iter()
+                .map(|id| {
+                    categories
+                        .iter()
+                        .find(|c| c.id == id)
+                        .and_then(|c| c.safety_stock)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(effective_safety_stock(
+        None,
+        None,
+        &chain,
+        default_safety_stock(conn).await?,
+    ))
+}
+
+async fn apply_alert_transition(
+    app: &AppState,
+    tx: &WriteTx,
+    sku: sku::Model,
+    delta: i64,
+) -> Result<sku::Model, AppError> {
+    // Only a fall can raise and only a rise can re-arm: skip the threshold lookup otherwise.
+    let may_change = (delta < 0 && !sku.low_stock_alerted) || (delta > 0 && sku.low_stock_alerted);
+    if !may_change {
+        return Ok(sku);
+    }
+    let threshold = threshold_for(&**tx, &sku).await?;
+    match rules::alert_change(sku.low_stock_alerted, sku.stock, threshold) {
+        AlertChange::None => Ok(sku),
+        AlertChange::Raise => raise_alert(app, tx, sku, threshold).await,
+        AlertChange::Rearm => rearm(tx, sku).await,
+    }
+}
+
+async fn set_alerted(tx: &WriteTx, sku: sku::Model, alerted: bool) -> Result<sku::Model, AppError> {
+    let mut active: sku::ActiveModel = sku.into();
+    active.low_stock_alerted = Set(alerted);
+    Ok(active.update(&**tx).await?)
+}
+
+async fn rearm(tx: &WriteTx, sku: sku::Model) -> Result<sku::Model, AppError> {
+    low_stock_alert::Entity::update_many()
+        .col_expr(low_stock_alert::Column::ResolvedAt, Expr::value(Utc::now()))
+        .filter(low_stock_alert::Column::SkuId.eq(sku.id))
+        .filter(low_stock_alert::Column::ResolvedAt.is_null())
+        .exec(&**tx)
+        .await?;
+    set_alerted(tx, sku, false).await
+}
+
+/// Active staff who look after stock: holders of INVENTORY and the owner.
+async fn inventory_staff(conn: &impl ConnectionTrait) -> Result<Vec<i64>, AppError> {
+    let holders: Vec<i64> = staff_permission::Entity::find()
+        .filter(staff_permission::Column::Permission.eq("INVENTORY"))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| p.user_id)
+        .collect();
+    Ok(user::Entity::find()
+        .filter(user::Column::IsStaff.eq(true))
+        .filter(user::Column::Disabled.eq(false))
+        .filter(
+            Condition::any()
+                .add(user::Column::IsOwner.eq(true))
+                .add(user::Column::Id.is_in(holders)),
+        )
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect())
+}
+
+async fn raise_alert(
+    app: &AppState,
+    tx: &WriteTx,
+    sku: sku::Model,
+    threshold: i32,
+) -> Result<sku::Model, AppError> {
+    let product = product::Entity::find_by_id(sku.product_id)
+        .one(&**tx)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let alert = low_stock_alert::ActiveModel {
+        sku_id: Set(sku.id),
+        product_id: Set(sku.product_id),
+        stock: Set(sku.stock),
+        threshold: Set(threshold),
+        created_at: Set(Utc::now()),
+        resolved_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&**tx)
+    .await?;
+    events::append(
+        tx,
+        NewEvent {
+            event_type: EVENT_LOW_STOCK,
+            aggregate_type: "LowStockAlert",
+            aggregate_id: alert.id,
+            recipient_user_id: None,
+            payload: json!({
+                "alertId": alert.id,
+                "skuId": sku.id,
+                "productId": sku.product_id,
+                "stock": sku.stock,
+                "threshold": threshold,
+            }),
+        },
+    )
+    .await?;
+    let title = format!("库存预警：{product}（{}）", sku.code);
+    let body = format!(
+        "SKU {} 当前库存 {}，已低于安全库存 {}，请及时补货。",
+        sku.code, sku.stock, threshold
+    );
+    for staff_id in inventory_staff(&**tx).await? {
+        notify(
+            tx,
+            NewNotification {
+                user_id: staff_id,
+                kind: "STOCK",
+                title: &title,
+                body: &body,
+                link: Some("/inventory/low-stock"),
+            },
+        )
+        .await?;
+    }
+    let recipients = app.config.purchasing_email_list();
+    if !recipients.is_empty() {
+        email_outbox::ActiveModel {
+            recipients: Set(recipients.join(",")),
+            subject: Set(title),
+            body: Set(body),
+            status: Set("PENDING".into()),
+            attempts: Set(0),
+            last_error: Set(None),
+            next_attempt_at: Set(Utc::now()),
+            claimed_until: Set(None),
+            created_at: Set(Utc::now()),
+            sent_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&**tx)
+        .await?;
+    }
+    set_alerted(tx, sku, true).await
+}
+
+/// Refusal messages shared by every caller.
+pub fn refusal_message(r: &StockRefusal) -> String {
+    match r {
+        StockRefusal::SkuNotFound => "no such SKU".into(),
+        StockRefusal::OutOfStock { available } => {
+            format!("not enough stock: {available} left")
+        }
+        StockRefusal::TooMuch => format!("stock cannot exceed {}", rules::MAX_QUANTITY),
+    }
+}
