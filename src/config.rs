@@ -171,9 +171,18 @@ impl Config {
     /// Defaults ← `distmall.toml` (or the file named by `DISTMALL_CONFIG`) ← environment.
     pub fn load() -> Result<Self, Box<figment::Error>> {
         let file = std::env::var("DISTMALL_CONFIG").unwrap_or_else(|_| "distmall.toml".into());
+        // Only variables naming a setting: other DISTMALL_* variables (DISTMALL_ADMIN_PASSWORD,
+        // the test suite's DISTMALL_TEST_PG_URL…) belong to other tools.
+        let known: Vec<String> = match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
         let mut figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("DISTMALL_").ignore(&["CONFIG"]));
+            .merge(
+                Env::prefixed("DISTMALL_")
+                    .filter(move |k| known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))),
+            );
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database_url", url));
         }
@@ -252,6 +261,29 @@ mod tests {
         c.jwt_secret = Some("x".repeat(32));
         assert!(c.validate().is_ok());
         assert!(!c.introspection_enabled());
+    }
+
+    #[test]
+    fn unrelated_distmall_variables_are_ignored_and_settings_are_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DISTMALL_ADMIN_PASSWORD", "secret");
+            jail.set_env("DISTMALL_TEST_PG_URL", "postgres://x");
+            jail.set_env("DISTMALL_GRAPHQL_MAX_DEPTH", "9");
+            jail.set_env("DATABASE_URL", "postgres://db/distmall");
+            let c = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(c.graphql_max_depth, 9);
+            assert_eq!(c.database_url, "postgres://db/distmall");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("distmall.toml", "grapql_max_depth = 3")?;
+            assert!(Config::load().is_err());
+            Ok(())
+        });
     }
 
     #[test]
