@@ -207,6 +207,18 @@ impl Server {
 }
 
 fn spawn_background(app: &Arc<AppState>) {
+    crate::jobs::spawn(
+        app,
+        "catalog.schedule",
+        Duration::from_secs(app.config.schedule_interval_secs.max(1)),
+        crate::catalog::service::apply_schedules,
+    );
+    crate::jobs::spawn(
+        app,
+        "mailer",
+        Duration::from_millis(app.config.mailer_interval_ms.max(100)),
+        crate::mailer::send_due,
+    );
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

@@ -2,5 +2,7 @@
 pub mod errors;
 pub mod media;
 pub mod rules;
+pub mod schema;
 pub mod service;
 pub mod taxonomy;
+pub mod types;

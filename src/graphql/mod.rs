@@ -15,18 +15,31 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use crate::{
     accounts::{AccountMutation, AccountQuery},
     app::AppState,
+    catalog::schema::{CatalogMutation, CatalogQuery},
     config::Config,
+    inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
 };
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(AccountQuery, NotificationQuery, node::NodeQuery);
+pub struct QueryRoot(
+    AccountQuery,
+    CatalogQuery,
+    InventoryQuery,
+    NotificationQuery,
+    node::NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountMutation, NotificationMutation);
+pub struct MutationRoot(
+    AccountMutation,
+    CatalogMutation,
+    InventoryMutation,
+    NotificationMutation,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(NotificationSubscription);
+pub struct SubscriptionRoot(NotificationSubscription, InventorySubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

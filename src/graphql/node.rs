@@ -7,7 +7,12 @@ use entity::notification;
 use sea_orm::EntityTrait;
 
 use super::{context::CtxExt, ids};
-use crate::{accounts::User, error::AppError, notifications::Notification};
+use crate::{
+    accounts::User,
+    catalog::types::{Brand, Category, Product, Sku, visible},
+    error::AppError,
+    notifications::Notification,
+};
 
 /// An object with a global id.
 #[derive(Interface)]
@@ -15,6 +20,10 @@ use crate::{accounts::User, error::AppError, notifications::Notification};
 pub enum Node {
     User(User),
     Notification(Notification),
+    Product(Product),
+    Sku(Sku),
+    Category(Category),
+    Brand(Brand),
 }
 
 /// Most ids `nodes` accepts at once.
@@ -24,6 +33,40 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
     let Some((type_name, key)) = ids::decode_any(id.as_str()) else {
         return Ok(None);
     };
+    // Catalog objects are public (products only while on sale).
+    match type_name.as_str() {
+        "Product" => {
+            let p = ctx.loaders().products.load_one(key).await?;
+            return Ok(p
+                .filter(|p| visible(ctx.viewer(), p))
+                .map(|p| Node::Product(Product(p))));
+        }
+        "Sku" => {
+            let Some(s) = ctx.loaders().skus.load_one(key).await? else {
+                return Ok(None);
+            };
+            let p = ctx.loaders().products.load_one(s.product_id).await?;
+            return Ok(p
+                .filter(|p| visible(ctx.viewer(), p))
+                .map(|_| Node::Sku(Sku(s))));
+        }
+        "Category" => {
+            let all = ctx.loaders().categories().await?;
+            return Ok(all
+                .iter()
+                .find(|c| c.id == key)
+                .map(|c| Node::Category(Category(Arc::new(c.clone())))));
+        }
+        "Brand" => {
+            return Ok(ctx
+                .loaders()
+                .brands
+                .load_one(key)
+                .await?
+                .map(|b| Node::Brand(Brand(b))));
+        }
+        _ => {}
+    }
     let Some(principal) = ctx.viewer().principal() else {
         return Ok(None);
     };

@@ -46,12 +46,70 @@ pub(crate) fn client_ip(state: &HttpState, headers: &HeaderMap, peer: SocketAddr
     peer.ip()
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+        .map(|v| v.trim().to_ascii_lowercase())
+}
+
+/// A header a browser cannot add to a cross-site form post without a CORS preflight.
+fn has_preflight_header(headers: &HeaderMap) -> bool {
+    [
+        "apollo-require-preflight",
+        "x-apollo-operation-name",
+        "graphql-preflight",
+    ]
+    .iter()
+    .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()))
+}
+
+/// A GraphQL multipart request (file uploads). It must carry a preflight header, or any web
+/// page could post a form to it with the user's cookies.
+async fn multipart_request(
+    state: &HttpState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Request, Response> {
+    use futures::TryStreamExt;
+    use tokio::io::AsyncReadExt;
+    use tokio_util::compat::TokioAsyncReadCompatExt;
+
+    if !has_preflight_header(headers) {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "CSRF_PREVENTION",
+            "multipart requests need an Apollo-Require-Preflight header",
+        ));
+    }
+    let config = &state.app.config;
+    let limit = (config.upload_max_bytes * 5 + config.max_body_bytes) as u64;
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream)
+        .take(limit)
+        .compat();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let opts = async_graphql::http::MultipartOptions::default()
+        .max_file_size(config.upload_max_bytes)
+        .max_num_files(5);
+    async_graphql::http::receive_body(content_type, reader, opts)
+        .await
+        .map_err(|e| match e {
+            async_graphql::ParseRequestError::PayloadTooLarge => refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!("a file is larger than {} bytes", config.upload_max_bytes),
+            ),
+            e => refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the multipart request is malformed: {e}"),
+            ),
+        })
 }
 
 pub async fn graphql_post(
@@ -60,12 +118,21 @@ pub async fn graphql_post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !is_json(&headers) {
-        return refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "POST /graphql needs Content-Type: application/json",
-        );
+    match media_type(&headers).as_deref() {
+        Some("application/json") => {}
+        Some("multipart/form-data") => {
+            return match multipart_request(&state, &headers, body).await {
+                Ok(request) => execute(&state, request, &headers, peer).await,
+                Err(refusal) => refusal,
+            };
+        }
+        _ => {
+            return refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "POST /graphql needs Content-Type: application/json (or multipart/form-data for uploads)",
+            );
+        }
     }
     let bytes: Bytes = match axum::body::to_bytes(body, state.app.config.max_body_bytes).await {
         Ok(b) => b,

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql` (POST, GET and WebSocket), the playground, and operations
 //! endpoints.
+mod exports;
 mod graphql;
 mod ops;
 mod playground;
@@ -37,8 +38,25 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route(
+            "/exports/stock-movements.csv",
+            get(exports::stock_movements),
+        )
+        .nest_service("/media", media_service(&state))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Uploaded files from the data directory. File names are random and never reused, so they
+/// are cached for a year.
+fn media_service(
+    state: &HttpState,
+) -> tower_http::set_header::SetResponseHeader<tower_http::services::ServeDir, HeaderValue> {
+    tower_http::set_header::SetResponseHeader::overriding(
+        tower_http::services::ServeDir::new(state.app.config.data_dir.join("media")),
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    )
 }
 
 /// A refusal before GraphQL execution, in the GraphQL response shape so clients can read it.

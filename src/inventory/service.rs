@@ -408,3 +408,126 @@ pub fn refusal_message(r: &StockRefusal) -> String {
         StockRefusal::TooMuch => format!("stock cannot exceed {}", rules::MAX_QUANTITY),
     }
 }
+
+/// The result of a staff stock operation, as stored for idempotent replays.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StockOperation {
+    pub sku_id: i64,
+    pub stock: i64,
+}
+
+/// Why a staff stock operation was refused.
+pub enum OperationRefusal {
+    Stock(StockRefusal),
+    InvalidQuantity(String),
+    KeyReused,
+}
+
+/// A staff adjustment (`RESTOCK` or `ADJUSTMENT`), optionally idempotent by key: a retry with
+/// the same key and input returns the first result without changing stock again.
+pub async fn adjust_stock(
+    app: &AppState,
+    actor: i64,
+    change: StockChange<'_>,
+    idempotency_key: Option<&str>,
+) -> Result<Result<StockOperation, OperationRefusal>, AppError> {
+    use crate::idempotency::{self, Prior};
+    if change.delta == 0 || change.delta.abs() > rules::MAX_QUANTITY {
+        return Ok(Err(OperationRefusal::InvalidQuantity(
+            "the change is between -1,000,000 and 1,000,000 and not zero".into(),
+        )));
+    }
+    let hash = idempotency::request_hash(&(
+        change.sku_id,
+        change.delta,
+        change.reason.as_str(),
+        change.reference,
+        change.note,
+    ));
+    let tx = app.db.begin_write().await?;
+    if let Some(key) = idempotency_key {
+        match idempotency::check(&tx, "adjustStock", actor, key, &hash).await? {
+            Prior::Replay(done) => return Ok(Ok(done)),
+            Prior::Mismatch => return Ok(Err(OperationRefusal::KeyReused)),
+            Prior::New => {}
+        }
+    }
+    let sku = match change_stock(app, &tx, change).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(Err(OperationRefusal::Stock(r))),
+    };
+    let done = StockOperation {
+        sku_id: sku.id,
+        stock: sku.stock,
+    };
+    if let Some(key) = idempotency_key {
+        idempotency::record(&tx, "adjustStock", actor, key, &hash, &done).await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(done))
+}
+
+/// Replaces the recorded stock with a physical count (a `STOCKTAKE` movement of the difference).
+pub async fn stocktake(
+    app: &AppState,
+    actor: i64,
+    sku_id: i64,
+    counted: i64,
+    reference: Option<&str>,
+    note: Option<&str>,
+) -> Result<Result<StockOperation, OperationRefusal>, AppError> {
+    if !(0..=rules::MAX_QUANTITY).contains(&counted) {
+        return Ok(Err(OperationRefusal::InvalidQuantity(
+            "the counted stock is between 0 and 1,000,000".into(),
+        )));
+    }
+    let tx = app.db.begin_write().await?;
+    let Some(current) = sku::Entity::find_by_id(sku_id).one(&*tx).await? else {
+        return Ok(Err(OperationRefusal::Stock(StockRefusal::SkuNotFound)));
+    };
+    let delta = counted - current.stock;
+    let stock = if delta == 0 {
+        current.stock
+    } else {
+        match change_stock(
+            app,
+            &tx,
+            StockChange {
+                sku_id,
+                delta,
+                reason: StockReason::Stocktake,
+                reference,
+                note,
+                actor: Some(actor),
+            },
+        )
+        .await?
+        {
+            Ok(s) => s.stock,
+            Err(r) => return Ok(Err(OperationRefusal::Stock(r))),
+        }
+    };
+    tx.commit().await?;
+    Ok(Ok(StockOperation { sku_id, stock }))
+}
+
+pub async fn set_default_safety_stock(app: &AppState, value: i32) -> Result<(), AppError> {
+    let tx = app.db.begin_write().await?;
+    system_setting::Entity::insert(system_setting::ActiveModel {
+        key: Set(SETTING_DEFAULT_SAFETY_STOCK.into()),
+        value: Set(value.to_string()),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(system_setting::Column::Key)
+            .update_columns([
+                system_setting::Column::Value,
+                system_setting::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&*tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

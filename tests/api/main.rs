@@ -4,7 +4,10 @@ mod support;
 
 mod accounts;
 mod authz;
+mod catalog;
 mod events;
+mod fake_smtp;
+mod inventory;
 mod ops;
 mod schema;
 mod sessions;

@@ -59,7 +59,7 @@ async fn health_readiness_and_metrics() {
 #[tokio::test]
 async fn production_mode_needs_a_secret_and_hides_the_schema() {
     let db = std::sync::Arc::new(TestDb::new().await);
-    let mut config = test_config(db.url());
+    let mut config = test_config(&db);
     config.env = distmall::config::RunMode::Production;
     config.jwt_secret = None;
     assert!(

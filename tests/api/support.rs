@@ -14,9 +14,14 @@ use tokio_tungstenite::{
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 /// Where a test's data lives; removed when dropped.
-pub enum TestDb {
+pub struct TestDb {
+    /// Data directory (media, search indexes) and, on SQLite, the database file.
+    pub dir: PathBuf,
+    kind: DbKind,
+}
+
+enum DbKind {
     Sqlite {
-        dir: PathBuf,
         url: String,
     },
     Postgres {
@@ -28,7 +33,10 @@ pub enum TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        match std::env::var("DISTMALL_TEST_PG_URL") {
+        let dir =
+            std::env::temp_dir().join(format!("distmall-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kind = match std::env::var("DISTMALL_TEST_PG_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let name = format!("dm_t_{}", uuid::Uuid::new_v4().simple());
                 let admin = sea_orm::Database::connect(&admin_url)
@@ -46,36 +54,32 @@ impl TestDb {
                     .map(|(b, _)| b)
                     .unwrap_or(&admin_url);
                 let url = format!("{base}/{name}");
-                TestDb::Postgres {
+                DbKind::Postgres {
                     admin_url,
                     name,
                     url,
                 }
             }
-            _ => {
-                let dir = std::env::temp_dir()
-                    .join(format!("distmall-test-{}", uuid::Uuid::new_v4().simple()));
-                std::fs::create_dir_all(&dir).unwrap();
-                let url = format!("sqlite://{}?mode=rwc", dir.join("distmall.db").display());
-                TestDb::Sqlite { dir, url }
-            }
-        }
+            _ => DbKind::Sqlite {
+                url: format!("sqlite://{}?mode=rwc", dir.join("distmall.db").display()),
+            },
+        };
+        TestDb { dir, kind }
     }
 
     pub fn url(&self) -> &str {
-        match self {
-            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        match &self.kind {
+            DbKind::Sqlite { url } | DbKind::Postgres { url, .. } => url,
         }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        match self {
-            TestDb::Sqlite { dir, .. } => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            TestDb::Postgres {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        match &self.kind {
+            DbKind::Sqlite { .. } => {}
+            DbKind::Postgres {
                 admin_url, name, ..
             } => {
                 let admin_url = admin_url.clone();
@@ -103,11 +107,26 @@ impl Drop for TestDb {
     }
 }
 
+/// Server logs (warnings and errors, internal faults in full) in the failing test's output.
+fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
+            )
+            .with_test_writer()
+            .try_init();
+    });
+}
+
 /// The configuration every test server starts from.
-pub fn test_config(db_url: &str) -> Config {
+pub fn test_config(db: &TestDb) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: db_url.to_string(),
+        database_url: db.url().to_string(),
+        data_dir: db.dir.clone(),
         jwt_secret: Some(TEST_JWT_SECRET.into()),
         report_sql_statements: true,
         events_poll_interval_ms: 100,
@@ -140,7 +159,13 @@ impl TestServer {
         db: std::sync::Arc<TestDb>,
         adjust: impl FnOnce(&mut Config),
     ) -> TestServer {
-        let mut config = test_config(db.url());
+        init_logging();
+        let mut config = test_config(&db);
+        // Each instance keeps its own search index, as separate machines would.
+        config.search_index_dir = Some(
+            db.dir
+                .join(format!("search-{}", uuid::Uuid::new_v4().simple())),
+        );
         adjust(&mut config);
         let server = Server::start(config).await.expect("server starts");
         TestServer {

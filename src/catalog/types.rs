@@ -1,0 +1,516 @@
+//! The catalog's GraphQL object types: what consumers, distributors and staff read.
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use entity::{audience, brand, category, product, product_image, sku};
+
+use super::{
+    rules::{ProductStatus as Status, spec_label},
+    service::spec_def,
+};
+use crate::{
+    auth::Viewer,
+    error::AppError,
+    graphql::{
+        context::CtxExt,
+        ids,
+        scalars::{DateTime, Money},
+    },
+    money,
+};
+
+/// Staff see every product and every field; everyone else sees only products on sale and never
+/// cost prices or stock thresholds.
+pub fn sees_everything(viewer: &Viewer) -> bool {
+    viewer.principal().is_some_and(|p| p.is_staff)
+}
+
+/// A product's place in its life cycle.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProductStatus {
+    /// Being prepared; not visible to consumers.
+    Draft,
+    /// Visible and for sale.
+    OnSale,
+    /// Taken off sale; not visible to consumers.
+    OffSale,
+}
+
+impl From<Status> for ProductStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Draft => ProductStatus::Draft,
+            Status::OnSale => ProductStatus::OnSale,
+            Status::OffSale => ProductStatus::OffSale,
+        }
+    }
+}
+
+/// A product category; categories form a tree.
+pub struct Category(pub Arc<category::Model>);
+
+#[Object]
+impl Category {
+    pub async fn id(&self) -> ID {
+        ids::encode("Category", self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn sort_order(&self) -> i32 {
+        self.0.sort_order
+    }
+
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Category>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let all = ctx.loaders().categories().await?;
+        Ok(all
+            .iter()
+            .find(|c| c.id == parent)
+            .map(|c| Category(Arc::new(c.clone()))))
+    }
+
+    /// Sub-categories in display order.
+    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
+        let all = ctx.loaders().categories().await?;
+        Ok(all
+            .iter()
+            .filter(|c| c.parent_id == Some(self.0.id))
+            .map(|c| Category(Arc::new(c.clone())))
+            .collect())
+    }
+
+    /// From the top-level category down to this one.
+    async fn path(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
+        let all = ctx.loaders().categories().await?;
+        let parents = super::taxonomy::parents_of(&all);
+        let mut chain = super::rules::ancestors(&parents, self.0.id);
+        chain.reverse();
+        Ok(chain
+            .into_iter()
+            .filter_map(|id| all.iter().find(|c| c.id == id))
+            .map(|c| Category(Arc::new(c.clone())))
+            .collect())
+    }
+
+    /// Default safety stock for its products' SKUs (staff only).
+    async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
+        sees_everything(ctx.viewer())
+            .then_some(self.0.safety_stock)
+            .flatten()
+    }
+}
+
+/// A brand.
+pub struct Brand(pub Arc<brand::Model>);
+
+#[Object]
+impl Brand {
+    pub async fn id(&self) -> ID {
+        ids::encode("Brand", self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn logo_url(&self) -> Option<&str> {
+        self.0.logo_url.as_deref()
+    }
+
+    async fn sort_order(&self) -> i32 {
+        self.0.sort_order
+    }
+}
+
+/// Who a product is for (适用人群).
+pub struct Audience(pub Arc<audience::Model>);
+
+#[Object]
+impl Audience {
+    pub async fn id(&self) -> ID {
+        ids::encode("Audience", self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn sort_order(&self) -> i32 {
+        self.0.sort_order
+    }
+}
+
+/// An uploaded product image.
+pub struct ProductImage(pub Arc<product_image::Model>);
+
+#[Object]
+impl ProductImage {
+    pub async fn id(&self) -> ID {
+        ids::encode("ProductImage", self.0.id)
+    }
+
+    /// Served with long-lived cache headers; the URL changes when the image does.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    async fn width(&self) -> i32 {
+        self.0.width
+    }
+
+    async fn height(&self) -> i32 {
+        self.0.height
+    }
+
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+}
+
+/// A spec dimension of a product and its values (颜色: 红, 蓝).
+#[derive(SimpleObject)]
+pub struct Spec {
+    name: String,
+    values: Vec<String>,
+}
+
+/// One spec value of a SKU (颜色: 红).
+#[derive(SimpleObject)]
+pub struct SpecValue {
+    name: String,
+    value: String,
+}
+
+/// Lowest and highest price of a product's SKUs.
+#[derive(SimpleObject)]
+pub struct PriceRange {
+    min: Money,
+    max: Money,
+}
+
+/// A sellable variant of a product: one combination of its spec values.
+pub struct Sku(pub Arc<sku::Model>);
+
+impl Sku {
+    fn values(&self) -> Vec<String> {
+        serde_json::from_str(&self.0.spec_values).unwrap_or_default()
+    }
+
+    async fn specs(&self, ctx: &Context<'_>) -> Result<Vec<super::rules::SpecDef>, AppError> {
+        Ok(ctx
+            .loaders()
+            .specs_of_product
+            .load_one(self.0.product_id)
+            .await?
+            .map(|v| v.iter().cloned().map(spec_def).collect())
+            .unwrap_or_default())
+    }
+}
+
+#[Object]
+impl Sku {
+    pub async fn id(&self) -> ID {
+        ids::encode("Sku", self.0.id)
+    }
+
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The spec values of this SKU, in the product's spec order.
+    async fn spec_values(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SpecValue>> {
+        let specs = self.specs(ctx).await?;
+        Ok(specs
+            .into_iter()
+            .zip(self.values())
+            .map(|(s, value)| SpecValue {
+                name: s.name,
+                value,
+            })
+            .collect())
+    }
+
+    /// `颜色:红 尺码:S`.
+    async fn spec_label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(spec_label(&self.specs(ctx).await?, &self.values()))
+    }
+
+    async fn price(&self) -> Money {
+        Money(money::to_decimal(self.0.price_fen))
+    }
+
+    /// The crossed-out reference price, if any.
+    async fn market_price(&self) -> Option<Money> {
+        self.0.market_price_fen.map(|f| Money(money::to_decimal(f)))
+    }
+
+    /// Purchase cost: null unless you are staff.
+    async fn cost_price(&self, ctx: &Context<'_>) -> Option<Money> {
+        sees_everything(ctx.viewer()).then(|| Money(money::to_decimal(self.0.cost_price_fen)))
+    }
+
+    /// Units available now.
+    async fn stock(&self) -> i64 {
+        self.0.stock
+    }
+
+    async fn in_stock(&self) -> bool {
+        self.0.stock > 0
+    }
+
+    /// The SKU's own safety stock (staff only; null means it inherits).
+    async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
+        sees_everything(ctx.viewer())
+            .then_some(self.0.safety_stock)
+            .flatten()
+    }
+
+    /// The threshold that applies now: own, product's, category's or the global default (staff).
+    async fn effective_safety_stock(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<i32>> {
+        if !sees_everything(ctx.viewer()) {
+            return Ok(None);
+        }
+        Ok(Some(
+            crate::inventory::service::threshold_for(ctx.app().db.conn(), &self.0).await?,
+        ))
+    }
+
+    async fn weight_grams(&self) -> i32 {
+        self.0.weight_grams
+    }
+
+    async fn barcode(&self) -> Option<&str> {
+        self.0.barcode.as_deref()
+    }
+
+    /// False when its spec combination was removed from the product.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    async fn sales(&self) -> i64 {
+        self.0.sales
+    }
+
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
+        let p = ctx.loaders().products.load_one(self.0.product_id).await?;
+        Ok(p.filter(|p| visible(ctx.viewer(), p)).map(Product))
+    }
+}
+
+/// A product is visible to everyone when on sale, and to staff always.
+pub fn visible(viewer: &Viewer, p: &product::Model) -> bool {
+    p.status == Status::OnSale.as_str() || sees_everything(viewer)
+}
+
+/// A product (SPU) with its SKUs.
+pub struct Product(pub Arc<product::Model>);
+
+impl Product {
+    async fn sku_models(&self, ctx: &Context<'_>) -> Result<Arc<Vec<sku::Model>>, AppError> {
+        Ok(ctx
+            .loaders()
+            .skus_of_product
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default())
+    }
+}
+
+#[Object]
+impl Product {
+    pub async fn id(&self) -> ID {
+        ids::encode("Product", self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn subtitle(&self) -> &str {
+        &self.0.subtitle
+    }
+
+    /// Sanitised rich text: safe to render as HTML.
+    async fn description_html(&self) -> &str {
+        &self.0.description_html
+    }
+
+    async fn status(&self) -> ProductStatus {
+        Status::parse(&self.0.status).into()
+    }
+
+    async fn category(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Category>> {
+        let Some(id) = self.0.category_id else {
+            return Ok(None);
+        };
+        let all = ctx.loaders().categories().await?;
+        Ok(all
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| Category(Arc::new(c.clone()))))
+    }
+
+    async fn brand(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Brand>> {
+        let Some(id) = self.0.brand_id else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders().brands.load_one(id).await?.map(Brand))
+    }
+
+    async fn audiences(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Audience>> {
+        Ok(ctx
+            .loaders()
+            .audiences_of_product
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().map(|a| Audience(Arc::new(a.clone()))).collect())
+            .unwrap_or_default())
+    }
+
+    /// Images in display order.
+    async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProductImage>> {
+        Ok(ctx
+            .loaders()
+            .images_of_product
+            .load_one(self.0.id)
+            .await?
+            .map(|v| {
+                v.iter()
+                    .map(|i| ProductImage(Arc::new(i.clone())))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The first image, for lists.
+    async fn cover_image(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductImage>> {
+        Ok(ctx
+            .loaders()
+            .images_of_product
+            .load_one(self.0.id)
+            .await?
+            .and_then(|v| v.first().map(|i| ProductImage(Arc::new(i.clone())))))
+    }
+
+    async fn specs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Spec>> {
+        Ok(ctx
+            .loaders()
+            .specs_of_product
+            .load_one(self.0.id)
+            .await?
+            .map(|v| {
+                v.iter()
+                    .cloned()
+                    .map(spec_def)
+                    .map(|s| Spec {
+                        name: s.name,
+                        values: s.values,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// SKUs in creation order; removed combinations only for staff with `includeInactive`.
+    async fn skus(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_inactive: bool,
+    ) -> async_graphql::Result<Vec<Sku>> {
+        let all = include_inactive && sees_everything(ctx.viewer());
+        Ok(self
+            .sku_models(ctx)
+            .await?
+            .iter()
+            .filter(|s| all || s.active)
+            .map(|s| Sku(Arc::new(s.clone())))
+            .collect())
+    }
+
+    /// Lowest and highest price of the active SKUs.
+    async fn price_range(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PriceRange>> {
+        let skus = self.sku_models(ctx).await?;
+        let prices = skus.iter().filter(|s| s.active).map(|s| s.price_fen);
+        let (min, max) = prices.fold((None, None), |(lo, hi): (Option<i64>, Option<i64>), p| {
+            (
+                Some(lo.map_or(p, |l| l.min(p))),
+                Some(hi.map_or(p, |h| h.max(p))),
+            )
+        });
+        Ok(min.zip(max).map(|(min, max)| PriceRange {
+            min: Money(money::to_decimal(min)),
+            max: Money(money::to_decimal(max)),
+        }))
+    }
+
+    /// Units available across the active SKUs.
+    async fn total_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(self
+            .sku_models(ctx)
+            .await?
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| s.stock)
+            .sum())
+    }
+
+    async fn in_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(self
+            .sku_models(ctx)
+            .await?
+            .iter()
+            .any(|s| s.active && s.stock > 0))
+    }
+
+    async fn sales(&self) -> i64 {
+        self.0.sales
+    }
+
+    async fn sort_weight(&self) -> i32 {
+        self.0.sort_weight
+    }
+
+    /// Product-level safety stock (staff only).
+    async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
+        sees_everything(ctx.viewer())
+            .then_some(self.0.safety_stock)
+            .flatten()
+    }
+
+    /// When the product goes on sale by itself (staff only).
+    async fn scheduled_on_sale_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
+        sees_everything(ctx.viewer())
+            .then_some(self.0.scheduled_on_sale_at)
+            .flatten()
+            .map(DateTime)
+    }
+
+    /// When the product goes off sale by itself (staff only).
+    async fn scheduled_off_sale_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
+        sees_everything(ctx.viewer())
+            .then_some(self.0.scheduled_off_sale_at)
+            .flatten()
+            .map(DateTime)
+    }
+
+    async fn published_at(&self) -> Option<DateTime> {
+        self.0.published_at.map(DateTime)
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+}
