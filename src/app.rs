@@ -11,7 +11,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     accounts::service::EVENT_UPDATED,
     auth::{PrincipalCache, Viewer, jwt::JwtKeys},
-    catalog::media::{LocalDisk, MediaStore},
+    catalog::{
+        keywords::KeywordCounter,
+        media::{LocalDisk, MediaStore},
+    },
     config::Config,
     db::Db,
     error::AppError,
@@ -19,6 +22,7 @@ use crate::{
     graphql,
     http::{self, HttpState},
     metrics::Metrics,
+    search::SearchIndex,
 };
 
 pub struct AppState {
@@ -35,6 +39,9 @@ pub struct AppState {
     /// Identifies this process in job leases.
     pub instance_id: String,
     pub media: Arc<dyn MediaStore>,
+    /// This instance's product search index.
+    pub search: Arc<dyn SearchIndex>,
+    pub keywords: KeywordCounter,
 }
 
 /// Who a token says the caller is, and until when.
@@ -118,8 +125,9 @@ async fn dev_jwt_secret(db: &Db) -> anyhow::Result<String> {
         .unwrap_or_default())
 }
 
-/// Connects, migrates and builds the application state.
-pub async fn prepare(config: Config) -> anyhow::Result<Arc<AppState>> {
+/// Connects, migrates and builds the application state. The flag says whether the search index
+/// must be rebuilt.
+pub async fn prepare(config: Config) -> anyhow::Result<(Arc<AppState>, bool)> {
     config.validate().map_err(anyhow::Error::msg)?;
     let metrics = Arc::new(Metrics::default());
     let db = Db::connect(&config, metrics.clone()).await?;
@@ -134,10 +142,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<Arc<AppState>> {
         root: config.data_dir.join("media"),
         url_prefix: "/media".into(),
     });
+    let index_dir = config.search_index_path();
+    let (search, needs_rebuild) =
+        tokio::task::spawn_blocking(move || crate::search::open_or_create(&index_dir)).await??;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    Ok(Arc::new(AppState {
+    let app = Arc::new(AppState {
         config: Arc::new(config),
         db,
         jwt,
@@ -148,7 +159,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<Arc<AppState>> {
         shutdown: CancellationToken::new(),
         instance_id: uuid::Uuid::new_v4().simple().to_string(),
         media,
-    }))
+        search,
+        keywords: KeywordCounter::default(),
+    });
+    Ok((app, needs_rebuild))
 }
 
 /// A running server.
@@ -161,10 +175,11 @@ pub struct Server {
 impl Server {
     /// Binds `config.listen` (port 0 picks a free port), migrates, and serves in the background.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
-        let app = prepare(config).await?;
+        let (app, needs_rebuild) = prepare(config).await?;
         let listener = TcpListener::bind(app.config.listen).await?;
         let addr = listener.local_addr()?;
         spawn_background(&app);
+        crate::catalog::indexing::start(&app, needs_rebuild).await?;
         let schema = graphql::build(&app.config, Some(app.clone()));
         let router = http::router(HttpState {
             app: app.clone(),
@@ -212,6 +227,10 @@ fn spawn_background(app: &Arc<AppState>) {
         "catalog.schedule",
         Duration::from_secs(app.config.schedule_interval_secs.max(1)),
         crate::catalog::service::apply_schedules,
+    );
+    crate::catalog::keywords::spawn_flusher(
+        app,
+        Duration::from_millis(app.config.keyword_flush_interval_ms.max(50)),
     );
     crate::jobs::spawn(
         app,

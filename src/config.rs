@@ -96,6 +96,8 @@ pub struct Config {
     pub image_max_side: u32,
     /// The shop's local time as an offset from UTC, for business days in reports (8: China).
     pub business_utc_offset_hours: i32,
+    /// How often counted search keywords are written to the database.
+    pub keyword_flush_interval_ms: u64,
     /// How often scheduled on/off-sale times are applied.
     pub schedule_interval_secs: u64,
 
@@ -157,6 +159,7 @@ impl Default for Config {
             image_min_side: 100,
             image_max_side: 4096,
             business_utc_offset_hours: 8,
+            keyword_flush_interval_ms: 10_000,
             schedule_interval_secs: 30,
             purchasing_emails: String::new(),
             smtp_host: None,

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod money;
 pub mod notifications;
 pub mod request_scope;
+pub mod search;
 
 pub use app::Server;
 pub use config::Config;

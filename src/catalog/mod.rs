@@ -1,8 +1,11 @@
 //! Catalog (DESIGN §6): categories, brands, audiences, products with specs, SKUs and images.
 pub mod errors;
+pub mod indexing;
+pub mod keywords;
 pub mod media;
 pub mod rules;
 pub mod schema;
+pub mod search_schema;
 pub mod service;
 pub mod taxonomy;
 pub mod types;

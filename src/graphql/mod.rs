@@ -15,7 +15,10 @@ use async_graphql::{MergedObject, MergedSubscription, SDLExportOptions, Schema};
 use crate::{
     accounts::{AccountMutation, AccountQuery},
     app::AppState,
-    catalog::schema::{CatalogMutation, CatalogQuery},
+    catalog::{
+        schema::{CatalogMutation, CatalogQuery},
+        search_schema::{SearchMutationRoot, SearchQueryRoot},
+    },
     config::Config,
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
@@ -25,6 +28,7 @@ use crate::{
 pub struct QueryRoot(
     AccountQuery,
     CatalogQuery,
+    SearchQueryRoot,
     InventoryQuery,
     NotificationQuery,
     node::NodeQuery,
@@ -34,6 +38,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     AccountMutation,
     CatalogMutation,
+    SearchMutationRoot,
     InventoryMutation,
     NotificationMutation,
 );

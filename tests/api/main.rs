@@ -10,6 +10,7 @@ mod fake_smtp;
 mod inventory;
 mod ops;
 mod schema;
+mod search;
 mod sessions;
 mod tokens;
 mod transport;

@@ -1,0 +1,391 @@
+//! Product search for everyone: `products(filter, sortBy, first, after)` with facet counts,
+//! search suggestions and hot keywords, backed by the embedded index. Consumers only ever get
+//! products on sale: the index filters them, and every hit is checked against the database
+//! again before it is returned.
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, SimpleObject,
+    connection::{Connection, Edge, EmptyFields},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use entity::{audience, brand};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{
+    indexing, keywords,
+    types::{Audience, Brand, Category, Product, sees_everything, visible},
+};
+use crate::{
+    auth::{Permission, PermissionGuard},
+    error::AppError,
+    graphql::{context::CtxExt, ids, relay, scalars::Money},
+    money,
+    search::{Facets, SearchQuery, SearchSort},
+};
+
+/// Deepest result a client may page to (search results are ranked; nobody reads page 500).
+const MAX_OFFSET: usize = 10_000;
+
+/// What to sort products by.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProductSortField {
+    /// Best match first (newest first without a keyword).
+    #[default]
+    Relevance,
+    /// By the lowest SKU price; direction applies.
+    Price,
+    /// Best sellers first.
+    Sales,
+    /// Newest first.
+    Newest,
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortDirection {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(InputObject, Default)]
+pub struct ProductSortBy {
+    #[graphql(default)]
+    field: ProductSortField,
+    /// Used by PRICE (ascending by default); the other fields always put the best first.
+    #[graphql(default)]
+    direction: SortDirection,
+}
+
+/// Search filters; all optional and combined with AND.
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    /// Words as people type them (Chinese or not); every word must match.
+    keyword: Option<String>,
+    /// This category and everything below it.
+    category_id: Option<ID>,
+    /// Any of these brands.
+    brand_ids: Option<Vec<ID>>,
+    /// Any of these audiences.
+    audience_ids: Option<Vec<ID>>,
+    /// Some SKU costs at least this much.
+    price_min: Option<Money>,
+    /// Some SKU costs at most this much.
+    price_max: Option<Money>,
+    #[graphql(default)]
+    in_stock_only: bool,
+    /// Include drafts and products off sale (staff only; ignored for others).
+    #[graphql(default)]
+    include_unpublished: bool,
+}
+
+/// Products whose lowest price is in `[min, max)`.
+#[derive(SimpleObject)]
+pub struct PriceBucketCount {
+    min: Money,
+    /// Null: no upper bound.
+    max: Option<Money>,
+    count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct CategoryCount {
+    category: Category,
+    count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct BrandCount {
+    brand: Brand,
+    count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct AudienceCount {
+    audience: Audience,
+    count: i64,
+}
+
+/// Counts over all matches (not just this page), to show next to each filter.
+#[derive(SimpleObject)]
+pub struct ProductFacets {
+    /// By each product's own category; adds up to `totalCount` (minus uncategorised).
+    categories: Vec<CategoryCount>,
+    /// Adds up to `totalCount` (minus products without a brand).
+    brands: Vec<BrandCount>,
+    /// A product may be for several audiences.
+    audiences: Vec<AudienceCount>,
+    /// By lowest SKU price; adds up to `totalCount`.
+    price_buckets: Vec<PriceBucketCount>,
+}
+
+/// The extra fields of a search connection.
+pub struct SearchExtras {
+    total: u64,
+    facets: Option<ProductFacets>,
+}
+
+#[Object]
+impl SearchExtras {
+    /// Matching products across all pages.
+    async fn total_count(&self) -> i64 {
+        self.total as i64
+    }
+
+    /// Null unless selected (computing them costs a little).
+    async fn facets(&self) -> Option<&ProductFacets> {
+        self.facets.as_ref()
+    }
+}
+
+pub type ProductSearchConnection = Connection<String, Product, SearchExtras, EmptyFields>;
+
+fn offset_cursor(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+fn parse_offset_cursor(cursor: &str) -> Result<usize, AppError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| AppError::bad_input("invalid cursor"))
+}
+
+fn decode_all(list: &Option<Vec<ID>>, type_name: &str) -> Vec<i64> {
+    // An id that names nothing filters to nothing: keep an impossible id rather than dropping
+    // the filter.
+    list.iter()
+        .flatten()
+        .map(|id| ids::decode(type_name, id).unwrap_or(0))
+        .collect()
+}
+
+fn fen(m: Option<Money>, field: &str) -> Result<Option<i64>, AppError> {
+    m.map(|m| {
+        money::to_fen(m.0).ok_or_else(|| AppError::bad_input(format!("{field} is out of range")))
+    })
+    .transpose()
+}
+
+async fn facets(ctx: &Context<'_>, f: Facets) -> Result<ProductFacets, AppError> {
+    let categories = ctx.loaders().categories().await?;
+    let brand_ids: Vec<i64> = f.brands.iter().map(|b| b.0).collect();
+    let brands = brand::Entity::find()
+        .filter(brand::Column::Id.is_in(brand_ids))
+        .all(ctx.app().db.conn())
+        .await?;
+    let audience_ids: Vec<i64> = f.audiences.iter().map(|a| a.0).collect();
+    let audiences = audience::Entity::find()
+        .filter(audience::Column::Id.is_in(audience_ids))
+        .all(ctx.app().db.conn())
+        .await?;
+    Ok(ProductFacets {
+        categories: f
+            .categories
+            .into_iter()
+            .filter_map(|(id, n)| {
+                categories
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map(|c| CategoryCount {
+                        category: Category(Arc::new(c.clone())),
+                        count: n as i64,
+                    })
+            })
+            .collect(),
+        brands: f
+            .brands
+            .into_iter()
+            .filter_map(|(id, n)| {
+                brands.iter().find(|b| b.id == id).map(|b| BrandCount {
+                    brand: Brand(Arc::new(b.clone())),
+                    count: n as i64,
+                })
+            })
+            .collect(),
+        audiences: f
+            .audiences
+            .into_iter()
+            .filter_map(|(id, n)| {
+                audiences
+                    .iter()
+                    .find(|a| a.id == id)
+                    .map(|a| AudienceCount {
+                        audience: Audience(Arc::new(a.clone())),
+                        count: n as i64,
+                    })
+            })
+            .collect(),
+        price_buckets: f
+            .price_buckets
+            .into_iter()
+            .map(|b| PriceBucketCount {
+                min: Money(money::to_decimal(b.min_fen)),
+                max: b.max_fen.map(|m| Money(money::to_decimal(m))),
+                count: b.count as i64,
+            })
+            .collect(),
+    })
+}
+
+/// A search suggestion.
+#[derive(SimpleObject)]
+pub struct HotKeyword {
+    keyword: String,
+    /// Searches over the last seven days.
+    searches: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct RebuildSearchIndexPayload {
+    /// Products now in the index.
+    indexed: i64,
+}
+
+#[derive(Default)]
+pub struct SearchQueryRoot;
+
+#[Object]
+impl SearchQueryRoot {
+    /// Searches and lists products: keyword (Chinese-aware), filters, sorting and facet counts.
+    /// Consumers and distributors see only products on sale.
+    #[graphql(complexity = "relay::page_cost(first, None, child_complexity)")]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProductFilter>,
+        sort_by: Option<ProductSortBy>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<ProductSearchConnection> {
+        let filter = filter.unwrap_or_default();
+        let sort_by = sort_by.unwrap_or_default();
+        let limit = first.unwrap_or(relay::DEFAULT_PAGE_SIZE);
+        if !(0..=relay::MAX_PAGE_SIZE).contains(&limit) {
+            return Err(AppError::bad_input(format!(
+                "first must be between 0 and {}",
+                relay::MAX_PAGE_SIZE
+            ))
+            .into());
+        }
+        let offset = after
+            .as_deref()
+            .map(parse_offset_cursor)
+            .transpose()?
+            .map_or(0, |o| o + 1);
+        if offset > MAX_OFFSET {
+            return Err(AppError::bad_input("narrow the search to see more results").into());
+        }
+        let staff = sees_everything(ctx.viewer());
+        let query = SearchQuery {
+            keyword: filter.keyword.clone(),
+            category_id: filter
+                .category_id
+                .as_ref()
+                .map(|c| ids::decode("Category", c).unwrap_or(0)),
+            brand_ids: decode_all(&filter.brand_ids, "Brand"),
+            audience_ids: decode_all(&filter.audience_ids, "Audience"),
+            price_min_fen: fen(filter.price_min, "priceMin")?,
+            price_max_fen: fen(filter.price_max, "priceMax")?,
+            in_stock_only: filter.in_stock_only,
+            include_unpublished: staff && filter.include_unpublished,
+            sort: match (sort_by.field, sort_by.direction) {
+                (ProductSortField::Relevance, _) => SearchSort::Relevance,
+                (ProductSortField::Price, SortDirection::Asc) => SearchSort::PriceAsc,
+                (ProductSortField::Price, SortDirection::Desc) => SearchSort::PriceDesc,
+                (ProductSortField::Sales, _) => SearchSort::Sales,
+                (ProductSortField::Newest, _) => SearchSort::Newest,
+            },
+            offset,
+            limit: limit as usize,
+            with_facets: ctx.look_ahead().field("facets").exists(),
+        };
+        let result = ctx
+            .app()
+            .search
+            .search(&query)
+            .map_err(AppError::Internal)?;
+        if offset == 0
+            && let Some(k) = &filter.keyword
+        {
+            ctx.app().keywords.record(k);
+        }
+        let products = ctx
+            .loaders()
+            .products
+            .load_many(result.ids.iter().copied())
+            .await?;
+        let facets = match result.facets {
+            Some(f) => Some(facets(ctx, f).await?),
+            None => None,
+        };
+        let has_next = offset + result.ids.len() < result.total as usize;
+        let mut conn = Connection::with_additional_fields(
+            offset > 0,
+            has_next,
+            SearchExtras {
+                total: result.total,
+                facets,
+            },
+        );
+        let viewer = ctx.viewer();
+        conn.edges.extend(
+            result
+                .ids
+                .iter()
+                .enumerate()
+                .filter_map(|(i, id)| products.get(id).map(|p| (i, p.clone())))
+                .filter(|(_, p)| visible(viewer, p))
+                .map(|(i, p)| Edge::new(offset_cursor(offset + i), Product(p))),
+        );
+        Ok(conn)
+    }
+
+    /// Completions of product and brand names for what the user is typing.
+    async fn search_suggestions(
+        &self,
+        ctx: &Context<'_>,
+        prefix: String,
+        #[graphql(default = 8, validator(minimum = 1, maximum = 20))] first: usize,
+    ) -> async_graphql::Result<Vec<String>> {
+        let prefix: String = prefix.chars().take(32).collect();
+        Ok(ctx
+            .app()
+            .search
+            .suggest(&prefix, first)
+            .map_err(AppError::Internal)?)
+    }
+
+    /// The most searched keywords of the last seven days.
+    async fn hot_keywords(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10, validator(minimum = 1, maximum = 50))] first: u64,
+    ) -> async_graphql::Result<Vec<HotKeyword>> {
+        let app = ctx.app();
+        Ok(keywords::hot(app.db.conn(), keywords::today(app), first)
+            .await?
+            .into_iter()
+            .map(|(keyword, searches)| HotKeyword { keyword, searches })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct SearchMutationRoot;
+
+#[Object]
+impl SearchMutationRoot {
+    /// Rebuilds this instance's search index from the database (staff with CATALOG). Indexes
+    /// follow changes by themselves; this is for repairs.
+    #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
+    async fn rebuild_search_index(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<RebuildSearchIndexPayload> {
+        let n = indexing::rebuild(ctx.app()).await?;
+        Ok(RebuildSearchIndexPayload { indexed: n as i64 })
+    }
+}
