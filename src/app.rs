@@ -125,9 +125,22 @@ async fn dev_jwt_secret(db: &Db) -> anyhow::Result<String> {
         .unwrap_or_default())
 }
 
+/// Which search index the application state gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SearchIndexMode {
+    /// The on-disk index in `search_index_dir` (one process at a time).
+    OnDisk,
+    /// A throw-away index, for command-line tasks that run beside a server: the server's index
+    /// picks their changes up from the outbox.
+    Ephemeral,
+}
+
 /// Connects, migrates and builds the application state. The flag says whether the search index
 /// must be rebuilt.
-pub async fn prepare(config: Config) -> anyhow::Result<(Arc<AppState>, bool)> {
+pub async fn prepare(
+    config: Config,
+    search_mode: SearchIndexMode,
+) -> anyhow::Result<(Arc<AppState>, bool)> {
     config.validate().map_err(anyhow::Error::msg)?;
     let metrics = Arc::new(Metrics::default());
     let db = Db::connect(&config, metrics.clone()).await?;
@@ -142,9 +155,20 @@ pub async fn prepare(config: Config) -> anyhow::Result<(Arc<AppState>, bool)> {
         root: config.data_dir.join("media"),
         url_prefix: "/media".into(),
     });
-    let index_dir = config.search_index_path();
-    let (search, needs_rebuild) =
-        tokio::task::spawn_blocking(move || crate::search::open_or_create(&index_dir)).await??;
+    let (search, needs_rebuild) = match search_mode {
+        SearchIndexMode::OnDisk => {
+            let dir = config.search_index_path();
+            tokio::task::spawn_blocking(move || crate::search::open_or_create(&dir))
+                .await?
+                .map_err(|e| {
+                    e.context(format!(
+                        "cannot open the search index in {} (is another distmall process using it?)",
+                        config.search_index_path().display()
+                    ))
+                })?
+        }
+        SearchIndexMode::Ephemeral => (crate::search::in_memory()?, false),
+    };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -175,7 +199,7 @@ pub struct Server {
 impl Server {
     /// Binds `config.listen` (port 0 picks a free port), migrates, and serves in the background.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
-        let (app, needs_rebuild) = prepare(config).await?;
+        let (app, needs_rebuild) = prepare(config, SearchIndexMode::OnDisk).await?;
         let listener = TcpListener::bind(app.config.listen).await?;
         let addr = listener.local_addr()?;
         spawn_background(&app);

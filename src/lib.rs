@@ -22,6 +22,7 @@ pub mod money;
 pub mod notifications;
 pub mod request_scope;
 pub mod search;
+pub mod seed;
 
 pub use app::Server;
 pub use config::Config;

@@ -2,7 +2,14 @@
 use std::io::Write;
 
 use clap::{Parser, Subcommand};
-use distmall::{Config, Server, accounts::service, config::LogFormat, db::Db, error::ServiceError};
+use distmall::{
+    Config, Server,
+    accounts::service,
+    app::{SearchIndexMode, prepare},
+    config::LogFormat,
+    db::Db,
+    error::ServiceError,
+};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +28,11 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Fill the database with a demo shop (safe to run again).
+    SeedDemo,
+    /// Rebuild the search index from the database (with the server stopped; a running server
+    /// rebuilds through the `rebuildSearchIndex` mutation).
+    Reindex,
     /// Print the GraphQL schema (SDL), or write it to a file.
     ExportSchema {
         #[arg(long)]
@@ -97,6 +109,31 @@ async fn main() -> anyhow::Result<()> {
             let metrics = std::sync::Arc::new(distmall::metrics::Metrics::default());
             Db::connect(&config, metrics).await?.migrate().await?;
             println!("migrations applied");
+        }
+        Command::SeedDemo => {
+            let (app, _) = prepare(config, SearchIndexMode::Ephemeral).await?;
+            let started = std::time::Instant::now();
+            let report = distmall::seed::seed_demo(&app)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!(
+                "demo shop ready: {} categories, {} brands, {} products created in {:.1}s",
+                report.categories,
+                report.brands,
+                report.products,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Reindex => {
+            let (app, _) = prepare(config, SearchIndexMode::OnDisk).await?;
+            let started = std::time::Instant::now();
+            let n = distmall::catalog::indexing::rebuild(&app)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!(
+                "search index rebuilt: {n} products in {:.2}s",
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Admin {
             command:

@@ -126,7 +126,7 @@ pub fn check_image(
 /// Checks, stores and records an uploaded image (unattached until a product takes it).
 pub async fn upload_image(
     app: &AppState,
-    actor: i64,
+    actor: Option<i64>,
     bytes: Vec<u8>,
 ) -> CatalogResult<product_image::Model> {
     let limits = ImageLimits {
@@ -159,7 +159,7 @@ pub async fn upload_image(
         height: Set(height as i32),
         bytes: Set(bytes.len() as i64),
         sort_order: Set(0),
-        created_by: Set(Some(actor)),
+        created_by: Set(actor),
         created_at: Set(Utc::now()),
         ..Default::default()
     }

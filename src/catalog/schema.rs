@@ -609,7 +609,7 @@ impl CatalogMutation {
                 specs: input.specs.into_iter().map(SpecDef::from).collect(),
                 skus: input.skus.into_iter().map(SkuDraft::from).collect(),
             };
-            service::create_product(ctx.app(), actor, new).await
+            service::create_product(ctx.app(), Some(actor), new).await
         }
         .await;
         ProductPayload::from_result(result, product)
@@ -778,7 +778,7 @@ impl CatalogMutation {
         let actor = ctx.viewer().require_user()?.user_id;
         let result = async {
             let bytes = read_upload(ctx, input.file)?;
-            media::upload_image(ctx.app(), actor, bytes).await
+            media::upload_image(ctx.app(), Some(actor), bytes).await
         }
         .await;
         ProductImagePayload::from_result(result, |i| Some(ProductImage(Arc::new(i))))

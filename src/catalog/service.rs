@@ -496,7 +496,7 @@ pub struct NewProduct {
 
 pub async fn create_product(
     app: &AppState,
-    actor: i64,
+    actor: Option<i64>,
     input: NewProduct,
 ) -> CatalogResult<product::Model> {
     let f = input.fields;
@@ -532,7 +532,7 @@ pub async fn create_product(
     .insert(&*tx)
     .await?;
     save_specs(&tx, p.id, &specs).await?;
-    insert_skus(app, &tx, p.id, &pairs, 1, Some(actor)).await?;
+    insert_skus(app, &tx, p.id, &pairs, 1, actor).await?;
     if let Some(a) = &f.audience_ids {
         set_audiences(&tx, p.id, a).await?;
     }

@@ -60,7 +60,6 @@ struct Suggestion {
     weight: i64,
 }
 
-#[derive(Default)]
 pub(super) struct Suggester {
     /// Sorted by key, for prefix ranges.
     entries: Vec<Suggestion>,

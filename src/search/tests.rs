@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
 
 use super::*;
 
@@ -958,77 +957,4 @@ fn rebuild_generated_catalog() {
         ..query("鞋")
     };
     assert_facets_add_up(index.as_ref(), &filtered, &docs);
-}
-
-/// Timing on a 10,000-product catalog; run with
-/// `cargo test --release -- --ignored --nocapture benchmark`.
-#[test]
-#[ignore]
-fn benchmark_10k() {
-    let docs = generated_catalog(10_000);
-    let dir = TempDir::new();
-    let (index, _) = open_or_create(dir.path()).unwrap();
-    let started = Instant::now();
-    index.rebuild(&mut docs.clone().into_iter()).unwrap();
-    println!("rebuild 10k (on disk): {:?}", started.elapsed());
-
-    let started = Instant::now();
-    for round in 0..20 {
-        index.upsert(&docs[round..round + 1]).unwrap();
-    }
-    println!(
-        "upsert of 1 product (avg of 20): {:?}",
-        started.elapsed() / 20
-    );
-
-    let queries = [
-        SearchQuery {
-            with_facets: true,
-            ..query("运动鞋")
-        },
-        SearchQuery {
-            with_facets: true,
-            ..query("耐克 跑步鞋")
-        },
-        SearchQuery {
-            with_facets: true,
-            ..query("儿童羽绒服")
-        },
-        SearchQuery {
-            with_facets: true,
-            ..query("鞋")
-        },
-        SearchQuery {
-            with_facets: true,
-            ..SearchQuery::default()
-        },
-        SearchQuery::default(),
-        SearchQuery {
-            with_facets: true,
-            sort: SearchSort::PriceAsc,
-            category_id: Some(10),
-            ..SearchQuery::default()
-        },
-    ];
-    for q in &queries {
-        let mut total = 0;
-        // The machine is shared: report the best of several batches.
-        let best = (0..20)
-            .map(|_| {
-                let started = Instant::now();
-                for _ in 0..50 {
-                    total = index.search(q).unwrap().total;
-                }
-                started.elapsed() / 50
-            })
-            .min()
-            .unwrap();
-        let facets = if q.with_facets { "with facets" } else { "" };
-        println!("search {:?} {facets} ({total} hits): {best:?}", q.keyword);
-    }
-    let started = Instant::now();
-    for _ in 0..1000 {
-        index.suggest("耐", 10).unwrap();
-    }
-    println!("suggest: {:?}", started.elapsed() / 1000);
 }

@@ -826,3 +826,48 @@ async fn brands_and_audiences_are_unique_and_protected_while_in_use() {
         json!({ "brands": [{ "name": "Nike 耐克" }], "audiences": [{ "name": "男士" }] })
     );
 }
+
+#[tokio::test]
+async fn the_demo_shop_is_believable_and_seeding_twice_duplicates_nothing() {
+    let s = TestServer::start().await;
+    let first = distmall::seed::seed_demo(s.app()).await.unwrap();
+    assert!(first.products >= 200, "{first:?}");
+    assert!(first.categories >= 15, "{first:?}");
+    let again = distmall::seed::seed_demo(s.app()).await.unwrap();
+    assert_eq!((again.products, again.categories, again.brands), (0, 0, 0));
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let products = entity::product::Entity::find()
+        .count(s.app().db.conn())
+        .await
+        .unwrap();
+    assert_eq!(products as usize, first.products);
+
+    // On sale, with pictures that are served, and findable in Chinese.
+    let mut found = 0;
+    for _ in 0..50 {
+        let d = s
+            .data(None, "{ products(first: 1) { totalCount } }", json!({}))
+            .await;
+        found = d["products"]["totalCount"].as_i64().unwrap();
+        if found >= 150 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        found >= 150,
+        "most demo products are on sale and indexed ({found})"
+    );
+    let d = s
+        .data(None, "{ products(filter: { keyword: \"跑步运动鞋\" }, first: 5) { edges { node { name coverImage { url } } } } }", json!({}))
+        .await;
+    let hit = &d["products"]["edges"][0]["node"];
+    assert!(hit["name"].as_str().unwrap().contains("跑步运动鞋"), "{d}");
+    let image = s
+        .http
+        .get(s.url(hit["coverImage"]["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.headers()["content-type"], "image/png");
+}
