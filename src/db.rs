@@ -47,6 +47,10 @@ impl Db {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
+            // Pinging on every checkout doubles the cost of each statement; only connections
+            // idle long enough to have been dropped by a server or firewall are checked.
+            .test_before_acquire(false)
+            .test_before_acquire_if_idle_for(Duration::from_secs(60))
             .sqlx_logging(false);
         if sqlite {
             opts.map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {

@@ -16,10 +16,12 @@ fn schema_graphql_matches_the_code() {
     );
 }
 
-/// Accounts the examples refer to: the owner signs in as staff, consumer 13800000001 and
-/// distributor 13800000002 exist with password Secret123.
+/// What the examples refer to: the owner signs in as staff, consumer 13800000001 and
+/// distributor 13800000002 exist with password Secret123, and category 1 holds product 1
+/// (on sale) with SKU 1.
 async fn tokens_by_role(s: &TestServer) -> std::collections::HashMap<&'static str, String> {
     let boss = owner(s).await;
+    crate::catalog::published_product(s, &boss.token, "男子轻便跑步运动鞋", "399.00", 20).await;
     let consumer = register(s, "13800000001", "Secret123").await;
     let distributor = register(s, "13800000002", "Secret123").await;
     // Distributor approval arrives with the distribution issue; until then the role is set

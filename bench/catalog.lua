@@ -1,0 +1,56 @@
+-- wrk script for the catalogue benchmarks: every request differs (keyword, product, category).
+-- usage: wrk ... -s bench/catalog.lua URL -- <search|detail|listing> <products> [token]
+local mode, products, token
+local counter = 0
+
+local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local function base64url(data)
+  return ((data:gsub(".", function(x)
+    local r, b = "", x:byte()
+    for i = 8, 1, -1 do r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
+    return r
+  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
+    if #x < 6 then return "" end
+    local c = 0
+    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
+    return b64chars:sub(c + 1, c + 1)
+  end))
+end
+
+local keywords = { "运动鞋", "跑步", "耐克 运动鞋", "T恤", "蓝牙耳机", "羽绒服", "双肩包", "手机壳", "纯棉", "李宁 篮球鞋" }
+
+function init(args)
+  mode = args[1] or "search"
+  products = tonumber(args[2] or "10000")
+  token = args[3]
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+end
+
+local function body()
+  counter = counter + 1
+  if mode == "search" then
+    local k = keywords[math.random(#keywords)]
+    return '{"query":"query($k: String!) { products(filter: { keyword: $k, priceMin: \\"50\\", priceMax: \\"800\\" }, first: 20) { totalCount edges { node { id name priceRange { min } coverImage { url } } } } }","variables":{"k":"' .. k .. '"}}'
+  elseif mode == "detail" then
+    local id = base64url("Product:" .. math.random(products))
+    return '{"query":"query($id: ID!) { product(id: $id) { id name subtitle descriptionHtml status priceRange { min max } images { url width height } specs { name values } brand { name } category { name } skus { id code specLabel price marketPrice stock inStock } } }","variables":{"id":"' .. id .. '"}}'
+  else
+    local category = base64url("Category:" .. math.random(25))
+    return '{"query":"query($c: ID!) { products(filter: { categoryId: $c }, sortBy: { field: SALES }, first: 20) { edges { node { id name coverImage { url } skus { id specLabel price stock } } } } }","variables":{"c":"' .. category .. '"}}'
+  end
+end
+
+function request()
+  local headers = { ["Content-Type"] = "application/json" }
+  if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
+  return wrk.format("POST", nil, headers, body())
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format(
+    "RESULT requests_per_sec=%.0f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000, errors))
+end

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Catalogue targets (issue 3) on a generated catalogue (default 10,000 products, 12 SKUs each):
+# full reindex time; then, each beside `{ __typename }` in the same run at 32 connections:
+# keyword search (20 hits, price range, first image), product detail with all SKUs, category
+# listing of 20 products with their SKUs; server RSS after the load.
+# Usage: bench/catalog.sh [products, default 10000] [duration, default 15s]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-10000}"
+DURATION="${2:-15s}"
+PORT=18081
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
+
+cargo build --release --quiet --bin distmall --example bench_catalog
+BIN=target/release/distmall
+WORK=$(mktemp -d)
+PID=
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+export DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$WORK/bench.db?mode=rwc}"
+export DISTMALL_DATA_DIR="$WORK/data"
+export DISTMALL_LISTEN="127.0.0.1:$PORT"
+export DISTMALL_JWT_SECRET="bench-secret-bench-secret-bench-secret"
+export DISTMALL_LOG_FILTER=warn
+
+t0=$(date +%s%N)
+target/release/examples/bench_catalog "$N"
+echo "generate_ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
+"$BIN" reindex
+
+"$BIN" serve & PID=$!
+until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.01; done
+URL="http://127.0.0.1:$PORT/graphql"
+check() { curl -s "$URL" -H 'content-type: application/json' -d "$1"; echo; }
+check '{"query":"{ products(filter: { keyword: \"运动鞋\", priceMin: \"50\", priceMax: \"800\" }, first: 2) { totalCount edges { node { name coverImage { url } } } } }"}' | head -c 400; echo
+
+run() {
+  echo "== $1 (32 connections, $DURATION)"
+  wrk -t2 -c32 -d"$DURATION" -s bench/catalog.lua "$URL" -- "$1" "$N" | grep -E 'RESULT|Non-2xx'
+  echo "== { __typename } (same run)"
+  wrk -t2 -c32 -d"$DURATION" -s bench/graphql.lua "$URL" -- '{ __typename }' | grep -E 'RESULT|Non-2xx'
+}
+run search
+run detail
+run listing
+echo "rss_after_load_kb=$(ps -o rss= -p "$PID" | tr -d ' ')"
