@@ -124,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
                 description_text: Set("品质保证，舒适耐用。".into()),
                 category_id: Set(Some(leaf_categories[(i as usize) % leaf_categories.len()])),
                 brand_id: Set(Some(brand_ids[b])),
-                status: Set(if i % 20 == 0 { "DRAFT" } else { "ON_SALE" }.into()),
+                status: Set(if i % 20 == 7 { "DRAFT" } else { "ON_SALE" }.into()),
                 sort_weight: Set((i % 100) as i32),
                 safety_stock: Set(None),
                 scheduled_on_sale_at: Set(None),

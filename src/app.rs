@@ -12,6 +12,7 @@ use crate::{
     accounts::service::EVENT_UPDATED,
     auth::{PrincipalCache, Viewer, jwt::JwtKeys},
     catalog::{
+        cache::CatalogCache,
         keywords::KeywordCounter,
         media::{LocalDisk, MediaStore},
     },
@@ -42,6 +43,8 @@ pub struct AppState {
     /// This instance's product search index.
     pub search: Arc<dyn SearchIndex>,
     pub keywords: KeywordCounter,
+    /// The in-process read model of the catalogue.
+    pub catalog: Arc<CatalogCache>,
 }
 
 /// Who a token says the caller is, and until when.
@@ -155,6 +158,13 @@ pub async fn prepare(
         root: config.data_dir.join("media"),
         url_prefix: "/media".into(),
     });
+    // Local commits invalidate at once (a writer reads its own writes); other instances'
+    // commits arrive through the dispatcher (`spawn_background`).
+    let catalog = Arc::new(CatalogCache::default());
+    {
+        let catalog = catalog.clone();
+        db.on_commit(Arc::new(move |events| catalog.apply(events)));
+    }
     let (search, needs_rebuild) = match search_mode {
         SearchIndexMode::OnDisk => {
             let dir = config.search_index_path();
@@ -185,6 +195,7 @@ pub async fn prepare(
         media,
         search,
         keywords: KeywordCounter::default(),
+        catalog: catalog.clone(),
     });
     Ok((app, needs_rebuild))
 }
@@ -270,17 +281,21 @@ fn spawn_background(app: &Arc<AppState>) {
         Duration::from_millis(app.config.events_gap_timeout_ms),
         app.shutdown.clone(),
     ));
-    // Account changes made through any instance drop this instance's cached principal.
+    // Changes made through any instance drop what this instance cached about them.
     let mut rx = app.bus.receiver();
     let weak = Arc::downgrade(app);
     tokio::spawn(async move {
         loop {
             match rx.recv().await {
-                Ok(e) if e.event_type == EVENT_UPDATED => match weak.upgrade() {
-                    Some(app) => app.principals.invalidate(e.aggregate_id),
+                Ok(e) => match weak.upgrade() {
+                    Some(app) => {
+                        if e.event_type == EVENT_UPDATED {
+                            app.principals.invalidate(e.aggregate_id);
+                        }
+                        app.catalog.apply_dispatched(&e);
+                    }
                     None => return,
                 },
-                Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }

@@ -4,14 +4,7 @@
 //! at once with `SQLITE_BUSY`, so every write transaction here starts with `BEGIN IMMEDIATE`, and
 //! writers inside this process queue on an async mutex first, so that they wait in line instead of
 //! spinning on the busy timeout. The busy timeout still covers other processes on the same file.
-use std::{
-    str::FromStr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -23,12 +16,26 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::{config::Config, metrics::Metrics, request_scope::RequestScope};
 
+/// What an event appended in a transaction says, handed to commit hooks after the commit.
+#[derive(Clone, Debug)]
+pub struct CommittedEvent {
+    pub event_type: &'static str,
+    pub aggregate_id: i64,
+    pub payload: serde_json::Value,
+}
+
+/// Runs in the committing task right after a commit that appended events. In-process caches
+/// use it to forget what changed before the writer's next read (other instances learn the same
+/// through the dispatched events).
+pub type CommitHook = Arc<dyn Fn(&[CommittedEvent]) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
     sqlite_writer: Option<Arc<Mutex<()>>>,
     /// Woken after a commit that appended domain events, so the dispatcher looks at once.
     outbox_written: Arc<Notify>,
+    commit_hooks: Arc<parking_lot::RwLock<Vec<CommitHook>>>,
 }
 
 impl Db {
@@ -70,7 +77,12 @@ impl Db {
             conn,
             sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
             outbox_written: Arc::new(Notify::new()),
+            commit_hooks: Arc::default(),
         })
+    }
+
+    pub fn on_commit(&self, hook: CommitHook) {
+        self.commit_hooks.write().push(hook);
     }
 
     pub async fn migrate(&self) -> Result<(), DbErr> {
@@ -113,8 +125,9 @@ impl Db {
         Ok(WriteTx {
             tx,
             _writer: guard,
-            wrote_events: AtomicBool::new(false),
+            events: parking_lot::Mutex::new(Vec::new()),
             outbox_written: self.outbox_written.clone(),
+            commit_hooks: self.commit_hooks.clone(),
         })
     }
 
@@ -147,21 +160,26 @@ impl Db {
 pub struct WriteTx {
     tx: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
-    wrote_events: AtomicBool,
+    events: parking_lot::Mutex<Vec<CommittedEvent>>,
     outbox_written: Arc<Notify>,
+    commit_hooks: Arc<parking_lot::RwLock<Vec<CommitHook>>>,
 }
 
 impl WriteTx {
-    pub(crate) fn mark_event_written(&self) {
-        self.wrote_events.store(true, Ordering::Relaxed);
+    pub(crate) fn record_event(&self, event: CommittedEvent) {
+        self.events.lock().push(event);
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        let wrote = self.wrote_events.load(Ordering::Relaxed);
+        let events = std::mem::take(&mut *self.events.lock());
         let signal = self.outbox_written.clone();
+        let hooks = self.commit_hooks.clone();
         self.tx.commit().await?;
-        if wrote {
+        if !events.is_empty() {
             signal.notify_one();
+            for hook in hooks.read().iter() {
+                hook(&events);
+            }
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
 //! Catalog (DESIGN §6): categories, brands, audiences, products with specs, SKUs and images.
+pub mod cache;
 pub mod errors;
 pub mod indexing;
 pub mod keywords;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Upload};
-use entity::{audience, brand};
+use entity::audience;
 use sea_orm::{EntityTrait, QueryOrder};
 
 use super::{
@@ -393,7 +393,7 @@ impl CatalogQuery {
         let Ok(id) = ids::decode("Product", &id) else {
             return Ok(None);
         };
-        let p = ctx.loaders().products.load_one(id).await?;
+        let p = ctx.loaders().product(id).await?;
         Ok(p.filter(|p| visible(ctx.viewer(), p)).map(Product))
     }
 
@@ -419,14 +419,10 @@ impl CatalogQuery {
     }
 
     async fn brands(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Brand>> {
-        Ok(brand::Entity::find()
-            .order_by_asc(brand::Column::SortOrder)
-            .order_by_asc(brand::Column::Id)
-            .all(ctx.app().db.conn())
-            .await?
-            .into_iter()
-            .map(|b| Brand(Arc::new(b)))
-            .collect())
+        let all = ctx.app().catalog.brands(ctx.app().db.conn()).await?;
+        let mut list: Vec<_> = all.values().cloned().collect();
+        list.sort_by_key(|b| (b.sort_order, b.id));
+        Ok(list.into_iter().map(|b| Brand(Arc::new(b))).collect())
     }
 
     async fn audiences(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Audience>> {

@@ -312,11 +312,7 @@ impl SearchQueryRoot {
         {
             ctx.app().keywords.record(k);
         }
-        let products = ctx
-            .loaders()
-            .products
-            .load_many(result.ids.iter().copied())
-            .await?;
+        let products = ctx.loaders().products(result.ids.iter().copied()).await?;
         let facets = match result.facets {
             Some(f) => Some(facets(ctx, f).await?),
             None => None,

@@ -20,6 +20,7 @@ use crate::{
 
 pub const EVENT_CATEGORY_CHANGED: &str = "catalog.category_changed";
 pub const EVENT_BRAND_CHANGED: &str = "catalog.brand_changed";
+pub const EVENT_AUDIENCE_CHANGED: &str = "catalog.audience_changed";
 
 fn clean_name(raw: &str, max: usize) -> CatalogResult<String> {
     let name = raw.trim();
@@ -364,6 +365,7 @@ pub async fn save_audience(
         }
         Err(e) => return Err(e.into()),
     };
+    taxonomy_event(&tx, EVENT_AUDIENCE_CHANGED, "Audience", a.id).await?;
     tx.commit().await?;
     Ok(a)
 }
@@ -385,6 +387,7 @@ pub async fn delete_audience(app: &AppState, id: i64) -> CatalogResult<()> {
         );
     }
     audience::Entity::delete_by_id(id).exec(&*tx).await?;
+    taxonomy_event(&tx, EVENT_AUDIENCE_CHANGED, "Audience", id).await?;
     tx.commit().await?;
     Ok(())
 }

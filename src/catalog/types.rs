@@ -4,10 +4,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use entity::{audience, brand, category, product, product_image, sku};
 
-use super::{
-    rules::{ProductStatus as Status, spec_label},
-    service::spec_def,
-};
+use super::rules::{ProductStatus as Status, spec_label};
 use crate::{
     auth::Viewer,
     error::AppError,
@@ -201,13 +198,11 @@ impl Sku {
         serde_json::from_str(&self.0.spec_values).unwrap_or_default()
     }
 
-    async fn specs(&self, ctx: &Context<'_>) -> Result<Vec<super::rules::SpecDef>, AppError> {
+    async fn specs(&self, ctx: &Context<'_>) -> Result<Arc<Vec<super::rules::SpecDef>>, AppError> {
         Ok(ctx
             .loaders()
-            .specs_of_product
-            .load_one(self.0.product_id)
+            .specs_of(self.0.product_id)
             .await?
-            .map(|v| v.iter().cloned().map(spec_def).collect())
             .unwrap_or_default())
     }
 }
@@ -226,10 +221,10 @@ impl Sku {
     async fn spec_values(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SpecValue>> {
         let specs = self.specs(ctx).await?;
         Ok(specs
-            .into_iter()
+            .iter()
             .zip(self.values())
             .map(|(s, value)| SpecValue {
-                name: s.name,
+                name: s.name.clone(),
                 value,
             })
             .collect())
@@ -301,7 +296,7 @@ impl Sku {
     }
 
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
-        let p = ctx.loaders().products.load_one(self.0.product_id).await?;
+        let p = ctx.loaders().product(self.0.product_id).await?;
         Ok(p.filter(|p| visible(ctx.viewer(), p)).map(Product))
     }
 }
@@ -316,12 +311,7 @@ pub struct Product(pub Arc<product::Model>);
 
 impl Product {
     async fn sku_models(&self, ctx: &Context<'_>) -> Result<Arc<Vec<sku::Model>>, AppError> {
-        Ok(ctx
-            .loaders()
-            .skus_of_product
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default())
+        Ok(ctx.loaders().skus_of(self.0.id).await?.unwrap_or_default())
     }
 }
 
@@ -363,14 +353,13 @@ impl Product {
         let Some(id) = self.0.brand_id else {
             return Ok(None);
         };
-        Ok(ctx.loaders().brands.load_one(id).await?.map(Brand))
+        Ok(ctx.loaders().brand(id).await?.map(|b| Brand(Arc::new(b))))
     }
 
     async fn audiences(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Audience>> {
         Ok(ctx
             .loaders()
-            .audiences_of_product
-            .load_one(self.0.id)
+            .audiences_of(self.0.id)
             .await?
             .map(|v| v.iter().map(|a| Audience(Arc::new(a.clone()))).collect())
             .unwrap_or_default())
@@ -380,8 +369,7 @@ impl Product {
     async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProductImage>> {
         Ok(ctx
             .loaders()
-            .images_of_product
-            .load_one(self.0.id)
+            .images_of(self.0.id)
             .await?
             .map(|v| {
                 v.iter()
@@ -395,8 +383,7 @@ impl Product {
     async fn cover_image(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductImage>> {
         Ok(ctx
             .loaders()
-            .images_of_product
-            .load_one(self.0.id)
+            .images_of(self.0.id)
             .await?
             .and_then(|v| v.first().map(|i| ProductImage(Arc::new(i.clone())))))
     }
@@ -404,16 +391,13 @@ impl Product {
     async fn specs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Spec>> {
         Ok(ctx
             .loaders()
-            .specs_of_product
-            .load_one(self.0.id)
+            .specs_of(self.0.id)
             .await?
             .map(|v| {
                 v.iter()
-                    .cloned()
-                    .map(spec_def)
                     .map(|s| Spec {
-                        name: s.name,
-                        values: s.values,
+                        name: s.name.clone(),
+                        values: s.values.clone(),
                     })
                     .collect()
             })

@@ -80,7 +80,11 @@ pub async fn append(tx: &WriteTx, event: NewEvent) -> Result<i64, AppError> {
         // Delivered to every listening instance when (and only if) the transaction commits.
         tx.execute_unprepared("NOTIFY distmall_events").await?;
     }
-    tx.mark_event_written();
+    tx.record_event(crate::db::CommittedEvent {
+        event_type: event.event_type,
+        aggregate_id: event.aggregate_id,
+        payload: event.payload,
+    });
     Ok(row.id)
 }
 

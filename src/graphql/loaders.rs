@@ -3,58 +3,124 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{
-    audience, brand, category, product, product_audience, product_image, product_spec, sku, user,
-};
+use entity::{audience, brand, category, product, product_image, sku, user};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
-    QueryFilter, QueryOrder,
+    QueryFilter,
 };
 
-use crate::{error::AppError, request_scope::RequestScope};
+use crate::{
+    catalog::{
+        cache::{CatalogCache, ProductBundle},
+        rules::SpecDef,
+    },
+    error::AppError,
+    request_scope::RequestScope,
+};
 
 pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub permissions: DataLoader<PermissionLoader>,
-    pub products: DataLoader<ByIdLoader<product::Entity>>,
     pub skus: DataLoader<ByIdLoader<sku::Entity>>,
-    pub brands: DataLoader<ByIdLoader<brand::Entity>>,
-    pub skus_of_product: DataLoader<SkusOfProduct>,
-    pub images_of_product: DataLoader<ImagesOfProduct>,
-    pub specs_of_product: DataLoader<SpecsOfProduct>,
-    pub audiences_of_product: DataLoader<AudiencesOfProduct>,
-    /// All categories, read once per request (the tree is small and most views need it whole).
-    categories: tokio::sync::OnceCell<Arc<Vec<category::Model>>>,
+    /// Misses of the catalogue cache, batched.
+    bundles: DataLoader<BundleLoader>,
+    catalog: Arc<CatalogCache>,
     db: DatabaseConnection,
 }
 
+type Loaded<T> = Result<Option<T>, LoadError>;
+
 impl Loaders {
-    pub fn new(db: DatabaseConnection, scope: Option<Arc<RequestScope>>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        catalog: Arc<CatalogCache>,
+        scope: Option<Arc<RequestScope>>,
+    ) -> Self {
         let s = || spawner(scope.clone());
         Self {
             users: DataLoader::new(UserLoader(db.clone()), s()),
             permissions: DataLoader::new(PermissionLoader(db.clone()), s()),
-            products: DataLoader::new(ByIdLoader::new(db.clone()), s()),
             skus: DataLoader::new(ByIdLoader::new(db.clone()), s()),
-            brands: DataLoader::new(ByIdLoader::new(db.clone()), s()),
-            skus_of_product: DataLoader::new(SkusOfProduct(db.clone()), s()),
-            images_of_product: DataLoader::new(ImagesOfProduct(db.clone()), s()),
-            specs_of_product: DataLoader::new(SpecsOfProduct(db.clone()), s()),
-            audiences_of_product: DataLoader::new(AudiencesOfProduct(db.clone()), s()),
-            categories: tokio::sync::OnceCell::new(),
+            bundles: DataLoader::new(
+                BundleLoader {
+                    db: db.clone(),
+                    cache: catalog.clone(),
+                },
+                s(),
+            ),
+            catalog,
             db,
         }
     }
 
+    /// A product with its SKUs, images, specs and audiences. Served from memory when cached
+    /// (no batching round trip); misses of concurrent resolvers are loaded in one batch.
+    pub async fn bundle(&self, id: i64) -> Loaded<Arc<ProductBundle>> {
+        match self.catalog.cached(id) {
+            Some(b) => Ok(Some(b)),
+            None => self.bundles.load_one(id).await,
+        }
+    }
+
+    pub async fn bundles(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<HashMap<i64, Arc<ProductBundle>>, LoadError> {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.catalog.cached(id) {
+                Some(b) => {
+                    found.insert(id, b);
+                }
+                None => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            found.extend(self.bundles.load_many(missing).await?);
+        }
+        Ok(found)
+    }
+
+    pub async fn product(&self, id: i64) -> Loaded<Arc<product::Model>> {
+        Ok(self.bundle(id).await?.map(|b| b.product.clone()))
+    }
+
+    pub async fn products(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<HashMap<i64, Arc<product::Model>>, LoadError> {
+        Ok(self
+            .bundles(ids)
+            .await?
+            .into_iter()
+            .map(|(k, b)| (k, b.product.clone()))
+            .collect())
+    }
+
+    pub async fn skus_of(&self, product_id: i64) -> Loaded<Arc<Vec<sku::Model>>> {
+        Ok(self.bundle(product_id).await?.map(|b| b.skus.clone()))
+    }
+
+    pub async fn images_of(&self, product_id: i64) -> Loaded<Arc<Vec<product_image::Model>>> {
+        Ok(self.bundle(product_id).await?.map(|b| b.images.clone()))
+    }
+
+    pub async fn specs_of(&self, product_id: i64) -> Loaded<Arc<Vec<SpecDef>>> {
+        Ok(self.bundle(product_id).await?.map(|b| b.specs.clone()))
+    }
+
+    pub async fn audiences_of(&self, product_id: i64) -> Loaded<Arc<Vec<audience::Model>>> {
+        Ok(self.bundle(product_id).await?.map(|b| b.audiences.clone()))
+    }
+
+    pub async fn brand(&self, id: i64) -> Result<Option<brand::Model>, AppError> {
+        Ok(self.catalog.brands(&self.db).await?.get(&id).cloned())
+    }
+
+    /// Every category (from the in-process catalogue cache).
     pub async fn categories(&self) -> Result<Arc<Vec<category::Model>>, AppError> {
-        self.categories
-            .get_or_try_init(|| async {
-                Ok::<_, AppError>(Arc::new(
-                    crate::catalog::taxonomy::all_categories(&self.db).await?,
-                ))
-            })
-            .await
-            .cloned()
+        self.catalog.categories(&self.db).await
     }
 }
 
@@ -146,7 +212,7 @@ pub trait HasId {
 macro_rules! has_id {
     ($($m:path),*) => {$(impl HasId for $m { fn id(&self) -> i64 { self.id } })*};
 }
-has_id!(product::Model, sku::Model, brand::Model);
+has_id!(sku::Model);
 
 impl<E> Loader<i64> for ByIdLoader<E>
 where
@@ -171,106 +237,21 @@ where
     }
 }
 
-/// Groups rows by a product id.
-fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> i64) -> HashMap<i64, Arc<Vec<T>>> {
-    let mut out: HashMap<i64, Vec<T>> = HashMap::new();
-    for r in rows {
-        out.entry(key(&r)).or_default().push(r);
-    }
-    out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
+fn app_err(e: AppError) -> LoadError {
+    LoadError(Arc::new(sea_orm::DbErr::Custom(format!("{e:?}"))))
 }
 
-/// Every SKU of a product (active and inactive), in id order.
-pub struct SkusOfProduct(DatabaseConnection);
+/// Product bundles from the catalogue cache (one batch for the misses).
+pub struct BundleLoader {
+    db: DatabaseConnection,
+    cache: Arc<CatalogCache>,
+}
 
-impl Loader<i64> for SkusOfProduct {
-    type Value = Arc<Vec<sku::Model>>;
+impl Loader<i64> for BundleLoader {
+    type Value = Arc<ProductBundle>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = sku::Entity::find()
-            .filter(sku::Column::ProductId.is_in(keys.iter().copied()))
-            .order_by_asc(sku::Column::Id)
-            .all(&self.0)
-            .await
-            .map_err(load_err)?;
-        Ok(group(rows, |s| s.product_id))
-    }
-}
-
-/// A product's images in display order.
-pub struct ImagesOfProduct(DatabaseConnection);
-
-impl Loader<i64> for ImagesOfProduct {
-    type Value = Arc<Vec<product_image::Model>>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = product_image::Entity::find()
-            .filter(product_image::Column::ProductId.is_in(keys.iter().copied()))
-            .order_by_asc(product_image::Column::SortOrder)
-            .order_by_asc(product_image::Column::Id)
-            .all(&self.0)
-            .await
-            .map_err(load_err)?;
-        Ok(group(rows, |i| i.product_id.unwrap_or_default()))
-    }
-}
-
-/// A product's specs in order.
-pub struct SpecsOfProduct(DatabaseConnection);
-
-impl Loader<i64> for SpecsOfProduct {
-    type Value = Arc<Vec<product_spec::Model>>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = product_spec::Entity::find()
-            .filter(product_spec::Column::ProductId.is_in(keys.iter().copied()))
-            .order_by_asc(product_spec::Column::SortOrder)
-            .all(&self.0)
-            .await
-            .map_err(load_err)?;
-        Ok(group(rows, |s| s.product_id))
-    }
-}
-
-/// The audiences a product is for.
-pub struct AudiencesOfProduct(DatabaseConnection);
-
-impl Loader<i64> for AudiencesOfProduct {
-    type Value = Arc<Vec<audience::Model>>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let links = product_audience::Entity::find()
-            .filter(product_audience::Column::ProductId.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await
-            .map_err(load_err)?;
-        let audiences: HashMap<i64, audience::Model> = audience::Entity::find()
-            .filter(audience::Column::Id.is_in(links.iter().map(|l| l.audience_id)))
-            .all(&self.0)
-            .await
-            .map_err(load_err)?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let rows: Vec<(i64, audience::Model)> = links
-            .into_iter()
-            .filter_map(|l| {
-                audiences
-                    .get(&l.audience_id)
-                    .map(|a| (l.product_id, a.clone()))
-            })
-            .collect();
-        Ok(group(rows, |(p, _)| *p)
-            .into_iter()
-            .map(|(k, v)| {
-                let mut list: Vec<audience::Model> = v.iter().map(|(_, a)| a.clone()).collect();
-                list.sort_by_key(|a| (a.sort_order, a.id));
-                (k, Arc::new(list))
-            })
-            .collect())
+        self.cache.bundles(&self.db, keys).await.map_err(app_err)
     }
 }

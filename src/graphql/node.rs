@@ -36,7 +36,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
     // Catalog objects are public (products only while on sale).
     match type_name.as_str() {
         "Product" => {
-            let p = ctx.loaders().products.load_one(key).await?;
+            let p = ctx.loaders().product(key).await?;
             return Ok(p
                 .filter(|p| visible(ctx.viewer(), p))
                 .map(|p| Node::Product(Product(p))));
@@ -45,7 +45,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
             let Some(s) = ctx.loaders().skus.load_one(key).await? else {
                 return Ok(None);
             };
-            let p = ctx.loaders().products.load_one(s.product_id).await?;
+            let p = ctx.loaders().product(s.product_id).await?;
             return Ok(p
                 .filter(|p| visible(ctx.viewer(), p))
                 .map(|_| Node::Sku(Sku(s))));
@@ -60,10 +60,9 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
         "Brand" => {
             return Ok(ctx
                 .loaders()
-                .brands
-                .load_one(key)
+                .brand(key)
                 .await?
-                .map(|b| Node::Brand(Brand(b))));
+                .map(|b| Node::Brand(Brand(Arc::new(b)))));
         }
         _ => {}
     }

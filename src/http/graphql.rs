@@ -264,7 +264,11 @@ async fn execute(
             viewer,
             client_ip: client_ip(state, headers, peer),
         })
-        .data(Loaders::new(app.db.conn().clone(), Some(scope.clone())));
+        .data(Loaders::new(
+            app.db.conn().clone(),
+            app.catalog.clone(),
+            Some(scope.clone()),
+        ));
     let mut resp = scope.run(state.schema.execute(request)).await;
     if app.config.report_sql_statements {
         resp.extensions.insert(

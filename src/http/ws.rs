@@ -256,7 +256,11 @@ fn start_operation(
     let schema = state.schema.clone();
     let mut request = Request::new(payload.query)
         .data(RequestCtx { viewer, client_ip })
-        .data(Loaders::new(app.db.conn().clone(), None));
+        .data(Loaders::new(
+            app.db.conn().clone(),
+            app.catalog.clone(),
+            None,
+        ));
     request.operation_name = payload.operation_name.clone();
     if let Some(v) = payload.variables {
         request.variables = Variables::from_json(v);

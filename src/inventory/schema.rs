@@ -127,12 +127,7 @@ impl LowStockAlert {
     }
 
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
-        Ok(ctx
-            .loaders()
-            .products
-            .load_one(self.0.product_id)
-            .await?
-            .map(Product))
+        Ok(ctx.loaders().product(self.0.product_id).await?.map(Product))
     }
 
     /// Stock when the alert was raised.

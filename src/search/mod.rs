@@ -12,6 +12,7 @@
 //!   names, replaced after every commit. See `suggest`.
 
 mod analyzer;
+mod cached;
 mod collector;
 mod query;
 mod schema;
@@ -54,7 +55,7 @@ pub struct ProductDoc {
     pub created_at: i64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SearchSort {
     /// BM25 relevance; [`SearchSort::Newest`] when there is no keyword.
     #[default]
@@ -69,7 +70,7 @@ pub enum SearchSort {
     Newest,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SearchQuery {
     /// Blank = no keyword filter. Cut to 100 characters.
     pub keyword: Option<String>,
@@ -177,10 +178,13 @@ pub trait SearchIndex: Send + Sync {
 /// Only one process at a time may open a directory: the writer holds a lock.
 pub fn open_or_create(dir: &Path) -> anyhow::Result<(Arc<dyn SearchIndex>, bool)> {
     let (index, needs_rebuild) = tantivy_index::TantivySearchIndex::open_or_create(dir)?;
-    Ok((Arc::new(index), needs_rebuild))
+    Ok((
+        Arc::new(cached::CachedIndex::new(Arc::new(index))),
+        needs_rebuild,
+    ))
 }
 
-/// A RAM-only index, for tests.
+/// A RAM-only index, for tests and command-line tasks.
 pub fn in_memory() -> anyhow::Result<Arc<dyn SearchIndex>> {
     Ok(Arc::new(tantivy_index::TantivySearchIndex::in_memory()?))
 }

@@ -1,0 +1,285 @@
+//! An in-process read model of the catalogue. Product pages, lists and search results are read
+//! far more often than products change, and every SQL row costs microseconds through the
+//! driver; so each product is read once with its SKUs, images, specs and audiences into a
+//! bundle that stays in memory until a change to it is committed.
+//!
+//! Invalidation is by event: synchronously in the committing task (a commit hook, so a writer
+//! reads its own writes) and through the dispatched outbox for changes made by other
+//! instances. A bundle read from the database while the product was being changed is not kept:
+//! each product has a change counter, and a load only stores its result if the counter did not
+//! move while it ran.
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use entity::{
+    audience, brand, category, product, product_audience, product_image, product_spec, sku,
+};
+use parking_lot::RwLock;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{
+    rules::SpecDef,
+    service::{EVENT_PRODUCT_CHANGED, spec_def},
+    taxonomy::{EVENT_AUDIENCE_CHANGED, EVENT_BRAND_CHANGED, EVENT_CATEGORY_CHANGED},
+};
+use crate::{db::CommittedEvent, error::AppError, inventory::service::EVENT_STOCK_CHANGED};
+
+/// A product with everything shown alongside it.
+#[derive(Debug)]
+pub struct ProductBundle {
+    pub product: Arc<product::Model>,
+    /// Every SKU (active and inactive), in id order.
+    pub skus: Arc<Vec<sku::Model>>,
+    /// Images in display order.
+    pub images: Arc<Vec<product_image::Model>>,
+    /// Specs in order, parsed.
+    pub specs: Arc<Vec<SpecDef>>,
+    pub audiences: Arc<Vec<audience::Model>>,
+}
+
+/// Past this many products the cache starts over (it refills from what is read).
+const MAX_BUNDLES: usize = 100_000;
+
+#[derive(Default)]
+pub struct CatalogCache {
+    bundles: RwLock<HashMap<i64, Arc<ProductBundle>>>,
+    /// Changes per product since start, and changes to everything (`epoch`).
+    changes: RwLock<HashMap<i64, u64>>,
+    epoch: AtomicU64,
+    categories: RwLock<Option<Arc<Vec<category::Model>>>>,
+    brands: RwLock<Option<Arc<HashMap<i64, brand::Model>>>>,
+}
+
+impl CatalogCache {
+    /// Forgets what `events` changed.
+    pub fn apply(&self, events: &[CommittedEvent]) {
+        for e in events {
+            match e.event_type {
+                EVENT_PRODUCT_CHANGED => self.forget_product(e.aggregate_id),
+                EVENT_STOCK_CHANGED => {
+                    if let Some(p) = e.payload["productId"].as_i64() {
+                        self.forget_product(p);
+                    }
+                }
+                EVENT_CATEGORY_CHANGED => *self.categories.write() = None,
+                EVENT_BRAND_CHANGED => *self.brands.write() = None,
+                EVENT_AUDIENCE_CHANGED => self.forget_all_products(),
+                _ => {}
+            }
+        }
+    }
+
+    /// The same for an event delivered by the dispatcher (a change made by any instance).
+    pub fn apply_dispatched(&self, e: &crate::events::Event) {
+        let known = [
+            EVENT_PRODUCT_CHANGED,
+            EVENT_STOCK_CHANGED,
+            EVENT_CATEGORY_CHANGED,
+            EVENT_BRAND_CHANGED,
+            EVENT_AUDIENCE_CHANGED,
+        ];
+        if let Some(event_type) = known.into_iter().find(|t| *t == e.event_type) {
+            self.apply(&[CommittedEvent {
+                event_type,
+                aggregate_id: e.aggregate_id,
+                payload: e.payload.clone(),
+            }]);
+        }
+    }
+
+    fn forget_product(&self, id: i64) {
+        *self.changes.write().entry(id).or_default() += 1;
+        self.bundles.write().remove(&id);
+    }
+
+    fn forget_all_products(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.bundles.write().clear();
+    }
+
+    /// The bundle of `id` if it is in memory.
+    pub fn cached(&self, id: i64) -> Option<Arc<ProductBundle>> {
+        self.bundles.read().get(&id).cloned()
+    }
+
+    fn version(&self, id: i64) -> (u64, u64) {
+        (
+            self.epoch.load(Ordering::SeqCst),
+            self.changes.read().get(&id).copied().unwrap_or(0),
+        )
+    }
+
+    /// The bundles of `ids` that exist, from memory or (in one batch) from the database.
+    pub async fn bundles(
+        &self,
+        conn: &impl ConnectionTrait,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Arc<ProductBundle>>, AppError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        {
+            let cached = self.bundles.read();
+            for id in ids {
+                match cached.get(id) {
+                    Some(b) => {
+                        found.insert(*id, b.clone());
+                    }
+                    None => missing.push(*id),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let versions: Vec<(i64, (u64, u64))> =
+            missing.iter().map(|id| (*id, self.version(*id))).collect();
+        let loaded = load_bundles(conn, &missing).await?;
+        let mut cache = self.bundles.write();
+        if cache.len() + loaded.len() > MAX_BUNDLES {
+            cache.clear();
+        }
+        for (id, bundle) in loaded {
+            let unchanged = versions
+                .iter()
+                .find(|(v, _)| *v == id)
+                .is_some_and(|(_, before)| *before == self.version(id));
+            if unchanged {
+                cache.insert(id, bundle.clone());
+            }
+            found.insert(id, bundle);
+        }
+        Ok(found)
+    }
+
+    pub async fn categories(
+        &self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<Arc<Vec<category::Model>>, AppError> {
+        if let Some(c) = self.categories.read().clone() {
+            return Ok(c);
+        }
+        let all = Arc::new(super::taxonomy::all_categories(conn).await?);
+        *self.categories.write() = Some(all.clone());
+        Ok(all)
+    }
+
+    pub async fn brands(
+        &self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<Arc<HashMap<i64, brand::Model>>, AppError> {
+        if let Some(b) = self.brands.read().clone() {
+            return Ok(b);
+        }
+        let all: HashMap<i64, brand::Model> = brand::Entity::find()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b))
+            .collect();
+        let all = Arc::new(all);
+        *self.brands.write() = Some(all.clone());
+        Ok(all)
+    }
+}
+
+fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
+    let mut out: HashMap<i64, Vec<T>> = HashMap::new();
+    for r in rows {
+        out.entry(key(&r)).or_default().push(r);
+    }
+    out
+}
+
+/// Five statements for any number of products.
+async fn load_bundles(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<(i64, Arc<ProductBundle>)>, AppError> {
+    let products = product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    let present: Vec<i64> = products.iter().map(|p| p.id).collect();
+    if present.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut skus = group(
+        sku::Entity::find()
+            .filter(sku::Column::ProductId.is_in(present.iter().copied()))
+            .order_by_asc(sku::Column::Id)
+            .all(conn)
+            .await?,
+        |s| s.product_id,
+    );
+    let mut images = group(
+        product_image::Entity::find()
+            .filter(product_image::Column::ProductId.is_in(present.iter().copied()))
+            .order_by_asc(product_image::Column::SortOrder)
+            .order_by_asc(product_image::Column::Id)
+            .all(conn)
+            .await?,
+        |i| i.product_id.unwrap_or_default(),
+    );
+    let mut specs = group(
+        product_spec::Entity::find()
+            .filter(product_spec::Column::ProductId.is_in(present.iter().copied()))
+            .order_by_asc(product_spec::Column::SortOrder)
+            .all(conn)
+            .await?,
+        |s| s.product_id,
+    );
+    let links = product_audience::Entity::find()
+        .filter(product_audience::Column::ProductId.is_in(present.iter().copied()))
+        .all(conn)
+        .await?;
+    let audiences: HashMap<i64, audience::Model> = if links.is_empty() {
+        HashMap::new()
+    } else {
+        audience::Entity::find()
+            .filter(audience::Column::Id.is_in(links.iter().map(|l| l.audience_id)))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect()
+    };
+    let mut audience_lists: HashMap<i64, Vec<audience::Model>> = HashMap::new();
+    for l in links {
+        if let Some(a) = audiences.get(&l.audience_id) {
+            audience_lists
+                .entry(l.product_id)
+                .or_default()
+                .push(a.clone());
+        }
+    }
+    Ok(products
+        .into_iter()
+        .map(|p| {
+            let id = p.id;
+            let mut aud = audience_lists.remove(&id).unwrap_or_default();
+            aud.sort_by_key(|a| (a.sort_order, a.id));
+            (
+                id,
+                Arc::new(ProductBundle {
+                    product: Arc::new(p),
+                    skus: Arc::new(skus.remove(&id).unwrap_or_default()),
+                    images: Arc::new(images.remove(&id).unwrap_or_default()),
+                    specs: Arc::new(
+                        specs
+                            .remove(&id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(spec_def)
+                            .collect(),
+                    ),
+                    audiences: Arc::new(aud),
+                }),
+            )
+        })
+        .collect())
+}
