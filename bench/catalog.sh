@@ -32,6 +32,9 @@ until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.01; done
 URL="http://127.0.0.1:$PORT/graphql"
 check() { curl -s "$URL" -H 'content-type: application/json' -d "$1"; echo; }
 check '{"query":"{ products(filter: { keyword: \"运动鞋\", priceMin: \"50\", priceMax: \"800\" }, first: 2) { totalCount edges { node { name coverImage { url } } } } }"}' | head -c 400; echo
+echo "rss_before_warmup_kb=$(ps -o rss= -p "$PID" | tr -d ' ')"
+python3 bench/warm_catalogue.py "$URL"
+echo "rss_after_warmup_kb=$(ps -o rss= -p "$PID" | tr -d ' ')"
 
 run() {
   echo "== $1 (32 connections, $DURATION)"
