@@ -216,10 +216,7 @@ impl Server {
         spawn_background(&app);
         crate::catalog::indexing::start(&app, needs_rebuild).await?;
         let schema = graphql::build(&app.config, Some(app.clone()));
-        let router = http::router(HttpState {
-            app: app.clone(),
-            schema,
-        });
+        let router = http::router(HttpState::new(app.clone(), schema)?);
         let shutdown = app.shutdown.clone();
         let grace = Duration::from_secs(app.config.shutdown_grace_secs);
         let task = tokio::spawn(async move {

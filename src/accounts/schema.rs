@@ -386,10 +386,7 @@ impl AccountQuery {
     }
 
     /// Staff accounts, oldest first.
-    #[graphql(
-        guard = "PermissionGuard(Permission::StaffAdmin)",
-        complexity = "relay::page_cost(first, last, child_complexity)"
-    )]
+    #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
     async fn staff_members(
         &self,
         ctx: &Context<'_>,

@@ -251,7 +251,6 @@ pub struct SearchQueryRoot;
 impl SearchQueryRoot {
     /// Searches and lists products: keyword (Chinese-aware), filters, sorting and facet counts.
     /// Consumers and distributors see only products on sale.
-    #[graphql(complexity = "relay::page_cost(first, None, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,

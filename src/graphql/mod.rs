@@ -1,7 +1,7 @@
 //! Schema assembly and the GraphQL conventions shared by every area (DESIGN §4).
 pub mod context;
 pub mod errors;
-mod extensions;
+pub mod guardrails;
 pub mod ids;
 pub mod loaders;
 pub mod node;
@@ -55,15 +55,9 @@ pub fn build(config: &Config, app: Option<Arc<AppState>>) -> AppSchema {
         MutationRoot::default(),
         SubscriptionRoot::default(),
     )
+    // Cost, aliases and introspection are checked by `guardrails` in the transports.
     .limit_depth(config.graphql_max_depth)
-    .limit_complexity(config.graphql_max_complexity)
-    .limit_directives(config.graphql_max_directives)
-    .extension(extensions::Guardrails {
-        introspection: config.introspection_enabled(),
-        max_aliases: config.graphql_max_aliases,
-        max_complexity: config.graphql_max_complexity,
-        metrics: app.as_ref().map(|a| a.metrics.clone()),
-    });
+    .limit_directives(config.graphql_max_directives);
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();
     }

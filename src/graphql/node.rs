@@ -103,7 +103,6 @@ impl NodeQuery {
     }
 
     /// Fetches up to 100 objects by global id, in the order given.
-    #[graphql(complexity = "ids.len() * child_complexity + 1")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

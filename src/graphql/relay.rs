@@ -21,16 +21,6 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 /// Page size when the client gives neither `first` nor `last`.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
-/// Query cost of a connection field: the page size multiplies the cost of what is selected in
-/// each node (as Shopify and Saleor count it).
-pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let n = first
-        .or(last)
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, MAX_PAGE_SIZE) as usize;
-    n.saturating_mul(child_complexity.max(1)).saturating_add(1)
-}
-
 /// A validated page request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -183,12 +173,5 @@ mod tests {
         assert_eq!(w.limit, DEFAULT_PAGE_SIZE as u64);
         assert_eq!(w.after, Some(9));
         assert!(Window::new(None, None, Some(5), None).unwrap().backward);
-    }
-
-    #[test]
-    fn cost_multiplies_by_page_size() {
-        assert_eq!(page_cost(Some(10), None, 3), 31);
-        assert_eq!(page_cost(None, None, 1), DEFAULT_PAGE_SIZE as usize + 1);
-        assert_eq!(page_cost(Some(100_000), None, 2), 201);
     }
 }

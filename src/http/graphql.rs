@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{HttpState, refuse, ws};
 use crate::{
-    graphql::{context::RequestCtx, loaders::Loaders},
+    graphql::{context::RequestCtx, guardrails, loaders::Loaders},
     request_scope::RequestScope,
 };
 
@@ -238,10 +238,11 @@ pub async fn graphql_get(
 
 async fn execute(
     state: &HttpState,
-    request: Request,
+    mut request: Request,
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> Response {
+    let started = std::time::Instant::now();
     let rid = request_id(headers);
     let app = &state.app;
     let auth = headers
@@ -259,6 +260,18 @@ async fn execute(
             return json_response(&resp, &rid);
         }
     };
+    let checked = match guardrails::check(&state.shape, &state.limits, &mut request) {
+        Ok(c) => c,
+        Err(refusal) => {
+            app.metrics.record_operation(
+                None,
+                "invalid",
+                started.elapsed(),
+                [guardrails::error_code(&refusal)],
+            );
+            return json_response(&async_graphql::Response::from_errors(vec![refusal]), &rid);
+        }
+    };
     let request = request
         .data(RequestCtx {
             viewer,
@@ -269,13 +282,29 @@ async fn execute(
             app.catalog.clone(),
             Some(scope.clone()),
         ));
-    let mut resp = scope.run(state.schema.execute(request)).await;
+    let mut resp = scope
+        .run(async {
+            let mut resp = state.schema.execute(request).await;
+            guardrails::code_errors(&mut resp);
+            resp
+        })
+        .await;
+    resp.extensions.insert(
+        "cost".into(),
+        guardrails::cost_extension(checked.cost, state.limits.max_complexity),
+    );
     if app.config.report_sql_statements {
         resp.extensions.insert(
             "sqlStatements".into(),
             async_graphql::Value::from(scope.sql_statements()),
         );
     }
+    app.metrics.record_operation(
+        checked.operation_name.as_deref(),
+        checked.kind,
+        started.elapsed(),
+        resp.errors.iter().map(guardrails::error_code),
+    );
     json_response(&resp, &rid)
 }
 

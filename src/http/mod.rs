@@ -16,7 +16,13 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{app::AppState, graphql::AppSchema};
+use crate::{
+    app::AppState,
+    graphql::{
+        AppSchema,
+        guardrails::{Limits, SchemaShape},
+    },
+};
 
 pub use playground::all_examples as playground_examples;
 
@@ -24,6 +30,21 @@ pub use playground::all_examples as playground_examples;
 pub struct HttpState {
     pub app: Arc<AppState>,
     pub schema: AppSchema,
+    pub shape: Arc<SchemaShape>,
+    pub limits: Arc<Limits>,
+}
+
+impl HttpState {
+    pub fn new(app: Arc<AppState>, schema: AppSchema) -> anyhow::Result<Self> {
+        let shape = Arc::new(SchemaShape::from_sdl(&schema.sdl())?);
+        let limits = Arc::new(Limits::from_config(&app.config));
+        Ok(Self {
+            app,
+            schema,
+            shape,
+            limits,
+        })
+    }
 }
 
 pub fn router(state: HttpState) -> Router {

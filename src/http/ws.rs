@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::HttpState;
 use crate::{
     auth::Viewer,
-    graphql::{context::RequestCtx, loaders::Loaders},
+    graphql::{context::RequestCtx, guardrails, loaders::Loaders},
     metrics::Metrics,
 };
 
@@ -254,7 +254,7 @@ fn start_operation(
 ) -> tokio::task::AbortHandle {
     let app = state.app.clone();
     let schema = state.schema.clone();
-    let mut request = Request::new(payload.query)
+    let mut request = Request::new(payload.query.clone())
         .data(RequestCtx { viewer, client_ip })
         .data(Loaders::new(
             app.db.conn().clone(),
@@ -265,13 +265,26 @@ fn start_operation(
     if let Some(v) = payload.variables {
         request.variables = Variables::from_json(v);
     }
+    let refusal = guardrails::check(&state.shape, &state.limits, &mut request).err();
     let task = tokio::spawn(async move {
         app.metrics.subscription_started();
         let _live = LiveGuard(app.metrics.clone());
+        if let Some(refusal) = refusal {
+            app.metrics
+                .record_error_code(guardrails::error_code(&refusal));
+            let _ = out
+                .send(text(
+                    json!({ "id": id, "type": "error", "payload": [refusal] }),
+                ))
+                .await;
+            let _ = finished.send(id);
+            return;
+        }
         let mut stream = schema.execute_stream(request);
         let mut first = true;
         let mut failed = false;
-        while let Some(resp) = stream.next().await {
+        while let Some(mut resp) = stream.next().await {
+            guardrails::code_errors(&mut resp);
             if first && resp.data == async_graphql::Value::Null && !resp.errors.is_empty() {
                 // Refused before execution (parse, validation, authorization): `error`, no
                 // `complete`, as the protocol says.

@@ -286,10 +286,7 @@ pub struct InventoryQuery;
 #[Object]
 impl InventoryQuery {
     /// The stock ledger, newest first.
-    #[graphql(
-        guard = "PermissionGuard(Permission::Inventory)",
-        complexity = "relay::page_cost(first, last, child_complexity)"
-    )]
+    #[graphql(guard = "PermissionGuard(Permission::Inventory)")]
     async fn stock_movements(
         &self,
         ctx: &Context<'_>,

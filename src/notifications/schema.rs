@@ -174,7 +174,6 @@ pub struct NotificationQuery;
 #[Object]
 impl NotificationQuery {
     /// The signed-in user's notifications, newest first.
-    #[graphql(complexity = "relay::page_cost(first, last, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,486 @@
+//! The request guardrails, applied by the transports around `Schema::execute` rather than as an
+//! async-graphql extension: with any extension registered, the library sends every resolved
+//! field through the extension chain and a registry lookup, which cost a listing of 20
+//! products with their SKUs about a quarter of its throughput.
+//!
+//! Before execution: the document is parsed once (and handed to the schema parsed), aliases,
+//! introspection and the query cost are checked, and the operation is named for the metrics.
+//! After execution: every error gets a code — validation errors by what they say, resolver
+//! errors without one become `INTERNAL` with the request id (their text is logged, never sent).
+use std::collections::HashMap;
+
+use async_graphql::{
+    ErrorExtensionValues, Name, Request, Response, ServerError, Value, Variables,
+    parser::{
+        parse_query, parse_schema,
+        types::{
+            BaseType, ExecutableDocument, Field, OperationType, Selection, SelectionSet, TypeKind,
+            TypeSystemDefinition,
+        },
+    },
+};
+
+use super::relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::{config::Config, request_scope::RequestScope};
+
+/// What the guardrails need to know of the schema: each field's type, and which fields page
+/// (take `first`/`last`) or fetch by a list of ids (`nodes`).
+pub struct SchemaShape {
+    fields: HashMap<String, HashMap<String, FieldShape>>,
+    query: String,
+    mutation: String,
+    subscription: String,
+}
+
+struct FieldShape {
+    type_name: String,
+    paged: bool,
+    by_ids: bool,
+}
+
+fn named(t: &async_graphql::parser::types::Type) -> String {
+    match &t.base {
+        BaseType::Named(n) => n.to_string(),
+        BaseType::List(inner) => named(inner),
+    }
+}
+
+impl SchemaShape {
+    pub fn from_sdl(sdl: &str) -> anyhow::Result<Self> {
+        let doc = parse_schema(sdl)?;
+        let mut fields = HashMap::new();
+        for def in doc.definitions {
+            let TypeSystemDefinition::Type(t) = def else {
+                continue;
+            };
+            let list = match &t.node.kind {
+                TypeKind::Object(o) => &o.fields,
+                TypeKind::Interface(i) => &i.fields,
+                _ => continue,
+            };
+            let map: HashMap<String, FieldShape> = list
+                .iter()
+                .map(|f| {
+                    let args: Vec<&str> = f
+                        .node
+                        .arguments
+                        .iter()
+                        .map(|a| a.node.name.node.as_str())
+                        .collect();
+                    (
+                        f.node.name.node.to_string(),
+                        FieldShape {
+                            type_name: named(&f.node.ty.node),
+                            paged: args.contains(&"first") || args.contains(&"last"),
+                            by_ids: args.contains(&"ids"),
+                        },
+                    )
+                })
+                .collect();
+            fields.insert(t.node.name.node.to_string(), map);
+        }
+        Ok(Self {
+            fields,
+            query: "QueryRoot".into(),
+            mutation: "MutationRoot".into(),
+            subscription: "SubscriptionRoot".into(),
+        })
+    }
+
+    fn field(&self, parent: &str, name: &str) -> Option<&FieldShape> {
+        self.fields.get(parent)?.get(name)
+    }
+}
+
+/// The configured limits the guardrails apply.
+pub struct Limits {
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
+
+impl Limits {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            max_complexity: c.graphql_max_complexity,
+            max_aliases: c.graphql_max_aliases,
+            introspection: c.introspection_enabled(),
+        }
+    }
+}
+
+/// A checked request, ready to execute.
+pub struct Checked {
+    pub operation_name: Option<String>,
+    pub kind: &'static str,
+    pub cost: usize,
+}
+
+pub fn coded(message: impl Into<String>, code: &str) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    e.extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", code);
+    e
+}
+
+fn has_code(e: &ServerError) -> bool {
+    e.extensions
+        .as_ref()
+        .is_some_and(|x| x.get("code").is_some())
+}
+
+fn kind_of(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// Calls `f` for every field selected anywhere in the document.
+fn visit_fields(doc: &ExecutableDocument, f: &mut impl FnMut(&Field)) {
+    fn walk(set: &SelectionSet, f: &mut impl FnMut(&Field)) {
+        for sel in &set.items {
+            match &sel.node {
+                Selection::Field(field) => {
+                    f(&field.node);
+                    walk(&field.node.selection_set.node, f);
+                }
+                Selection::InlineFragment(frag) => walk(&frag.node.selection_set.node, f),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    for (_, op) in doc.operations.iter() {
+        walk(&op.node.selection_set.node, f);
+    }
+    for frag in doc.fragments.values() {
+        walk(&frag.node.selection_set.node, f);
+    }
+}
+
+/// An argument's value, with variables substituted.
+fn arg(field: &Field, name: &str, vars: &Variables) -> Option<Value> {
+    let (_, v) = field.arguments.iter().find(|(n, _)| n.node == name)?;
+    v.node
+        .clone()
+        .into_const_with(|var| vars.get(&var).cloned().ok_or(()))
+        .ok()
+}
+
+fn int_arg(field: &Field, name: &str, vars: &Variables) -> Option<i64> {
+    match arg(field, name, vars)? {
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+fn list_len(field: &Field, name: &str, vars: &Variables) -> Option<usize> {
+    match arg(field, name, vars)? {
+        Value::List(l) => Some(l.len()),
+        _ => None,
+    }
+}
+
+/// The cost of a selection: each field costs one plus its selection, and a paged field's
+/// selection counts once per item of the page (`first`/`last`, 20 by default, at most 100) —
+/// as Shopify and Saleor count it.
+fn cost(
+    shape: &SchemaShape,
+    doc: &ExecutableDocument,
+    parent: &str,
+    set: &SelectionSet,
+    vars: &Variables,
+    depth: usize,
+) -> usize {
+    if depth > 64 {
+        return usize::MAX / 4;
+    }
+    set.items
+        .iter()
+        .map(|sel| match &sel.node {
+            Selection::Field(f) => {
+                let f = &f.node;
+                let info = shape.field(parent, f.name.node.as_str());
+                let child_type = info.map_or("", |i| i.type_name.as_str());
+                let child = cost(
+                    shape,
+                    doc,
+                    child_type,
+                    &f.selection_set.node,
+                    vars,
+                    depth + 1,
+                );
+                let per_item = match info {
+                    Some(i) if i.paged => int_arg(f, "first", vars)
+                        .or_else(|| int_arg(f, "last", vars))
+                        .unwrap_or(DEFAULT_PAGE_SIZE as i64)
+                        .clamp(1, MAX_PAGE_SIZE as i64)
+                        as usize,
+                    Some(i) if i.by_ids => list_len(f, "ids", vars).unwrap_or(1).max(1),
+                    _ => 1,
+                };
+                per_item
+                    .saturating_mul(child.max(usize::from(per_item > 1)))
+                    .saturating_add(1)
+            }
+            Selection::InlineFragment(frag) => {
+                let on = frag
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map_or(parent, |t| t.node.on.node.as_str());
+                cost(
+                    shape,
+                    doc,
+                    on,
+                    &frag.node.selection_set.node,
+                    vars,
+                    depth + 1,
+                )
+            }
+            Selection::FragmentSpread(spread) => doc
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |frag| {
+                    cost(
+                        shape,
+                        doc,
+                        frag.node.type_condition.node.on.node.as_str(),
+                        &frag.node.selection_set.node,
+                        vars,
+                        depth + 1,
+                    )
+                }),
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
+/// Parses and checks `request` (leaving the parsed document in it), or says why it is refused.
+pub fn check(
+    shape: &SchemaShape,
+    limits: &Limits,
+    request: &mut Request,
+) -> Result<Checked, ServerError> {
+    let doc = parse_query(&request.query).map_err(|e| {
+        let mut err: ServerError = e.into();
+        err.extensions
+            .get_or_insert_with(ErrorExtensionValues::default)
+            .set("code", "GRAPHQL_PARSE_FAILED");
+        err
+    })?;
+    let (mut aliases, mut introspects) = (0usize, false);
+    visit_fields(&doc, &mut |f| {
+        aliases += usize::from(f.alias.is_some());
+        introspects |= matches!(f.name.node.as_str(), "__schema" | "__type");
+    });
+    if introspects && !limits.introspection {
+        return Err(coded(
+            "introspection is disabled on this server",
+            "INTROSPECTION_DISABLED",
+        ));
+    }
+    if aliases > limits.max_aliases {
+        return Err(coded(
+            format!(
+                "the document uses {aliases} aliases; at most {} are allowed",
+                limits.max_aliases
+            ),
+            "TOO_MANY_ALIASES",
+        ));
+    }
+    let wanted = request.operation_name.as_deref();
+    let op = doc
+        .operations
+        .iter()
+        .find(|(name, _)| wanted.is_none() || name.map(Name::as_str) == wanted);
+    let (operation_name, kind, cost) = match op {
+        Some((name, op)) => {
+            let root = match op.node.ty {
+                OperationType::Query => &shape.query,
+                OperationType::Mutation => &shape.mutation,
+                OperationType::Subscription => &shape.subscription,
+            };
+            (
+                name.map(|n| n.to_string()),
+                kind_of(op.node.ty),
+                cost(
+                    shape,
+                    &doc,
+                    root,
+                    &op.node.selection_set.node,
+                    &request.variables,
+                    0,
+                ),
+            )
+        }
+        // The schema reports the missing or ambiguous operation itself.
+        None => (None, "invalid", 0),
+    };
+    if cost > limits.max_complexity {
+        return Err(coded(
+            format!(
+                "the query costs {cost}; at most {} is allowed (page sizes multiply)",
+                limits.max_complexity
+            ),
+            "QUERY_TOO_COMPLEX",
+        ));
+    }
+    request.set_parsed_query(doc);
+    Ok(Checked {
+        operation_name,
+        kind,
+        cost,
+    })
+}
+
+fn validation_code(message: &str) -> &'static str {
+    if message.contains("nested too deep") || message.contains("recursion depth") {
+        "QUERY_TOO_DEEP"
+    } else if message.contains("directives") {
+        "TOO_MANY_DIRECTIVES"
+    } else {
+        "GRAPHQL_VALIDATION_FAILED"
+    }
+}
+
+/// Gives every error of `resp` a code. Errors without a path were raised before execution
+/// (validation); errors with one came from a resolver, and one without a code is a bug whose
+/// text is logged and replaced by `INTERNAL` with the request id.
+pub fn code_errors(resp: &mut Response) {
+    for err in &mut resp.errors {
+        if has_code(err) {
+            continue;
+        }
+        let code = if err.path.is_empty() {
+            validation_code(&err.message)
+        } else if err.message.starts_with("Failed to parse")
+            || err.message.starts_with("Invalid value")
+        {
+            "BAD_USER_INPUT"
+        } else {
+            let request_id = RequestScope::current_request_id().unwrap_or_default();
+            tracing::error!(request_id, error = %err.message, path = ?err.path, "uncoded resolver error");
+            err.message = "internal error".into();
+            let ext = err
+                .extensions
+                .get_or_insert_with(ErrorExtensionValues::default);
+            ext.set("requestId", request_id.as_str());
+            "INTERNAL"
+        };
+        err.extensions
+            .get_or_insert_with(ErrorExtensionValues::default)
+            .set("code", code);
+    }
+}
+
+/// `extensions.cost` of a response.
+pub fn cost_extension(cost: usize, max: usize) -> async_graphql::Value {
+    let mut m = async_graphql::indexmap::IndexMap::new();
+    m.insert(Name::new("requestedQueryCost"), Value::from(cost as u64));
+    m.insert(Name::new("maximumAvailable"), Value::from(max as u64));
+    Value::Object(m)
+}
+
+/// The code of an error, for metrics.
+pub fn error_code(e: &ServerError) -> &str {
+    e.extensions
+        .as_ref()
+        .and_then(|x| x.get("code"))
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .unwrap_or("UNKNOWN")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SDL: &str = "
+        type QueryRoot { me: User, notifications(first: Int, last: Int): NotificationConnection!, nodes(ids: [ID!]!): [Node]! }
+        type MutationRoot { x: Int }
+        type SubscriptionRoot { y: Int }
+        interface Node { id: ID! }
+        type User implements Node { id: ID!, nickname: String }
+        type NotificationConnection { totalCount: Int!, edges: [NotificationEdge!]! }
+        type NotificationEdge { cursor: String!, node: Notification! }
+        type Notification implements Node { id: ID!, title: String! }
+    ";
+
+    fn checked(query: &str, vars: serde_json::Value) -> Result<Checked, ServerError> {
+        let shape = SchemaShape::from_sdl(SDL).unwrap();
+        let limits = Limits {
+            max_complexity: 1000,
+            max_aliases: 3,
+            introspection: false,
+        };
+        let mut req = Request::new(query).variables(Variables::from_json(vars));
+        check(&shape, &limits, &mut req)
+    }
+
+    #[test]
+    fn plain_fields_cost_one_each() {
+        assert_eq!(
+            checked("{ me { id nickname } }", serde_json::json!({}))
+                .unwrap()
+                .cost,
+            3
+        );
+    }
+
+    #[test]
+    fn page_sizes_multiply_including_from_variables() {
+        // notifications: 10 × (edges 1 + node 1 + id 1 + title 1 = 4) + 1 = 41
+        let q = "query($n: Int) { notifications(first: $n) { edges { node { id title } } } }";
+        assert_eq!(checked(q, serde_json::json!({ "n": 10 })).unwrap().cost, 41);
+        assert_eq!(
+            checked(q, serde_json::json!({})).unwrap().cost,
+            81,
+            "20 by default"
+        );
+        let big = "{ notifications(first: 100) { edges { node { id title } } } a: notifications(first: 100) { edges { node { id title } } } b: notifications(first: 100) { edges { node { id title } } } }";
+        assert_eq!(
+            error_code(&checked(big, serde_json::json!({})).err().unwrap()),
+            "QUERY_TOO_COMPLEX"
+        );
+    }
+
+    #[test]
+    fn fragments_count_on_their_type() {
+        let q = "{ nodes(ids: [\"a\", \"b\"]) { ...F } } fragment F on User { id nickname }";
+        assert_eq!(checked(q, serde_json::json!({})).unwrap().cost, 5);
+    }
+
+    #[test]
+    fn aliases_introspection_and_syntax_are_refused() {
+        let q = "{ a: me { id } b: me { id } c: me { id } d: me { id } }";
+        assert_eq!(
+            error_code(&checked(q, serde_json::json!({})).err().unwrap()),
+            "TOO_MANY_ALIASES"
+        );
+        assert_eq!(
+            error_code(
+                &checked("{ __schema { types { name } } }", serde_json::json!({}))
+                    .err()
+                    .unwrap()
+            ),
+            "INTROSPECTION_DISABLED"
+        );
+        assert_eq!(
+            error_code(&checked("{ me { ", serde_json::json!({})).err().unwrap()),
+            "GRAPHQL_PARSE_FAILED"
+        );
+    }
+
+    #[test]
+    fn operations_are_named_for_metrics() {
+        let c = checked("query Who { me { id } }", serde_json::json!({})).unwrap();
+        assert_eq!(
+            (c.operation_name.as_deref(), c.kind),
+            (Some("Who"), "query")
+        );
+    }
+}
