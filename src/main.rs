@@ -2,6 +2,12 @@
 use std::io::Write;
 
 use clap::{Parser, Subcommand};
+
+/// GraphQL execution allocates many small values per field; mimalloc serves them faster than
+/// the system allocator and returns memory more readily.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use distmall::{
     Config, Server,
     accounts::service,

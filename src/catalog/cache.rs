@@ -29,12 +29,41 @@ use super::{
 };
 use crate::{db::CommittedEvent, error::AppError, inventory::service::EVENT_STOCK_CHANGED};
 
+/// What a SKU shows that derives from its row and its product's specs, worked out once per
+/// cached bundle rather than on every request.
+#[derive(Debug)]
+pub struct SkuView {
+    pub global_id: async_graphql::ID,
+    /// `(spec name, value)` in spec order.
+    pub spec_values: Vec<(String, String)>,
+    /// `颜色:红 尺码:S`.
+    pub label: String,
+}
+
+impl SkuView {
+    pub fn new(sku: &sku::Model, specs: &[SpecDef]) -> Self {
+        let values: Vec<String> = serde_json::from_str(&sku.spec_values).unwrap_or_default();
+        Self {
+            global_id: crate::graphql::ids::encode("Sku", sku.id),
+            label: super::rules::spec_label(specs, &values),
+            spec_values: specs.iter().map(|s| s.name.clone()).zip(values).collect(),
+        }
+    }
+}
+
+/// A SKU of a cached bundle.
+#[derive(Debug)]
+pub struct CachedSku {
+    pub model: Arc<sku::Model>,
+    pub view: Arc<SkuView>,
+}
+
 /// A product with everything shown alongside it.
 #[derive(Debug)]
 pub struct ProductBundle {
     pub product: Arc<product::Model>,
     /// Every SKU (active and inactive), in id order.
-    pub skus: Arc<Vec<sku::Model>>,
+    pub skus: Arc<Vec<CachedSku>>,
     /// Images in display order.
     pub images: Arc<Vec<product_image::Model>>,
     /// Specs in order, parsed.
@@ -263,20 +292,28 @@ async fn load_bundles(
             let id = p.id;
             let mut aud = audience_lists.remove(&id).unwrap_or_default();
             aud.sort_by_key(|a| (a.sort_order, a.id));
+            let spec_defs: Vec<SpecDef> = specs
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(spec_def)
+                .collect();
+            let cached_skus = skus
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| CachedSku {
+                    view: Arc::new(SkuView::new(&s, &spec_defs)),
+                    model: Arc::new(s),
+                })
+                .collect();
             (
                 id,
                 Arc::new(ProductBundle {
                     product: Arc::new(p),
-                    skus: Arc::new(skus.remove(&id).unwrap_or_default()),
+                    skus: Arc::new(cached_skus),
                     images: Arc::new(images.remove(&id).unwrap_or_default()),
-                    specs: Arc::new(
-                        specs
-                            .remove(&id)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(spec_def)
-                            .collect(),
-                    ),
+                    specs: Arc::new(spec_defs),
                     audiences: Arc::new(aud),
                 }),
             )

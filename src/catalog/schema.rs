@@ -653,9 +653,7 @@ impl CatalogMutation {
             .await
         }
         .await;
-        SkusPayload::from_result(result, |list| {
-            list.into_iter().map(|s| Sku(Arc::new(s))).collect()
-        })
+        SkusPayload::from_result(result, |list| list.into_iter().map(Sku::new).collect())
     }
 
     /// Edits one or many SKUs at once (prices, codes, thresholds…); all or nothing. Stock
@@ -675,9 +673,7 @@ impl CatalogMutation {
             service::update_skus(ctx.app(), patches).await
         }
         .await;
-        SkusPayload::from_result(result, |list| {
-            list.into_iter().map(|s| Sku(Arc::new(s))).collect()
-        })
+        SkusPayload::from_result(result, |list| list.into_iter().map(Sku::new).collect())
     }
 
     /// Puts products on sale; refused as a whole if any cannot be.
@@ -743,9 +739,7 @@ impl CatalogMutation {
                 .await
         }
         .await;
-        SkusPayload::from_result(result, |list| {
-            list.into_iter().map(|s| Sku(Arc::new(s))).collect()
-        })
+        SkusPayload::from_result(result, |list| list.into_iter().map(Sku::new).collect())
     }
 
     /// Copies a product as a new draft (for next season's collection).

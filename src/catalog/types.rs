@@ -4,7 +4,10 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use entity::{audience, brand, category, product, product_image, sku};
 
-use super::rules::{ProductStatus as Status, spec_label};
+use super::{
+    cache::{CachedSku, SkuView},
+    rules::ProductStatus as Status,
+};
 use crate::{
     auth::Viewer,
     error::AppError,
@@ -191,77 +194,102 @@ pub struct PriceRange {
 }
 
 /// A sellable variant of a product: one combination of its spec values.
-pub struct Sku(pub Arc<sku::Model>);
+pub struct Sku {
+    pub model: Arc<sku::Model>,
+    /// Precomputed presentation, when the SKU comes from the catalogue cache.
+    view: Option<Arc<SkuView>>,
+}
 
 impl Sku {
-    fn values(&self) -> Vec<String> {
-        serde_json::from_str(&self.0.spec_values).unwrap_or_default()
+    pub fn new(model: impl Into<Arc<sku::Model>>) -> Self {
+        Self {
+            model: model.into(),
+            view: None,
+        }
     }
 
-    async fn specs(&self, ctx: &Context<'_>) -> Result<Arc<Vec<super::rules::SpecDef>>, AppError> {
-        Ok(ctx
+    pub fn cached(sku: &CachedSku) -> Self {
+        Self {
+            model: sku.model.clone(),
+            view: Some(sku.view.clone()),
+        }
+    }
+
+    /// The presentation: precomputed, or worked out now from the product's specs.
+    async fn view(&self, ctx: &Context<'_>) -> Result<Arc<SkuView>, AppError> {
+        if let Some(v) = &self.view {
+            return Ok(v.clone());
+        }
+        let specs = ctx
             .loaders()
-            .specs_of(self.0.product_id)
+            .specs_of(self.model.product_id)
             .await?
-            .unwrap_or_default())
+            .unwrap_or_default();
+        Ok(Arc::new(SkuView::new(&self.model, &specs)))
     }
 }
 
 #[Object]
 impl Sku {
     pub async fn id(&self) -> ID {
-        ids::encode("Sku", self.0.id)
+        match &self.view {
+            Some(v) => v.global_id.clone(),
+            None => ids::encode("Sku", self.model.id),
+        }
     }
 
     async fn code(&self) -> &str {
-        &self.0.code
+        &self.model.code
     }
 
     /// The spec values of this SKU, in the product's spec order.
     async fn spec_values(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SpecValue>> {
-        let specs = self.specs(ctx).await?;
-        Ok(specs
+        Ok(self
+            .view(ctx)
+            .await?
+            .spec_values
             .iter()
-            .zip(self.values())
-            .map(|(s, value)| SpecValue {
-                name: s.name.clone(),
-                value,
+            .map(|(name, value)| SpecValue {
+                name: name.clone(),
+                value: value.clone(),
             })
             .collect())
     }
 
     /// `颜色:红 尺码:S`.
     async fn spec_label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(spec_label(&self.specs(ctx).await?, &self.values()))
+        Ok(self.view(ctx).await?.label.clone())
     }
 
     async fn price(&self) -> Money {
-        Money(money::to_decimal(self.0.price_fen))
+        Money(money::to_decimal(self.model.price_fen))
     }
 
     /// The crossed-out reference price, if any.
     async fn market_price(&self) -> Option<Money> {
-        self.0.market_price_fen.map(|f| Money(money::to_decimal(f)))
+        self.model
+            .market_price_fen
+            .map(|f| Money(money::to_decimal(f)))
     }
 
     /// Purchase cost: null unless you are staff.
     async fn cost_price(&self, ctx: &Context<'_>) -> Option<Money> {
-        sees_everything(ctx.viewer()).then(|| Money(money::to_decimal(self.0.cost_price_fen)))
+        sees_everything(ctx.viewer()).then(|| Money(money::to_decimal(self.model.cost_price_fen)))
     }
 
     /// Units available now.
     async fn stock(&self) -> i64 {
-        self.0.stock
+        self.model.stock
     }
 
     async fn in_stock(&self) -> bool {
-        self.0.stock > 0
+        self.model.stock > 0
     }
 
     /// The SKU's own safety stock (staff only; null means it inherits).
     async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
         sees_everything(ctx.viewer())
-            .then_some(self.0.safety_stock)
+            .then_some(self.model.safety_stock)
             .flatten()
     }
 
@@ -274,29 +302,29 @@ impl Sku {
             return Ok(None);
         }
         Ok(Some(
-            crate::inventory::service::threshold_for(ctx.app().db.conn(), &self.0).await?,
+            crate::inventory::service::threshold_for(ctx.app().db.conn(), &self.model).await?,
         ))
     }
 
     async fn weight_grams(&self) -> i32 {
-        self.0.weight_grams
+        self.model.weight_grams
     }
 
     async fn barcode(&self) -> Option<&str> {
-        self.0.barcode.as_deref()
+        self.model.barcode.as_deref()
     }
 
     /// False when its spec combination was removed from the product.
     async fn active(&self) -> bool {
-        self.0.active
+        self.model.active
     }
 
     async fn sales(&self) -> i64 {
-        self.0.sales
+        self.model.sales
     }
 
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
-        let p = ctx.loaders().product(self.0.product_id).await?;
+        let p = ctx.loaders().product(self.model.product_id).await?;
         Ok(p.filter(|p| visible(ctx.viewer(), p)).map(Product))
     }
 }
@@ -310,7 +338,7 @@ pub fn visible(viewer: &Viewer, p: &product::Model) -> bool {
 pub struct Product(pub Arc<product::Model>);
 
 impl Product {
-    async fn sku_models(&self, ctx: &Context<'_>) -> Result<Arc<Vec<sku::Model>>, AppError> {
+    async fn cached_skus(&self, ctx: &Context<'_>) -> Result<Arc<Vec<CachedSku>>, AppError> {
         Ok(ctx.loaders().skus_of(self.0.id).await?.unwrap_or_default())
     }
 }
@@ -412,18 +440,21 @@ impl Product {
     ) -> async_graphql::Result<Vec<Sku>> {
         let all = include_inactive && sees_everything(ctx.viewer());
         Ok(self
-            .sku_models(ctx)
+            .cached_skus(ctx)
             .await?
             .iter()
-            .filter(|s| all || s.active)
-            .map(|s| Sku(Arc::new(s.clone())))
+            .filter(|s| all || s.model.active)
+            .map(Sku::cached)
             .collect())
     }
 
     /// Lowest and highest price of the active SKUs.
     async fn price_range(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PriceRange>> {
-        let skus = self.sku_models(ctx).await?;
-        let prices = skus.iter().filter(|s| s.active).map(|s| s.price_fen);
+        let skus = self.cached_skus(ctx).await?;
+        let prices = skus
+            .iter()
+            .filter(|s| s.model.active)
+            .map(|s| s.model.price_fen);
         let (min, max) = prices.fold((None, None), |(lo, hi): (Option<i64>, Option<i64>), p| {
             (
                 Some(lo.map_or(p, |l| l.min(p))),
@@ -439,20 +470,20 @@ impl Product {
     /// Units available across the active SKUs.
     async fn total_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         Ok(self
-            .sku_models(ctx)
+            .cached_skus(ctx)
             .await?
             .iter()
-            .filter(|s| s.active)
-            .map(|s| s.stock)
+            .filter(|s| s.model.active)
+            .map(|s| s.model.stock)
             .sum())
     }
 
     async fn in_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(self
-            .sku_models(ctx)
+            .cached_skus(ctx)
             .await?
             .iter()
-            .any(|s| s.active && s.stock > 0))
+            .any(|s| s.model.active && s.model.stock > 0))
     }
 
     async fn sales(&self) -> i64 {

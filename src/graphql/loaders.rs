@@ -11,7 +11,7 @@ use sea_orm::{
 
 use crate::{
     catalog::{
-        cache::{CatalogCache, ProductBundle},
+        cache::{CachedSku, CatalogCache, ProductBundle},
         rules::SpecDef,
     },
     error::AppError,
@@ -98,7 +98,7 @@ impl Loaders {
             .collect())
     }
 
-    pub async fn skus_of(&self, product_id: i64) -> Loaded<Arc<Vec<sku::Model>>> {
+    pub async fn skus_of(&self, product_id: i64) -> Loaded<Arc<Vec<CachedSku>>> {
         Ok(self.bundle(product_id).await?.map(|b| b.skus.clone()))
     }
 

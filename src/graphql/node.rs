@@ -48,7 +48,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
             let p = ctx.loaders().product(s.product_id).await?;
             return Ok(p
                 .filter(|p| visible(ctx.viewer(), p))
-                .map(|_| Node::Sku(Sku(s))));
+                .map(|_| Node::Sku(Sku::new(s))));
         }
         "Category" => {
             let all = ctx.loaders().categories().await?;

@@ -78,7 +78,12 @@ impl StockMovement {
     }
 
     async fn sku(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sku>> {
-        Ok(ctx.loaders().skus.load_one(self.0.sku_id).await?.map(Sku))
+        Ok(ctx
+            .loaders()
+            .skus
+            .load_one(self.0.sku_id)
+            .await?
+            .map(Sku::new))
     }
 
     async fn reason(&self) -> Option<StockReason> {
@@ -123,7 +128,12 @@ impl LowStockAlert {
     }
 
     async fn sku(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sku>> {
-        Ok(ctx.loaders().skus.load_one(self.0.sku_id).await?.map(Sku))
+        Ok(ctx
+            .loaders()
+            .skus
+            .load_one(self.0.sku_id)
+            .await?
+            .map(Sku::new))
     }
 
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
@@ -262,7 +272,12 @@ async fn stock_payload(
 ) -> async_graphql::Result<StockPayload> {
     Ok(match result {
         Ok(done) => StockPayload {
-            sku: ctx.loaders().skus.load_one(done.sku_id).await?.map(Sku),
+            sku: ctx
+                .loaders()
+                .skus
+                .load_one(done.sku_id)
+                .await?
+                .map(Sku::new),
             user_errors: Vec::new(),
         },
         Err(r) => StockPayload {
