@@ -270,6 +270,7 @@ fn spawn_background(app: &Arc<AppState>) {
         Duration::from_millis(app.config.mailer_interval_ms.max(100)),
         crate::mailer::send_due,
     );
+    crate::orders::spawn_jobs(app);
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

@@ -111,6 +111,16 @@ pub struct Config {
     /// `none`, `starttls` or `tls`.
     pub smtp_tls: String,
     pub mailer_interval_ms: u64,
+
+    /// Unpaid orders are cancelled (and their stock released) this long after placing.
+    pub order_payment_timeout_secs: u64,
+    /// Shipped orders with no delivery signal count as received this many days after shipping.
+    pub order_auto_receive_days: u32,
+    /// Days after delivery during which refunds and returns can be asked for; then the order
+    /// completes.
+    pub order_after_sales_days: u32,
+    /// How often the order timers (payment timeout, auto receipt, completion) run.
+    pub order_timer_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -161,6 +171,10 @@ impl Default for Config {
             business_utc_offset_hours: 8,
             keyword_flush_interval_ms: 10_000,
             schedule_interval_secs: 30,
+            order_payment_timeout_secs: 30 * 60,
+            order_auto_receive_days: 10,
+            order_after_sales_days: 7,
+            order_timer_interval_secs: 30,
             purchasing_emails: String::new(),
             smtp_host: None,
             smtp_port: 25,

@@ -3,8 +3,10 @@
 //! Money columns are integer fen (`i64`): exact on SQLite and PostgreSQL alike. Conversion to
 //! `rust_decimal::Decimal` happens in the server at the edges.
 
+pub mod address;
 pub mod audience;
 pub mod brand;
+pub mod cart_item;
 pub mod category;
 pub mod domain_event;
 pub mod email_outbox;
@@ -13,14 +15,26 @@ pub mod job_lease;
 pub mod login_throttle;
 pub mod low_stock_alert;
 pub mod notification;
+pub mod order;
+pub mod order_history;
+pub mod order_line;
+pub mod order_number_sequence;
+pub mod payment;
+pub mod payment_alert;
 pub mod product;
 pub mod product_audience;
 pub mod product_image;
 pub mod product_spec;
 pub mod refresh_token;
+pub mod refund;
+pub mod refund_line;
 pub mod search_keyword_daily;
+pub mod shipment;
+pub mod shipment_line;
+pub mod shipping_template;
 pub mod sku;
 pub mod staff_permission;
 pub mod stock_movement;
 pub mod system_setting;
+pub mod tracking_event;
 pub mod user;

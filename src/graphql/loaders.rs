@@ -2,8 +2,11 @@
 //! list of N objects costs a constant number of statements rather than N + 1.
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{audience, brand, category, product, product_image, sku, user};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use entity::{
+    audience, brand, category, order, order_history, order_line, payment, product, product_image,
+    sku, user,
+};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
     QueryFilter,
@@ -22,6 +25,12 @@ pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub permissions: DataLoader<PermissionLoader>,
     pub skus: DataLoader<ByIdLoader<sku::Entity>>,
+    pub orders: DataLoader<ByIdLoader<order::Entity>>,
+    /// Cached per request, so a list can load its orders' children in one batch up front
+    /// (`Loaders::prefetch`) and every order then reads them from memory.
+    pub order_lines: DataLoader<ByParentLoader<order_line::Entity>, HashMapCache>,
+    pub order_history: DataLoader<ByParentLoader<order_history::Entity>, HashMapCache>,
+    pub order_payments: DataLoader<ByParentLoader<payment::Entity>, HashMapCache>,
     /// Misses of the catalogue cache, batched.
     bundles: DataLoader<BundleLoader>,
     catalog: Arc<CatalogCache>,
@@ -41,6 +50,22 @@ impl Loaders {
             users: DataLoader::new(UserLoader(db.clone()), s()),
             permissions: DataLoader::new(PermissionLoader(db.clone()), s()),
             skus: DataLoader::new(ByIdLoader::new(db.clone()), s()),
+            orders: DataLoader::new(ByIdLoader::new(db.clone()), s()),
+            order_lines: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), order_line::Column::OrderId),
+                s(),
+                HashMapCache::default(),
+            ),
+            order_history: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), order_history::Column::OrderId),
+                s(),
+                HashMapCache::default(),
+            ),
+            order_payments: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), payment::Column::OrderId),
+                s(),
+                HashMapCache::default(),
+            ),
             bundles: DataLoader::new(
                 BundleLoader {
                     db: db.clone(),
@@ -212,7 +237,71 @@ pub trait HasId {
 macro_rules! has_id {
     ($($m:path),*) => {$(impl HasId for $m { fn id(&self) -> i64 { self.id } })*};
 }
-has_id!(sku::Model);
+has_id!(
+    sku::Model,
+    order::Model,
+    order_line::Model,
+    order_history::Model,
+    payment::Model
+);
+
+/// Models that belong to one parent row (order lines to their order…).
+pub trait HasParent {
+    fn parent_id(&self) -> i64;
+}
+
+macro_rules! has_parent {
+    ($($m:path => $f:ident),*) => {
+        $(impl HasParent for $m { fn parent_id(&self) -> i64 { self.$f } })*
+    };
+}
+has_parent!(
+    order_line::Model => order_id,
+    order_history::Model => order_id,
+    payment::Model => order_id
+);
+
+/// The rows of a child table grouped by their parent's id, each group in id order.
+pub struct ByParentLoader<E: EntityTrait> {
+    db: DatabaseConnection,
+    parent: E::Column,
+}
+
+impl<E: EntityTrait> ByParentLoader<E> {
+    fn new(db: DatabaseConnection, parent: E::Column) -> Self {
+        Self { db, parent }
+    }
+}
+
+impl<E> Loader<i64> for ByParentLoader<E>
+where
+    E: EntityTrait + Send + Sync + 'static,
+    E::Column: Send + Sync,
+    E::Model: HasId + HasParent + Send + Sync + 'static,
+{
+    type Value = Arc<Vec<E::Model>>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = E::find()
+            .filter(self.parent.is_in(keys.iter().copied()))
+            .all(&self.db)
+            .await
+            .map_err(load_err)?;
+        let mut groups: HashMap<i64, Vec<E::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            groups.entry(row.parent_id()).or_default().push(row);
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort_by_key(HasId::id);
+                (k, Arc::new(v))
+            })
+            .collect())
+    }
+}
 
 impl<E> Loader<i64> for ByIdLoader<E>
 where

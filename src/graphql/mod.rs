@@ -22,6 +22,7 @@ use crate::{
     config::Config,
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
+    orders::schema::{OrderMutation, OrderQuery, OrderSubscription},
 };
 
 #[derive(MergedObject, Default)]
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     SearchQueryRoot,
     InventoryQuery,
     NotificationQuery,
+    OrderQuery,
     node::NodeQuery,
 );
 
@@ -41,10 +43,15 @@ pub struct MutationRoot(
     SearchMutationRoot,
     InventoryMutation,
     NotificationMutation,
+    OrderMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(NotificationSubscription, InventorySubscription);
+pub struct SubscriptionRoot(
+    NotificationSubscription,
+    InventorySubscription,
+    OrderSubscription,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -12,6 +12,7 @@ use crate::{
     catalog::types::{Brand, Category, Product, Sku, visible},
     error::AppError,
     notifications::Notification,
+    orders::types::{Order, can_read},
 };
 
 /// An object with a global id.
@@ -24,6 +25,7 @@ pub enum Node {
     Sku(Sku),
     Category(Category),
     Brand(Brand),
+    Order(Order),
 }
 
 /// Most ids `nodes` accepts at once.
@@ -81,6 +83,13 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
                 .await?
                 .map(|u| Node::User(User::from_model(u))))
         }
+        "Order" => Ok(ctx
+            .loaders()
+            .orders
+            .load_one(key)
+            .await?
+            .filter(|o| can_read(ctx.viewer(), o))
+            .map(|o| Node::Order(Order(o)))),
         "Notification" => {
             let n = notification::Entity::find_by_id(key)
                 .one(ctx.app().db.conn())

@@ -4,11 +4,10 @@
 //! notification to inventory staff, e-mail to purchasing) and re-arms when stock recovers.
 use chrono::Utc;
 use entity::{
-    category, email_outbox, low_stock_alert, product, sku, staff_permission, stock_movement,
-    system_setting, user,
+    category, email_outbox, low_stock_alert, product, sku, stock_movement, system_setting,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -16,11 +15,12 @@ use serde_json::json;
 use super::rules::{self, AlertChange, StockReason};
 use crate::{
     app::AppState,
+    auth::Permission,
     catalog::rules::{Parents, ancestors, effective_safety_stock},
     db::WriteTx,
     error::AppError,
     events::{self, NewEvent},
-    notifications::service::{NewNotification, notify},
+    notifications::service::{NewNotification, notify, staff_with},
 };
 
 pub const EVENT_STOCK_CHANGED: &str = "inventory.stock_changed";
@@ -296,30 +296,6 @@ async fn rearm(tx: &WriteTx, sku: sku::Model) -> Result<sku::Model, AppError> {
     set_alerted(tx, sku, false).await
 }
 
-/// Active staff who look after stock: holders of INVENTORY and the owner.
-async fn inventory_staff(conn: &impl ConnectionTrait) -> Result<Vec<i64>, AppError> {
-    let holders: Vec<i64> = staff_permission::Entity::find()
-        .filter(staff_permission::Column::Permission.eq("INVENTORY"))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|p| p.user_id)
-        .collect();
-    Ok(user::Entity::find()
-        .filter(user::Column::IsStaff.eq(true))
-        .filter(user::Column::Disabled.eq(false))
-        .filter(
-            Condition::any()
-                .add(user::Column::IsOwner.eq(true))
-                .add(user::Column::Id.is_in(holders)),
-        )
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|u| u.id)
-        .collect())
-}
-
 async fn raise_alert(
     app: &AppState,
     tx: &WriteTx,
@@ -364,7 +340,7 @@ async fn raise_alert(
         "SKU {} 当前库存 {}，已低于安全库存 {}，请及时补货。",
         sku.code, sku.stock, threshold
     );
-    for staff_id in inventory_staff(&**tx).await? {
+    for staff_id in staff_with(&**tx, Permission::Inventory).await? {
         notify(
             tx,
             NewNotification {

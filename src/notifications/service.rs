@@ -1,10 +1,14 @@
 //! Notification services.
 use chrono::{DateTime, Utc};
-use entity::notification;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
+use entity::{notification, staff_permission, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::Expr,
+};
 use serde_json::json;
 
 use crate::{
+    auth::Permission,
     db::WriteTx,
     error::AppError,
     events::{self, NewEvent},
@@ -112,6 +116,33 @@ pub async fn mark_read(tx: &WriteTx, user_id: i64, ids: Option<Vec<i64>>) -> Res
         q = q.filter(notification::Column::Id.is_in(ids));
     }
     Ok(q.exec(&**tx).await?.rows_affected)
+}
+
+/// Active staff who hold `permission`, and the owner (who holds every permission).
+pub async fn staff_with(
+    conn: &impl ConnectionTrait,
+    permission: Permission,
+) -> Result<Vec<i64>, AppError> {
+    let holders: Vec<i64> = staff_permission::Entity::find()
+        .filter(staff_permission::Column::Permission.eq(permission.as_str()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| p.user_id)
+        .collect();
+    Ok(user::Entity::find()
+        .filter(user::Column::IsStaff.eq(true))
+        .filter(user::Column::Disabled.eq(false))
+        .filter(
+            Condition::any()
+                .add(user::Column::IsOwner.eq(true))
+                .add(user::Column::Id.is_in(holders)),
+        )
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect())
 }
 
 #[cfg(test)]

@@ -204,11 +204,6 @@ async fn users_and_notifications_are_only_visible_to_their_owner_and_staff() {
     assert_eq!(list["unreadNotificationCount"], 0);
 }
 
-/// The statements one request ran, as the server reports them in `extensions.sqlStatements`.
-fn statements(resp: &Value) -> u64 {
-    resp["extensions"]["sqlStatements"].as_u64().unwrap()
-}
-
 #[tokio::test]
 async fn staff_list_costs_the_same_statements_for_2_or_12_members() {
     let s = TestServer::start().await;

@@ -407,3 +407,8 @@ impl WsClient {
         }
     }
 }
+
+/// The statements one request ran, as the server reports them in `extensions.sqlStatements`.
+pub fn statements(resp: &Value) -> u64 {
+    resp["extensions"]["sqlStatements"].as_u64().unwrap()
+}

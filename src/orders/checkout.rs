@@ -1,0 +1,604 @@
+//! Checkout: `quote` prices a basket through the pricing pipeline; `checkoutPreview` shows the
+//! quote, `placeOrder` charges exactly it. Placing an order is one transaction: stock reserved
+//! line by line (a conditional update each, in SKU order so concurrent orders cannot deadlock),
+//! the order with its line snapshots, the first history row and event, the cart cleared and the
+//! idempotency key claimed — all or nothing.
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::Utc;
+use entity::{address, cart_item, order, order_line, product, shipping_template, sku};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Set,
+    Statement,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    addresses,
+    errors::{OrderErrorCode, OrderResult, reject, reject_whole},
+    lifecycle::{self, Actor},
+    pricing::{
+        self, PricingLine, PricingRefusal, PricingRequest, PricingRule, PricingStage, PricingState,
+        RuleOutcome,
+    },
+    rules::{
+        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderSource, OrderStatus, PaymentStatus, order_number,
+        valid_line_quantity,
+    },
+    shipping::ShippingRules,
+};
+use crate::{
+    app::AppState,
+    catalog::{cache::ProductBundle, rules::ProductStatus},
+    db::WriteTx,
+    error::{AppError, ServiceError},
+    idempotency::{self, Prior},
+    inventory::service::{self as inventory, StockRefusal},
+};
+
+const IDEMPOTENCY_SCOPE: &str = "placeOrder";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LineRequest {
+    pub sku_id: i64,
+    pub quantity: i64,
+}
+
+/// What the buyer checks out. Without `lines`, the selected items of the cart.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckoutRequest {
+    pub lines: Option<Vec<LineRequest>>,
+    pub address_id: Option<i64>,
+    pub coupon_code: Option<String>,
+    pub points_to_use: i64,
+    pub buyer_note: Option<String>,
+    pub share_code: Option<String>,
+}
+
+/// Why a line cannot be bought as asked; checkout shows it, placing refuses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineProblem {
+    NotOnSale,
+    OutOfStock,
+    /// Some, but fewer than asked.
+    InsufficientStock {
+        available: i64,
+    },
+}
+
+pub struct QuoteLine {
+    pub sku: sku::Model,
+    pub bundle: Arc<ProductBundle>,
+    pub quantity: i64,
+    pub problem: Option<LineProblem>,
+}
+
+pub struct Quote {
+    pub lines: Vec<QuoteLine>,
+    pub priced: pricing::Priced,
+    pub address: Option<address::Model>,
+    pub from_cart: bool,
+}
+
+/// The lines asked for, duplicates merged, checked for count and quantity.
+async fn requested_lines(
+    conn: &impl ConnectionTrait,
+    buyer_id: i64,
+    req: &CheckoutRequest,
+) -> OrderResult<(Vec<LineRequest>, bool)> {
+    let (raw, from_cart) = match &req.lines {
+        Some(lines) => (lines.clone(), false),
+        None => (
+            super::cart::items(conn, buyer_id)
+                .await?
+                .into_iter()
+                .filter(|i| i.selected)
+                .map(|i| LineRequest {
+                    sku_id: i.sku_id,
+                    quantity: i.quantity,
+                })
+                .collect(),
+            true,
+        ),
+    };
+    let mut merged: Vec<LineRequest> = Vec::new();
+    for line in raw {
+        if !valid_line_quantity(line.quantity) {
+            return reject(
+                OrderErrorCode::InvalidQuantity,
+                "lines",
+                format!("each quantity must be between 1 and {MAX_LINE_QUANTITY}"),
+            );
+        }
+        match merged.iter_mut().find(|m| m.sku_id == line.sku_id) {
+            Some(m) => m.quantity += line.quantity,
+            None => merged.push(line),
+        }
+    }
+    if merged.iter().any(|m| m.quantity > MAX_LINE_QUANTITY) {
+        return reject(
+            OrderErrorCode::InvalidQuantity,
+            "lines",
+            format!("at most {MAX_LINE_QUANTITY} of one item per order"),
+        );
+    }
+    if merged.is_empty() {
+        return reject(
+            OrderErrorCode::EmptyOrder,
+            "lines",
+            if from_cart {
+                "select something in the cart first"
+            } else {
+                "an order needs at least one line"
+            },
+        );
+    }
+    if merged.len() > MAX_ORDER_LINES {
+        return reject(
+            OrderErrorCode::InvalidQuantity,
+            "lines",
+            format!("an order holds at most {MAX_ORDER_LINES} different items"),
+        );
+    }
+    Ok((merged, from_cart))
+}
+
+/// The coupon stage until the marketing area issues coupons: every code is unknown.
+struct CouponStage(Option<String>);
+
+impl PricingRule for CouponStage {
+    fn stage(&self) -> PricingStage {
+        PricingStage::Coupon
+    }
+    fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
+        match self.0.as_deref().map(str::trim) {
+            None | Some("") => Ok(RuleOutcome::default()),
+            Some(_) => Err(PricingRefusal::Coupon("no such coupon".into())),
+        }
+    }
+}
+
+/// The points stage until the marketing area awards points: nobody has any to spend.
+struct PointsStage(i64);
+
+impl PricingRule for PointsStage {
+    fn stage(&self) -> PricingStage {
+        PricingStage::Points
+    }
+    fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
+        match self.0 {
+            0 => Ok(RuleOutcome::default()),
+            n if n < 0 => Err(PricingRefusal::Points("points cannot be negative".into())),
+            _ => Err(PricingRefusal::Points("not enough points".into())),
+        }
+    }
+}
+
+/// The rules of every discount stage for this checkout. Member levels and promotions join
+/// here with the marketing work; until then their stages have no rules and change nothing.
+fn pricing_rules(req: &CheckoutRequest) -> Vec<Box<dyn PricingRule>> {
+    vec![
+        Box::new(CouponStage(req.coupon_code.clone())),
+        Box::new(PointsStage(req.points_to_use)),
+    ]
+}
+
+/// The default shipping template, if the shop set one (none: shipping is free).
+pub async fn default_shipping(
+    conn: &impl ConnectionTrait,
+) -> Result<Option<ShippingRules>, AppError> {
+    let Some(t) = shipping_template::Entity::find()
+        .filter(shipping_template::Column::IsDefault.eq(true))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::from_str(&t.rules)?))
+}
+
+fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
+    let (code, field, message) = match r {
+        PricingRefusal::Coupon(m) => (OrderErrorCode::InvalidCoupon, "couponCode", m),
+        PricingRefusal::Points(m) => (OrderErrorCode::InvalidPoints, "pointsToUse", m),
+        PricingRefusal::NotDeliverable(m) => (OrderErrorCode::NotDeliverable, "addressId", m),
+    };
+    ServiceError::User(vec![super::errors::OrderError::new(
+        code,
+        Some(field),
+        message,
+    )])
+}
+
+/// Prices what `req` asks for, as of now, reading through `conn` (the order's transaction when
+/// placing). Lines that cannot be bought are priced too and carry their problem.
+pub async fn quote(
+    app: &AppState,
+    conn: &impl ConnectionTrait,
+    buyer_id: i64,
+    req: &CheckoutRequest,
+) -> OrderResult<Quote> {
+    let (wanted, from_cart) = requested_lines(conn, buyer_id, req).await?;
+    let address = match req.address_id {
+        None => None,
+        Some(id) => match addresses::owned(conn, buyer_id, id).await? {
+            Some(a) => Some(a),
+            None => {
+                return reject(
+                    OrderErrorCode::AddressNotFound,
+                    "addressId",
+                    "no such address",
+                );
+            }
+        },
+    };
+    let skus: HashMap<i64, sku::Model> = sku::Entity::find()
+        .filter(sku::Column::Id.is_in(wanted.iter().map(|l| l.sku_id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let product_ids: Vec<i64> = skus.values().map(|s| s.product_id).collect();
+    // Status from the database, not the cache: another instance may have just unpublished.
+    let on_sale: HashMap<i64, bool> = product::Entity::find()
+        .filter(product::Column::Id.is_in(product_ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.status == ProductStatus::OnSale.as_str()))
+        .collect();
+    let bundles = app.catalog.bundles(conn, &product_ids).await?;
+    let mut lines = Vec::with_capacity(wanted.len());
+    for w in &wanted {
+        let found = skus.get(&w.sku_id).and_then(|s| {
+            let visible = on_sale.get(&s.product_id).copied().unwrap_or(false);
+            bundles
+                .get(&s.product_id)
+                .map(|b| (s.clone(), b.clone(), visible))
+        });
+        let Some((sku, bundle, visible)) = found else {
+            return reject(
+                OrderErrorCode::SkuNotFound,
+                "lines",
+                "an item of this order no longer exists",
+            );
+        };
+        // A buyer never learns that a draft exists.
+        if !visible && bundle.product.status == ProductStatus::Draft.as_str() {
+            return reject(
+                OrderErrorCode::SkuNotFound,
+                "lines",
+                "an item of this order no longer exists",
+            );
+        }
+        let problem = if !visible || !sku.active {
+            Some(LineProblem::NotOnSale)
+        } else if sku.stock <= 0 {
+            Some(LineProblem::OutOfStock)
+        } else if sku.stock < w.quantity {
+            Some(LineProblem::InsufficientStock {
+                available: sku.stock,
+            })
+        } else {
+            None
+        };
+        lines.push(QuoteLine {
+            sku,
+            bundle,
+            quantity: w.quantity,
+            problem,
+        });
+    }
+    let pricing_lines: Vec<PricingLine> = lines
+        .iter()
+        .map(|l| PricingLine {
+            sku_id: l.sku.id,
+            product_id: l.sku.product_id,
+            category_id: l.bundle.product.category_id,
+            unit_price_fen: l.sku.price_fen,
+            quantity: l.quantity,
+            weight_grams: l.sku.weight_grams,
+        })
+        .collect();
+    let request = PricingRequest {
+        buyer_id,
+        coupon_code: req.coupon_code.clone(),
+        points_to_use: req.points_to_use,
+        province: address.as_ref().map(|a| a.province.clone()),
+    };
+    let rules = pricing_rules(req);
+    let rule_refs: Vec<&dyn PricingRule> = rules.iter().map(|r| r.as_ref()).collect();
+    let shipping = default_shipping(conn).await?;
+    let priced =
+        pricing::price(&request, &pricing_lines, &rule_refs, shipping.as_ref()).map_err(refusal)?;
+    Ok(Quote {
+        lines,
+        priced,
+        address,
+        from_cart,
+    })
+}
+
+/// The next order number. On PostgreSQL a sequence (no row lock held by every open checkout);
+/// on SQLite, where writers take turns anyway, a per-day counter inside the transaction.
+async fn next_order_no(tx: &WriteTx, day: &str) -> Result<String, AppError> {
+    let backend = tx.get_database_backend();
+    let row = if backend == DatabaseBackend::Postgres {
+        tx.query_one_raw(Statement::from_string(
+            backend,
+            "SELECT nextval('order_number_seq') AS n",
+        ))
+        .await?
+    } else {
+        tx.query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO order_number_sequences (day, last_value) VALUES (?, 1) \
+             ON CONFLICT (day) DO UPDATE SET last_value = order_number_sequences.last_value + 1 \
+             RETURNING last_value AS n",
+            [day.into()],
+        ))
+        .await?
+    };
+    let n: i64 = row
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no order sequence value")))?
+        .try_get("", "n")?;
+    Ok(order_number(day, n))
+}
+
+fn line_problem_error<T>(line: &QuoteLine) -> OrderResult<T> {
+    let name = &line.bundle.product.name;
+    match line.problem {
+        Some(LineProblem::NotOnSale) => reject(
+            OrderErrorCode::NotOnSale,
+            "lines",
+            format!("{name} is not on sale"),
+        ),
+        Some(LineProblem::OutOfStock) => reject(
+            OrderErrorCode::OutOfStock,
+            "lines",
+            format!("{name} is out of stock"),
+        ),
+        Some(LineProblem::InsufficientStock { available }) => reject(
+            OrderErrorCode::OutOfStock,
+            "lines",
+            format!("only {available} of {name} left"),
+        ),
+        None => unreachable!("only called for a line with a problem"),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Placed {
+    order_id: i64,
+}
+
+/// Places the order `req` describes for `buyer_id`. A retry with the same `idempotency_key`
+/// and the same request returns the first order; with a different request it is refused.
+pub async fn place_order(
+    app: &AppState,
+    buyer_id: i64,
+    req: &CheckoutRequest,
+    idempotency_key: &str,
+) -> OrderResult<order::Model> {
+    if !idempotency::valid_key(idempotency_key) {
+        return reject(
+            OrderErrorCode::IdempotencyKeyReused,
+            "idempotencyKey",
+            format!(
+                "the idempotency key must be 1 to {} characters",
+                idempotency::KEY_MAX
+            ),
+        );
+    }
+    if req.address_id.is_none() {
+        return reject(
+            OrderErrorCode::InvalidAddress,
+            "addressId",
+            "choose a delivery address",
+        );
+    }
+    let note = match req.buyer_note.as_deref().map(str::trim) {
+        Some(n) if n.chars().count() > 200 => {
+            return reject(
+                OrderErrorCode::InvalidNote,
+                "buyerNote",
+                "a note is at most 200 characters",
+            );
+        }
+        Some("") | None => None,
+        Some(n) => Some(n.to_string()),
+    };
+    let hash = idempotency::request_hash(req);
+    let tx = app.db.begin_write().await?;
+    match idempotency::check::<Placed>(&tx, IDEMPOTENCY_SCOPE, buyer_id, idempotency_key, &hash)
+        .await?
+    {
+        Prior::Replay(p) => {
+            let found = order::Entity::find_by_id(p.order_id).one(&*tx).await?;
+            return found.ok_or_else(|| AppError::not_found("order").into());
+        }
+        Prior::Mismatch => {
+            return reject(
+                OrderErrorCode::IdempotencyKeyReused,
+                "idempotencyKey",
+                "this idempotency key was used for a different order",
+            );
+        }
+        Prior::New => {}
+    }
+    let quote = quote(app, &*tx, buyer_id, req).await?;
+    if let Some(bad) = quote.lines.iter().find(|l| l.problem.is_some()) {
+        return line_problem_error(bad);
+    }
+    let address = quote
+        .address
+        .clone()
+        .ok_or_else(|| AppError::not_found("address"))?;
+    // An address saved before the rules tightened is checked again.
+    if let Err((field, message)) = addresses::validate(&addresses::AddressDraft {
+        recipient: address.recipient.clone(),
+        phone: address.phone.clone(),
+        province: address.province.clone(),
+        city: address.city.clone(),
+        district: address.district.clone(),
+        detail: address.detail.clone(),
+        postal_code: address.postal_code.clone(),
+        is_default: false,
+    }) {
+        return reject(
+            OrderErrorCode::InvalidAddress,
+            "addressId",
+            format!("{message} ({field})"),
+        );
+    }
+    let now = Utc::now();
+    let offset = chrono::Duration::hours(i64::from(app.config.business_utc_offset_hours));
+    let day = (now + offset).format("%Y%m%d").to_string();
+    let order_no = next_order_no(&tx, &day).await?;
+
+    let mut by_sku: Vec<&QuoteLine> = quote.lines.iter().collect();
+    by_sku.sort_by_key(|l| l.sku.id);
+    for line in by_sku {
+        match inventory::reserve(
+            app,
+            &tx,
+            line.sku.id,
+            line.quantity,
+            &order_no,
+            Some(buyer_id),
+        )
+        .await?
+        {
+            Ok(_) => {}
+            Err(StockRefusal::OutOfStock { available }) => {
+                let problem = if available > 0 {
+                    LineProblem::InsufficientStock { available }
+                } else {
+                    LineProblem::OutOfStock
+                };
+                return line_problem_error(&QuoteLine {
+                    problem: Some(problem),
+                    sku: line.sku.clone(),
+                    bundle: line.bundle.clone(),
+                    quantity: line.quantity,
+                });
+            }
+            Err(StockRefusal::SkuNotFound | StockRefusal::TooMuch) => {
+                return reject_whole(OrderErrorCode::SkuNotFound, "an item no longer exists");
+            }
+        }
+    }
+
+    let priced = &quote.priced;
+    let timeout = chrono::Duration::seconds(
+        i64::try_from(app.config.order_payment_timeout_secs).unwrap_or(i64::MAX / 2_000),
+    );
+    let placed = order::ActiveModel {
+        order_no: Set(order_no),
+        user_id: Set(buyer_id),
+        status: Set(OrderStatus::Submitted.as_str().into()),
+        status_before_refund: Set(None),
+        // Attribution to distributors joins with the distribution work; the share code is
+        // kept so it can be honoured.
+        source: Set(OrderSource::Direct.as_str().into()),
+        distributor_user_id: Set(None),
+        share_code: Set(req.share_code.clone().filter(|c| c.len() <= 32)),
+        referral_chain: Set("[]".into()),
+        items_total_fen: Set(priced.items_total_fen),
+        member_discount_fen: Set(priced.member_discount_fen),
+        promotion_discount_fen: Set(priced.promotion_discount_fen),
+        coupon_discount_fen: Set(priced.coupon_discount_fen),
+        points_discount_fen: Set(priced.points_discount_fen),
+        shipping_fee_fen: Set(priced.shipping_fee_fen),
+        pay_amount_fen: Set(priced.pay_amount_fen),
+        refunded_fen: Set(0),
+        points_used: Set(priced.points_used),
+        recipient: Set(address.recipient.clone()),
+        phone: Set(address.phone.clone()),
+        province: Set(address.province.clone()),
+        city: Set(address.city.clone()),
+        district: Set(address.district.clone()),
+        address_detail: Set(address.detail.clone()),
+        buyer_note: Set(note),
+        staff_note: Set(None),
+        payment_status: Set(PaymentStatus::Unpaid.as_str().into()),
+        payment_provider: Set(None),
+        paid_at: Set(None),
+        approved_at: Set(None),
+        shipped_at: Set(None),
+        delivered_at: Set(None),
+        completed_at: Set(None),
+        cancelled_at: Set(None),
+        cancel_reason: Set(None),
+        expires_at: Set(Some(now + timeout)),
+        pricing: Set(serde_json::to_string(&priced.discounts).map_err(AppError::internal)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&*tx)
+    .await?;
+
+    let rows: Vec<order_line::ActiveModel> = quote
+        .lines
+        .iter()
+        .zip(&priced.lines)
+        .map(|(l, p)| order_line::ActiveModel {
+            order_id: Set(placed.id),
+            sku_id: Set(l.sku.id),
+            product_id: Set(l.sku.product_id),
+            product_name: Set(l.bundle.product.name.clone()),
+            spec_text: Set(spec_label(&l.bundle, l.sku.id)),
+            sku_code: Set(l.sku.code.clone()),
+            image_url: Set(l.bundle.images.first().map(|i| i.url.clone())),
+            unit_price_fen: Set(l.sku.price_fen),
+            cost_price_fen: Set(l.sku.cost_price_fen),
+            quantity: Set(l.quantity),
+            line_total_fen: Set(p.line_total_fen),
+            discount_fen: Set(p.discount_fen),
+            pay_amount_fen: Set(p.pay_amount_fen),
+            refunded_quantity: Set(0),
+            refunded_fen: Set(0),
+            shipped_quantity: Set(0),
+            weight_grams: Set(l.sku.weight_grams),
+            is_gift: Set(false),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    order_line::Entity::insert_many(rows)
+        .exec_without_returning(&*tx)
+        .await?;
+    lifecycle::record(&tx, &placed, None, Actor::user(buyer_id), None, now).await?;
+    if quote.from_cart {
+        cart_item::Entity::delete_many()
+            .filter(cart_item::Column::UserId.eq(buyer_id))
+            .filter(cart_item::Column::SkuId.is_in(quote.lines.iter().map(|l| l.sku.id)))
+            .exec(&*tx)
+            .await?;
+    }
+    idempotency::record(
+        &tx,
+        IDEMPOTENCY_SCOPE,
+        buyer_id,
+        idempotency_key,
+        &hash,
+        &Placed {
+            order_id: placed.id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(placed)
+}
+
+/// `颜色:红 尺码:S` for a SKU of the bundle.
+fn spec_label(bundle: &ProductBundle, sku_id: i64) -> String {
+    bundle
+        .skus
+        .iter()
+        .find(|s| s.model.id == sku_id)
+        .map(|s| s.view.label.chars().take(200).collect())
+        .unwrap_or_default()
+}

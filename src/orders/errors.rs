@@ -1,0 +1,57 @@
+//! The orders area's user errors.
+use async_graphql::Enum;
+
+use crate::error::ServiceError;
+
+/// Why an orders mutation was refused.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderErrorCode {
+    OrderNotFound,
+    SkuNotFound,
+    AddressNotFound,
+    /// The product is not on sale (unpublished, or its SKU was removed).
+    NotOnSale,
+    /// Fewer units are left than asked for.
+    OutOfStock,
+    /// A quantity outside 1–999, or too many lines.
+    InvalidQuantity,
+    /// The cart, or the selection in it, is empty.
+    EmptyOrder,
+    /// A required address field is missing or too long, or the phone is not a phone number.
+    InvalidAddress,
+    /// The shop does not deliver to this address.
+    NotDeliverable,
+    InvalidCoupon,
+    InvalidPoints,
+    /// The order is not in a state that allows this now (see `Order.nextStates`).
+    InvalidTransition,
+    /// The idempotency key was used before with a different input.
+    IdempotencyKeyReused,
+    /// The payment provider is not configured, or not allowed here.
+    PaymentUnavailable,
+    /// The provider refused or could not be reached.
+    PaymentFailed,
+    InvalidNote,
+}
+
+crate::user_error_type!(
+    /// A refused orders mutation.
+    OrderError,
+    OrderErrorCode
+);
+
+pub type OrderResult<T> = Result<T, ServiceError<Vec<OrderError>>>;
+
+pub fn reject<T>(code: OrderErrorCode, field: &str, message: impl Into<String>) -> OrderResult<T> {
+    Err(ServiceError::User(vec![OrderError::new(
+        code,
+        Some(field),
+        message,
+    )]))
+}
+
+pub fn reject_whole<T>(code: OrderErrorCode, message: impl Into<String>) -> OrderResult<T> {
+    Err(ServiceError::User(vec![OrderError::new(
+        code, None, message,
+    )]))
+}

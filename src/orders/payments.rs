@@ -1,0 +1,337 @@
+//! Payments. Every provider ends in `record_success`, which is idempotent by the payment's
+//! `out_trade_no`: the same notification delivered ten times, even concurrently, marks the
+//! order paid once (a conditional update on the payment, then one on the order), with one
+//! history row and one event. A notification whose amount differs from what was asked changes
+//! nothing and alerts the staff who look after orders and money.
+use chrono::Utc;
+use entity::{order, order_line, payment, payment_alert, product, sku};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::{
+    errors::{OrderErrorCode, OrderResult, reject, reject_whole},
+    lifecycle::{self, Actor, Change, status_of},
+    rules::{OrderStatus, PaymentStatus},
+};
+use crate::{
+    app::AppState,
+    auth::Permission,
+    db::WriteTx,
+    error::AppError,
+    notifications::service::{NewNotification, notify, staff_with},
+};
+
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentProvider {
+    /// Completes at once without money: for demos and development, refused in production.
+    Dev,
+    WechatPay,
+    Alipay,
+}
+
+impl PaymentProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentProvider::Dev => "DEV",
+            PaymentProvider::WechatPay => "WECHAT_PAY",
+            PaymentProvider::Alipay => "ALIPAY",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Dev, Self::WechatPay, Self::Alipay]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentState {
+    Pending,
+    Succeeded,
+    Closed,
+}
+
+impl PaymentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentState::Pending => "PENDING",
+            PaymentState::Succeeded => "SUCCEEDED",
+            PaymentState::Closed => "CLOSED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Succeeded, Self::Closed]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// What a provider reports about a payment.
+pub struct Notified<'a> {
+    pub provider: PaymentProvider,
+    pub out_trade_no: &'a str,
+    pub provider_txn_id: &'a str,
+    pub amount_fen: i64,
+}
+
+/// What recording a notification did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// The order is paid now.
+    Paid,
+    /// This payment was recorded before: nothing changed.
+    AlreadyRecorded,
+    /// The money arrived for an order that is no longer waiting for it (cancelled meanwhile):
+    /// kept as received and staff are alerted to refund it.
+    PaidTooLate,
+    /// The amount or payment is not ours: nothing changed, staff are alerted.
+    Rejected,
+}
+
+/// Raises a payment alert: a row for the dashboard and a notification to ORDERS and FINANCE
+/// staff.
+async fn alert(
+    tx: &WriteTx,
+    n: &Notified<'_>,
+    order_id: Option<i64>,
+    kind: &str,
+    detail: &str,
+) -> Result<(), AppError> {
+    payment_alert::ActiveModel {
+        provider: Set(n.provider.as_str().into()),
+        out_trade_no: Set(n.out_trade_no.chars().take(64).collect()),
+        order_id: Set(order_id),
+        kind: Set(kind.into()),
+        detail: Set(detail.into()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&**tx)
+    .await?;
+    let mut staff = staff_with(&**tx, Permission::Orders).await?;
+    staff.extend(staff_with(&**tx, Permission::Finance).await?);
+    staff.sort_unstable();
+    staff.dedup();
+    let title = format!("Payment alert: {kind}");
+    for user_id in staff {
+        notify(
+            tx,
+            NewNotification {
+                user_id,
+                kind: "PAYMENT_ALERT",
+                title: &title,
+                body: detail,
+                link: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records that a provider received the money for `n.out_trade_no`.
+pub async fn record_success(app: &AppState, n: &Notified<'_>) -> Result<Recorded, AppError> {
+    let tx = app.db.begin_write().await?;
+    let outcome = record_in(&tx, n).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn record_in(tx: &WriteTx, n: &Notified<'_>) -> Result<Recorded, AppError> {
+    let Some(pay) = payment::Entity::find()
+        .filter(payment::Column::OutTradeNo.eq(n.out_trade_no))
+        .one(&**tx)
+        .await?
+    else {
+        alert(
+            tx,
+            n,
+            None,
+            "UNKNOWN_PAYMENT",
+            &format!(
+                "a notification names payment {}, which does not exist",
+                n.out_trade_no
+            ),
+        )
+        .await?;
+        return Ok(Recorded::Rejected);
+    };
+    if pay.provider != n.provider.as_str() || pay.amount_fen != n.amount_fen {
+        alert(
+            tx,
+            n,
+            Some(pay.order_id),
+            "AMOUNT_MISMATCH",
+            &format!(
+                "payment {} expected {} fen by {}, the notification says {} fen by {}",
+                pay.out_trade_no,
+                pay.amount_fen,
+                pay.provider,
+                n.amount_fen,
+                n.provider.as_str()
+            ),
+        )
+        .await?;
+        return Ok(Recorded::Rejected);
+    }
+    let now = Utc::now();
+    let claimed = payment::Entity::update_many()
+        .col_expr(
+            payment::Column::Status,
+            Expr::value(PaymentState::Succeeded.as_str()),
+        )
+        .col_expr(
+            payment::Column::ProviderTxnId,
+            Expr::value(n.provider_txn_id),
+        )
+        .col_expr(payment::Column::PaidAt, Expr::value(now))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(now))
+        .filter(payment::Column::Id.eq(pay.id))
+        .filter(payment::Column::Status.ne(PaymentState::Succeeded.as_str()))
+        .exec(&**tx)
+        .await?
+        .rows_affected;
+    if claimed == 0 {
+        return Ok(Recorded::AlreadyRecorded);
+    }
+    let current = order::Entity::find_by_id(pay.order_id)
+        .one(&**tx)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("payment without order")))?;
+    let change = Change::to(OrderStatus::Paid, Actor::SYSTEM)
+        .note(Some(n.provider.as_str()))
+        .set(
+            order::Column::PaymentStatus,
+            Expr::value(PaymentStatus::Paid.as_str()),
+        )
+        .set(
+            order::Column::PaymentProvider,
+            Expr::value(n.provider.as_str()),
+        )
+        .set(order::Column::PaidAt, Expr::value(now));
+    if lifecycle::transition(tx, &current, change).await?.is_none() {
+        alert(
+            tx,
+            n,
+            Some(current.id),
+            "PAID_AFTER_CANCEL",
+            &format!(
+                "order {} was {} when its payment {} arrived; refund it",
+                current.order_no,
+                status_of(&current).as_str(),
+                pay.out_trade_no
+            ),
+        )
+        .await?;
+        return Ok(Recorded::PaidTooLate);
+    }
+    count_sales(tx, current.id).await?;
+    Ok(Recorded::Paid)
+}
+
+/// Units sold count when the money arrives (for "sort by sales" and reports).
+async fn count_sales(tx: &WriteTx, order_id: i64) -> Result<(), AppError> {
+    let lines = order_line::Entity::find()
+        .filter(order_line::Column::OrderId.eq(order_id))
+        .all(&**tx)
+        .await?;
+    for line in lines {
+        sku::Entity::update_many()
+            .col_expr(
+                sku::Column::Sales,
+                Expr::col(sku::Column::Sales).add(line.quantity),
+            )
+            .filter(sku::Column::Id.eq(line.sku_id))
+            .exec(&**tx)
+            .await?;
+        product::Entity::update_many()
+            .col_expr(
+                product::Column::Sales,
+                Expr::col(product::Column::Sales).add(line.quantity),
+            )
+            .filter(product::Column::Id.eq(line.product_id))
+            .exec(&**tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Starts paying an order: a payment row with a fresh `out_trade_no`. The dev provider
+/// completes it at once.
+pub async fn create_payment(
+    app: &AppState,
+    buyer_id: i64,
+    order_id: i64,
+    provider: PaymentProvider,
+) -> OrderResult<payment::Model> {
+    if provider == PaymentProvider::Dev && app.config.is_production() {
+        return reject(
+            OrderErrorCode::PaymentUnavailable,
+            "provider",
+            "the dev provider is not available in production",
+        );
+    }
+    if provider != PaymentProvider::Dev {
+        return reject(
+            OrderErrorCode::PaymentUnavailable,
+            "provider",
+            format!("{} is not configured", provider.as_str()),
+        );
+    }
+    let tx = app.db.begin_write().await?;
+    let Some(current) = order::Entity::find_by_id(order_id)
+        .filter(order::Column::UserId.eq(buyer_id))
+        .one(&*tx)
+        .await?
+    else {
+        return reject_whole(OrderErrorCode::OrderNotFound, "no such order");
+    };
+    let expired = current.expires_at.is_some_and(|e| e <= Utc::now());
+    if status_of(&current) != OrderStatus::Submitted || expired {
+        return reject_whole(
+            OrderErrorCode::InvalidTransition,
+            format!("order {} is not waiting for payment", current.order_no),
+        );
+    }
+    let attempts = payment::Entity::find()
+        .filter(payment::Column::OrderId.eq(current.id))
+        .all(&*tx)
+        .await?
+        .len();
+    let now = Utc::now();
+    let created = payment::ActiveModel {
+        order_id: Set(current.id),
+        provider: Set(provider.as_str().into()),
+        out_trade_no: Set(format!("{}P{}", current.order_no, attempts + 1)),
+        amount_fen: Set(current.pay_amount_fen),
+        status: Set(PaymentState::Pending.as_str().into()),
+        provider_txn_id: Set(None),
+        client_payload: Set(None),
+        created_at: Set(now),
+        paid_at: Set(None),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&*tx)
+    .await?;
+    tx.commit().await?;
+    let txn_id = format!("DEV{}", uuid::Uuid::now_v7().simple());
+    record_success(
+        app,
+        &Notified {
+            provider,
+            out_trade_no: &created.out_trade_no,
+            provider_txn_id: &txn_id,
+            amount_fen: created.amount_fen,
+        },
+    )
+    .await?;
+    Ok(payment::Entity::find_by_id(created.id)
+        .one(app.db.conn())
+        .await?
+        .unwrap_or(created))
+}

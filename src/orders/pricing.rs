@@ -1,0 +1,492 @@
+//! The checkout pricing pipeline (DESIGN §7), shared by `checkoutPreview` and `placeOrder` so
+//! that what the buyer is shown is what the buyer is charged:
+//!
+//! unit prices → member discount → promotions → coupon → points → shipping.
+//!
+//! Each discount stage is a `PricingRule` chosen by the caller (the marketing area supplies the
+//! real ones; with none, a stage changes nothing). Every order-level discount is allocated to the
+//! lines it applies to at once, so each line always knows what was actually paid for it — refunds
+//! and commissions per line are then exact.
+//!
+//! Rounding rules, all in integer fen:
+//! * a discount is allocated in proportion to what each eligible line still costs, rounding
+//!   down, and the remainder goes to the last eligible line; should the remainder not fit there
+//!   (a tiny last line), what is left goes to the lines before it, last first;
+//! * a discount never exceeds what its lines still cost, so no line and no order goes below zero;
+//! * shipping is not a line and takes no discount; "free above" compares with the goods amount
+//!   after every discount.
+use async_graphql::Enum;
+use serde::{Deserialize, Serialize};
+
+use super::shipping::{ShippingRefusal, ShippingRules};
+
+/// One line as the pipeline prices it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PricingLine {
+    pub sku_id: i64,
+    pub product_id: i64,
+    pub category_id: Option<i64>,
+    pub unit_price_fen: i64,
+    pub quantity: i64,
+    pub weight_grams: i32,
+}
+
+impl PricingLine {
+    pub fn total_fen(&self) -> i64 {
+        self.unit_price_fen * self.quantity
+    }
+}
+
+/// What the buyer asked for besides the lines.
+#[derive(Clone, Debug, Default)]
+pub struct PricingRequest {
+    pub buyer_id: i64,
+    pub coupon_code: Option<String>,
+    pub points_to_use: i64,
+    pub province: Option<String>,
+}
+
+/// The discount stages, in the order they run.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PricingStage {
+    MemberDiscount,
+    Promotion,
+    Coupon,
+    Points,
+}
+
+/// One discount a rule grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discount {
+    /// Shown to the buyer, e.g. "满100减20".
+    pub label: String,
+    pub amount_fen: i64,
+    /// Indexes of the lines it applies to; `None` for every line.
+    pub lines: Option<Vec<usize>>,
+}
+
+/// A free item a promotion adds (满赠).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gift {
+    pub sku_id: i64,
+    pub quantity: i64,
+    pub label: String,
+}
+
+/// What one rule decides.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleOutcome {
+    pub discounts: Vec<Discount>,
+    pub gifts: Vec<Gift>,
+    /// Points the buyer spends (the points stage).
+    pub points_used: i64,
+}
+
+/// Why the order cannot be priced as asked; nothing is charged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PricingRefusal {
+    Coupon(String),
+    Points(String),
+    NotDeliverable(String),
+}
+
+/// The state a rule sees: the lines and what each still costs after the earlier stages.
+pub struct PricingState<'a> {
+    pub request: &'a PricingRequest,
+    pub lines: &'a [PricingLine],
+    pub payable_fen: &'a [i64],
+}
+
+impl PricingState<'_> {
+    pub fn payable_total_fen(&self) -> i64 {
+        self.payable_fen.iter().sum()
+    }
+}
+
+/// A discount rule of one stage: member level, promotion, coupon, points.
+pub trait PricingRule: Send + Sync {
+    fn stage(&self) -> PricingStage;
+    fn apply(&self, state: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal>;
+}
+
+/// A discount as applied, for the breakdown shown at checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedDiscount {
+    pub stage: PricingStage,
+    pub label: String,
+    pub amount_fen: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedLine {
+    pub line_total_fen: i64,
+    pub discount_fen: i64,
+    pub pay_amount_fen: i64,
+}
+
+/// The priced order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Priced {
+    pub lines: Vec<PricedLine>,
+    pub items_total_fen: i64,
+    pub member_discount_fen: i64,
+    pub promotion_discount_fen: i64,
+    pub coupon_discount_fen: i64,
+    pub points_discount_fen: i64,
+    pub points_used: i64,
+    pub shipping_fee_fen: i64,
+    pub pay_amount_fen: i64,
+    pub discounts: Vec<AppliedDiscount>,
+    pub gifts: Vec<Gift>,
+}
+
+impl Priced {
+    pub fn goods_amount_fen(&self) -> i64 {
+        self.lines.iter().map(|l| l.pay_amount_fen).sum()
+    }
+}
+
+/// Prices `lines` through every stage. `rules` may come in any order; they run by stage, and in
+/// the given order within a stage. `shipping` is the template that applies (none: free).
+pub fn price(
+    request: &PricingRequest,
+    lines: &[PricingLine],
+    rules: &[&dyn PricingRule],
+    shipping: Option<&ShippingRules>,
+) -> Result<Priced, PricingRefusal> {
+    let mut payable: Vec<i64> = lines.iter().map(PricingLine::total_fen).collect();
+    let mut applied = Vec::new();
+    let mut gifts = Vec::new();
+    let mut points_used = 0;
+    let mut ordered: Vec<&dyn PricingRule> = rules.to_vec();
+    ordered.sort_by_key(|r| r.stage());
+    for rule in ordered {
+        let outcome = rule.apply(&PricingState {
+            request,
+            lines,
+            payable_fen: &payable,
+        })?;
+        for d in outcome.discounts {
+            let eligible: Vec<usize> = match &d.lines {
+                None => (0..lines.len()).collect(),
+                Some(ix) => ix.iter().copied().filter(|i| *i < lines.len()).collect(),
+            };
+            let room: i64 = eligible.iter().map(|i| payable[*i]).sum();
+            let amount = d.amount_fen.clamp(0, room);
+            if amount == 0 {
+                continue;
+            }
+            let weights: Vec<i64> = eligible.iter().map(|i| payable[*i]).collect();
+            for (i, share) in eligible.iter().zip(allocate(amount, &weights)) {
+                payable[*i] -= share;
+            }
+            applied.push(AppliedDiscount {
+                stage: rule.stage(),
+                label: d.label,
+                amount_fen: amount,
+            });
+        }
+        gifts.extend(outcome.gifts);
+        points_used += outcome.points_used;
+    }
+    let stage_total = |s: PricingStage| -> i64 {
+        applied
+            .iter()
+            .filter(|a| a.stage == s)
+            .map(|a| a.amount_fen)
+            .sum()
+    };
+    let priced_lines: Vec<PricedLine> = lines
+        .iter()
+        .zip(&payable)
+        .map(|(l, p)| PricedLine {
+            line_total_fen: l.total_fen(),
+            discount_fen: l.total_fen() - p,
+            pay_amount_fen: *p,
+        })
+        .collect();
+    let goods: i64 = payable.iter().sum();
+    let shipping_fee_fen = match shipping {
+        None => 0,
+        Some(rules) => rules
+            .fee(lines, request.province.as_deref(), goods)
+            .map_err(|ShippingRefusal::NotDeliverable(p)| {
+                PricingRefusal::NotDeliverable(format!("this shop does not deliver to {p}"))
+            })?,
+    };
+    Ok(Priced {
+        items_total_fen: lines.iter().map(PricingLine::total_fen).sum(),
+        member_discount_fen: stage_total(PricingStage::MemberDiscount),
+        promotion_discount_fen: stage_total(PricingStage::Promotion),
+        coupon_discount_fen: stage_total(PricingStage::Coupon),
+        points_discount_fen: stage_total(PricingStage::Points),
+        points_used,
+        shipping_fee_fen,
+        pay_amount_fen: goods + shipping_fee_fen,
+        lines: priced_lines,
+        discounts: applied,
+        gifts,
+    })
+}
+
+/// Splits `amount` over `weights` in proportion, rounding down, remainder to the last line
+/// (then backwards where it does not fit). Requires `0 <= amount <= sum(weights)`; every share
+/// is then between 0 and its weight and the shares add up to `amount`.
+pub fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
+    let total: i64 = weights.iter().sum();
+    if total <= 0 || amount <= 0 {
+        return vec![0; weights.len()];
+    }
+    let mut shares: Vec<i64> = weights
+        .iter()
+        .map(|w| (i128::from(amount) * i128::from(*w) / i128::from(total)) as i64)
+        .collect();
+    let mut left = amount - shares.iter().sum::<i64>();
+    for i in (0..weights.len()).rev() {
+        if left == 0 {
+            break;
+        }
+        let more = left.min(weights[i] - shares[i]);
+        shares[i] += more;
+        left -= more;
+    }
+    shares
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::shipping::{Charge, ShippingKind};
+
+    fn line(sku: i64, price: i64, qty: i64) -> PricingLine {
+        PricingLine {
+            sku_id: sku,
+            product_id: sku,
+            category_id: None,
+            unit_price_fen: price,
+            quantity: qty,
+            weight_grams: 500,
+        }
+    }
+
+    /// A fake rule: a fixed discount at a stage, on some lines.
+    struct Fixed(PricingStage, i64, Option<Vec<usize>>);
+
+    impl PricingRule for Fixed {
+        fn stage(&self) -> PricingStage {
+            self.0
+        }
+        fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
+            Ok(RuleOutcome {
+                discounts: vec![Discount {
+                    label: format!("{:?}", self.0),
+                    amount_fen: self.1,
+                    lines: self.2.clone(),
+                }],
+                ..Default::default()
+            })
+        }
+    }
+
+    /// A fake member rule: a percentage off what is left, seeing the earlier stages' result.
+    struct PercentOff(u32);
+
+    impl PricingRule for PercentOff {
+        fn stage(&self) -> PricingStage {
+            PricingStage::MemberDiscount
+        }
+        fn apply(&self, s: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
+            Ok(RuleOutcome {
+                discounts: vec![Discount {
+                    label: "会员价".into(),
+                    amount_fen: s.payable_total_fen() * i64::from(self.0) / 100,
+                    lines: None,
+                }],
+                ..Default::default()
+            })
+        }
+    }
+
+    struct Refuse;
+
+    impl PricingRule for Refuse {
+        fn stage(&self) -> PricingStage {
+            PricingStage::Coupon
+        }
+        fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
+            Err(PricingRefusal::Coupon("this coupon has expired".into()))
+        }
+    }
+
+    #[test]
+    fn with_no_rules_the_buyer_pays_the_unit_prices() {
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 1), line(2, 2_550, 3)],
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.items_total_fen, 17_650);
+        assert_eq!(p.pay_amount_fen, 17_650);
+        assert_eq!(p.lines[1].pay_amount_fen, 7_650);
+        assert!(p.discounts.is_empty());
+    }
+
+    #[test]
+    fn every_stage_is_a_seam_and_runs_in_order() {
+        // Given in reverse: the pipeline still runs member → promotion → coupon → points.
+        let points = Fixed(PricingStage::Points, 100, None);
+        let coupon = Fixed(PricingStage::Coupon, 1_000, None);
+        let promo = Fixed(PricingStage::Promotion, 2_000, None);
+        let member = PercentOff(5);
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 1), line(2, 5_000, 2)],
+            &[&points, &coupon, &promo, &member],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.member_discount_fen, 1_000); // 5% of 200.00 before anything else
+        assert_eq!(p.promotion_discount_fen, 2_000);
+        assert_eq!(p.coupon_discount_fen, 1_000);
+        assert_eq!(p.points_discount_fen, 100);
+        assert_eq!(p.pay_amount_fen, 20_000 - 4_100);
+        let stages: Vec<_> = p.discounts.iter().map(|d| d.stage).collect();
+        assert_eq!(
+            stages,
+            vec![
+                PricingStage::MemberDiscount,
+                PricingStage::Promotion,
+                PricingStage::Coupon,
+                PricingStage::Points
+            ]
+        );
+        // The lines carry every fen of it.
+        let discounted: i64 = p.lines.iter().map(|l| l.discount_fen).sum();
+        assert_eq!(discounted, 4_100);
+    }
+
+    #[test]
+    fn a_coupon_on_two_lines_is_allocated_to_the_fen() {
+        // ¥10.00 off a ¥100.00 + ¥50.00 order: 6.66 + 3.34 (remainder on the last line).
+        let coupon = Fixed(PricingStage::Coupon, 1_000, None);
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 1), line(2, 5_000, 1)],
+            &[&coupon],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.lines[0].discount_fen, 666);
+        assert_eq!(p.lines[1].discount_fen, 334);
+        assert_eq!(p.lines[0].pay_amount_fen, 9_334);
+        assert_eq!(p.pay_amount_fen, 14_000);
+    }
+
+    #[test]
+    fn a_discount_for_some_lines_leaves_the_others_alone() {
+        let coupon = Fixed(PricingStage::Coupon, 500, Some(vec![1]));
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 1), line(2, 5_000, 1)],
+            &[&coupon],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.lines[0].discount_fen, 0);
+        assert_eq!(p.lines[1].discount_fen, 500);
+    }
+
+    #[test]
+    fn a_discount_never_makes_anything_negative() {
+        let coupon = Fixed(PricingStage::Coupon, 99_999, Some(vec![0]));
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 1_000, 1), line(2, 500, 1)],
+            &[&coupon],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.coupon_discount_fen, 1_000);
+        assert_eq!(p.lines[0].pay_amount_fen, 0);
+        assert_eq!(p.pay_amount_fen, 500);
+        // Negative "discounts" are ignored rather than raising the price.
+        let odd = Fixed(PricingStage::Promotion, -300, None);
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 1_000, 1)],
+            &[&odd],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.pay_amount_fen, 1_000);
+    }
+
+    #[test]
+    fn a_refusing_rule_refuses_the_order() {
+        let r = price(
+            &PricingRequest::default(),
+            &[line(1, 1_000, 1)],
+            &[&Refuse],
+            None,
+        );
+        assert!(matches!(r, Err(PricingRefusal::Coupon(_))));
+    }
+
+    #[test]
+    fn allocation_adds_up_and_fits_every_line() {
+        assert_eq!(allocate(6, &[3, 3, 1]), vec![2, 3, 1]);
+        assert_eq!(allocate(1_000, &[10_000, 5_000]), vec![666, 334]);
+        assert_eq!(allocate(0, &[5, 5]), vec![0, 0]);
+        assert_eq!(allocate(10, &[10]), vec![10]);
+        // Exhaustive over small cases: shares add up, each within its weight.
+        for w in [[1, 2, 3], [5, 0, 7], [0, 0, 12], [4, 4, 4], [11, 1, 0]] {
+            for a in 0..=w.iter().sum::<i64>() {
+                let shares = allocate(a, &w);
+                assert_eq!(shares.iter().sum::<i64>(), a, "{a} over {w:?}");
+                for (s, wt) in shares.iter().zip(w) {
+                    assert!(*s >= 0 && *s <= wt, "{a} over {w:?}: {shares:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shipping_comes_last_and_is_free_above_the_discounted_amount() {
+        let rules = ShippingRules {
+            kind: ShippingKind::Flat,
+            base: Charge::flat(1_000),
+            regions: vec![],
+            free_above_fen: Some(10_000),
+            excluded_provinces: vec!["西藏".into()],
+        };
+        let coupon = Fixed(PricingStage::Coupon, 500, None);
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 1)],
+            &[&coupon],
+            Some(&rules),
+        )
+        .unwrap();
+        // ¥95.00 after the coupon is below ¥100.00: shipping is charged.
+        assert_eq!(p.shipping_fee_fen, 1_000);
+        assert_eq!(p.pay_amount_fen, 10_500);
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 1)],
+            &[],
+            Some(&rules),
+        )
+        .unwrap();
+        assert_eq!(p.shipping_fee_fen, 0);
+        let far = PricingRequest {
+            province: Some("西藏".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            price(&far, &[line(1, 10_000, 1)], &[], Some(&rules)),
+            Err(PricingRefusal::NotDeliverable(_))
+        ));
+    }
+}

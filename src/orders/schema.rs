@@ -1,0 +1,804 @@
+//! The orders area's GraphQL face: address book, cart, checkout, the buyer's orders, payment,
+//! the staff order list, shipping templates, and live order status.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
+use entity::order;
+use futures::{Stream, StreamExt};
+use sea_orm::EntityTrait;
+
+use super::{
+    addresses::{self, AddressDraft},
+    cart,
+    checkout::{self, CheckoutRequest, LineRequest},
+    errors::OrderError,
+    lifecycle::{self, EVENT_STATUS_CHANGED},
+    payments::{self, PaymentProvider},
+    queries::{self, OrderFilter as ServiceFilter, OrderSort},
+    rules::OrderStatus,
+    shipping_templates::{self, TemplateDraft},
+    types::{Address, Cart, CheckoutPreview, Order, Payment, can_read},
+};
+use crate::{
+    auth::{Permission, PermissionGuard},
+    error::{AppError, ServiceError},
+    events::{self, EventFilter},
+    graphql::{
+        context::CtxExt,
+        errors::payload,
+        ids,
+        relay::{Page, Window},
+        scalars::DateTime,
+    },
+};
+
+#[derive(InputObject)]
+pub struct AddressInput {
+    recipient: String,
+    phone: String,
+    province: String,
+    city: String,
+    district: String,
+    detail: String,
+    postal_code: Option<String>,
+    #[graphql(default = false)]
+    is_default: bool,
+}
+
+impl AddressInput {
+    fn draft(self) -> AddressDraft {
+        AddressDraft {
+            recipient: self.recipient,
+            phone: self.phone,
+            province: self.province,
+            city: self.city,
+            district: self.district,
+            detail: self.detail,
+            postal_code: self.postal_code,
+            is_default: self.is_default,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AddressPayload {
+    address: Option<Address>,
+    user_errors: Vec<OrderError>,
+}
+
+/// The result of deleting an address or a shipping template.
+#[derive(SimpleObject)]
+pub struct OrderDeletePayload {
+    deleted_id: Option<ID>,
+    user_errors: Vec<OrderError>,
+}
+
+#[derive(SimpleObject)]
+pub struct CartPayload {
+    cart: Option<Cart>,
+    user_errors: Vec<OrderError>,
+}
+
+#[derive(InputObject)]
+pub struct CheckoutLineInput {
+    sku_id: ID,
+    quantity: i64,
+}
+
+/// What to check out. Without `lines`, the selected items of the cart (which placing the order
+/// then removes from the cart).
+#[derive(InputObject)]
+pub struct CheckoutInput {
+    lines: Option<Vec<CheckoutLineInput>>,
+    address_id: Option<ID>,
+    coupon_code: Option<String>,
+    #[graphql(default = 0)]
+    points_to_use: i64,
+    buyer_note: Option<String>,
+    /// A distributor's share code the buyer arrived with.
+    share_code: Option<String>,
+}
+
+impl CheckoutInput {
+    fn request(self) -> Result<CheckoutRequest, AppError> {
+        let lines = match self.lines {
+            None => None,
+            Some(lines) => Some(
+                lines
+                    .into_iter()
+                    .map(|l| {
+                        Ok(LineRequest {
+                            // An id that names nothing matches no SKU (id 0 never exists).
+                            sku_id: ids::decode("Sku", &l.sku_id).unwrap_or(0),
+                            quantity: l.quantity,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, AppError>>()?,
+            ),
+        };
+        Ok(CheckoutRequest {
+            lines,
+            address_id: self
+                .address_id
+                .map(|a| ids::decode("Address", &a).unwrap_or(0)),
+            coupon_code: self.coupon_code,
+            points_to_use: self.points_to_use,
+            buyer_note: self.buyer_note,
+            share_code: self.share_code,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    checkout: CheckoutInput,
+    /// A retry with the same key and input returns the first order instead of a second one.
+    idempotency_key: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CheckoutPreviewPayload {
+    preview: Option<CheckoutPreview>,
+    user_errors: Vec<OrderError>,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderPayload {
+    order: Option<Order>,
+    user_errors: Vec<OrderError>,
+}
+
+#[derive(SimpleObject)]
+pub struct PaymentPayload {
+    payment: Option<Payment>,
+    order: Option<Order>,
+    user_errors: Vec<OrderError>,
+}
+
+/// How many orders are in one status.
+#[derive(SimpleObject)]
+pub struct OrderStatusCount {
+    status: OrderStatus,
+    count: i64,
+}
+
+#[derive(InputObject, Default)]
+pub struct OrderFilter {
+    statuses: Option<Vec<OrderStatus>>,
+    /// Placed at or after.
+    from: Option<DateTime>,
+    /// Placed before.
+    to: Option<DateTime>,
+    source: Option<super::rules::OrderSource>,
+    distributor_id: Option<ID>,
+    /// Matches the order number, the recipient's phone or name.
+    keyword: Option<String>,
+}
+
+impl OrderFilter {
+    fn resolve(self) -> ServiceFilter {
+        ServiceFilter {
+            statuses: self.statuses.unwrap_or_default(),
+            from: self.from.map(|d| d.0),
+            to: self.to.map(|d| d.0),
+            source: self.source,
+            distributor_id: self
+                .distributor_id
+                .map(|d| ids::decode("User", &d).unwrap_or(0)),
+            keyword: self.keyword,
+            buyer_id: None,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ShippingTemplate {
+    id: ID,
+    name: String,
+    kind: super::shipping::ShippingKind,
+    /// The rules as JSON (see the README's shipping section).
+    rules: String,
+    is_default: bool,
+}
+
+impl From<entity::shipping_template::Model> for ShippingTemplate {
+    fn from(m: entity::shipping_template::Model) -> Self {
+        ShippingTemplate {
+            id: ids::encode("ShippingTemplate", m.id),
+            kind: serde_json::from_str::<super::shipping::ShippingRules>(&m.rules)
+                .map(|r| r.kind)
+                .unwrap_or(super::shipping::ShippingKind::Flat),
+            name: m.name,
+            rules: m.rules,
+            is_default: m.is_default,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct ShippingTemplateInput {
+    name: String,
+    /// JSON, amounts in fen: `{"kind":"BY_WEIGHT","base":{"firstUnits":1000,
+    /// "firstFeeFen":800,"additionalUnits":500,"additionalFeeFen":200},"regions":[{"provinces":
+    /// ["新疆"],"charge":{…}}],"freeAboveFen":9900,"excludedProvinces":["西藏"]}`. `kind` is
+    /// `FLAT`, `BY_WEIGHT` (units are grams) or `BY_QUANTITY` (units are items).
+    rules: String,
+    #[graphql(default = false)]
+    is_default: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct ShippingTemplatePayload {
+    template: Option<ShippingTemplate>,
+    user_errors: Vec<OrderError>,
+}
+
+fn order_payload(
+    r: Result<order::Model, ServiceError<Vec<OrderError>>>,
+) -> async_graphql::Result<OrderPayload> {
+    payload(
+        r,
+        |o| OrderPayload {
+            order: Some(Order(Arc::new(o))),
+            user_errors: vec![],
+        },
+        |e| OrderPayload {
+            order: None,
+            user_errors: e,
+        },
+    )
+}
+
+async fn cart_payload(
+    ctx: &Context<'_>,
+    user_id: i64,
+    r: Result<(), ServiceError<Vec<OrderError>>>,
+) -> async_graphql::Result<CartPayload> {
+    match r {
+        Ok(()) => Ok(CartPayload {
+            cart: Some(Cart(cart::items(ctx.app().db.conn(), user_id).await?)),
+            user_errors: vec![],
+        }),
+        Err(ServiceError::User(e)) => Ok(CartPayload {
+            cart: None,
+            user_errors: e,
+        }),
+        Err(ServiceError::App(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Default)]
+pub struct OrderQuery;
+
+#[Object]
+impl OrderQuery {
+    /// The caller's addresses, the default first.
+    async fn my_addresses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Address>> {
+        let me = ctx.viewer().require_user()?;
+        Ok(addresses::list(ctx.app().db.conn(), me.user_id)
+            .await?
+            .into_iter()
+            .map(Address)
+            .collect())
+    }
+
+    /// The caller's cart.
+    async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
+        let me = ctx.viewer().require_user()?;
+        Ok(Cart(cart::items(ctx.app().db.conn(), me.user_id).await?))
+    }
+
+    /// What placing this order would charge now, line by line, with warnings for lines that
+    /// cannot be bought.
+    async fn checkout_preview(
+        &self,
+        ctx: &Context<'_>,
+        input: CheckoutInput,
+    ) -> async_graphql::Result<CheckoutPreviewPayload> {
+        let me = ctx.viewer().require_user()?;
+        let req = input.request()?;
+        let app = ctx.app();
+        payload(
+            checkout::quote(app, app.db.conn(), me.user_id, &req).await,
+            |q| CheckoutPreviewPayload {
+                preview: Some(q.into()),
+                user_errors: vec![],
+            },
+            |e| CheckoutPreviewPayload {
+                preview: None,
+                user_errors: e,
+            },
+        )
+    }
+
+    /// The caller's orders, newest first.
+    async fn my_orders(
+        &self,
+        ctx: &Context<'_>,
+        statuses: Option<Vec<OrderStatus>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Order>> {
+        let me = ctx.viewer().require_user()?;
+        let filter = ServiceFilter {
+            statuses: statuses.unwrap_or_default(),
+            buyer_id: Some(me.user_id),
+            ..Default::default()
+        };
+        let window = Window::new(first, after, last, before)?;
+        let page = queries::page(ctx.app().db.conn(), &filter, OrderSort::Newest, window).await?;
+        prefetch(ctx, &page).await?;
+        Ok(page)
+    }
+
+    /// How many of the caller's orders are in each status (badges in the mini-program).
+    async fn my_order_counts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<OrderStatusCount>> {
+        let me = ctx.viewer().require_user()?;
+        let filter = ServiceFilter {
+            buyer_id: Some(me.user_id),
+            ..Default::default()
+        };
+        counts(ctx, &filter).await
+    }
+
+    /// One order, for its buyer or staff with ORDERS; null for anyone else.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+        ctx.viewer().require_user()?;
+        let Ok(key) = ids::decode("Order", &id) else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()
+            .orders
+            .load_one(key)
+            .await?
+            .filter(|o| can_read(ctx.viewer(), o))
+            .map(Order))
+    }
+
+    /// Every order (staff with ORDERS).
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrderFilter>,
+        #[graphql(default_with = "OrderSort::Newest")] sort_by: OrderSort,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Order>> {
+        let filter = filter.unwrap_or_default().resolve();
+        let window = Window::new(first, after, last, before)?;
+        let page = queries::page(ctx.app().db.conn(), &filter, sort_by, window).await?;
+        prefetch(ctx, &page).await?;
+        Ok(page)
+    }
+
+    /// Orders per status under a filter (staff with ORDERS); the filter's statuses are ignored.
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn order_counts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrderFilter>,
+    ) -> async_graphql::Result<Vec<OrderStatusCount>> {
+        let filter = filter.unwrap_or_default().resolve();
+        counts(ctx, &filter).await
+    }
+
+    /// Shipping templates (staff with ORDERS).
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn shipping_templates(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ShippingTemplate>> {
+        Ok(shipping_templates::list(ctx.app().db.conn())
+            .await?
+            .into_iter()
+            .map(ShippingTemplate::from)
+            .collect())
+    }
+}
+
+/// Loads the children a list asks for in one batch each, before the orders resolve, so the
+/// statement count stays the same however many orders the page holds.
+async fn prefetch(ctx: &Context<'_>, page: &Page<Order>) -> Result<(), AppError> {
+    let ids: Vec<i64> = page.edges.iter().map(|e| e.node.0.id).collect();
+    let node = ctx.look_ahead().field("edges").field("node");
+    let loaders = ctx.loaders();
+    if node.field("lines").exists() || node.field("itemCount").exists() {
+        loaders.order_lines.load_many(ids.iter().copied()).await?;
+    }
+    if node.field("history").exists() {
+        loaders.order_history.load_many(ids.iter().copied()).await?;
+    }
+    if node.field("payments").exists() {
+        loaders
+            .order_payments
+            .load_many(ids.iter().copied())
+            .await?;
+    }
+    Ok(())
+}
+
+async fn counts(
+    ctx: &Context<'_>,
+    filter: &ServiceFilter,
+) -> async_graphql::Result<Vec<OrderStatusCount>> {
+    let by_status = queries::counts(ctx.app().db.conn(), filter).await?;
+    Ok(OrderStatus::ALL
+        .into_iter()
+        .map(|status| OrderStatusCount {
+            status,
+            count: by_status
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect())
+}
+
+#[derive(Default)]
+pub struct OrderMutation;
+
+#[Object]
+impl OrderMutation {
+    async fn create_address(
+        &self,
+        ctx: &Context<'_>,
+        input: AddressInput,
+    ) -> async_graphql::Result<AddressPayload> {
+        let me = ctx.viewer().require_user()?;
+        address_payload(addresses::create(ctx.app(), me.user_id, &input.draft()).await)
+    }
+
+    async fn update_address(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: AddressInput,
+    ) -> async_graphql::Result<AddressPayload> {
+        let me = ctx.viewer().require_user()?;
+        let key = ids::decode("Address", &id).unwrap_or(0);
+        address_payload(addresses::update(ctx.app(), me.user_id, key, &input.draft()).await)
+    }
+
+    async fn delete_address(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<OrderDeletePayload> {
+        let me = ctx.viewer().require_user()?;
+        let key = ids::decode("Address", &id).unwrap_or(0);
+        payload(
+            addresses::delete(ctx.app(), me.user_id, key).await,
+            |()| OrderDeletePayload {
+                deleted_id: Some(id.clone()),
+                user_errors: vec![],
+            },
+            |e| OrderDeletePayload {
+                deleted_id: None,
+                user_errors: e,
+            },
+        )
+    }
+
+    /// Adds units of a SKU to the cart (a SKU already there gets them added, up to 999).
+    async fn add_to_cart(
+        &self,
+        ctx: &Context<'_>,
+        sku_id: ID,
+        #[graphql(default = 1)] quantity: i64,
+    ) -> async_graphql::Result<CartPayload> {
+        let me = ctx.viewer().require_user()?;
+        let key = ids::decode("Sku", &sku_id).unwrap_or(0);
+        let r = cart::add(ctx.app(), me.user_id, key, quantity).await;
+        cart_payload(ctx, me.user_id, r.map(|_| ())).await
+    }
+
+    async fn update_cart_item(
+        &self,
+        ctx: &Context<'_>,
+        sku_id: ID,
+        quantity: i64,
+    ) -> async_graphql::Result<CartPayload> {
+        let me = ctx.viewer().require_user()?;
+        let key = ids::decode("Sku", &sku_id).unwrap_or(0);
+        let r = cart::set_quantity(ctx.app(), me.user_id, key, quantity).await;
+        cart_payload(ctx, me.user_id, r.map(|_| ())).await
+    }
+
+    async fn remove_from_cart(
+        &self,
+        ctx: &Context<'_>,
+        sku_ids: Vec<ID>,
+    ) -> async_graphql::Result<CartPayload> {
+        let me = ctx.viewer().require_user()?;
+        let keys: Vec<i64> = sku_ids
+            .iter()
+            .filter_map(|i| ids::decode("Sku", i).ok())
+            .collect();
+        let r = cart::remove(ctx.app(), me.user_id, &keys).await;
+        cart_payload(ctx, me.user_id, r.map_err(ServiceError::App)).await
+    }
+
+    /// Selects or deselects items for checkout; without `skuIds`, every item.
+    async fn select_cart_items(
+        &self,
+        ctx: &Context<'_>,
+        sku_ids: Option<Vec<ID>>,
+        selected: bool,
+    ) -> async_graphql::Result<CartPayload> {
+        let me = ctx.viewer().require_user()?;
+        let keys: Option<Vec<i64>> = sku_ids.map(|v| {
+            v.iter()
+                .filter_map(|i| ids::decode("Sku", i).ok())
+                .collect()
+        });
+        let r = cart::select(ctx.app(), me.user_id, keys.as_deref(), selected).await;
+        cart_payload(ctx, me.user_id, r.map_err(ServiceError::App)).await
+    }
+
+    /// Places an order: validates, reserves stock and records the order in one transaction.
+    /// Unpaid orders are cancelled after the payment timeout.
+    async fn place_order(
+        &self,
+        ctx: &Context<'_>,
+        input: PlaceOrderInput,
+    ) -> async_graphql::Result<OrderPayload> {
+        let me = ctx.viewer().require_user()?;
+        let req = input.checkout.request()?;
+        order_payload(
+            checkout::place_order(ctx.app(), me.user_id, &req, &input.idempotency_key).await,
+        )
+    }
+
+    /// Cancels the caller's unpaid order and releases its stock.
+    async fn cancel_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> async_graphql::Result<OrderPayload> {
+        let me = ctx.viewer().require_user()?;
+        let key = ids::decode("Order", &id).unwrap_or(0);
+        order_payload(
+            lifecycle::cancel_by_buyer(ctx.app(), me.user_id, key, reason.as_deref()).await,
+        )
+    }
+
+    /// Starts paying the caller's order with a provider; `payment.clientParameters` is what
+    /// the mini-program passes to the provider's SDK. The `DEV` provider completes at once
+    /// (not in production).
+    async fn create_payment(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        provider: PaymentProvider,
+    ) -> async_graphql::Result<PaymentPayload> {
+        let me = ctx.viewer().require_user()?;
+        let key = ids::decode("Order", &order_id).unwrap_or(0);
+        let app = ctx.app();
+        match payments::create_payment(app, me.user_id, key, provider).await {
+            Ok(p) => {
+                let o = entity::order::Entity::find_by_id(p.order_id)
+                    .one(app.db.conn())
+                    .await?;
+                Ok(PaymentPayload {
+                    payment: Some(Payment(p)),
+                    order: o.map(|o| Order(Arc::new(o))),
+                    user_errors: vec![],
+                })
+            }
+            Err(ServiceError::User(e)) => Ok(PaymentPayload {
+                payment: None,
+                order: None,
+                user_errors: e,
+            }),
+            Err(ServiceError::App(e)) => Err(e.into()),
+        }
+    }
+
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn create_shipping_template(
+        &self,
+        ctx: &Context<'_>,
+        input: ShippingTemplateInput,
+    ) -> async_graphql::Result<ShippingTemplatePayload> {
+        let draft = TemplateDraft {
+            name: input.name,
+            rules: input.rules,
+            is_default: input.is_default,
+        };
+        template_payload(shipping_templates::save(ctx.app(), None, &draft).await)
+    }
+
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn update_shipping_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ShippingTemplateInput,
+    ) -> async_graphql::Result<ShippingTemplatePayload> {
+        let key = ids::decode("ShippingTemplate", &id).unwrap_or(0);
+        let draft = TemplateDraft {
+            name: input.name,
+            rules: input.rules,
+            is_default: input.is_default,
+        };
+        template_payload(shipping_templates::save(ctx.app(), Some(key), &draft).await)
+    }
+
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn delete_shipping_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<OrderDeletePayload> {
+        let key = ids::decode("ShippingTemplate", &id).unwrap_or(0);
+        payload(
+            shipping_templates::delete(ctx.app(), key).await,
+            |()| OrderDeletePayload {
+                deleted_id: Some(id.clone()),
+                user_errors: vec![],
+            },
+            |e| OrderDeletePayload {
+                deleted_id: None,
+                user_errors: e,
+            },
+        )
+    }
+}
+
+fn address_payload(
+    r: Result<entity::address::Model, ServiceError<Vec<OrderError>>>,
+) -> async_graphql::Result<AddressPayload> {
+    payload(
+        r,
+        |a| AddressPayload {
+            address: Some(Address(a)),
+            user_errors: vec![],
+        },
+        |e| AddressPayload {
+            address: None,
+            user_errors: e,
+        },
+    )
+}
+
+fn template_payload(
+    r: Result<entity::shipping_template::Model, ServiceError<Vec<OrderError>>>,
+) -> async_graphql::Result<ShippingTemplatePayload> {
+    payload(
+        r,
+        |t| ShippingTemplatePayload {
+            template: Some(t.into()),
+            user_errors: vec![],
+        },
+        |e| ShippingTemplatePayload {
+            template: None,
+            user_errors: e,
+        },
+    )
+}
+
+/// A status change pushed live.
+pub struct OrderStatusEvent {
+    event: Arc<events::Event>,
+}
+
+#[Object]
+impl OrderStatusEvent {
+    /// Pass as `after` to resume from here.
+    async fn event_id(&self) -> String {
+        self.event.id.to_string()
+    }
+    async fn order_id(&self) -> ID {
+        ids::encode("Order", self.event.aggregate_id)
+    }
+    async fn order_no(&self) -> Option<&str> {
+        self.event.payload["orderNo"].as_str()
+    }
+    /// Null when the order was just placed.
+    async fn from_status(&self) -> Option<OrderStatus> {
+        self.event.payload["from"]
+            .as_str()
+            .and_then(OrderStatus::parse)
+    }
+    async fn to_status(&self) -> Option<OrderStatus> {
+        self.event.payload["to"]
+            .as_str()
+            .and_then(OrderStatus::parse)
+    }
+    async fn at(&self) -> DateTime {
+        DateTime(self.event.created_at)
+    }
+    /// The order as it is now (read when asked for).
+    async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
+        Ok(entity::order::Entity::find_by_id(self.event.aggregate_id)
+            .one(ctx.app().db.conn())
+            .await?
+            .filter(|o| can_read(ctx.viewer(), o))
+            .map(|o| Order(Arc::new(o))))
+    }
+}
+
+#[derive(Default)]
+pub struct OrderSubscription;
+
+type EventStream =
+    std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<OrderStatusEvent>> + Send + 'static>>;
+
+fn status_stream(
+    ctx: &Context<'_>,
+    filter: EventFilter,
+    after: Option<String>,
+    only_new: bool,
+) -> async_graphql::Result<EventStream> {
+    let after = events::parse_event_id(after.as_deref())?;
+    let app = ctx.app().clone();
+    let stream = events::subscribe(&app.bus, app.db.conn().clone(), filter, after);
+    Ok(Box::pin(stream.filter_map(move |item| async move {
+        match item {
+            Ok(event) if only_new && !event.payload["from"].is_null() => None,
+            Ok(event) => Some(Ok(OrderStatusEvent { event })),
+            Err(e) => Some(Err(e.into())),
+        }
+    })))
+}
+
+#[Subscription]
+impl OrderSubscription {
+    /// Status changes of one order, or of all the caller may follow: a buyer their own orders,
+    /// staff with ORDERS every order. Every change arrives once, in order; resumable with
+    /// `after` (the last `eventId` seen).
+    async fn order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        order_id: Option<ID>,
+        after: Option<String>,
+    ) -> async_graphql::Result<EventStream> {
+        let me = ctx.viewer().require_user()?;
+        let staff = me.has(Permission::Orders);
+        let aggregate_id = match &order_id {
+            None => None,
+            Some(id) => {
+                let key = ids::decode("Order", id)?;
+                let o = entity::order::Entity::find_by_id(key)
+                    .one(ctx.app().db.conn())
+                    .await?;
+                if !o.is_some_and(|o| can_read(ctx.viewer(), &o)) {
+                    return Err(AppError::not_found("Order").into());
+                }
+                Some(key)
+            }
+        };
+        let filter = EventFilter {
+            event_types: &[EVENT_STATUS_CHANGED],
+            recipient_user_id: (!staff).then_some(me.user_id),
+            aggregate_id,
+        };
+        status_stream(ctx, filter, after, false)
+    }
+
+    /// Every new order as it is placed (staff with ORDERS).
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn order_created(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> async_graphql::Result<EventStream> {
+        let filter = EventFilter {
+            event_types: &[EVENT_STATUS_CHANGED],
+            recipient_user_id: None,
+            aggregate_id: None,
+        };
+        status_stream(ctx, filter, after, true)
+    }
+}

@@ -1,0 +1,563 @@
+//! The orders area's GraphQL objects. Who may see an order is decided once, in `can_read`;
+//! every path to an order (by id, global id, lists, nested fields) goes through it.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use entity::{address, cart_item, order, order_history, order_line, payment};
+
+use super::{
+    checkout::{LineProblem, Quote},
+    lifecycle::{before_refund_of, status_of},
+    payments::{PaymentProvider, PaymentState},
+    pricing::{AppliedDiscount, PricingStage},
+    rules::{self, OrderSource, OrderStatus, PaymentStatus},
+};
+use crate::{
+    accounts::User,
+    auth::{Permission, Viewer},
+    catalog::types::{Product, Sku},
+    graphql::{
+        context::CtxExt,
+        ids,
+        scalars::{DateTime, Money},
+    },
+    money,
+};
+
+fn yuan(fen: i64) -> Money {
+    Money(money::to_decimal(fen))
+}
+
+/// The buyer, and staff who handle orders.
+pub fn can_read(viewer: &Viewer, o: &order::Model) -> bool {
+    viewer
+        .principal()
+        .is_some_and(|p| p.user_id == o.user_id || p.has(Permission::Orders))
+}
+
+fn is_order_staff(viewer: &Viewer) -> bool {
+    viewer
+        .principal()
+        .is_some_and(|p| p.has(Permission::Orders))
+}
+
+/// An entry of the buyer's address book.
+pub struct Address(pub address::Model);
+
+#[Object]
+impl Address {
+    async fn id(&self) -> ID {
+        ids::encode("Address", self.0.id)
+    }
+    async fn recipient(&self) -> &str {
+        &self.0.recipient
+    }
+    async fn phone(&self) -> &str {
+        &self.0.phone
+    }
+    async fn province(&self) -> &str {
+        &self.0.province
+    }
+    async fn city(&self) -> &str {
+        &self.0.city
+    }
+    async fn district(&self) -> &str {
+        &self.0.district
+    }
+    async fn detail(&self) -> &str {
+        &self.0.detail
+    }
+    async fn postal_code(&self) -> Option<&str> {
+        self.0.postal_code.as_deref()
+    }
+    async fn is_default(&self) -> bool {
+        self.0.is_default
+    }
+}
+
+/// A problem with a cart item or checkout line.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineWarning {
+    /// Unpublished or removed since it was added.
+    NotOnSale,
+    OutOfStock,
+    /// Fewer left than the quantity.
+    InsufficientStock,
+}
+
+/// One SKU in the cart, with what it costs and whether it can be bought now.
+pub struct CartItem {
+    pub item: cart_item::Model,
+}
+
+#[Object]
+impl CartItem {
+    async fn sku(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sku>> {
+        Ok(ctx
+            .loaders()
+            .skus
+            .load_one(self.item.sku_id)
+            .await?
+            .map(Sku::new))
+    }
+
+    async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
+        let Some(s) = ctx.loaders().skus.load_one(self.item.sku_id).await? else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders().product(s.product_id).await?.map(Product))
+    }
+
+    async fn quantity(&self) -> i64 {
+        self.item.quantity
+    }
+
+    async fn selected(&self) -> bool {
+        self.item.selected
+    }
+
+    /// The price now.
+    async fn unit_price(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Money>> {
+        Ok(ctx
+            .loaders()
+            .skus
+            .load_one(self.item.sku_id)
+            .await?
+            .map(|s| yuan(s.price_fen)))
+    }
+
+    async fn warning(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LineWarning>> {
+        let Some(s) = ctx.loaders().skus.load_one(self.item.sku_id).await? else {
+            return Ok(Some(LineWarning::NotOnSale));
+        };
+        let on_sale = ctx
+            .loaders()
+            .product(s.product_id)
+            .await?
+            .is_some_and(|p| p.status == crate::catalog::rules::ProductStatus::OnSale.as_str());
+        Ok(if !on_sale || !s.active {
+            Some(LineWarning::NotOnSale)
+        } else if s.stock <= 0 {
+            Some(LineWarning::OutOfStock)
+        } else if s.stock < self.item.quantity {
+            Some(LineWarning::InsufficientStock)
+        } else {
+            None
+        })
+    }
+}
+
+/// The buyer's cart.
+pub struct Cart(pub Vec<cart_item::Model>);
+
+#[Object]
+impl Cart {
+    async fn items(&self) -> Vec<CartItem> {
+        self.0
+            .iter()
+            .map(|i| CartItem { item: i.clone() })
+            .collect()
+    }
+
+    /// Units in the cart (the badge on the cart icon).
+    async fn total_quantity(&self) -> i64 {
+        self.0.iter().map(|i| i.quantity).sum()
+    }
+}
+
+/// A discount as applied at checkout.
+#[derive(SimpleObject)]
+pub struct Discount {
+    stage: PricingStage,
+    label: String,
+    amount: Money,
+}
+
+impl From<&AppliedDiscount> for Discount {
+    fn from(d: &AppliedDiscount) -> Self {
+        Discount {
+            stage: d.stage,
+            label: d.label.clone(),
+            amount: yuan(d.amount_fen),
+        }
+    }
+}
+
+/// A line of a checkout preview.
+#[derive(SimpleObject)]
+pub struct CheckoutLine {
+    sku: Sku,
+    product_name: String,
+    spec_text: String,
+    image_url: Option<String>,
+    quantity: i64,
+    unit_price: Money,
+    line_total: Money,
+    /// This line's share of every discount.
+    discount: Money,
+    pay_amount: Money,
+    warning: Option<LineWarning>,
+}
+
+/// What placing this order would charge, computed by the same pipeline as `placeOrder`.
+#[derive(SimpleObject)]
+pub struct CheckoutPreview {
+    lines: Vec<CheckoutLine>,
+    address: Option<Address>,
+    items_total: Money,
+    member_discount: Money,
+    promotion_discount: Money,
+    coupon_discount: Money,
+    points_discount: Money,
+    points_used: i64,
+    shipping_fee: Money,
+    pay_amount: Money,
+    discounts: Vec<Discount>,
+    /// False when some line has a warning: `placeOrder` would refuse.
+    can_place: bool,
+}
+
+impl From<Quote> for CheckoutPreview {
+    fn from(q: Quote) -> Self {
+        let p = &q.priced;
+        let lines: Vec<CheckoutLine> = q
+            .lines
+            .iter()
+            .zip(&p.lines)
+            .map(|(l, priced)| CheckoutLine {
+                sku: Sku::new(l.sku.clone()),
+                product_name: l.bundle.product.name.clone(),
+                spec_text: l
+                    .bundle
+                    .skus
+                    .iter()
+                    .find(|s| s.model.id == l.sku.id)
+                    .map(|s| s.view.label.clone())
+                    .unwrap_or_default(),
+                image_url: l.bundle.images.first().map(|i| i.url.clone()),
+                quantity: l.quantity,
+                unit_price: yuan(l.sku.price_fen),
+                line_total: yuan(priced.line_total_fen),
+                discount: yuan(priced.discount_fen),
+                pay_amount: yuan(priced.pay_amount_fen),
+                warning: l.problem.map(|pr| match pr {
+                    LineProblem::NotOnSale => LineWarning::NotOnSale,
+                    LineProblem::OutOfStock => LineWarning::OutOfStock,
+                    LineProblem::InsufficientStock { .. } => LineWarning::InsufficientStock,
+                }),
+            })
+            .collect();
+        CheckoutPreview {
+            can_place: lines.iter().all(|l| l.warning.is_none()) && q.address.is_some(),
+            lines,
+            address: q.address.map(Address),
+            items_total: yuan(p.items_total_fen),
+            member_discount: yuan(p.member_discount_fen),
+            promotion_discount: yuan(p.promotion_discount_fen),
+            coupon_discount: yuan(p.coupon_discount_fen),
+            points_discount: yuan(p.points_discount_fen),
+            points_used: p.points_used,
+            shipping_fee: yuan(p.shipping_fee_fen),
+            pay_amount: yuan(p.pay_amount_fen),
+            discounts: p.discounts.iter().map(Discount::from).collect(),
+        }
+    }
+}
+
+/// Where an order goes, copied from the address book when it was placed.
+#[derive(SimpleObject)]
+pub struct ShippingAddress {
+    recipient: String,
+    phone: String,
+    province: String,
+    city: String,
+    district: String,
+    detail: String,
+}
+
+/// A line of a placed order: a snapshot of what was bought, at what price.
+pub struct OrderLine(pub order_line::Model);
+
+#[Object]
+impl OrderLine {
+    async fn id(&self) -> ID {
+        ids::encode("OrderLine", self.0.id)
+    }
+    /// The SKU as it is now (null if removed since).
+    async fn sku(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sku>> {
+        Ok(ctx
+            .loaders()
+            .skus
+            .load_one(self.0.sku_id)
+            .await?
+            .map(Sku::new))
+    }
+    async fn product_name(&self) -> &str {
+        &self.0.product_name
+    }
+    async fn spec_text(&self) -> &str {
+        &self.0.spec_text
+    }
+    async fn sku_code(&self) -> &str {
+        &self.0.sku_code
+    }
+    async fn image_url(&self) -> Option<&str> {
+        self.0.image_url.as_deref()
+    }
+    async fn unit_price(&self) -> Money {
+        yuan(self.0.unit_price_fen)
+    }
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+    async fn line_total(&self) -> Money {
+        yuan(self.0.line_total_fen)
+    }
+    /// This line's share of the order's discounts.
+    async fn discount(&self) -> Money {
+        yuan(self.0.discount_fen)
+    }
+    /// What was paid for this line: the most that can be refunded for it.
+    async fn pay_amount(&self) -> Money {
+        yuan(self.0.pay_amount_fen)
+    }
+    async fn refunded_quantity(&self) -> i64 {
+        self.0.refunded_quantity
+    }
+    async fn refunded_amount(&self) -> Money {
+        yuan(self.0.refunded_fen)
+    }
+    async fn shipped_quantity(&self) -> i64 {
+        self.0.shipped_quantity
+    }
+    async fn is_gift(&self) -> bool {
+        self.0.is_gift
+    }
+    /// Cost price at the time of the order (staff with ORDERS only).
+    async fn cost_price(&self, ctx: &Context<'_>) -> Option<Money> {
+        is_order_staff(ctx.viewer()).then(|| yuan(self.0.cost_price_fen))
+    }
+}
+
+/// One status change of an order.
+pub struct OrderHistoryEntry(pub order_history::Model);
+
+#[Object]
+impl OrderHistoryEntry {
+    async fn from_status(&self) -> Option<OrderStatus> {
+        self.0.from_status.as_deref().and_then(OrderStatus::parse)
+    }
+    async fn to_status(&self) -> Option<OrderStatus> {
+        OrderStatus::parse(&self.0.to_status)
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Who made the change (null: the system). Staff see the person; buyers see only whether
+    /// it was them.
+    async fn actor(&self, ctx: &Context<'_>) -> Option<User> {
+        let id = self.0.actor_user_id?;
+        let viewer = ctx.viewer();
+        (is_order_staff(viewer) || viewer.user_id() == Some(id)).then(|| User::by_id(id))
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+/// An attempt to pay an order.
+pub struct Payment(pub payment::Model);
+
+#[Object]
+impl Payment {
+    async fn id(&self) -> ID {
+        ids::encode("Payment", self.0.id)
+    }
+    async fn provider(&self) -> Option<PaymentProvider> {
+        PaymentProvider::parse(&self.0.provider)
+    }
+    async fn out_trade_no(&self) -> &str {
+        &self.0.out_trade_no
+    }
+    async fn amount(&self) -> Money {
+        yuan(self.0.amount_fen)
+    }
+    async fn status(&self) -> Option<PaymentState> {
+        PaymentState::parse(&self.0.status)
+    }
+    /// The provider's transaction id once paid.
+    async fn provider_transaction_id(&self) -> Option<&str> {
+        self.0.provider_txn_id.as_deref()
+    }
+    /// What the client passes to the provider's SDK (e.g. `wx.requestPayment`), as JSON.
+    async fn client_parameters(&self) -> Option<&str> {
+        self.0.client_payload.as_deref()
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn paid_at(&self) -> Option<DateTime> {
+        self.0.paid_at.map(DateTime)
+    }
+}
+
+/// An order. Readable by its buyer and by staff with ORDERS.
+pub struct Order(pub Arc<order::Model>);
+
+#[Object]
+impl Order {
+    pub async fn id(&self) -> ID {
+        ids::encode("Order", self.0.id)
+    }
+    /// Human-readable and unique: the business day and a sequence.
+    async fn order_no(&self) -> &str {
+        &self.0.order_no
+    }
+    async fn status(&self) -> OrderStatus {
+        status_of(&self.0)
+    }
+    /// The statuses this order may move to now; any other change is refused.
+    async fn next_states(&self) -> Vec<OrderStatus> {
+        rules::next_states(status_of(&self.0), before_refund_of(&self.0))
+    }
+    async fn payment_status(&self) -> Option<PaymentStatus> {
+        PaymentStatus::parse(&self.0.payment_status)
+    }
+    async fn payment_provider(&self) -> Option<PaymentProvider> {
+        self.0
+            .payment_provider
+            .as_deref()
+            .and_then(PaymentProvider::parse)
+    }
+    async fn source(&self) -> Option<OrderSource> {
+        OrderSource::parse(&self.0.source)
+    }
+    async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderLine>> {
+        Ok(ctx
+            .loaders()
+            .order_lines
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().cloned().map(OrderLine).collect())
+            .unwrap_or_default())
+    }
+    async fn item_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(ctx
+            .loaders()
+            .order_lines
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().map(|l| l.quantity).sum())
+            .unwrap_or(0))
+    }
+    async fn items_total(&self) -> Money {
+        yuan(self.0.items_total_fen)
+    }
+    async fn member_discount(&self) -> Money {
+        yuan(self.0.member_discount_fen)
+    }
+    async fn promotion_discount(&self) -> Money {
+        yuan(self.0.promotion_discount_fen)
+    }
+    async fn coupon_discount(&self) -> Money {
+        yuan(self.0.coupon_discount_fen)
+    }
+    async fn points_discount(&self) -> Money {
+        yuan(self.0.points_discount_fen)
+    }
+    async fn points_used(&self) -> i64 {
+        self.0.points_used
+    }
+    async fn shipping_fee(&self) -> Money {
+        yuan(self.0.shipping_fee_fen)
+    }
+    /// What the buyer pays.
+    async fn pay_amount(&self) -> Money {
+        yuan(self.0.pay_amount_fen)
+    }
+    async fn refunded_amount(&self) -> Money {
+        yuan(self.0.refunded_fen)
+    }
+    /// Every discount applied at checkout.
+    async fn discounts(&self) -> Vec<Discount> {
+        serde_json::from_str::<Vec<AppliedDiscount>>(&self.0.pricing)
+            .unwrap_or_default()
+            .iter()
+            .map(Discount::from)
+            .collect()
+    }
+    async fn shipping_address(&self) -> ShippingAddress {
+        ShippingAddress {
+            recipient: self.0.recipient.clone(),
+            phone: self.0.phone.clone(),
+            province: self.0.province.clone(),
+            city: self.0.city.clone(),
+            district: self.0.district.clone(),
+            detail: self.0.address_detail.clone(),
+        }
+    }
+    async fn buyer_note(&self) -> Option<&str> {
+        self.0.buyer_note.as_deref()
+    }
+    /// Internal notes (staff with ORDERS only).
+    async fn staff_note(&self, ctx: &Context<'_>) -> Option<&str> {
+        if is_order_staff(ctx.viewer()) {
+            self.0.staff_note.as_deref()
+        } else {
+            None
+        }
+    }
+    async fn buyer(&self, ctx: &Context<'_>) -> Option<User> {
+        can_read(ctx.viewer(), &self.0).then(|| User::by_id(self.0.user_id))
+    }
+    /// Every status change, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderHistoryEntry>> {
+        Ok(ctx
+            .loaders()
+            .order_history
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().cloned().map(OrderHistoryEntry).collect())
+            .unwrap_or_default())
+    }
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
+        Ok(ctx
+            .loaders()
+            .order_payments
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().cloned().map(Payment).collect())
+            .unwrap_or_default())
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    /// Until when an unpaid order waits for payment before it is cancelled.
+    async fn pay_before(&self) -> Option<DateTime> {
+        (status_of(&self.0) == OrderStatus::Submitted)
+            .then_some(self.0.expires_at)
+            .flatten()
+            .map(DateTime)
+    }
+    async fn paid_at(&self) -> Option<DateTime> {
+        self.0.paid_at.map(DateTime)
+    }
+    async fn approved_at(&self) -> Option<DateTime> {
+        self.0.approved_at.map(DateTime)
+    }
+    async fn shipped_at(&self) -> Option<DateTime> {
+        self.0.shipped_at.map(DateTime)
+    }
+    async fn delivered_at(&self) -> Option<DateTime> {
+        self.0.delivered_at.map(DateTime)
+    }
+    async fn completed_at(&self) -> Option<DateTime> {
+        self.0.completed_at.map(DateTime)
+    }
+    async fn cancelled_at(&self) -> Option<DateTime> {
+        self.0.cancelled_at.map(DateTime)
+    }
+    async fn cancel_reason(&self) -> Option<&str> {
+        self.0.cancel_reason.as_deref()
+    }
+}
