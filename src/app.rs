@@ -45,6 +45,8 @@ pub struct AppState {
     pub keywords: KeywordCounter,
     /// The in-process read model of the catalogue.
     pub catalog: Arc<CatalogCache>,
+    /// WeChat Pay and Alipay, when configured.
+    pub payments: crate::orders::providers::PaymentProviders,
 }
 
 /// Who a token says the caller is, and until when.
@@ -182,7 +184,9 @@ pub async fn prepare(
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
+    let payments = crate::orders::providers::PaymentProviders::from_config(&config, &http)?;
     let app = Arc::new(AppState {
+        payments,
         config: Arc::new(config),
         db,
         jwt,

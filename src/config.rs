@@ -121,6 +121,27 @@ pub struct Config {
     pub order_after_sales_days: u32,
     /// How often the order timers (payment timeout, auto receipt, completion) run.
     pub order_timer_interval_secs: u64,
+
+    /// The shop's public https origin (`https://shop.example.com`), from which the payment
+    /// providers' notification URLs are built (`/webhooks/wechatpay`, `/webhooks/alipay`).
+    pub public_url: Option<String>,
+    /// WeChat Pay API v3 (direct merchant). All of these, with `wechat_appid`, enable it.
+    pub wechatpay_mch_id: Option<String>,
+    pub wechatpay_merchant_serial_no: Option<String>,
+    pub wechatpay_private_key_path: Option<PathBuf>,
+    pub wechatpay_api_v3_key: Option<String>,
+    /// The platform certificate serial or WeChat Pay public key id (`PUB_KEY_ID_…`) and its
+    /// public key PEM, which every notification and response must be signed with.
+    pub wechatpay_platform_key_serial: Option<String>,
+    pub wechatpay_platform_key_path: Option<PathBuf>,
+    pub wechatpay_base_url: String,
+    /// Alipay (RSA2). All three enable it.
+    pub alipay_app_id: Option<String>,
+    pub alipay_private_key_path: Option<PathBuf>,
+    pub alipay_public_key_path: Option<PathBuf>,
+    pub alipay_gateway_url: String,
+    /// Where Alipay's H5 cashier returns the buyer after paying.
+    pub alipay_return_url: Option<String>,
 }
 
 impl Default for Config {
@@ -175,6 +196,19 @@ impl Default for Config {
             order_auto_receive_days: 10,
             order_after_sales_days: 7,
             order_timer_interval_secs: 30,
+            public_url: None,
+            wechatpay_mch_id: None,
+            wechatpay_merchant_serial_no: None,
+            wechatpay_private_key_path: None,
+            wechatpay_api_v3_key: None,
+            wechatpay_platform_key_serial: None,
+            wechatpay_platform_key_path: None,
+            wechatpay_base_url: "https://api.mch.weixin.qq.com".into(),
+            alipay_app_id: None,
+            alipay_private_key_path: None,
+            alipay_public_key_path: None,
+            alipay_gateway_url: "https://openapi.alipay.com/gateway.do".into(),
+            alipay_return_url: None,
             purchasing_emails: String::new(),
             smtp_host: None,
             smtp_port: 25,

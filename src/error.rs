@@ -119,4 +119,10 @@ impl<U> From<sea_orm::DbErr> for ServiceError<U> {
     }
 }
 
+impl<U> From<serde_json::Error> for ServiceError<U> {
+    fn from(e: serde_json::Error) -> Self {
+        ServiceError::App(e.into())
+    }
+}
+
 pub type ServiceResult<T, U> = Result<T, ServiceError<U>>;

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod lifecycle;
 pub mod payments;
 pub mod pricing;
+pub mod providers;
 pub mod queries;
 pub mod rules;
 pub mod schema;

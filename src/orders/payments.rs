@@ -4,9 +4,9 @@
 //! history row and one event. A notification whose amount differs from what was asked changes
 //! nothing and alerts the staff who look after orders and money.
 use chrono::Utc;
-use entity::{order, order_line, payment, payment_alert, product, sku};
+use entity::{order, order_line, payment, payment_alert, product, sku, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -122,7 +122,7 @@ async fn alert(
             tx,
             NewNotification {
                 user_id,
-                kind: "PAYMENT_ALERT",
+                kind: "ORDER",
                 title: &title,
                 body: detail,
                 link: None,
@@ -214,11 +214,18 @@ async fn record_in(tx: &WriteTx, n: &Notified<'_>) -> Result<Recorded, AppError>
         )
         .set(order::Column::PaidAt, Expr::value(now));
     if lifecycle::transition(tx, &current, change).await?.is_none() {
+        // Paid again (another attempt or provider) or after the order was cancelled: the
+        // money is ours to give back.
+        let kind = if status_of(&current) == OrderStatus::Cancelled {
+            "PAID_AFTER_CANCEL"
+        } else {
+            "DUPLICATE_PAYMENT"
+        };
         alert(
             tx,
             n,
             Some(current.id),
-            "PAID_AFTER_CANCEL",
+            kind,
             &format!(
                 "order {} was {} when its payment {} arrived; refund it",
                 current.order_no,
@@ -260,28 +267,153 @@ async fn count_sales(tx: &WriteTx, order_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Starts paying an order: a payment row with a fresh `out_trade_no`. The dev provider
-/// completes it at once.
+/// Why a provider cannot take this payment.
+fn unavailable<T>(message: impl Into<String>) -> OrderResult<T> {
+    reject(OrderErrorCode::PaymentUnavailable, "provider", message)
+}
+
+/// What to charge and show at the provider's cashier.
+fn subject(lines: &[order_line::Model]) -> String {
+    let first: String = lines
+        .first()
+        .map(|l| l.product_name.chars().take(40).collect())
+        .unwrap_or_default();
+    let units: i64 = lines.iter().map(|l| l.quantity).sum();
+    if lines.len() > 1 {
+        format!("{first} 等{units}件")
+    } else {
+        first
+    }
+}
+
+/// Starts paying an order with `provider`: a payment row with an `out_trade_no`, and what the
+/// client needs to pay (`client_payload`). A pending attempt with the same provider is reused
+/// (same `out_trade_no`), so asking twice cannot make the buyer pay twice. The dev provider
+/// completes at once.
 pub async fn create_payment(
     app: &AppState,
     buyer_id: i64,
     order_id: i64,
     provider: PaymentProvider,
 ) -> OrderResult<payment::Model> {
-    if provider == PaymentProvider::Dev && app.config.is_production() {
-        return reject(
-            OrderErrorCode::PaymentUnavailable,
-            "provider",
-            "the dev provider is not available in production",
-        );
+    match provider {
+        PaymentProvider::Dev if app.config.is_production() => {
+            return unavailable("the dev provider is not available in production");
+        }
+        PaymentProvider::WechatPay if app.payments.wechat.is_none() => {
+            return unavailable("WeChat Pay is not configured");
+        }
+        PaymentProvider::Alipay if app.payments.alipay.is_none() => {
+            return unavailable("Alipay is not configured");
+        }
+        _ => {}
     }
-    if provider != PaymentProvider::Dev {
-        return reject(
-            OrderErrorCode::PaymentUnavailable,
-            "provider",
-            format!("{} is not configured", provider.as_str()),
-        );
+    let openid = if provider == PaymentProvider::WechatPay {
+        let buyer = user::Entity::find_by_id(buyer_id)
+            .one(app.db.conn())
+            .await?;
+        match buyer.and_then(|u| u.wechat_openid) {
+            Some(o) => Some(o),
+            None => return unavailable("sign in with WeChat to pay with WeChat Pay"),
+        }
+    } else {
+        None
+    };
+    let (current, pay) = open_payment(app, buyer_id, order_id, provider).await?;
+    let expires_at = current.expires_at.unwrap_or_else(Utc::now);
+    let client_payload = match provider {
+        PaymentProvider::Dev => None,
+        PaymentProvider::WechatPay => {
+            let wx = app.payments.wechat.as_ref().expect("checked above");
+            let lines = lines_of(app, current.id).await?;
+            match wx
+                .jsapi_prepay(
+                    &pay.out_trade_no,
+                    &subject(&lines),
+                    pay.amount_fen,
+                    openid.as_deref().unwrap_or_default(),
+                    Some(expires_at),
+                )
+                .await
+            {
+                Ok(prepay_id) => Some(serde_json::to_string(&wx.jsapi_pay_params(&prepay_id))?),
+                Err(e) => {
+                    tracing::warn!(error = %e, out_trade_no = %pay.out_trade_no, "WeChat Pay prepay failed");
+                    return reject(
+                        OrderErrorCode::PaymentFailed,
+                        "provider",
+                        "WeChat Pay is not available right now; try again",
+                    );
+                }
+            }
+        }
+        PaymentProvider::Alipay => {
+            let ali = app.payments.alipay.as_ref().expect("checked above");
+            let lines = lines_of(app, current.id).await?;
+            let minutes = Ord::max((expires_at - Utc::now()).num_minutes(), 1);
+            match ali.wap_pay_url(
+                &pay.out_trade_no,
+                &subject(&lines),
+                pay.amount_fen,
+                app.config.alipay_return_url.as_deref(),
+                Some(&format!("{minutes}m")),
+            ) {
+                Ok(url) => Some(serde_json::json!({ "payUrl": url }).to_string()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Alipay cashier URL failed");
+                    return reject(
+                        OrderErrorCode::PaymentFailed,
+                        "provider",
+                        "Alipay is not available right now; try again",
+                    );
+                }
+            }
+        }
+    };
+    if provider == PaymentProvider::Dev {
+        let txn_id = format!("DEV{}", uuid::Uuid::now_v7().simple());
+        record_success(
+            app,
+            &Notified {
+                provider,
+                out_trade_no: &pay.out_trade_no,
+                provider_txn_id: &txn_id,
+                amount_fen: pay.amount_fen,
+            },
+        )
+        .await?;
+    } else {
+        let tx = app.db.begin_write().await?;
+        payment::Entity::update_many()
+            .col_expr(payment::Column::ClientPayload, Expr::value(client_payload))
+            .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(payment::Column::Id.eq(pay.id))
+            .exec(&*tx)
+            .await?;
+        tx.commit().await?;
     }
+    Ok(payment::Entity::find_by_id(pay.id)
+        .one(app.db.conn())
+        .await?
+        .unwrap_or(pay))
+}
+
+async fn lines_of(app: &AppState, order_id: i64) -> Result<Vec<order_line::Model>, AppError> {
+    Ok(order_line::Entity::find()
+        .filter(order_line::Column::OrderId.eq(order_id))
+        .order_by_asc(order_line::Column::Id)
+        .all(app.db.conn())
+        .await?)
+}
+
+/// The buyer's order if it is waiting for payment, and its pending payment with `provider`
+/// (created if there is none).
+async fn open_payment(
+    app: &AppState,
+    buyer_id: i64,
+    order_id: i64,
+    provider: PaymentProvider,
+) -> OrderResult<(order::Model, payment::Model)> {
     let tx = app.db.begin_write().await?;
     let Some(current) = order::Entity::find_by_id(order_id)
         .filter(order::Column::UserId.eq(buyer_id))
@@ -300,13 +432,21 @@ pub async fn create_payment(
     let attempts = payment::Entity::find()
         .filter(payment::Column::OrderId.eq(current.id))
         .all(&*tx)
-        .await?
-        .len();
+        .await?;
+    if let Some(pending) = attempts.iter().find(|p| {
+        p.provider == provider.as_str()
+            && p.status == PaymentState::Pending.as_str()
+            && p.amount_fen == current.pay_amount_fen
+    }) {
+        let pending = pending.clone();
+        tx.commit().await?;
+        return Ok((current, pending));
+    }
     let now = Utc::now();
     let created = payment::ActiveModel {
         order_id: Set(current.id),
         provider: Set(provider.as_str().into()),
-        out_trade_no: Set(format!("{}P{}", current.order_no, attempts + 1)),
+        out_trade_no: Set(format!("{}P{}", current.order_no, attempts.len() + 1)),
         amount_fen: Set(current.pay_amount_fen),
         status: Set(PaymentState::Pending.as_str().into()),
         provider_txn_id: Set(None),
@@ -319,19 +459,5 @@ pub async fn create_payment(
     .insert(&*tx)
     .await?;
     tx.commit().await?;
-    let txn_id = format!("DEV{}", uuid::Uuid::now_v7().simple());
-    record_success(
-        app,
-        &Notified {
-            provider,
-            out_trade_no: &created.out_trade_no,
-            provider_txn_id: &txn_id,
-            amount_fen: created.amount_fen,
-        },
-    )
-    .await?;
-    Ok(payment::Entity::find_by_id(created.id)
-        .one(app.db.conn())
-        .await?
-        .unwrap_or(created))
+    Ok((current, created))
 }

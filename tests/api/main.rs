@@ -13,6 +13,7 @@ mod fake_wechatpay;
 mod inventory;
 mod ops;
 mod orders;
+mod payments;
 mod schema;
 mod search;
 mod sessions;
