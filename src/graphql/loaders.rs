@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
     audience, brand, category, order, order_history, order_line, payment, product, product_image,
-    sku, user,
+    refund, refund_line, sku, user,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
@@ -26,11 +26,14 @@ pub struct Loaders {
     pub permissions: DataLoader<PermissionLoader>,
     pub skus: DataLoader<ByIdLoader<sku::Entity>>,
     pub orders: DataLoader<ByIdLoader<order::Entity>>,
+    pub order_lines_by_id: DataLoader<ByIdLoader<order_line::Entity>>,
     /// Cached per request, so a list can load its orders' children in one batch up front
     /// (`Loaders::prefetch`) and every order then reads them from memory.
     pub order_lines: DataLoader<ByParentLoader<order_line::Entity>, HashMapCache>,
     pub order_history: DataLoader<ByParentLoader<order_history::Entity>, HashMapCache>,
     pub order_payments: DataLoader<ByParentLoader<payment::Entity>, HashMapCache>,
+    pub order_refunds: DataLoader<ByParentLoader<refund::Entity>, HashMapCache>,
+    pub refund_lines: DataLoader<ByParentLoader<refund_line::Entity>>,
     /// Misses of the catalogue cache, batched.
     bundles: DataLoader<BundleLoader>,
     catalog: Arc<CatalogCache>,
@@ -51,6 +54,7 @@ impl Loaders {
             permissions: DataLoader::new(PermissionLoader(db.clone()), s()),
             skus: DataLoader::new(ByIdLoader::new(db.clone()), s()),
             orders: DataLoader::new(ByIdLoader::new(db.clone()), s()),
+            order_lines_by_id: DataLoader::new(ByIdLoader::new(db.clone()), s()),
             order_lines: DataLoader::with_cache(
                 ByParentLoader::new(db.clone(), order_line::Column::OrderId),
                 s(),
@@ -65,6 +69,15 @@ impl Loaders {
                 ByParentLoader::new(db.clone(), payment::Column::OrderId),
                 s(),
                 HashMapCache::default(),
+            ),
+            order_refunds: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), refund::Column::OrderId),
+                s(),
+                HashMapCache::default(),
+            ),
+            refund_lines: DataLoader::new(
+                ByParentLoader::new(db.clone(), refund_line::Column::RefundId),
+                s(),
             ),
             bundles: DataLoader::new(
                 BundleLoader {
@@ -242,8 +255,16 @@ has_id!(
     order::Model,
     order_line::Model,
     order_history::Model,
-    payment::Model
+    payment::Model,
+    refund::Model
 );
+
+// Refund lines have no id of their own; within a refund, the order line identifies them.
+impl HasId for refund_line::Model {
+    fn id(&self) -> i64 {
+        self.order_line_id
+    }
+}
 
 /// Models that belong to one parent row (order lines to their order…).
 pub trait HasParent {
@@ -258,7 +279,9 @@ macro_rules! has_parent {
 has_parent!(
     order_line::Model => order_id,
     order_history::Model => order_id,
-    payment::Model => order_id
+    payment::Model => order_id,
+    refund::Model => order_id,
+    refund_line::Model => refund_id
 );
 
 /// The rows of a child table grouped by their parent's id, each group in id order.

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
-use entity::{address, cart_item, order, order_history, order_line, payment};
+use entity::{address, cart_item, order, order_history, order_line, payment, refund, refund_line};
 
 use super::{
     checkout::{LineProblem, Quote},
     lifecycle::{before_refund_of, status_of},
     payments::{PaymentProvider, PaymentState},
     pricing::{AppliedDiscount, PricingStage},
+    refund_rules::{RefundKind, RefundStatus},
     rules::{self, OrderSource, OrderStatus, PaymentStatus},
 };
 use crate::{
@@ -529,6 +530,16 @@ impl Order {
             .map(|v| v.iter().cloned().map(Payment).collect())
             .unwrap_or_default())
     }
+    /// Refund and return requests, oldest first.
+    async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
+        Ok(ctx
+            .loaders()
+            .order_refunds
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().cloned().map(Refund).collect())
+            .unwrap_or_default())
+    }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
@@ -559,5 +570,89 @@ impl Order {
     }
     async fn cancel_reason(&self) -> Option<&str> {
         self.0.cancel_reason.as_deref()
+    }
+}
+
+/// Units of one line in a refund request.
+pub struct RefundLine(pub refund_line::Model);
+
+#[Object]
+impl RefundLine {
+    async fn order_line(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OrderLine>> {
+        Ok(ctx
+            .loaders()
+            .order_lines_by_id
+            .load_one(self.0.order_line_id)
+            .await?
+            .map(|l| OrderLine((*l).clone())))
+    }
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+    /// What these units return (see the refund rounding rule).
+    async fn amount(&self) -> Money {
+        yuan(self.0.amount_fen)
+    }
+}
+
+/// A refund or return request (售后).
+pub struct Refund(pub refund::Model);
+
+#[Object]
+impl Refund {
+    async fn id(&self) -> ID {
+        ids::encode("Refund", self.0.id)
+    }
+    async fn refund_no(&self) -> &str {
+        &self.0.refund_no
+    }
+    async fn kind(&self) -> Option<RefundKind> {
+        RefundKind::parse(&self.0.kind)
+    }
+    async fn status(&self) -> Option<RefundStatus> {
+        RefundStatus::parse(&self.0.status)
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn photos(&self) -> Vec<String> {
+        serde_json::from_str(&self.0.photos).unwrap_or_default()
+    }
+    /// Everything this request returns, shipping included when it goes back.
+    async fn amount(&self) -> Money {
+        yuan(self.0.amount_fen)
+    }
+    async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundLine>> {
+        Ok(ctx
+            .loaders()
+            .refund_lines
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().cloned().map(RefundLine).collect())
+            .unwrap_or_default())
+    }
+    async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
+        Ok(ctx
+            .loaders()
+            .orders
+            .load_one(self.0.order_id)
+            .await?
+            .filter(|o| can_read(ctx.viewer(), o))
+            .map(Order))
+    }
+    async fn reject_reason(&self) -> Option<&str> {
+        self.0.reject_reason.as_deref()
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn decided_at(&self) -> Option<DateTime> {
+        self.0.decided_at.map(DateTime)
+    }
+    async fn received_at(&self) -> Option<DateTime> {
+        self.0.received_at.map(DateTime)
+    }
+    async fn refunded_at(&self) -> Option<DateTime> {
+        self.0.refunded_at.map(DateTime)
     }
 }

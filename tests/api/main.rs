@@ -14,6 +14,7 @@ mod inventory;
 mod ops;
 mod orders;
 mod payments;
+mod refunds;
 mod schema;
 mod search;
 mod sessions;

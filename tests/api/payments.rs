@@ -9,13 +9,13 @@ use crate::{fake_alipay::FakeAlipay, fake_wechatpay::FakeWechatPay, orders::*, s
 
 const ORDER: &str = "query($id: ID!) { order(id: $id) { status paymentStatus paymentProvider history { toStatus } payments { status provider outTradeNo providerTransactionId } } }";
 
-fn write_temp(contents: &str) -> PathBuf {
+pub fn write_temp(contents: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("distmall-key-{}.pem", uuid::Uuid::new_v4()));
     std::fs::write(&path, contents).unwrap();
     path
 }
 
-async fn server_with(wx: Option<&FakeWechatPay>, ali: Option<&FakeAlipay>) -> TestServer {
+pub async fn server_with(wx: Option<&FakeWechatPay>, ali: Option<&FakeAlipay>) -> TestServer {
     let wx = wx.map(|f| {
         (
             f.clone(),
@@ -89,7 +89,7 @@ async fn unpaid_order(s: &TestServer) -> (Account, Account, Value, String) {
     )
 }
 
-async fn post_wechat(s: &TestServer, (headers, body): (Vec<(String, String)>, String)) -> u16 {
+pub async fn post_wechat(s: &TestServer, (headers, body): (Vec<(String, String)>, String)) -> u16 {
     let mut req = reqwest::Client::new()
         .post(s.url("/webhooks/wechatpay"))
         .header("content-type", "application/json")

@@ -1,0 +1,205 @@
+//! After-sales over GraphQL: the buyer's request, staff decisions, the staff queue.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use entity::refund;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{
+    errors::OrderError,
+    refund_rules::{RefundKind, RefundStatus},
+    refunds::{self, RefundLineRequest, RefundRequest},
+    types::{Order, Refund},
+};
+use crate::{
+    auth::{Permission, PermissionGuard},
+    error::ServiceError,
+    graphql::{
+        context::CtxExt,
+        ids,
+        relay::{self, Page, Window},
+    },
+};
+
+#[derive(InputObject)]
+pub struct RefundLineInput {
+    order_line_id: ID,
+    quantity: i64,
+}
+
+#[derive(InputObject)]
+pub struct RequestRefundInput {
+    order_id: ID,
+    kind: RefundKind,
+    /// Which units; absent for everything not refunded yet.
+    lines: Option<Vec<RefundLineInput>>,
+    reason: String,
+    /// URLs of uploaded photos (at most 9).
+    #[graphql(default)]
+    photos: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct RefundPayload {
+    refund: Option<Refund>,
+    /// The order as it is after the change.
+    order: Option<Order>,
+    user_errors: Vec<OrderError>,
+}
+
+async fn refund_payload(
+    ctx: &Context<'_>,
+    r: Result<refund::Model, ServiceError<Vec<OrderError>>>,
+) -> async_graphql::Result<RefundPayload> {
+    match r {
+        Ok(r) => {
+            let order = entity::order::Entity::find_by_id(r.order_id)
+                .one(ctx.app().db.conn())
+                .await?;
+            Ok(RefundPayload {
+                refund: Some(Refund(r)),
+                order: order.map(|o| Order(Arc::new(o))),
+                user_errors: vec![],
+            })
+        }
+        Err(ServiceError::User(e)) => Ok(RefundPayload {
+            refund: None,
+            order: None,
+            user_errors: e,
+        }),
+        Err(ServiceError::App(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Default)]
+pub struct RefundQuery;
+
+#[Object]
+impl RefundQuery {
+    /// Refund and return requests, newest first (staff with ORDERS).
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn refunds(
+        &self,
+        ctx: &Context<'_>,
+        statuses: Option<Vec<RefundStatus>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Refund>> {
+        let mut select = refund::Entity::find();
+        if let Some(s) = statuses.filter(|s| !s.is_empty()) {
+            select = select.filter(refund::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+        }
+        Ok(relay::paginate(
+            ctx.app().db.conn(),
+            select,
+            refund::Column::Id,
+            |r| r.id,
+            true,
+            Window::new(first, after, last, before)?,
+            Refund,
+        )
+        .await?)
+    }
+}
+
+#[derive(Default)]
+pub struct RefundMutation;
+
+fn refund_key(id: &ID) -> i64 {
+    ids::decode("Refund", id).unwrap_or(0)
+}
+
+#[Object]
+impl RefundMutation {
+    /// The buyer asks for a refund, or a return of shipped goods, of the whole order or some
+    /// units; the order is `REFUNDING` until staff decide.
+    async fn request_refund(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestRefundInput,
+    ) -> async_graphql::Result<RefundPayload> {
+        let me = ctx.viewer().require_user()?;
+        let req = RefundRequest {
+            order_id: ids::decode("Order", &input.order_id).unwrap_or(0),
+            kind: input.kind,
+            lines: input.lines.map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|l| RefundLineRequest {
+                        order_line_id: ids::decode("OrderLine", &l.order_line_id).unwrap_or(0),
+                        quantity: l.quantity,
+                    })
+                    .collect()
+            }),
+            reason: input.reason,
+            photos: input.photos,
+        };
+        refund_payload(ctx, refunds::request(ctx.app(), me.user_id, &req).await).await
+    }
+
+    /// Approves a request. A refund-only request pays out at once; a return waits for
+    /// `receiveReturn`.
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn approve_refund(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<RefundPayload> {
+        let me = ctx.viewer().require_user()?;
+        refund_payload(
+            ctx,
+            refunds::approve(ctx.app(), me.user_id, refund_key(&id)).await,
+        )
+        .await
+    }
+
+    /// Rejects a request with a reason for the buyer; the order returns to where it was.
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn reject_refund(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> async_graphql::Result<RefundPayload> {
+        let me = ctx.viewer().require_user()?;
+        refund_payload(
+            ctx,
+            refunds::reject_request(ctx.app(), me.user_id, refund_key(&id), &reason).await,
+        )
+        .await
+    }
+
+    /// The returned goods arrived: they go back into stock (unless `restock` is false), then
+    /// the money goes back.
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn receive_return(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = true)] restock: bool,
+    ) -> async_graphql::Result<RefundPayload> {
+        let me = ctx.viewer().require_user()?;
+        refund_payload(
+            ctx,
+            refunds::receive_return(ctx.app(), me.user_id, refund_key(&id), restock).await,
+        )
+        .await
+    }
+
+    /// Tries the payment provider again after a failed refund.
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn retry_refund(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<RefundPayload> {
+        let me = ctx.viewer().require_user()?;
+        refund_payload(
+            ctx,
+            refunds::retry(ctx.app(), me.user_id, refund_key(&id)).await,
+        )
+        .await
+    }
+}
