@@ -60,7 +60,27 @@ pub async fn record(
     hash: &str,
     response: &impl Serialize,
 ) -> Result<(), AppError> {
-    idempotency_key::ActiveModel {
+    if claim(tx, scope, user_id, key, hash, response).await? {
+        Ok(())
+    } else {
+        Err(AppError::internal(anyhow::anyhow!(
+            "idempotency key {scope}/{key} was claimed concurrently"
+        )))
+    }
+}
+
+/// Stores the result under the key; `false` when a concurrent request with the same key
+/// committed first (on PostgreSQL the transaction is then aborted: roll it back and `check`
+/// again, which replays the winner's result).
+pub async fn claim(
+    tx: &WriteTx,
+    scope: &str,
+    user_id: i64,
+    key: &str,
+    hash: &str,
+    response: &impl Serialize,
+) -> Result<bool, AppError> {
+    let inserted = idempotency_key::ActiveModel {
         scope: Set(scope.to_string()),
         user_id: Set(user_id),
         key: Set(key.to_string()),
@@ -69,6 +89,10 @@ pub async fn record(
         created_at: Set(Utc::now()),
     }
     .insert(&**tx)
-    .await?;
-    Ok(())
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

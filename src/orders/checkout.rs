@@ -411,21 +411,12 @@ pub async fn place_order(
     };
     let hash = idempotency::request_hash(req);
     let tx = app.db.begin_write().await?;
-    match idempotency::check::<Placed>(&tx, IDEMPOTENCY_SCOPE, buyer_id, idempotency_key, &hash)
-        .await?
-    {
-        Prior::Replay(p) => {
-            let found = order::Entity::find_by_id(p.order_id).one(&*tx).await?;
-            return found.ok_or_else(|| AppError::not_found("order").into());
-        }
-        Prior::Mismatch => {
-            return reject(
-                OrderErrorCode::IdempotencyKeyReused,
-                "idempotencyKey",
-                "this idempotency key was used for a different order",
-            );
-        }
-        Prior::New => {}
+    let prior =
+        idempotency::check::<Placed>(&tx, IDEMPOTENCY_SCOPE, buyer_id, idempotency_key, &hash)
+            .await?;
+    if !matches!(prior, Prior::New) {
+        tx.rollback().await?;
+        return replay(app, buyer_id, idempotency_key, &hash).await;
     }
     let quote = quote(app, &*tx, buyer_id, req).await?;
     if let Some(bad) = quote.lines.iter().find(|l| l.problem.is_some()) {
@@ -578,7 +569,7 @@ pub async fn place_order(
             .exec(&*tx)
             .await?;
     }
-    idempotency::record(
+    let claimed = idempotency::claim(
         &tx,
         IDEMPOTENCY_SCOPE,
         buyer_id,
@@ -589,8 +580,39 @@ pub async fn place_order(
         },
     )
     .await?;
+    if !claimed {
+        // A concurrent request with the same key committed first: undo this one entirely
+        // (stock included) and answer with the winner's order.
+        tx.rollback().await?;
+        return replay(app, buyer_id, idempotency_key, &hash).await;
+    }
     tx.commit().await?;
     Ok(placed)
+}
+
+/// The order a committed request with this key placed.
+async fn replay(
+    app: &AppState,
+    buyer_id: i64,
+    idempotency_key: &str,
+    hash: &str,
+) -> OrderResult<order::Model> {
+    let tx = app.db.begin_write().await?;
+    let prior =
+        idempotency::check::<Placed>(&tx, IDEMPOTENCY_SCOPE, buyer_id, idempotency_key, hash)
+            .await?;
+    match prior {
+        Prior::Replay(p) => {
+            let found = order::Entity::find_by_id(p.order_id).one(&*tx).await?;
+            found.ok_or_else(|| AppError::not_found("order").into())
+        }
+        Prior::Mismatch => reject(
+            OrderErrorCode::IdempotencyKeyReused,
+            "idempotencyKey",
+            "this idempotency key was used for a different order",
+        ),
+        Prior::New => Err(AppError::internal(anyhow::anyhow!("idempotency key vanished")).into()),
+    }
 }
 
 /// `颜色:红 尺码:S` for a SKU of the bundle.

@@ -194,6 +194,14 @@ async fn an_idempotency_key_replays_the_first_order_and_refuses_a_different_one(
     .await;
     assert_eq!(user_error_codes(&other), vec!["IDEMPOTENCY_KEY_REUSED"]);
     assert_eq!(stock_of(s, &shop.boss.token, &shop.sku).await.0, 8);
+    // Five retries racing each other with a fresh key: one order.
+    let lines = json!([{ "skuId": shop.sku, "quantity": 1 }]);
+    let racing = (0..5).map(|_| place(s, t, &shop.address, lines.clone(), "raced-key"));
+    let results = futures::future::join_all(racing).await;
+    let first_id = &results[0]["order"]["id"];
+    assert!(first_id.is_string(), "{}", results[0]);
+    assert!(results.iter().all(|r| &r["order"]["id"] == first_id));
+    assert_eq!(stock_of(s, &shop.boss.token, &shop.sku).await.0, 7);
 }
 
 #[tokio::test]
