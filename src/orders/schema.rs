@@ -333,6 +333,33 @@ impl OrderQuery {
         Ok(page)
     }
 
+    /// Orders attributed to the calling distributor, newest first, buyers masked.
+    async fn my_distributed_orders(
+        &self,
+        ctx: &Context<'_>,
+        statuses: Option<Vec<OrderStatus>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Order>> {
+        let me = ctx.viewer().require_user()?;
+        if !me.is_distributor {
+            return Err(
+                AppError::Forbidden("only distributors have attributed orders".into()).into(),
+            );
+        }
+        let filter = ServiceFilter {
+            statuses: statuses.unwrap_or_default(),
+            distributor_id: Some(me.user_id),
+            ..Default::default()
+        };
+        let window = Window::new(first, after, last, before)?;
+        let page = queries::page(ctx.app().db.conn(), &filter, OrderSort::Newest, window).await?;
+        prefetch(ctx, &page).await?;
+        Ok(page)
+    }
+
     /// How many of the caller's orders are in each status (badges in the mini-program).
     async fn my_order_counts(
         &self,
@@ -735,11 +762,14 @@ pub struct OrderSubscription;
 type EventStream =
     std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<OrderStatusEvent>> + Send + 'static>>;
 
+/// `involving`: only events of orders this user bought or earns from (a distributor's view;
+/// the outbox has one recipient per event, the buyer, so this is checked on the payload).
 fn status_stream(
     ctx: &Context<'_>,
     filter: EventFilter,
     after: Option<String>,
     only_new: bool,
+    involving: Option<i64>,
 ) -> async_graphql::Result<EventStream> {
     let after = events::parse_event_id(after.as_deref())?;
     let app = ctx.app().clone();
@@ -747,6 +777,14 @@ fn status_stream(
     Ok(Box::pin(stream.filter_map(move |item| async move {
         match item {
             Ok(event) if only_new && !event.payload["from"].is_null() => None,
+            Ok(event)
+                if involving.is_some_and(|me| {
+                    event.payload["buyerId"].as_i64() != Some(me)
+                        && event.payload["distributorId"].as_i64() != Some(me)
+                }) =>
+            {
+                None
+            }
             Ok(event) => Some(Ok(OrderStatusEvent { event })),
             Err(e) => Some(Err(e.into())),
         }
@@ -756,8 +794,8 @@ fn status_stream(
 #[Subscription]
 impl OrderSubscription {
     /// Status changes of one order, or of all the caller may follow: a buyer their own orders,
-    /// staff with ORDERS every order. Every change arrives once, in order; resumable with
-    /// `after` (the last `eventId` seen).
+    /// a distributor also the orders attributed to them, staff with ORDERS every order. Every
+    /// change arrives once, in order; resumable with `after` (the last `eventId` seen).
     async fn order_status_changed(
         &self,
         ctx: &Context<'_>,
@@ -779,12 +817,14 @@ impl OrderSubscription {
                 Some(key)
             }
         };
+        // Buyers' events are found by recipient in the outbox; a distributor's by payload.
+        let distributor = !staff && me.is_distributor;
         let filter = EventFilter {
             event_types: &[EVENT_STATUS_CHANGED],
-            recipient_user_id: (!staff).then_some(me.user_id),
+            recipient_user_id: (!staff && !distributor).then_some(me.user_id),
             aggregate_id,
         };
-        status_stream(ctx, filter, after, false)
+        status_stream(ctx, filter, after, false, distributor.then_some(me.user_id))
     }
 
     /// Every new order as it is placed (staff with ORDERS).
@@ -799,6 +839,6 @@ impl OrderSubscription {
             recipient_user_id: None,
             aggregate_id: None,
         };
-        status_stream(ctx, filter, after, true)
+        status_stream(ctx, filter, after, true, None)
     }
 }

@@ -29,11 +29,31 @@ fn yuan(fen: i64) -> Money {
     Money(money::to_decimal(fen))
 }
 
-/// The buyer, and staff who handle orders.
+/// The buyer, staff who handle orders, and the distributor the order is attributed to (who
+/// sees it with the buyer masked, see `sees_buyer`).
 pub fn can_read(viewer: &Viewer, o: &order::Model) -> bool {
+    viewer.principal().is_some_and(|p| {
+        p.user_id == o.user_id
+            || p.has(Permission::Orders)
+            || (p.is_distributor && o.distributor_user_id == Some(p.user_id))
+    })
+}
+
+/// Whether the viewer sees who bought and where it goes: the buyer and order staff do; the
+/// distributor who earns from the order does not.
+pub fn sees_buyer(viewer: &Viewer, o: &order::Model) -> bool {
     viewer
         .principal()
         .is_some_and(|p| p.user_id == o.user_id || p.has(Permission::Orders))
+}
+
+/// `张三` → `张*`: enough for a distributor to recognise an order, not to contact the buyer.
+fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().clamp(1, 3))),
+        None => String::new(),
+    }
 }
 
 fn is_order_staff(viewer: &Viewer) -> bool {
@@ -487,18 +507,36 @@ impl Order {
             .map(Discount::from)
             .collect()
     }
-    async fn shipping_address(&self) -> ShippingAddress {
+    /// The delivery address; masked for the distributor the order is attributed to.
+    async fn shipping_address(&self, ctx: &Context<'_>) -> ShippingAddress {
+        let full = sees_buyer(ctx.viewer(), &self.0);
         ShippingAddress {
-            recipient: self.0.recipient.clone(),
-            phone: self.0.phone.clone(),
+            recipient: if full {
+                self.0.recipient.clone()
+            } else {
+                mask_name(&self.0.recipient)
+            },
+            phone: if full {
+                self.0.phone.clone()
+            } else {
+                crate::accounts::rules::mask_phone(&self.0.phone)
+            },
             province: self.0.province.clone(),
             city: self.0.city.clone(),
             district: self.0.district.clone(),
-            detail: self.0.address_detail.clone(),
+            detail: if full {
+                self.0.address_detail.clone()
+            } else {
+                "****".into()
+            },
         }
     }
-    async fn buyer_note(&self) -> Option<&str> {
-        self.0.buyer_note.as_deref()
+    async fn buyer_note(&self, ctx: &Context<'_>) -> Option<&str> {
+        if sees_buyer(ctx.viewer(), &self.0) {
+            self.0.buyer_note.as_deref()
+        } else {
+            None
+        }
     }
     /// Internal notes (staff with ORDERS only).
     async fn staff_note(&self, ctx: &Context<'_>) -> Option<&str> {
@@ -508,8 +546,13 @@ impl Order {
             None
         }
     }
+    /// Who bought (null for the distributor the order is attributed to).
     async fn buyer(&self, ctx: &Context<'_>) -> Option<User> {
-        can_read(ctx.viewer(), &self.0).then(|| User::by_id(self.0.user_id))
+        sees_buyer(ctx.viewer(), &self.0).then(|| User::by_id(self.0.user_id))
+    }
+    /// The distributor the order is attributed to.
+    async fn distributor(&self) -> Option<User> {
+        self.0.distributor_user_id.map(User::by_id)
     }
     /// Every status change, oldest first.
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderHistoryEntry>> {

@@ -716,3 +716,92 @@ async fn the_default_shipping_template_prices_checkout() {
     let guangdong = preview(1, json!(shop.address)).await;
     assert_eq!(user_error_codes(&guangdong), vec!["NOT_DELIVERABLE"]);
 }
+
+/// Until the distribution work binds buyers, attribution is written directly.
+async fn attribute(s: &TestServer, order: &Value, distributor: &Account) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let order_id =
+        distmall::graphql::ids::decode("Order", &async_graphql::ID(order.as_str().unwrap().into()))
+            .unwrap();
+    let user_id =
+        distmall::graphql::ids::decode("User", &async_graphql::ID(distributor.id.clone())).unwrap();
+    let db = s.app().db.conn();
+    let backend = s.app().db.backend();
+    for sql in [
+        format!("UPDATE users SET is_distributor = TRUE WHERE id = {user_id}"),
+        format!(
+            "UPDATE orders SET distributor_user_id = {user_id}, source = 'DISTRIBUTOR' WHERE id = {order_id}"
+        ),
+    ] {
+        db.execute_raw(Statement::from_string(backend, sql))
+            .await
+            .unwrap();
+    }
+    s.app().principals.invalidate(user_id);
+}
+
+#[tokio::test]
+async fn a_distributor_follows_attributed_orders_with_the_buyer_masked() {
+    let shop = shop("66.00", 10).await;
+    let (s, t) = (&shop.s, shop.buyer.token.as_str());
+    let line = json!([{ "skuId": shop.sku, "quantity": 1 }]);
+    let theirs = place(s, t, &shop.address, line.clone(), "a").await["order"]["id"].clone();
+    let not_theirs = place(s, t, &shop.address, line, "b").await["order"]["id"].clone();
+    let d = register(s, "13800000210", "Secret123").await;
+    let before = s
+        .gql(
+            Some(&d.token),
+            "{ myDistributedOrders { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&before), "FORBIDDEN");
+    attribute(s, &theirs, &d).await;
+
+    let seen = s
+        .data(
+            Some(&d.token),
+            "query($id: ID!) { order(id: $id) { status buyer { id } buyerNote shippingAddress { recipient phone city detail } } }",
+            json!({ "id": theirs }),
+        )
+        .await;
+    let o = &seen["order"];
+    assert_eq!(o["buyer"], Value::Null);
+    assert_eq!(o["shippingAddress"]["recipient"], "张*");
+    assert_eq!(o["shippingAddress"]["phone"], "138****0201");
+    assert_eq!(o["shippingAddress"]["city"], "深圳市");
+    assert_eq!(o["shippingAddress"]["detail"], "****");
+    let other = s
+        .data(Some(&d.token), ORDER, json!({ "id": not_theirs }))
+        .await;
+    assert_eq!(other["order"], Value::Null);
+    let list = s
+        .data(
+            Some(&d.token),
+            "{ myDistributedOrders { totalCount edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(list["myDistributedOrders"]["totalCount"], 1);
+
+    // (The attribution above came after the order was placed, so its SUBMITTED event does
+    // not name the distributor; from now on every event does.)
+    let mut ws = WsClient::connect_and_init(&s.ws_url(), Some(&d.token)).await;
+    ws.subscribe(
+        "1",
+        "subscription { orderStatusChanged { orderId toStatus order { shippingAddress { phone } } } }",
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.data(Some(t), PAY, json!({ "id": not_theirs, "p": "DEV" }))
+        .await;
+    s.data(Some(t), PAY, json!({ "id": theirs, "p": "DEV" }))
+        .await;
+    let paid = ws.recv().await.unwrap();
+    let e = &paid["payload"]["data"]["orderStatusChanged"];
+    assert_eq!(e["orderId"], theirs, "only attributed orders: {paid}");
+    assert_eq!(e["toStatus"], "PAID");
+    assert_eq!(e["order"]["shippingAddress"]["phone"], "138****0201");
+    ws.expect_silence(Duration::from_millis(300)).await;
+}

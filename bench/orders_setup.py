@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Prepares a running server for the orders benchmark, over GraphQL only: the owner signs in,
+creates a category and 10 products of 100 SKUs each (1,000 SKUs, 1,000,000 units each), then
+32 buyers register and each saves an address. Writes the ids and tokens as a Lua table for
+bench/orders.lua and as JSON for bench_ws.
+
+Usage: bench/orders_setup.py http://host:port/graphql OWNER_PHONE OWNER_PASSWORD OUT_PREFIX"""
+import json, sys, urllib.request
+
+url, phone, password, out = sys.argv[1:5]
+
+
+def gql(query, variables=None, token=None):
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = "Bearer " + token
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    resp = json.load(urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers)))
+    if resp.get("errors"):
+        sys.exit(f"GraphQL error: {resp['errors']}")
+    return resp["data"]
+
+
+def token_of(payload):
+    if payload["userErrors"]:
+        sys.exit(f"refused: {payload['userErrors']}")
+    return payload["accessToken"]
+
+
+owner = token_of(gql("mutation($i: LoginInput!) { login(input: $i) { accessToken userErrors { code message } } }",
+                     {"i": {"phone": phone, "password": password}})["login"])
+cat = gql("mutation { createCategory(input: { name: \"压测\" }) { category { id } } }", token=owner)["createCategory"]["category"]["id"]
+skus = []
+for p in range(10):
+    d = gql("""mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id skus { id } } userErrors { code message } } }""",
+            {"i": {"name": f"压测商品{p}", "categoryId": cat,
+                   "specs": [{"name": "颜色", "values": [f"色{i}" for i in range(10)]},
+                             {"name": "尺码", "values": [f"码{i}" for i in range(10)]}],
+                   "skus": [{"price": "19.90", "costPrice": "9.00", "initialStock": 1000000}]}}, owner)["createProduct"]
+    if d["userErrors"]:
+        sys.exit(f"refused: {d['userErrors']}")
+    gql("mutation($ids: [ID!]!) { publishProducts(input: { ids: $ids }) { userErrors { code } } }", {"ids": [d["product"]["id"]]}, owner)
+    skus += [s["id"] for s in d["product"]["skus"]]
+
+buyers = []
+for b in range(32):
+    buyer_phone = f"139{b:08d}"
+    tok = token_of(gql("mutation($i: RegisterInput!) { register(input: $i) { accessToken userErrors { code message } } }",
+                       {"i": {"phone": buyer_phone, "password": "Bench1234"}})["register"])
+    addr = gql("""mutation($i: AddressInput!) { createAddress(input: $i) { address { id } userErrors { code } } }""",
+               {"i": {"recipient": "压测", "phone": buyer_phone, "province": "广东省", "city": "深圳市",
+                      "district": "南山区", "detail": "科技园 1 号"}}, tok)["createAddress"]["address"]["id"]
+    buyers.append((tok, addr))
+
+with open(out + ".lua", "w") as f:
+    f.write("return {\n  skus = {" + ",".join(f'"{s}"' for s in skus) + "},\n")
+    f.write("  buyers = {" + ",".join(f'{{"{t}","{a}"}}' for t, a in buyers) + "},\n")
+    f.write(f'  staff = "{owner}",\n}}\n')
+with open(out + ".json", "w") as f:
+    json.dump({"skus": skus, "buyers": buyers, "staff": owner}, f)
+print(f"skus={len(skus)} buyers={len(buyers)}")
