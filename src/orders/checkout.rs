@@ -383,7 +383,7 @@ pub async fn place_order(
 ) -> OrderResult<order::Model> {
     if !idempotency::valid_key(idempotency_key) {
         return reject(
-            OrderErrorCode::IdempotencyKeyReused,
+            OrderErrorCode::InvalidIdempotencyKey,
             "idempotencyKey",
             format!(
                 "the idempotency key must be 1 to {} characters",

@@ -31,7 +31,16 @@ pub enum OrderErrorCode {
     PaymentUnavailable,
     /// The provider refused or could not be reached.
     PaymentFailed,
+    /// A note, reason or name is empty, too long or malformed.
     InvalidNote,
+    /// The idempotency key is empty or longer than 100 characters.
+    InvalidIdempotencyKey,
+    RefundNotFound,
+    /// The order line is not part of this order.
+    LineNotFound,
+    ShippingTemplateNotFound,
+    /// The shipping rules are not valid JSON of the documented shape, or have negative fees.
+    InvalidShippingTemplate,
 }
 
 crate::user_error_type!(

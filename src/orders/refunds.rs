@@ -121,7 +121,7 @@ pub async fn request(
             let mut out: Vec<(order_line::Model, i64)> = Vec::new();
             for a in asked {
                 let Some(l) = lines.iter().find(|l| l.id == a.order_line_id) else {
-                    return reject(OrderErrorCode::OrderNotFound, "lines", "no such order line");
+                    return reject(OrderErrorCode::LineNotFound, "lines", "no such order line");
                 };
                 if out.iter().any(|(o, _)| o.id == l.id) {
                     return reject(
@@ -224,7 +224,7 @@ pub async fn request(
 /// A refund and its order, for staff decisions.
 async fn load(tx: &WriteTx, refund_id: i64) -> OrderResult<(refund::Model, order::Model)> {
     let Some(r) = refund::Entity::find_by_id(refund_id).one(&**tx).await? else {
-        return reject_whole(OrderErrorCode::OrderNotFound, "no such refund");
+        return reject_whole(OrderErrorCode::RefundNotFound, "no such refund");
     };
     let o = order::Entity::find_by_id(r.order_id)
         .one(&**tx)

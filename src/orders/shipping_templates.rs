@@ -36,7 +36,7 @@ pub async fn save(
     let name = d.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return reject(
-            OrderErrorCode::InvalidNote,
+            OrderErrorCode::InvalidShippingTemplate,
             "name",
             "a template name has 1 to 64 characters",
         );
@@ -45,7 +45,7 @@ pub async fn save(
         Ok(r) => r,
         Err(e) => {
             return reject(
-                OrderErrorCode::InvalidNote,
+                OrderErrorCode::InvalidShippingTemplate,
                 "rules",
                 format!("the rules are not valid: {e}"),
             );
@@ -53,7 +53,7 @@ pub async fn save(
     };
     if !rules.is_valid() {
         return reject(
-            OrderErrorCode::InvalidNote,
+            OrderErrorCode::InvalidShippingTemplate,
             "rules",
             "fees and units cannot be negative",
         );
@@ -84,7 +84,7 @@ pub async fn save(
         }
         Some(id) => {
             let Some(existing) = shipping_template::Entity::find_by_id(id).one(&*tx).await? else {
-                return reject(OrderErrorCode::OrderNotFound, "id", "no such template");
+                return reject(OrderErrorCode::ShippingTemplateNotFound, "id", "no such template");
             };
             let mut row: shipping_template::ActiveModel = existing.into();
             row.name = Set(name.to_string());
@@ -106,7 +106,7 @@ pub async fn delete(app: &AppState, id: i64) -> OrderResult<()> {
         .await?
         .rows_affected;
     if gone == 0 {
-        return reject(OrderErrorCode::OrderNotFound, "id", "no such template");
+        return reject(OrderErrorCode::ShippingTemplateNotFound, "id", "no such template");
     }
     tx.commit().await?;
     Ok(())
