@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
     audience, brand, category, order, order_history, order_line, payment, product, product_image,
-    sku, user,
+    shipment, shipment_line, sku, tracking_event, user,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
@@ -31,6 +31,9 @@ pub struct Loaders {
     pub order_lines: DataLoader<ByParentLoader<order_line::Entity>, HashMapCache>,
     pub order_history: DataLoader<ByParentLoader<order_history::Entity>, HashMapCache>,
     pub order_payments: DataLoader<ByParentLoader<payment::Entity>, HashMapCache>,
+    pub order_shipments: DataLoader<ByParentLoader<shipment::Entity>, HashMapCache>,
+    pub shipment_lines: DataLoader<ByParentLoader<shipment_line::Entity>, HashMapCache>,
+    pub tracking_events: DataLoader<ByParentLoader<tracking_event::Entity>, HashMapCache>,
     /// Misses of the catalogue cache, batched.
     bundles: DataLoader<BundleLoader>,
     catalog: Arc<CatalogCache>,
@@ -63,6 +66,21 @@ impl Loaders {
             ),
             order_payments: DataLoader::with_cache(
                 ByParentLoader::new(db.clone(), payment::Column::OrderId),
+                s(),
+                HashMapCache::default(),
+            ),
+            order_shipments: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), shipment::Column::OrderId),
+                s(),
+                HashMapCache::default(),
+            ),
+            shipment_lines: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), shipment_line::Column::ShipmentId),
+                s(),
+                HashMapCache::default(),
+            ),
+            tracking_events: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), tracking_event::Column::ShipmentId),
                 s(),
                 HashMapCache::default(),
             ),
@@ -242,8 +260,17 @@ has_id!(
     order::Model,
     order_line::Model,
     order_history::Model,
-    payment::Model
+    payment::Model,
+    shipment::Model,
+    tracking_event::Model
 );
+
+/// A parcel's lines have no id of their own; they sort by the order line they ship.
+impl HasId for shipment_line::Model {
+    fn id(&self) -> i64 {
+        self.order_line_id
+    }
+}
 
 /// Models that belong to one parent row (order lines to their order…).
 pub trait HasParent {
@@ -258,7 +285,10 @@ macro_rules! has_parent {
 has_parent!(
     order_line::Model => order_id,
     order_history::Model => order_id,
-    payment::Model => order_id
+    payment::Model => order_id,
+    shipment::Model => order_id,
+    shipment_line::Model => shipment_id,
+    tracking_event::Model => shipment_id
 );
 
 /// The rows of a child table grouped by their parent's id, each group in id order.

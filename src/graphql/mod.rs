@@ -22,7 +22,10 @@ use crate::{
     config::Config,
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
-    orders::schema::{OrderMutation, OrderQuery, OrderSubscription},
+    orders::{
+        fulfilment_schema::{FulfilmentMutation, FulfilmentQuery},
+        schema::{OrderMutation, OrderQuery, OrderSubscription},
+    },
 };
 
 #[derive(MergedObject, Default)]
@@ -33,6 +36,7 @@ pub struct QueryRoot(
     InventoryQuery,
     NotificationQuery,
     OrderQuery,
+    FulfilmentQuery,
     node::NodeQuery,
 );
 
@@ -44,6 +48,7 @@ pub struct MutationRoot(
     InventoryMutation,
     NotificationMutation,
     OrderMutation,
+    FulfilmentMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -4,6 +4,7 @@ mod exports;
 mod graphql;
 mod ops;
 mod playground;
+mod webhooks;
 mod ws;
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use axum::{
     Json, Router,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde_json::json;
 
@@ -63,6 +64,8 @@ pub fn router(state: HttpState) -> Router {
             "/exports/stock-movements.csv",
             get(exports::stock_movements),
         )
+        .route("/exports/orders.csv", get(exports::orders))
+        .route("/webhooks/logistics", post(webhooks::logistics))
         .nest_service("/media", media_service(&state))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -32,6 +32,14 @@ pub enum OrderErrorCode {
     /// The provider refused or could not be reached.
     PaymentFailed,
     InvalidNote,
+    /// A line named in a shipment is not a line of this order.
+    OrderLineNotFound,
+    /// Every unit is shipped or refunded already, or the shipment names no units.
+    NothingToShip,
+    /// The carrier code or tracking number is empty or malformed.
+    InvalidTracking,
+    /// This carrier's tracking number is on another shipment already.
+    TrackingNumberTaken,
 }
 
 crate::user_error_type!(
