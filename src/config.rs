@@ -29,6 +29,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the polling fallback gets parcel tracking from.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackingProviderKind {
+    /// Kuaidi100's real-time query (needs `kuaidi100_customer` and `kuaidi100_key`).
+    Kuaidi100,
+    /// Made-up timelines for demos: never in production.
+    Simulator,
+    /// No polling; tracking arrives only by push.
+    Off,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -142,6 +154,23 @@ pub struct Config {
     pub alipay_gateway_url: String,
     /// Where Alipay's H5 cashier returns the buyer after paying.
     pub alipay_return_url: Option<String>,
+    /// The salt Kuaidi100 signs pushes with; without it every push to `/webhooks/logistics`
+    /// is refused.
+    pub kuaidi100_salt: Option<String>,
+    /// Enterprise credentials for Kuaidi100's real-time query and subscriptions.
+    pub kuaidi100_customer: Option<String>,
+    pub kuaidi100_key: Option<String>,
+    pub kuaidi100_base_url: String,
+    /// The public URL of `/webhooks/logistics`. With it (and the key and salt) every new
+    /// shipment is subscribed for pushes.
+    pub kuaidi100_callback_url: Option<String>,
+    /// `kuaidi100`, `simulator` or `off`. Unset: Kuaidi100 when a key is configured, else the
+    /// simulator in development and off in production.
+    pub tracking_provider: Option<TrackingProviderKind>,
+    /// Shipments in transit without a push for this long are queried by the polling fallback.
+    pub tracking_poll_stale_hours: u32,
+    /// How often the polling fallback runs.
+    pub tracking_poll_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -209,6 +238,14 @@ impl Default for Config {
             alipay_public_key_path: None,
             alipay_gateway_url: "https://openapi.alipay.com/gateway.do".into(),
             alipay_return_url: None,
+            kuaidi100_salt: None,
+            kuaidi100_customer: None,
+            kuaidi100_key: None,
+            kuaidi100_base_url: crate::logistics::kuaidi100::DEFAULT_BASE_URL.into(),
+            kuaidi100_callback_url: None,
+            tracking_provider: None,
+            tracking_poll_stale_hours: 4,
+            tracking_poll_interval_secs: 600,
             purchasing_emails: String::new(),
             smtp_host: None,
             smtp_port: 25,
@@ -270,14 +307,41 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("search-index"))
     }
 
+    /// The tracking source the polling fallback uses (see `tracking_provider`).
+    pub fn tracking_provider_kind(&self) -> TrackingProviderKind {
+        self.tracking_provider
+            .unwrap_or(if self.kuaidi100_key.is_some() {
+                TrackingProviderKind::Kuaidi100
+            } else if self.is_production() {
+                TrackingProviderKind::Off
+            } else {
+                TrackingProviderKind::Simulator
+            })
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
 
     /// Refuses settings that must never reach production.
     pub fn validate(&self) -> Result<(), String> {
+        match self.tracking_provider_kind() {
+            TrackingProviderKind::Kuaidi100
+                if self.kuaidi100_key.is_none() || self.kuaidi100_customer.is_none() =>
+            {
+                return Err(
+                    "tracking_provider = \"kuaidi100\" needs kuaidi100_customer and kuaidi100_key"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
         if !self.is_production() {
             return Ok(());
+        }
+        // Simulated tracking would mark real orders delivered.
+        if self.tracking_provider_kind() == TrackingProviderKind::Simulator {
+            return Err("the tracking simulator is for demos; it cannot run in production".into());
         }
         match self.jwt_algorithm {
             JwtAlgorithm::HS256 => match &self.jwt_secret {
@@ -340,6 +404,29 @@ mod tests {
             assert!(Config::load().is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn tracking_defaults_to_the_simulator_only_in_development() {
+        let mut c = Config::default();
+        assert_eq!(c.tracking_provider_kind(), TrackingProviderKind::Simulator);
+        c.kuaidi100_key = Some("k".into());
+        assert!(
+            c.validate().is_err(),
+            "a key without a customer cannot query"
+        );
+        c.kuaidi100_customer = Some("c".into());
+        assert_eq!(c.tracking_provider_kind(), TrackingProviderKind::Kuaidi100);
+        assert!(c.validate().is_ok());
+        let mut prod = Config {
+            env: RunMode::Production,
+            jwt_secret: Some("x".repeat(32)),
+            ..Config::default()
+        };
+        assert_eq!(prod.tracking_provider_kind(), TrackingProviderKind::Off);
+        assert!(prod.validate().is_ok());
+        prod.tracking_provider = Some(TrackingProviderKind::Simulator);
+        assert!(prod.validate().is_err());
     }
 
     #[test]

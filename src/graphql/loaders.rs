@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
     audience, brand, category, order, order_history, order_line, payment, product, product_image,
-    refund, refund_line, sku, user,
+    refund, refund_line, shipment, shipment_line, sku, tracking_event, user,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
@@ -34,6 +34,9 @@ pub struct Loaders {
     pub order_payments: DataLoader<ByParentLoader<payment::Entity>, HashMapCache>,
     pub order_refunds: DataLoader<ByParentLoader<refund::Entity>, HashMapCache>,
     pub refund_lines: DataLoader<ByParentLoader<refund_line::Entity>>,
+    pub order_shipments: DataLoader<ByParentLoader<shipment::Entity>, HashMapCache>,
+    pub shipment_lines: DataLoader<ByParentLoader<shipment_line::Entity>, HashMapCache>,
+    pub tracking_events: DataLoader<ByParentLoader<tracking_event::Entity>, HashMapCache>,
     /// Misses of the catalogue cache, batched.
     bundles: DataLoader<BundleLoader>,
     catalog: Arc<CatalogCache>,
@@ -78,6 +81,21 @@ impl Loaders {
             refund_lines: DataLoader::new(
                 ByParentLoader::new(db.clone(), refund_line::Column::RefundId),
                 s(),
+            ),
+            order_shipments: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), shipment::Column::OrderId),
+                s(),
+                HashMapCache::default(),
+            ),
+            shipment_lines: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), shipment_line::Column::ShipmentId),
+                s(),
+                HashMapCache::default(),
+            ),
+            tracking_events: DataLoader::with_cache(
+                ByParentLoader::new(db.clone(), tracking_event::Column::ShipmentId),
+                s(),
+                HashMapCache::default(),
             ),
             bundles: DataLoader::new(
                 BundleLoader {
@@ -256,11 +274,20 @@ has_id!(
     order_line::Model,
     order_history::Model,
     payment::Model,
-    refund::Model
+    refund::Model,
+    shipment::Model,
+    tracking_event::Model
 );
 
-// Refund lines have no id of their own; within a refund, the order line identifies them.
+/// Refund lines have no id of their own; within a refund, the order line identifies them.
 impl HasId for refund_line::Model {
+    fn id(&self) -> i64 {
+        self.order_line_id
+    }
+}
+
+/// A parcel's lines have no id of their own; they sort by the order line they ship.
+impl HasId for shipment_line::Model {
     fn id(&self) -> i64 {
         self.order_line_id
     }
@@ -281,7 +308,10 @@ has_parent!(
     order_history::Model => order_id,
     payment::Model => order_id,
     refund::Model => order_id,
-    refund_line::Model => refund_id
+    refund_line::Model => refund_id,
+    shipment::Model => order_id,
+    shipment_line::Model => shipment_id,
+    tracking_event::Model => shipment_id
 );
 
 /// The rows of a child table grouped by their parent's id, each group in id order.

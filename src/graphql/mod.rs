@@ -23,6 +23,7 @@ use crate::{
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
     orders::{
+        fulfilment_schema::{FulfilmentMutation, FulfilmentQuery},
         refund_schema::{RefundMutation, RefundQuery},
         schema::{OrderMutation, OrderQuery, OrderSubscription},
     },
@@ -37,6 +38,7 @@ pub struct QueryRoot(
     NotificationQuery,
     OrderQuery,
     RefundQuery,
+    FulfilmentQuery,
     node::NodeQuery,
 );
 
@@ -49,6 +51,7 @@ pub struct MutationRoot(
     NotificationMutation,
     OrderMutation,
     RefundMutation,
+    FulfilmentMutation,
 );
 
 #[derive(MergedSubscription, Default)]

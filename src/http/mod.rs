@@ -5,6 +5,7 @@ mod graphql;
 mod ops;
 mod payment_webhooks;
 mod playground;
+mod webhooks;
 mod ws;
 
 use std::sync::Arc;
@@ -66,6 +67,8 @@ pub fn router(state: HttpState) -> Router {
         )
         .route("/webhooks/wechatpay", post(payment_webhooks::wechatpay))
         .route("/webhooks/alipay", post(payment_webhooks::alipay))
+        .route("/exports/orders.csv", get(exports::orders))
+        .route("/webhooks/logistics", post(webhooks::logistics))
         .nest_service("/media", media_service(&state))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

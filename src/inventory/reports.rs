@@ -45,7 +45,7 @@ impl MovementFilter {
 /// Most rows one CSV export carries.
 pub const CSV_MAX_ROWS: u64 = 100_000;
 
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -36,11 +36,17 @@ pub enum OrderErrorCode {
     /// The idempotency key is empty or longer than 100 characters.
     InvalidIdempotencyKey,
     RefundNotFound,
-    /// The order line is not part of this order.
-    LineNotFound,
     ShippingTemplateNotFound,
     /// The shipping rules are not valid JSON of the documented shape, or have negative fees.
     InvalidShippingTemplate,
+    /// A line named in a shipment is not a line of this order.
+    OrderLineNotFound,
+    /// Every unit is shipped or refunded already, or the shipment names no units.
+    NothingToShip,
+    /// The carrier code or tracking number is empty or malformed.
+    InvalidTracking,
+    /// This carrier's tracking number is on another shipment already.
+    TrackingNumberTaken,
 }
 
 crate::user_error_type!(

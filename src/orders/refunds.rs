@@ -121,7 +121,11 @@ pub async fn request(
             let mut out: Vec<(order_line::Model, i64)> = Vec::new();
             for a in asked {
                 let Some(l) = lines.iter().find(|l| l.id == a.order_line_id) else {
-                    return reject(OrderErrorCode::LineNotFound, "lines", "no such order line");
+                    return reject(
+                        OrderErrorCode::OrderLineNotFound,
+                        "lines",
+                        "no such order line",
+                    );
                 };
                 if out.iter().any(|(o, _)| o.id == l.id) {
                     return reject(

@@ -233,7 +233,7 @@ pub struct ShippingTemplatePayload {
     user_errors: Vec<OrderError>,
 }
 
-fn order_payload(
+pub(super) fn order_payload(
     r: Result<order::Model, ServiceError<Vec<OrderError>>>,
 ) -> async_graphql::Result<OrderPayload> {
     payload(
@@ -451,6 +451,7 @@ async fn prefetch(ctx: &Context<'_>, page: &Page<Order>) -> Result<(), AppError>
             .load_many(ids.iter().copied())
             .await?;
     }
+    super::fulfilment_schema::prefetch_shipments(loaders, &node, &ids).await?;
     Ok(())
 }
 

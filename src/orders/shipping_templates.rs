@@ -84,7 +84,11 @@ pub async fn save(
         }
         Some(id) => {
             let Some(existing) = shipping_template::Entity::find_by_id(id).one(&*tx).await? else {
-                return reject(OrderErrorCode::ShippingTemplateNotFound, "id", "no such template");
+                return reject(
+                    OrderErrorCode::ShippingTemplateNotFound,
+                    "id",
+                    "no such template",
+                );
             };
             let mut row: shipping_template::ActiveModel = existing.into();
             row.name = Set(name.to_string());
@@ -106,7 +110,11 @@ pub async fn delete(app: &AppState, id: i64) -> OrderResult<()> {
         .await?
         .rows_affected;
     if gone == 0 {
-        return reject(OrderErrorCode::ShippingTemplateNotFound, "id", "no such template");
+        return reject(
+            OrderErrorCode::ShippingTemplateNotFound,
+            "id",
+            "no such template",
+        );
     }
     tx.commit().await?;
     Ok(())

@@ -7,6 +7,8 @@ use entity::{address, cart_item, order, order_history, order_line, payment, refu
 
 use super::{
     checkout::{LineProblem, Quote},
+    fulfilment::{ShippingStatus, shipping_status},
+    fulfilment_schema::Shipment,
     lifecycle::{before_refund_of, status_of},
     payments::{PaymentProvider, PaymentState},
     pricing::{AppliedDiscount, PricingStage},
@@ -563,6 +565,29 @@ impl Order {
             .await?
             .map(|v| v.iter().cloned().map(OrderHistoryEntry).collect())
             .unwrap_or_default())
+    }
+    /// The parcels the order shipped in, oldest first, each with its contents and the carrier's
+    /// tracking timeline.
+    async fn shipments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Shipment>> {
+        Ok(ctx
+            .loaders()
+            .order_shipments
+            .load_one(self.0.id)
+            .await?
+            .map(|v| v.iter().cloned().map(Shipment).collect())
+            .unwrap_or_default())
+    }
+    /// How far the goods are, as the lines and the carriers say.
+    async fn shipping_status(&self, ctx: &Context<'_>) -> async_graphql::Result<ShippingStatus> {
+        let loaders = ctx.loaders();
+        let (lines, parcels) = futures::try_join!(
+            loaders.order_lines.load_one(self.0.id),
+            loaders.order_shipments.load_one(self.0.id),
+        )?;
+        Ok(shipping_status(
+            &lines.unwrap_or_default(),
+            &parcels.unwrap_or_default(),
+        ))
     }
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         Ok(ctx

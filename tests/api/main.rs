@@ -10,6 +10,7 @@ mod fake_alipay;
 mod fake_kuaidi100;
 mod fake_smtp;
 mod fake_wechatpay;
+mod fulfilment;
 mod inventory;
 mod ops;
 mod orders;
