@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use crate::{
     catalog::published_product,
     fake_kuaidi100::{self, Entry, FakeKuaidi100},
+    fake_wechatpay::FakeWechatPay,
     orders::{PAY, address_input, create_address, place},
+    payments::{give_openid, pay_with_wechat, wechat_settings},
     support::*,
 };
 
@@ -177,11 +179,15 @@ fn statuses(history: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn an_order_goes_from_payment_to_completion_while_the_buyer_watches() {
+    let wechat = FakeWechatPay::start().await;
+    let pay_by_wechat = wechat_settings(&wechat);
     let shop = shop_with(|c| {
+        pay_by_wechat(c);
         c.order_after_sales_days = 0;
         c.order_timer_interval_secs = 1;
     })
     .await;
+    give_openid(&shop.s, &shop.buyer).await;
     let (s, t) = (&shop.s, shop.buyer.token.as_str());
     let mut ws = WsClient::connect_and_init(&s.ws_url(), Some(t)).await;
     // From the start of the outbox: every change of the buyer's orders, in order.
@@ -192,7 +198,17 @@ async fn an_order_goes_from_payment_to_completion_while_the_buyer_watches() {
     )
     .await;
 
-    let id = shop.paid_order(2, 0, "k").await;
+    // Paid with WeChat Pay: the prepay, then the platform's signed notification.
+    let placed = place(
+        s,
+        t,
+        &shop.address,
+        json!([{ "skuId": shop.shoes, "quantity": 2 }]),
+        "k",
+    )
+    .await;
+    let id = placed["order"]["id"].clone();
+    pay_with_wechat(s, &wechat, t, &id).await;
     let approved = s
         .data(
             Some(&shop.clerk.token),

@@ -65,23 +65,7 @@ async fn paid_order(s: TestServer, wechat: Option<&FakeWechatPay>) -> Paid {
                 .await;
             assert_eq!(paid["createPayment"]["order"]["status"], "PAID");
         }
-        Some(fake) => {
-            let paying = s
-                .data(
-                    Some(&buyer.token),
-                    PAY,
-                    json!({ "id": order, "p": "WECHAT_PAY" }),
-                )
-                .await;
-            let no = paying["createPayment"]["payment"]["outTradeNo"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            assert_eq!(
-                post_wechat(&s, fake.payment_notification(&no, 10_799)).await,
-                204
-            );
-        }
+        Some(fake) => pay_with_wechat(&s, fake, &buyer.token, &order).await,
     }
     let lines = s
         .data(Some(&buyer.token), LINES, json!({ "id": order }))
@@ -294,4 +278,100 @@ async fn refund_requests_that_must_be_refused_change_nothing() {
         )
         .await;
     assert_eq!(queue["refunds"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn returned_goods_go_back_into_stock_before_the_money_goes_back() {
+    let fake = FakeWechatPay::start().await;
+    let p = paid_order(server_with(Some(&fake), None).await, Some(&fake)).await;
+    let s = &p.s;
+    let t = p.boss.token.as_str();
+    let approve = s
+        .data(
+            Some(t),
+            "mutation($id: ID!) { approveOrder(id: $id) { userErrors { code } } }",
+            json!({ "id": p.order }),
+        )
+        .await;
+    assert_eq!(approve["approveOrder"]["userErrors"], json!([]));
+    let shipped = s
+        .data(
+            Some(t),
+            "mutation($input: ShipOrderInput!) { shipOrder(input: $input) { order { status } userErrors { code message } } }",
+            json!({ "input": { "orderId": p.order, "carrier": "shunfeng", "trackingNo": "SF1000000000001" } }),
+        )
+        .await;
+    assert_eq!(
+        shipped["shipOrder"]["order"]["status"], "SHIPPED",
+        "{shipped}"
+    );
+
+    let asked = s
+        .data(
+            Some(&p.buyer.token),
+            REQUEST,
+            json!({ "input": { "orderId": p.order, "kind": "RETURN", "lines": [{ "orderLineId": p.line, "quantity": 2 }], "reason": "尺码不合适" } }),
+        )
+        .await["requestRefund"]
+        .clone();
+    assert_eq!(asked["userErrors"], json!([]), "{asked}");
+    assert_eq!(
+        asked["refund"]["amount"], "66.66",
+        "shipping stays: goods were shipped"
+    );
+    let id = asked["refund"]["id"].clone();
+    let approved = s.data(Some(t), APPROVE, json!({ "id": id })).await["approveRefund"].clone();
+    assert_eq!(
+        approved["refund"]["status"], "APPROVED",
+        "waits for the goods"
+    );
+    assert_eq!(approved["order"]["refundedAmount"], "0.00");
+    assert_eq!(stock_of(s, t, &p.sku).await, 7);
+    let received = s
+        .data(
+            Some(t),
+            "mutation($id: ID!) { receiveReturn(id: $id) { refund { status amount } order { status paymentStatus refundedAmount } userErrors { code message } } }",
+            json!({ "id": id }),
+        )
+        .await["receiveReturn"]
+        .clone();
+    assert_eq!(received["userErrors"], json!([]), "{received}");
+    assert_eq!(received["refund"]["status"], "REFUNDED");
+    assert_eq!(received["order"]["status"], "SHIPPED", "back where it was");
+    assert_eq!(received["order"]["paymentStatus"], "PARTIALLY_REFUNDED");
+    assert_eq!(received["order"]["refundedAmount"], "66.66");
+    assert_eq!(
+        stock_of(s, t, &p.sku).await,
+        9,
+        "the two pairs are back on the shelf"
+    );
+    let ledger = s
+        .data(
+            Some(t),
+            "query($sku: ID) { stockMovements(filter: { skuId: $sku, reason: RETURNED }) { edges { node { delta } } } }",
+            json!({ "sku": p.sku }),
+        )
+        .await;
+    assert_eq!(
+        ledger["stockMovements"]["edges"],
+        json!([{ "node": { "delta": 2 } }])
+    );
+    let refunded: i64 = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path_and_query == "/v3/refund/domestic/refunds")
+        .map(|r| r.json["amount"]["refund"].as_i64().unwrap())
+        .sum();
+    assert_eq!(refunded, 6_666);
+}
+
+async fn stock_of(s: &TestServer, token: &str, sku: &Value) -> i64 {
+    s.data(
+        Some(token),
+        "query($id: ID!) { node(id: $id) { ... on Sku { stock } } }",
+        json!({ "id": sku }),
+    )
+    .await["node"]["stock"]
+        .as_i64()
+        .unwrap()
 }
