@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::HttpState;
 use crate::{
-    orders::payments::{self, Notified, PaymentProvider, Recorded},
+    orders::payments::{self, Notified, ProviderKind, Recorded},
     payments::{alipay, wechatpay::NotificationHeaders},
 };
 
@@ -72,7 +72,7 @@ pub async fn wechatpay(
     let recorded = payments::record_success(
         app,
         &Notified {
-            provider: PaymentProvider::WechatPay,
+            provider: ProviderKind::WechatPay,
             out_trade_no: &txn.out_trade_no,
             provider_txn_id: txn.transaction_id.as_deref().unwrap_or_default(),
             amount_fen: total,
@@ -118,7 +118,7 @@ pub async fn alipay(State(state): State<HttpState>, body: Bytes) -> Response {
     let recorded: Result<Recorded, _> = payments::record_success(
         app,
         &Notified {
-            provider: PaymentProvider::Alipay,
+            provider: ProviderKind::Alipay,
             out_trade_no: &n.out_trade_no,
             provider_txn_id: &n.trade_no,
             amount_fen: n.total_amount_fen,

@@ -13,6 +13,7 @@ use sea_orm::{
 use super::{
     errors::{OrderErrorCode, OrderResult, reject, reject_whole},
     lifecycle::{self, Actor, Change, status_of},
+    providers::{PaymentStart, Started},
     rules::{OrderStatus, PaymentStatus},
 };
 use crate::{
@@ -23,20 +24,22 @@ use crate::{
     notifications::service::{NewNotification, notify, staff_with},
 };
 
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PaymentProvider {
+/// Which payment provider (the API calls it `PaymentProvider`).
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[graphql(name = "PaymentProvider")]
+pub enum ProviderKind {
     /// Completes at once without money: for demos and development, refused in production.
     Dev,
     WechatPay,
     Alipay,
 }
 
-impl PaymentProvider {
+impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            PaymentProvider::Dev => "DEV",
-            PaymentProvider::WechatPay => "WECHAT_PAY",
-            PaymentProvider::Alipay => "ALIPAY",
+            ProviderKind::Dev => "DEV",
+            ProviderKind::WechatPay => "WECHAT_PAY",
+            ProviderKind::Alipay => "ALIPAY",
         }
     }
 
@@ -72,7 +75,7 @@ impl PaymentState {
 
 /// What a provider reports about a payment.
 pub struct Notified<'a> {
-    pub provider: PaymentProvider,
+    pub provider: ProviderKind,
     pub out_trade_no: &'a str,
     pub provider_txn_id: &'a str,
     pub amount_fen: i64,
@@ -294,21 +297,12 @@ pub async fn create_payment(
     app: &AppState,
     buyer_id: i64,
     order_id: i64,
-    provider: PaymentProvider,
+    kind: ProviderKind,
 ) -> OrderResult<payment::Model> {
-    match provider {
-        PaymentProvider::Dev if app.config.is_production() => {
-            return unavailable("the dev provider is not available in production");
-        }
-        PaymentProvider::WechatPay if app.payments.wechat.is_none() => {
-            return unavailable("WeChat Pay is not configured");
-        }
-        PaymentProvider::Alipay if app.payments.alipay.is_none() => {
-            return unavailable("Alipay is not configured");
-        }
-        _ => {}
-    }
-    let openid = if provider == PaymentProvider::WechatPay {
+    let Some(provider) = app.payments.get(kind) else {
+        return unavailable(format!("{} is not available here", kind.as_str()));
+    };
+    let openid = if provider.needs_openid() {
         let buyer = user::Entity::find_by_id(buyer_id)
             .one(app.db.conn())
             .await?;
@@ -319,78 +313,48 @@ pub async fn create_payment(
     } else {
         None
     };
-    let (current, pay) = open_payment(app, buyer_id, order_id, provider).await?;
-    let expires_at = current.expires_at.unwrap_or_else(Utc::now);
-    let client_payload = match provider {
-        PaymentProvider::Dev => None,
-        PaymentProvider::WechatPay => {
-            let wx = app.payments.wechat.as_ref().expect("checked above");
-            let lines = lines_of(app, current.id).await?;
-            match wx
-                .jsapi_prepay(
-                    &pay.out_trade_no,
-                    &subject(&lines),
-                    pay.amount_fen,
-                    openid.as_deref().unwrap_or_default(),
-                    Some(expires_at),
-                )
-                .await
-            {
-                Ok(prepay_id) => Some(serde_json::to_string(&wx.jsapi_pay_params(&prepay_id))?),
-                Err(e) => {
-                    tracing::warn!(error = %e, out_trade_no = %pay.out_trade_no, "WeChat Pay prepay failed");
-                    return reject(
-                        OrderErrorCode::PaymentFailed,
-                        "provider",
-                        "WeChat Pay is not available right now; try again",
-                    );
-                }
-            }
+    let (current, pay) = open_payment(app, buyer_id, order_id, kind).await?;
+    let lines = lines_of(app, current.id).await?;
+    let started = provider
+        .start(&PaymentStart {
+            out_trade_no: &pay.out_trade_no,
+            amount_fen: pay.amount_fen,
+            subject: &subject(&lines),
+            payer_openid: openid.as_deref(),
+            expires_at: current.expires_at.unwrap_or_else(Utc::now),
+        })
+        .await;
+    match started {
+        Err(e) => {
+            tracing::warn!(error = %e, out_trade_no = %pay.out_trade_no, provider = kind.as_str(), "payment could not start");
+            return reject(
+                OrderErrorCode::PaymentFailed,
+                "provider",
+                format!("{} is not available right now; try again", kind.as_str()),
+            );
         }
-        PaymentProvider::Alipay => {
-            let ali = app.payments.alipay.as_ref().expect("checked above");
-            let lines = lines_of(app, current.id).await?;
-            let minutes = Ord::max((expires_at - Utc::now()).num_minutes(), 1);
-            match ali.wap_pay_url(
-                &pay.out_trade_no,
-                &subject(&lines),
-                pay.amount_fen,
-                app.config.alipay_return_url.as_deref(),
-                Some(&format!("{minutes}m")),
-            ) {
-                Ok(url) => Some(serde_json::json!({ "payUrl": url }).to_string()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "Alipay cashier URL failed");
-                    return reject(
-                        OrderErrorCode::PaymentFailed,
-                        "provider",
-                        "Alipay is not available right now; try again",
-                    );
-                }
-            }
-        }
-    };
-    if provider == PaymentProvider::Dev {
-        let txn_id = format!("DEV{}", uuid::Uuid::now_v7().simple());
-        record_success(
-            app,
-            &Notified {
-                provider,
-                out_trade_no: &pay.out_trade_no,
-                provider_txn_id: &txn_id,
-                amount_fen: pay.amount_fen,
-            },
-        )
-        .await?;
-    } else {
-        let tx = app.db.begin_write().await?;
-        payment::Entity::update_many()
-            .col_expr(payment::Column::ClientPayload, Expr::value(client_payload))
-            .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(payment::Column::Id.eq(pay.id))
-            .exec(&*tx)
+        Ok(Started::Completed { provider_txn_id }) => {
+            record_success(
+                app,
+                &Notified {
+                    provider: kind,
+                    out_trade_no: &pay.out_trade_no,
+                    provider_txn_id: &provider_txn_id,
+                    amount_fen: pay.amount_fen,
+                },
+            )
             .await?;
-        tx.commit().await?;
+        }
+        Ok(Started::Client(client_payload)) => {
+            let tx = app.db.begin_write().await?;
+            payment::Entity::update_many()
+                .col_expr(payment::Column::ClientPayload, Expr::value(client_payload))
+                .col_expr(payment::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(payment::Column::Id.eq(pay.id))
+                .exec(&*tx)
+                .await?;
+            tx.commit().await?;
+        }
     }
     Ok(payment::Entity::find_by_id(pay.id)
         .one(app.db.conn())
@@ -412,7 +376,7 @@ async fn open_payment(
     app: &AppState,
     buyer_id: i64,
     order_id: i64,
-    provider: PaymentProvider,
+    provider: ProviderKind,
 ) -> OrderResult<(order::Model, payment::Model)> {
     let tx = app.db.begin_write().await?;
     let Some(current) = order::Entity::find_by_id(order_id)

@@ -17,7 +17,8 @@ use sea_orm::{
 use super::{
     errors::{OrderErrorCode, OrderResult, reject, reject_whole},
     lifecycle::{self, Actor, Change, before_refund_of, status_of},
-    payments::{PaymentProvider, PaymentState},
+    payments::{PaymentState, ProviderKind},
+    providers::RefundCall,
     refund_rules::{LineMoney, RefundKind, RefundStatus, can_pay_out, refunds_shipping},
     rules::{OrderStatus, PaymentStatus},
 };
@@ -537,50 +538,22 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
     Ok(done)
 }
 
-/// Asks the provider to send `r.amount_fen` back; returns the provider's refund id.
+/// Asks the provider that took the money to send `r.amount_fen` back; returns the provider's
+/// refund id.
 async fn send(app: &AppState, r: &refund::Model, paid: &payment::Model) -> Result<String, String> {
-    match PaymentProvider::parse(&paid.provider) {
-        Some(PaymentProvider::Dev) => Ok(format!("DEVREFUND-{}", r.refund_no)),
-        Some(PaymentProvider::WechatPay) => {
-            let wx = app
-                .payments
-                .wechat
-                .as_ref()
-                .ok_or("WeChat Pay is no longer configured")?;
-            let done = wx
-                .refund(
-                    &paid.out_trade_no,
-                    &r.refund_no,
-                    r.amount_fen,
-                    paid.amount_fen,
-                    Some(&r.reason),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            use crate::payments::wechatpay::RefundStatus as Wx;
-            match done.status {
-                // PROCESSING: accepted, the money is on its way to the buyer.
-                Wx::Success | Wx::Processing => Ok(done.refund_id),
-                other => Err(format!("WeChat Pay answered {other:?}")),
-            }
-        }
-        Some(PaymentProvider::Alipay) => {
-            let ali = app
-                .payments
-                .alipay
-                .as_ref()
-                .ok_or("Alipay is no longer configured")?;
-            let done = ali
-                .refund(
-                    &paid.out_trade_no,
-                    &r.refund_no,
-                    r.amount_fen,
-                    Some(&r.reason),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(done.trade_no)
-        }
-        None => Err(format!("unknown provider {}", paid.provider)),
-    }
+    let kind = ProviderKind::parse(&paid.provider)
+        .ok_or_else(|| format!("unknown provider {}", paid.provider))?;
+    let provider = app
+        .payments
+        .get(kind)
+        .ok_or_else(|| format!("{} is no longer available", kind.as_str()))?;
+    provider
+        .refund(&RefundCall {
+            out_trade_no: &paid.out_trade_no,
+            out_refund_no: &r.refund_no,
+            amount_fen: r.amount_fen,
+            total_fen: paid.amount_fen,
+            reason: &r.reason,
+        })
+        .await
 }

@@ -13,7 +13,7 @@ use super::{
     checkout::{self, CheckoutRequest, LineRequest},
     errors::OrderError,
     lifecycle::{self, EVENT_STATUS_CHANGED},
-    payments::{self, PaymentProvider},
+    payments::{self, ProviderKind},
     queries::{self, OrderFilter as ServiceFilter, OrderSort},
     rules::OrderStatus,
     shipping_templates::{self, TemplateDraft},
@@ -608,7 +608,7 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         order_id: ID,
-        provider: PaymentProvider,
+        provider: ProviderKind,
     ) -> async_graphql::Result<PaymentPayload> {
         let me = ctx.viewer().require_user()?;
         let key = ids::decode("Order", &order_id).unwrap_or(0);

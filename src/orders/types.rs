@@ -10,7 +10,7 @@ use super::{
     fulfilment::{ShippingStatus, shipping_status},
     fulfilment_schema::Shipment,
     lifecycle::{before_refund_of, status_of},
-    payments::{PaymentProvider, PaymentState},
+    payments::{PaymentState, ProviderKind},
     pricing::{AppliedDiscount, PricingStage},
     refund_rules::{RefundKind, RefundStatus},
     rules::{self, OrderSource, OrderStatus, PaymentStatus},
@@ -396,8 +396,8 @@ impl Payment {
     async fn id(&self) -> ID {
         ids::encode("Payment", self.0.id)
     }
-    async fn provider(&self) -> Option<PaymentProvider> {
-        PaymentProvider::parse(&self.0.provider)
+    async fn provider(&self) -> Option<ProviderKind> {
+        ProviderKind::parse(&self.0.provider)
     }
     async fn out_trade_no(&self) -> &str {
         &self.0.out_trade_no
@@ -446,11 +446,11 @@ impl Order {
     async fn payment_status(&self) -> Option<PaymentStatus> {
         PaymentStatus::parse(&self.0.payment_status)
     }
-    async fn payment_provider(&self) -> Option<PaymentProvider> {
+    async fn payment_provider(&self) -> Option<ProviderKind> {
         self.0
             .payment_provider
             .as_deref()
-            .and_then(PaymentProvider::parse)
+            .and_then(ProviderKind::parse)
     }
     async fn source(&self) -> Option<OrderSource> {
         OrderSource::parse(&self.0.source)
