@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 /// GraphQL execution allocates many small values per field; mimalloc serves them faster than
 /// the system allocator and returns memory more readily.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
