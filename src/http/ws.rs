@@ -27,9 +27,15 @@ use crate::{
 const PROTOCOL: &str = "graphql-transport-ws";
 
 pub fn upgrade(state: HttpState, ws: WebSocketUpgrade, client_ip: IpAddr) -> Response {
+    // Subscriptions mostly sit idle and send small messages: the library's default 128 KiB
+    // read buffer per socket would dominate the memory of thousands of them. Writes flush at
+    // once (nothing to batch), and a client that stops reading is cut off at 1 MiB queued.
     let ws = ws
         .protocols([PROTOCOL])
-        .max_message_size(state.app.config.ws_max_message_bytes);
+        .max_message_size(state.app.config.ws_max_message_bytes)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024);
     let accepted = ws.selected_protocol().is_some();
     ws.on_upgrade(move |socket| serve(socket, state, client_ip, accepted))
 }
