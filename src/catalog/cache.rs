@@ -82,6 +82,10 @@ pub struct CatalogCache {
     epoch: AtomicU64,
     categories: RwLock<Option<Arc<Vec<category::Model>>>>,
     brands: RwLock<Option<Arc<HashMap<i64, brand::Model>>>>,
+    /// The newest stock movement applied to each cached SKU: changes can be reported out of
+    /// order (commit hooks of concurrent transactions, then the dispatcher), and only a newer
+    /// movement may overwrite the stock shown.
+    stock_movements: RwLock<HashMap<i64, i64>>,
 }
 
 impl CatalogCache {
@@ -90,11 +94,7 @@ impl CatalogCache {
         for e in events {
             match e.event_type {
                 EVENT_PRODUCT_CHANGED => self.forget_product(e.aggregate_id),
-                EVENT_STOCK_CHANGED => {
-                    if let Some(p) = e.payload["productId"].as_i64() {
-                        self.forget_product(p);
-                    }
-                }
+                EVENT_STOCK_CHANGED => self.apply_stock(&e.payload),
                 EVENT_CATEGORY_CHANGED => *self.categories.write() = None,
                 EVENT_BRAND_CHANGED => *self.brands.write() = None,
                 EVENT_AUDIENCE_CHANGED => self.forget_all_products(),
@@ -119,6 +119,58 @@ impl CatalogCache {
                 payload: e.payload.clone(),
             }]);
         }
+    }
+
+    /// A stock change updates the cached SKU in place rather than dropping the product: with
+    /// orders flowing, dropping would reload a popular product (and all its SKUs) on almost
+    /// every read. Loads in flight are still discarded (`changes`), as they may predate it.
+    fn apply_stock(&self, payload: &serde_json::Value) {
+        let (Some(product_id), Some(sku_id), Some(balance), Some(movement)) = (
+            payload["productId"].as_i64(),
+            payload["skuId"].as_i64(),
+            payload["balanceAfter"].as_i64(),
+            payload["movementId"].as_i64(),
+        ) else {
+            if let Some(p) = payload["productId"].as_i64() {
+                self.forget_product(p);
+            }
+            return;
+        };
+        *self.changes.write().entry(product_id).or_default() += 1;
+        {
+            let mut seen = self.stock_movements.write();
+            let newest = seen.entry(sku_id).or_insert(0);
+            if *newest >= movement {
+                return;
+            }
+            *newest = movement;
+        }
+        let mut bundles = self.bundles.write();
+        let Some(bundle) = bundles.get(&product_id) else {
+            return;
+        };
+        let Some(pos) = bundle.skus.iter().position(|s| s.model.id == sku_id) else {
+            return;
+        };
+        let mut skus: Vec<CachedSku> = bundle
+            .skus
+            .iter()
+            .map(|s| CachedSku {
+                model: s.model.clone(),
+                view: s.view.clone(),
+            })
+            .collect();
+        let mut model = (*skus[pos].model).clone();
+        model.stock = balance;
+        skus[pos].model = Arc::new(model);
+        let updated = ProductBundle {
+            product: bundle.product.clone(),
+            skus: Arc::new(skus),
+            images: bundle.images.clone(),
+            specs: bundle.specs.clone(),
+            audiences: bundle.audiences.clone(),
+        };
+        bundles.insert(product_id, Arc::new(updated));
     }
 
     fn forget_product(&self, id: i64) {

@@ -78,7 +78,7 @@ pub async fn change_stock(
             },
         ));
     };
-    stock_movement::ActiveModel {
+    let movement = stock_movement::ActiveModel {
         sku_id: Set(sku.id),
         product_id: Set(sku.product_id),
         reason: Set(change.reason.as_str().to_string()),
@@ -104,6 +104,8 @@ pub async fn change_stock(
                 "productId": sku.product_id,
                 "delta": change.delta,
                 "balanceAfter": sku.stock,
+                // Orders the changes of one SKU (the catalogue cache keeps the newest).
+                "movementId": movement.id,
                 "reason": change.reason.as_str(),
                 "crossedZero": rules::crossed_zero(sku.stock, change.delta),
             }),

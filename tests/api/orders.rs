@@ -805,3 +805,50 @@ async fn a_distributor_follows_attributed_orders_with_the_buyer_masked() {
     assert_eq!(e["order"]["shippingAddress"]["phone"], "138****0201");
     ws.expect_silence(Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn the_product_page_shows_stock_as_orders_take_and_return_it() {
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    let p = published_product(&s, &boss.token, "限量帆布鞋", "99.00", 10).await;
+    let buyer = register(&s, "13800000220", "Secret123").await;
+    let address = create_address(&s, &buyer.token, "13800000220").await;
+    let page = "query($id: ID!) { product(id: $id) { skus { stock inStock } } }";
+    let shown = |v: Value| v["product"]["skus"][0]["stock"].as_i64().unwrap();
+    // Read once so the product is in the catalogue cache.
+    assert_eq!(
+        shown(s.data(None, page, json!({ "id": p["id"] })).await),
+        10
+    );
+    let placed = place(
+        &s,
+        &buyer.token,
+        &address,
+        json!([{ "skuId": p["skus"][0]["id"], "quantity": 4 }]),
+        "k",
+    )
+    .await;
+    assert_eq!(shown(s.data(None, page, json!({ "id": p["id"] })).await), 6);
+    s.data(
+        Some(&buyer.token),
+        CANCEL,
+        json!({ "id": placed["order"]["id"] }),
+    )
+    .await;
+    assert_eq!(
+        shown(s.data(None, page, json!({ "id": p["id"] })).await),
+        10
+    );
+    let everything = place(
+        &s,
+        &buyer.token,
+        &address,
+        json!([{ "skuId": p["skus"][0]["id"], "quantity": 10 }]),
+        "k2",
+    )
+    .await;
+    assert_eq!(everything["userErrors"], json!([]));
+    let sold_out = s.data(None, page, json!({ "id": p["id"] })).await;
+    assert_eq!(sold_out["product"]["skus"][0]["stock"], 0);
+    assert_eq!(sold_out["product"]["skus"][0]["inStock"], false);
+}
