@@ -27,7 +27,11 @@ fn rss_kb(pid: &str) -> u64 {
 }
 
 /// Connects, initialises and subscribes; then reports when the first event arrives.
-async fn subscriber(url: String, token: Arc<String>, arrived: mpsc::UnboundedSender<Instant>) {
+async fn subscriber(
+    url: String,
+    token: Arc<String>,
+    arrived: mpsc::UnboundedSender<(Instant, String)>,
+) {
     let mut req = url.into_client_request().expect("ws url");
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -48,7 +52,7 @@ async fn subscriber(url: String, token: Arc<String>, arrived: mpsc::UnboundedSen
             if let Message::Text(t) = msg
                 && t.contains("\"next\"")
             {
-                let _ = arrived.send(Instant::now());
+                let _ = arrived.send((Instant::now(), t.to_string()));
             }
         }
     });
@@ -94,14 +98,20 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
-    anyhow::ensure!(
-        resp["data"]["placeOrder"]["order"].is_object(),
-        "order refused: {resp}"
-    );
+    let order_no = resp["data"]["placeOrder"]["order"]["orderNo"]
+        .as_str()
+        .map(str::to_string);
+    let Some(order_no) = order_no else {
+        anyhow::bail!("order refused: {resp}");
+    };
+    // Only this order's event counts: earlier orders' events may still be on their way.
     let mut latencies = Vec::with_capacity(n);
     while latencies.len() < n {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-            Ok(Some(at)) => latencies.push(at.duration_since(started)),
+            Ok(Some((at, text))) if text.contains(&order_no) => {
+                latencies.push(at.duration_since(started))
+            }
+            Ok(Some(_)) => {}
             _ => break,
         }
     }
