@@ -347,11 +347,7 @@ pub async fn ship(
         // REFUNDING among them: goods must not leave while a refund is being decided.
         _ => return invalid_transition(&current, "be shipped"),
     };
-    let lines = order_line::Entity::find()
-        .filter(order_line::Column::OrderId.eq(current.id))
-        .order_by_asc(order_line::Column::Id)
-        .all(&*tx)
-        .await?;
+    let lines = lifecycle::lines_of(&*tx, current.id).await?;
     let plan = plan_shipment(&lines, req.lines.as_deref())
         .or_else(|(code, m)| reject(code, "lines", m))?;
 

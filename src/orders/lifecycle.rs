@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use entity::{order, order_history, order_line};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
     sea_query::{Expr, SimpleExpr},
 };
 use serde_json::json;
@@ -163,6 +164,18 @@ pub async fn record(
     Ok(())
 }
 
+/// The lines of an order, in the order they were placed.
+pub async fn lines_of(
+    conn: &impl ConnectionTrait,
+    order_id: i64,
+) -> Result<Vec<order_line::Model>, AppError> {
+    Ok(order_line::Entity::find()
+        .filter(order_line::Column::OrderId.eq(order_id))
+        .order_by_asc(order_line::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Cancels an unpaid order and gives its reserved stock back.
 pub async fn cancel_unpaid(
     app: &AppState,
@@ -179,11 +192,9 @@ pub async fn cancel_unpaid(
     let Some(cancelled) = transition(tx, current, change).await? else {
         return Ok(None);
     };
-    let lines = order_line::Entity::find()
-        .filter(order_line::Column::OrderId.eq(current.id))
-        .order_by_asc(order_line::Column::SkuId)
-        .all(&**tx)
-        .await?;
+    let mut lines = lines_of(&**tx, current.id).await?;
+    // In SKU order, as when they were reserved, so concurrent changes cannot deadlock.
+    lines.sort_by_key(|l| l.sku_id);
     for line in lines {
         // Stock too high to take the units back cannot happen for units that came out of it;
         // a refusal here would be a broken ledger, so it aborts the transaction.

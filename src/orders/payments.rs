@@ -6,7 +6,7 @@
 use chrono::Utc;
 use entity::{order, order_line, payment, payment_alert, product, sku, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -245,11 +245,7 @@ async fn record_in(tx: &WriteTx, n: &Notified<'_>) -> Result<Recorded, AppError>
 
 /// Units sold count when the money arrives (for "sort by sales" and reports).
 async fn count_sales(tx: &WriteTx, order_id: i64) -> Result<(), AppError> {
-    let lines = order_line::Entity::find()
-        .filter(order_line::Column::OrderId.eq(order_id))
-        .all(&**tx)
-        .await?;
-    for line in lines {
+    for line in lifecycle::lines_of(&**tx, order_id).await? {
         sku::Entity::update_many()
             .col_expr(
                 sku::Column::Sales,
@@ -314,7 +310,7 @@ pub async fn create_payment(
         None
     };
     let (current, pay) = open_payment(app, buyer_id, order_id, kind).await?;
-    let lines = lines_of(app, current.id).await?;
+    let lines = lifecycle::lines_of(app.db.conn(), current.id).await?;
     let started = provider
         .start(&PaymentStart {
             out_trade_no: &pay.out_trade_no,
@@ -360,14 +356,6 @@ pub async fn create_payment(
         .one(app.db.conn())
         .await?
         .unwrap_or(pay))
-}
-
-async fn lines_of(app: &AppState, order_id: i64) -> Result<Vec<order_line::Model>, AppError> {
-    Ok(order_line::Entity::find()
-        .filter(order_line::Column::OrderId.eq(order_id))
-        .order_by_asc(order_line::Column::Id)
-        .all(app.db.conn())
-        .await?)
 }
 
 /// The buyer's order if it is waiting for payment, and its pending payment with `provider`

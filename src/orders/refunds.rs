@@ -56,14 +56,6 @@ fn valid_photo(url: &str) -> bool {
         && !url.chars().any(char::is_whitespace)
 }
 
-async fn lines_of(tx: &WriteTx, order_id: i64) -> Result<Vec<order_line::Model>, AppError> {
-    Ok(order_line::Entity::find()
-        .filter(order_line::Column::OrderId.eq(order_id))
-        .order_by_asc(order_line::Column::Id)
-        .all(&**tx)
-        .await?)
-}
-
 /// The buyer asks for their money back.
 pub async fn request(
     app: &AppState,
@@ -111,7 +103,7 @@ pub async fn request(
             "nothing has been shipped to send back; ask for a refund instead",
         );
     }
-    let lines = lines_of(&tx, current.id).await?;
+    let lines = lifecycle::lines_of(&*tx, current.id).await?;
     let wanted: Vec<(order_line::Model, i64)> = match &req.lines {
         None => lines
             .iter()

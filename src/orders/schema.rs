@@ -327,10 +327,13 @@ impl OrderQuery {
             buyer_id: Some(me.user_id),
             ..Default::default()
         };
-        let window = Window::new(first, after, last, before)?;
-        let page = queries::page(ctx.app().db.conn(), &filter, OrderSort::Newest, window).await?;
-        prefetch(ctx, &page).await?;
-        Ok(page)
+        list(
+            ctx,
+            &filter,
+            OrderSort::Newest,
+            Window::new(first, after, last, before)?,
+        )
+        .await
     }
 
     /// Orders attributed to the calling distributor, newest first, buyers masked.
@@ -354,10 +357,13 @@ impl OrderQuery {
             distributor_id: Some(me.user_id),
             ..Default::default()
         };
-        let window = Window::new(first, after, last, before)?;
-        let page = queries::page(ctx.app().db.conn(), &filter, OrderSort::Newest, window).await?;
-        prefetch(ctx, &page).await?;
-        Ok(page)
+        list(
+            ctx,
+            &filter,
+            OrderSort::Newest,
+            Window::new(first, after, last, before)?,
+        )
+        .await
     }
 
     /// How many of the caller's orders are in each status (badges in the mini-program).
@@ -402,10 +408,13 @@ impl OrderQuery {
         before: Option<String>,
     ) -> async_graphql::Result<Page<Order>> {
         let filter = filter.unwrap_or_default().resolve();
-        let window = Window::new(first, after, last, before)?;
-        let page = queries::page(ctx.app().db.conn(), &filter, sort_by, window).await?;
-        prefetch(ctx, &page).await?;
-        Ok(page)
+        list(
+            ctx,
+            &filter,
+            sort_by,
+            Window::new(first, after, last, before)?,
+        )
+        .await
     }
 
     /// Orders per status under a filter (staff with ORDERS); the filter's statuses are ignored.
@@ -431,6 +440,18 @@ impl OrderQuery {
             .map(ShippingTemplate::from)
             .collect())
     }
+}
+
+/// One page of orders with the children it asks for loaded up front.
+async fn list(
+    ctx: &Context<'_>,
+    filter: &ServiceFilter,
+    sort: OrderSort,
+    window: Window,
+) -> async_graphql::Result<Page<Order>> {
+    let page = queries::page(ctx.app().db.conn(), filter, sort, window).await?;
+    prefetch(ctx, &page).await?;
+    Ok(page)
 }
 
 /// Loads the children a list asks for in one batch each, before the orders resolve, so the
