@@ -47,6 +47,8 @@ pub struct AppState {
     pub catalog: Arc<CatalogCache>,
     /// WeChat Pay and Alipay, when configured.
     pub payments: crate::orders::providers::PaymentProviders,
+    /// Commission rule versions, parsed once each.
+    pub distribution: crate::distribution::settings::RuleVersions,
 }
 
 /// Who a token says the caller is, and until when.
@@ -200,6 +202,7 @@ pub async fn prepare(
         search,
         keywords: KeywordCounter::default(),
         catalog: catalog.clone(),
+        distribution: Default::default(),
     });
     Ok((app, needs_rebuild))
 }
@@ -275,6 +278,7 @@ fn spawn_background(app: &Arc<AppState>) {
         crate::mailer::send_due,
     );
     crate::orders::spawn_jobs(app);
+    crate::distribution::spawn_jobs(app);
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

@@ -133,6 +133,8 @@ pub struct Config {
     pub order_after_sales_days: u32,
     /// How often the order timers (payment timeout, auto receipt, completion) run.
     pub order_timer_interval_secs: u64,
+    /// How often the settlement job checks whether the payout day has come.
+    pub distribution_job_interval_secs: u64,
 
     /// The shop's public https origin (`https://shop.example.com`), from which the payment
     /// providers' notification URLs are built (`/webhooks/wechatpay`, `/webhooks/alipay`).
@@ -225,6 +227,7 @@ impl Default for Config {
             order_auto_receive_days: 10,
             order_after_sales_days: 7,
             order_timer_interval_secs: 30,
+            distribution_job_interval_secs: 60,
             public_url: None,
             wechatpay_mch_id: None,
             wechatpay_merchant_serial_no: None,

@@ -23,6 +23,8 @@ pub struct Model {
     pub share_code: Option<String>,
     /// JSON array of user ids of the referral chain, nearest first.
     pub referral_chain: String,
+    /// The commission rule version in force when the order was placed.
+    pub commission_rule_version: Option<i64>,
     /// Sum of the lines at unit price.
     pub items_total_fen: i64,
     pub member_discount_fen: i64,

@@ -37,7 +37,7 @@ pub const EVENT_REGISTERED: &str = "account.registered";
 /// Profile, password, role or permission changes; every instance drops its cached principal.
 pub const EVENT_UPDATED: &str = "account.updated";
 
-async fn account_event(
+pub(crate) async fn account_event(
     tx: &WriteTx,
     event_type: &'static str,
     user_id: i64,

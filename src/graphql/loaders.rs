@@ -4,8 +4,9 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    audience, brand, category, order, order_history, order_line, payment, product, product_image,
-    refund, refund_line, shipment, shipment_line, sku, tracking_event, user,
+    audience, brand, category, distributor, distributor_level, order, order_history, order_line,
+    payment, product, product_image, refund, refund_line, shipment, shipment_line, sku,
+    tracking_event, user,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait,
@@ -26,6 +27,9 @@ pub struct Loaders {
     pub permissions: DataLoader<PermissionLoader>,
     pub skus: DataLoader<ByIdLoader<sku::Entity>>,
     pub orders: DataLoader<ByIdLoader<order::Entity>>,
+    /// Distributors by user id.
+    pub distributors: DataLoader<ByIdLoader<distributor::Entity>>,
+    pub distributor_levels: DataLoader<ByIdLoader<distributor_level::Entity>>,
     pub order_lines_by_id: DataLoader<ByIdLoader<order_line::Entity>>,
     /// Cached per request, so a list can load its orders' children in one batch up front
     /// (`Loaders::prefetch`) and every order then reads them from memory.
@@ -57,6 +61,8 @@ impl Loaders {
             permissions: DataLoader::new(PermissionLoader(db.clone()), s()),
             skus: DataLoader::new(ByIdLoader::new(db.clone()), s()),
             orders: DataLoader::new(ByIdLoader::new(db.clone()), s()),
+            distributors: DataLoader::new(ByIdLoader::new(db.clone()), s()),
+            distributor_levels: DataLoader::new(ByIdLoader::new(db.clone()), s()),
             order_lines_by_id: DataLoader::new(ByIdLoader::new(db.clone()), s()),
             order_lines: DataLoader::with_cache(
                 ByParentLoader::new(db.clone(), order_line::Column::OrderId),
@@ -276,8 +282,16 @@ has_id!(
     payment::Model,
     refund::Model,
     shipment::Model,
-    tracking_event::Model
+    tracking_event::Model,
+    distributor_level::Model
 );
+
+/// A distributor is identified by their user id.
+impl HasId for distributor::Model {
+    fn id(&self) -> i64 {
+        self.user_id
+    }
+}
 
 /// Refund lines have no id of their own; within a refund, the order line identifies them.
 impl HasId for refund_line::Model {

@@ -20,6 +20,7 @@ use crate::{
         search_schema::{SearchMutationRoot, SearchQueryRoot},
     },
     config::Config,
+    distribution::schema::{DistributionMutation, DistributionQuery, DistributionSubscription},
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
     orders::{
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     OrderQuery,
     RefundQuery,
     FulfilmentQuery,
+    DistributionQuery,
     node::NodeQuery,
 );
 
@@ -52,6 +54,7 @@ pub struct MutationRoot(
     OrderMutation,
     RefundMutation,
     FulfilmentMutation,
+    DistributionMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -59,6 +62,7 @@ pub struct SubscriptionRoot(
     NotificationSubscription,
     InventorySubscription,
     OrderSubscription,
+    DistributionSubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

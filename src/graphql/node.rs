@@ -10,6 +10,10 @@ use super::{context::CtxExt, ids};
 use crate::{
     accounts::User,
     catalog::types::{Brand, Category, Product, Sku, visible},
+    distribution::types::{
+        Commission, Distributor, Withdrawal, can_read_commission, can_read_distributor,
+        can_read_withdrawal,
+    },
     error::AppError,
     notifications::Notification,
     orders::types::{Order, can_read},
@@ -26,6 +30,9 @@ pub enum Node {
     Category(Category),
     Brand(Brand),
     Order(Order),
+    Distributor(Distributor),
+    Commission(Commission),
+    Withdrawal(Withdrawal),
 }
 
 /// Most ids `nodes` accepts at once.
@@ -90,6 +97,23 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
             .await?
             .filter(|o| can_read(ctx.viewer(), o))
             .map(|o| Node::Order(Order(o)))),
+        "Distributor" => Ok(ctx
+            .loaders()
+            .distributors
+            .load_one(key)
+            .await?
+            .filter(|d| can_read_distributor(ctx.viewer(), d.user_id))
+            .map(|d| Node::Distributor(Distributor((*d).clone())))),
+        "Commission" => Ok(entity::commission::Entity::find_by_id(key)
+            .one(ctx.app().db.conn())
+            .await?
+            .filter(|c| can_read_commission(ctx.viewer(), c))
+            .map(|c| Node::Commission(Commission(c)))),
+        "Withdrawal" => Ok(entity::withdrawal::Entity::find_by_id(key)
+            .one(ctx.app().db.conn())
+            .await?
+            .filter(|w| can_read_withdrawal(ctx.viewer(), w))
+            .map(|w| Node::Withdrawal(Withdrawal(w)))),
         "Notification" => {
             let n = notification::Entity::find_by_id(key)
                 .one(ctx.app().db.conn())

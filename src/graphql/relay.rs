@@ -100,6 +100,50 @@ where
     E::Model: Send + Sync,
     N: OutputType,
 {
+    Ok(
+        page_of_rows(db, select, id_column, id_of, newest_first, window)
+            .await?
+            .into_page(to_node),
+    )
+}
+
+/// The rows of one page, before they become nodes (for callers that load more per page in
+/// one batch before building the nodes).
+pub struct RowPage<M> {
+    pub rows: Vec<M>,
+    has_previous: bool,
+    has_next: bool,
+    totals: ConnectionTotals,
+    id_of: fn(&M) -> i64,
+}
+
+impl<M> RowPage<M> {
+    pub fn into_page<N: OutputType>(self, to_node: impl Fn(M) -> N) -> Page<N> {
+        let mut conn =
+            Connection::with_additional_fields(self.has_previous, self.has_next, self.totals);
+        let id_of = self.id_of;
+        conn.edges.extend(
+            self.rows
+                .into_iter()
+                .map(|m| Edge::new(encode_cursor(id_of(&m)), to_node(m))),
+        );
+        conn
+    }
+}
+
+/// One page of rows of `select` (see `paginate`).
+pub async fn page_of_rows<E>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    id_column: E::Column,
+    id_of: fn(&E::Model) -> i64,
+    newest_first: bool,
+    window: Window,
+) -> Result<RowPage<E::Model>, AppError>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
     let counter = {
         let db = db.clone();
         let select = select.clone();
@@ -147,16 +191,13 @@ where
     } else {
         (window.after.is_some(), has_more)
     };
-    let mut conn = Connection::with_additional_fields(
+    Ok(RowPage {
+        rows,
         has_previous,
         has_next,
-        ConnectionTotals { count: counter },
-    );
-    conn.edges.extend(
-        rows.into_iter()
-            .map(|m| Edge::new(encode_cursor(id_of(&m)), to_node(m))),
-    );
-    Ok(conn)
+        totals: ConnectionTotals { count: counter },
+        id_of,
+    })
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub enum NotificationKind {
     Order,
     Commission,
     Stock,
+    /// Distributor applications and status.
+    Distribution,
 }
 
 impl NotificationKind {
@@ -38,6 +40,7 @@ impl NotificationKind {
             NotificationKind::Order => "ORDER",
             NotificationKind::Commission => "COMMISSION",
             NotificationKind::Stock => "STOCK",
+            NotificationKind::Distribution => "DISTRIBUTION",
         }
     }
 
@@ -47,6 +50,7 @@ impl NotificationKind {
             "ORDER" => NotificationKind::Order,
             "COMMISSION" => NotificationKind::Commission,
             "STOCK" => NotificationKind::Stock,
+            "DISTRIBUTION" => NotificationKind::Distribution,
             _ => NotificationKind::System,
         }
     }

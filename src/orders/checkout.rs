@@ -22,7 +22,7 @@ use super::{
         RuleOutcome,
     },
     rules::{
-        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderSource, OrderStatus, PaymentStatus, order_number,
+        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderStatus, PaymentStatus, order_number,
         valid_line_quantity,
     },
     shipping::ShippingRules,
@@ -481,6 +481,14 @@ pub async fn place_order(
         }
     }
 
+    let attribution = crate::distribution::commissions::attribute(
+        app,
+        &tx,
+        buyer_id,
+        req.share_code.as_deref().filter(|c| c.len() <= 32),
+        quote.lines.first().map(|l| l.sku.product_id),
+    )
+    .await?;
     let priced = &quote.priced;
     let timeout = chrono::Duration::seconds(
         i64::try_from(app.config.order_payment_timeout_secs).unwrap_or(i64::MAX / 2_000),
@@ -490,12 +498,11 @@ pub async fn place_order(
         user_id: Set(buyer_id),
         status: Set(OrderStatus::Submitted.as_str().into()),
         status_before_refund: Set(None),
-        // Attribution to distributors joins with the distribution work; the share code is
-        // kept so it can be honoured.
-        source: Set(OrderSource::Direct.as_str().into()),
-        distributor_user_id: Set(None),
-        share_code: Set(req.share_code.clone().filter(|c| c.len() <= 32)),
-        referral_chain: Set("[]".into()),
+        source: Set(attribution.source.as_str().into()),
+        distributor_user_id: Set(attribution.distributor),
+        share_code: Set(attribution.share_code),
+        referral_chain: Set(serde_json::to_string(&attribution.chain).map_err(AppError::internal)?),
+        commission_rule_version: Set(attribution.rule_version),
         items_total_fen: Set(priced.items_total_fen),
         member_discount_fen: Set(priced.member_discount_fen),
         promotion_discount_fen: Set(priced.promotion_discount_fen),

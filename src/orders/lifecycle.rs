@@ -117,6 +117,10 @@ pub async fn transition(
         return Ok(None);
     };
     record(tx, &updated, Some(from), change.actor, change.note, now).await?;
+    if change.to == OrderStatus::Completed && from != OrderStatus::Refunding {
+        // The after-sales window closed: what the order earned its distributors is confirmed.
+        crate::distribution::commissions::on_completed(tx, &updated).await?;
+    }
     Ok(Some(updated))
 }
 

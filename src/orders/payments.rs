@@ -139,12 +139,12 @@ async fn alert(
 /// Records that a provider received the money for `n.out_trade_no`.
 pub async fn record_success(app: &AppState, n: &Notified<'_>) -> Result<Recorded, AppError> {
     let tx = app.db.begin_write().await?;
-    let outcome = record_in(&tx, n).await?;
+    let outcome = record_in(app, &tx, n).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
-async fn record_in(tx: &WriteTx, n: &Notified<'_>) -> Result<Recorded, AppError> {
+async fn record_in(app: &AppState, tx: &WriteTx, n: &Notified<'_>) -> Result<Recorded, AppError> {
     let Some(pay) = payment::Entity::find()
         .filter(payment::Column::OutTradeNo.eq(n.out_trade_no))
         .one(&**tx)
@@ -216,7 +216,7 @@ async fn record_in(tx: &WriteTx, n: &Notified<'_>) -> Result<Recorded, AppError>
             Expr::value(n.provider.as_str()),
         )
         .set(order::Column::PaidAt, Expr::value(now));
-    if lifecycle::transition(tx, &current, change).await?.is_none() {
+    let Some(paid) = lifecycle::transition(tx, &current, change).await? else {
         // Paid again (another attempt or provider) or after the order was cancelled: the
         // money is ours to give back.
         let kind = if status_of(&current) == OrderStatus::Cancelled {
@@ -238,14 +238,19 @@ async fn record_in(tx: &WriteTx, n: &Notified<'_>) -> Result<Recorded, AppError>
         )
         .await?;
         return Ok(Recorded::PaidTooLate);
+    };
+    let lines = lifecycle::lines_of(&**tx, paid.id).await?;
+    count_sales(tx, &lines).await?;
+    crate::distribution::commissions::on_paid(app, tx, &paid, &lines).await?;
+    if crate::distribution::recruitment::on_paid(tx, paid.user_id).await? {
+        app.principals.invalidate(paid.user_id);
     }
-    count_sales(tx, current.id).await?;
     Ok(Recorded::Paid)
 }
 
 /// Units sold count when the money arrives (for "sort by sales" and reports).
-async fn count_sales(tx: &WriteTx, order_id: i64) -> Result<(), AppError> {
-    for line in lifecycle::lines_of(&**tx, order_id).await? {
+async fn count_sales(tx: &WriteTx, lines: &[order_line::Model]) -> Result<(), AppError> {
+    for line in lines {
         sku::Entity::update_many()
             .col_expr(
                 sku::Column::Sales,

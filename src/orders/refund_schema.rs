@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::{
     errors::OrderError,
     refund_rules::{RefundKind, RefundStatus},
-    refunds::{self, RefundLineRequest, RefundRequest},
+    refunds::{self, RefundLineRequest, RefundRequest, Requester},
     types::{Order, Refund},
 };
 use crate::{
@@ -37,6 +37,26 @@ pub struct RequestRefundInput {
     /// URLs of uploaded photos (at most 9).
     #[graphql(default)]
     photos: Vec<String>,
+}
+
+impl RequestRefundInput {
+    fn into_request(self) -> RefundRequest {
+        RefundRequest {
+            order_id: ids::decode("Order", &self.order_id).unwrap_or(0),
+            kind: self.kind,
+            lines: self.lines.map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|l| RefundLineRequest {
+                        order_line_id: ids::decode("OrderLine", &l.order_line_id).unwrap_or(0),
+                        quantity: l.quantity,
+                    })
+                    .collect()
+            }),
+            reason: self.reason,
+            photos: self.photos,
+        }
+    }
 }
 
 #[derive(SimpleObject)]
@@ -121,22 +141,29 @@ impl RefundMutation {
         input: RequestRefundInput,
     ) -> async_graphql::Result<RefundPayload> {
         let me = ctx.viewer().require_user()?;
-        let req = RefundRequest {
-            order_id: ids::decode("Order", &input.order_id).unwrap_or(0),
-            kind: input.kind,
-            lines: input.lines.map(|lines| {
-                lines
-                    .into_iter()
-                    .map(|l| RefundLineRequest {
-                        order_line_id: ids::decode("OrderLine", &l.order_line_id).unwrap_or(0),
-                        quantity: l.quantity,
-                    })
-                    .collect()
-            }),
-            reason: input.reason,
-            photos: input.photos,
-        };
-        refund_payload(ctx, refunds::request(ctx.app(), me.user_id, &req).await).await
+        let req = input.into_request();
+        refund_payload(
+            ctx,
+            refunds::request(ctx.app(), Requester::Buyer(me.user_id), &req).await,
+        )
+        .await
+    }
+
+    /// Order staff open a refund or return for the buyer — also for a completed order, to
+    /// honour a claim after the after-sales window. It is decided like any other.
+    #[graphql(guard = "PermissionGuard(Permission::Orders)")]
+    async fn open_refund(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestRefundInput,
+    ) -> async_graphql::Result<RefundPayload> {
+        let me = ctx.viewer().require_user()?;
+        let req = input.into_request();
+        refund_payload(
+            ctx,
+            refunds::request(ctx.app(), Requester::Staff(me.user_id), &req).await,
+        )
+        .await
     }
 
     /// Approves a request. A refund-only request pays out at once; a return waits for

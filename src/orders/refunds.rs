@@ -57,11 +57,30 @@ fn valid_photo(url: &str) -> bool {
 }
 
 /// The buyer asks for their money back.
+/// Who opens a refund.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requester {
+    /// The buyer, for their own order while after-sales is open.
+    Buyer(i64),
+    /// Order staff, for any order, also once it completed (a claim honoured after the
+    /// after-sales window).
+    Staff(i64),
+}
+
+impl Requester {
+    fn user_id(self) -> i64 {
+        match self {
+            Requester::Buyer(id) | Requester::Staff(id) => id,
+        }
+    }
+}
+
 pub async fn request(
     app: &AppState,
-    buyer_id: i64,
+    requester: Requester,
     req: &RefundRequest,
 ) -> OrderResult<refund::Model> {
+    let buyer_id = requester.user_id();
     let reason = req.reason.trim();
     if reason.is_empty() || reason.chars().count() > 200 {
         return reject(
@@ -78,15 +97,17 @@ pub async fn request(
         );
     }
     let tx = app.db.begin_write().await?;
-    let Some(current) = order::Entity::find_by_id(req.order_id)
-        .filter(order::Column::UserId.eq(buyer_id))
-        .one(&*tx)
-        .await?
-    else {
+    let mut find = order::Entity::find_by_id(req.order_id);
+    if let Requester::Buyer(buyer) = requester {
+        find = find.filter(order::Column::UserId.eq(buyer));
+    }
+    let Some(current) = find.one(&*tx).await? else {
         return reject_whole(OrderErrorCode::OrderNotFound, "no such order");
     };
     let status = status_of(&current);
-    if !status.is_after_payment_open() {
+    let open = status.is_after_payment_open()
+        || (status == OrderStatus::Completed && matches!(requester, Requester::Staff(_)));
+    if !open {
         return reject_whole(
             OrderErrorCode::InvalidTransition,
             format!("an order that is {} cannot be refunded", status.as_str()),
@@ -94,7 +115,10 @@ pub async fn request(
     }
     let shipped = matches!(
         status,
-        OrderStatus::Shipped | OrderStatus::InTransit | OrderStatus::Delivered
+        OrderStatus::Shipped
+            | OrderStatus::InTransit
+            | OrderStatus::Delivered
+            | OrderStatus::Completed
     );
     if req.kind == RefundKind::Return && !shipped {
         return reject(
@@ -479,7 +503,9 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
         // Someone else booked it meanwhile (the provider call was idempotent).
         return Ok(r);
     };
+    let mut refunded_line_ids = Vec::new();
     for rl in refund_lines(&tx, r.id).await? {
+        refunded_line_ids.push(rl.order_line_id);
         let line = order_line::Entity::find_by_id(rl.order_line_id)
             .one(&*tx)
             .await?
@@ -525,6 +551,18 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
         .await?
         .pop()
         .ok_or_else(|| AppError::not_found("order"))?;
+    let refunded_lines = order_line::Entity::find()
+        .filter(order_line::Column::Id.is_in(refunded_line_ids))
+        .all(&*tx)
+        .await?;
+    crate::distribution::commissions::on_refund(
+        &tx,
+        &updated,
+        &refunded_lines,
+        r.amount_fen,
+        &r.refund_no,
+    )
+    .await?;
     return_order(&tx, &updated, Actor::user(staff_id), &r.refund_no).await?;
     tx.commit().await?;
     Ok(done)

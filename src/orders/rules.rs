@@ -97,7 +97,9 @@ pub fn can_transition(
         (Shipped, InTransit | Delivered) => true,
         (InTransit, Delivered) => true,
         (Delivered, Completed) => true,
-        (f, Refunding) => f.is_after_payment_open(),
+        // Buyers ask while after-sales is open; order staff may also open one for a
+        // completed order (`refunds::Requester::Staff`).
+        (f, Refunding) => f.is_after_payment_open() || f == Completed,
         (Refunding, Refunded) => true,
         (Refunding, back) => before_refund == Some(back),
         _ => false,
@@ -204,7 +206,6 @@ mod tests {
         assert!(!can_transition(Submitted, Shipped, None));
         assert!(!can_transition(Paid, Submitted, None));
         assert!(!can_transition(Paid, Cancelled, None));
-        assert!(!can_transition(Completed, Refunding, None));
         assert!(!can_transition(Cancelled, Paid, None));
         assert!(!can_transition(Refunded, Paid, None));
         assert!(!can_transition(Submitted, Refunding, None));
@@ -217,6 +218,9 @@ mod tests {
         assert!(!can_transition(Refunding, Delivered, Some(Shipped)));
         assert!(!can_transition(Refunding, Paid, None));
         assert!(can_transition(Refunding, Refunded, Some(Paid)));
+        // Staff may honour a claim after completion; it returns to COMPLETED when rejected.
+        assert!(can_transition(Completed, Refunding, None));
+        assert!(can_transition(Refunding, Completed, Some(Completed)));
     }
 
     #[test]
@@ -230,7 +234,8 @@ mod tests {
             next_states(Refunding, Some(Approved)),
             vec![Approved, Refunded]
         );
-        for terminal in [Completed, Cancelled, Refunded] {
+        assert_eq!(next_states(Completed, None), vec![Refunding]);
+        for terminal in [Cancelled, Refunded] {
             assert!(next_states(terminal, None).is_empty());
             assert!(terminal.is_terminal());
         }

@@ -5,6 +5,7 @@ mod support;
 mod accounts;
 mod authz;
 mod catalog;
+mod distribution;
 mod events;
 mod fake_alipay;
 mod fake_kuaidi100;

@@ -1,0 +1,18 @@
+//! Openings of a distributor's share link.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "share_visits")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub distributor_user_id: i64,
+    pub product_id: Option<i64>,
+    pub visitor_user_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,431 @@
+//! Commission records through an order's life: attributed when placed (who, under which rule
+//! version), created `ESTIMATED` when paid (one per line per tier), `CONFIRMED` when the order
+//! completes, reduced or `REVERSED` by refunds (a negative ledger entry once settled). Every
+//! change emits an event to the distributor it concerns.
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::Utc;
+use entity::{commission, distributor, order, order_line};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use serde_json::json;
+
+use super::{
+    ledger::{self, LedgerKind, Posting},
+    rules::{
+        ChainLink, CommissionBase, LineFacts, Pay, amount_after_refund, chain_start,
+        commissions_for_line,
+    },
+    settings, team,
+};
+use crate::{
+    app::AppState,
+    db::WriteTx,
+    error::AppError,
+    events::{self, NewEvent},
+    orders::rules::OrderSource,
+};
+
+pub const EVENT_CREATED: &str = "commission.created";
+pub const EVENT_CONFIRMED: &str = "commission.confirmed";
+pub const EVENT_SETTLED: &str = "commission.settled";
+pub const EVENT_REVERSED: &str = "commission.reversed";
+
+/// Every commission event type, for subscriptions.
+pub const EVENT_TYPES: &[&str] = &[
+    EVENT_CREATED,
+    EVENT_CONFIRMED,
+    EVENT_SETTLED,
+    EVENT_REVERSED,
+    ledger::EVENT_BALANCE_CHANGED,
+];
+
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommissionStatus {
+    Estimated,
+    Confirmed,
+    Settled,
+    Reversed,
+}
+
+impl CommissionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommissionStatus::Estimated => "ESTIMATED",
+            CommissionStatus::Confirmed => "CONFIRMED",
+            CommissionStatus::Settled => "SETTLED",
+            CommissionStatus::Reversed => "REVERSED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            CommissionStatus::Estimated,
+            CommissionStatus::Confirmed,
+            CommissionStatus::Settled,
+            CommissionStatus::Reversed,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// Who an order is attributed to, fixed when it is placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    pub source: OrderSource,
+    pub distributor: Option<i64>,
+    pub share_code: Option<String>,
+    /// Distributors paid per tier, nearest first.
+    pub chain: Vec<i64>,
+    pub rule_version: Option<i64>,
+}
+
+impl Attribution {
+    fn direct(share_code: Option<String>) -> Self {
+        Attribution {
+            source: OrderSource::Direct,
+            distributor: None,
+            share_code,
+            chain: Vec::new(),
+            rule_version: None,
+        }
+    }
+}
+
+/// Attributes an order `buyer` is placing, in the order's transaction: a share code touches
+/// the buyer's binding first (by the binding mode); then the chain starts with the bound
+/// distributor (or the buyer, with self-purchase on) and climbs the inviter tree.
+pub async fn attribute(
+    app: &AppState,
+    tx: &WriteTx,
+    buyer: i64,
+    share_code: Option<&str>,
+    product_id: Option<i64>,
+) -> Result<Attribution, AppError> {
+    let share_code = share_code
+        .map(team::normalize_code)
+        .filter(|c| !c.is_empty());
+    if let Some(code) = &share_code
+        && let Some(sharer) = team::by_code(&**tx, code).await?
+    {
+        let settings = settings::load(&**tx).await?;
+        // A refused touch (own code, loop) leaves the binding as it was.
+        let _ = team::touch(tx, &settings, buyer, &sharer, product_id).await?;
+    }
+    let now = Utc::now();
+    let bound = team::bound_distributor(&**tx, buyer, now).await?;
+    let buyer_is_distributor = team::find(&**tx, buyer)
+        .await?
+        .is_some_and(|d| d.status == team::STATUS_ACTIVE);
+    if bound.is_none() && !buyer_is_distributor {
+        return Ok(Attribution::direct(share_code));
+    }
+    let (version, rules) = app.distribution.current(tx).await?;
+    let Some(start) = chain_start(buyer, buyer_is_distributor, rules.self_purchase, bound) else {
+        return Ok(Attribution::direct(share_code));
+    };
+    let chain = team::upline(&**tx, start, rules.tiers() as i32 - 1).await?;
+    Ok(Attribution {
+        source: OrderSource::Distributor,
+        distributor: Some(start),
+        share_code,
+        chain,
+        rule_version: Some(version),
+    })
+}
+
+fn facts(line: &order_line::Model) -> LineFacts {
+    LineFacts {
+        product_id: line.product_id,
+        sku_id: line.sku_id,
+        quantity: line.quantity - line.refunded_quantity,
+        paid_fen: line.pay_amount_fen - line.refunded_fen,
+        unit_cost_fen: line.cost_price_fen,
+    }
+}
+
+fn pay_of(c: &commission::Model) -> Pay {
+    match (c.fixed_fen, &c.rate) {
+        (Some(fixed), _) => Pay::FixedPerUnit(fixed),
+        (None, Some(rate)) => Pay::Rate(rate.parse().unwrap_or(Decimal::ZERO)),
+        (None, None) => Pay::Rate(Decimal::ZERO),
+    }
+}
+
+fn base_kind_of(c: &commission::Model) -> CommissionBase {
+    if c.base_kind == CommissionBase::Profit.as_str() {
+        CommissionBase::Profit
+    } else {
+        CommissionBase::Sales
+    }
+}
+
+/// Emits one event per beneficiary for `records` that changed to `event_type`.
+async fn announce(
+    tx: &WriteTx,
+    event_type: &'static str,
+    order: Option<&order::Model>,
+    records: &[commission::Model],
+    extra: serde_json::Value,
+) -> Result<(), AppError> {
+    let mut by_beneficiary: BTreeMap<i64, Vec<&commission::Model>> = BTreeMap::new();
+    for r in records {
+        by_beneficiary
+            .entry(r.beneficiary_user_id)
+            .or_default()
+            .push(r);
+    }
+    for (beneficiary, rs) in by_beneficiary {
+        let mut payload = json!({
+            "orderId": order.map(|o| o.id),
+            "orderNo": order.map(|o| o.order_no.clone()),
+            "commissionIds": rs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            "amountFen": rs.iter().map(|r| r.amount_fen).sum::<i64>(),
+        });
+        if let (Some(p), Some(e)) = (payload.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        events::append(
+            tx,
+            NewEvent {
+                event_type,
+                aggregate_type: "Commission",
+                aggregate_id: rs[0].id,
+                recipient_user_id: Some(beneficiary),
+                payload,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The order was paid: one `ESTIMATED` record per line per tier of its chain, for active
+/// distributors, and the attributed distributor's sales statistics.
+pub async fn on_paid(
+    app: &AppState,
+    tx: &WriteTx,
+    order: &order::Model,
+    lines: &[order_line::Model],
+) -> Result<(), AppError> {
+    let chain: Vec<i64> = serde_json::from_str(&order.referral_chain).unwrap_or_default();
+    let Some(version) = order.commission_rule_version.filter(|_| !chain.is_empty()) else {
+        return Ok(());
+    };
+    let rules = app.distribution.get(&**tx, version).await?;
+    let members: HashMap<i64, distributor::Model> = distributor::Entity::find()
+        .filter(distributor::Column::UserId.is_in(chain.clone()))
+        .all(&**tx)
+        .await?
+        .into_iter()
+        .map(|d| (d.user_id, d))
+        .collect();
+    let links: Vec<ChainLink> = chain
+        .iter()
+        .map(|id| ChainLink {
+            user_id: *id,
+            level_id: members.get(id).and_then(|d| d.level_id),
+        })
+        .collect();
+    let active = |id: i64| {
+        members
+            .get(&id)
+            .is_some_and(|d| d.status == team::STATUS_ACTIVE)
+    };
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for line in lines.iter().filter(|l| !l.is_gift) {
+        for c in commissions_for_line(&rules, &facts(line), &links) {
+            if !active(c.beneficiary) {
+                continue;
+            }
+            let (rate, fixed) = match c.pay {
+                Pay::Rate(r) => (Some(r.normalize().to_string()), None),
+                Pay::FixedPerUnit(f) => (None, Some(f)),
+            };
+            rows.push(commission::ActiveModel {
+                order_id: Set(order.id),
+                order_line_id: Set(line.id),
+                beneficiary_user_id: Set(c.beneficiary),
+                buyer_user_id: Set(order.user_id),
+                tier: Set(c.tier as i16),
+                base_kind: Set(rules.base.as_str().into()),
+                base_fen: Set(c.base_fen),
+                rate: Set(rate),
+                fixed_fen: Set(fixed),
+                amount_fen: Set(c.amount_fen),
+                reversed_fen: Set(0),
+                status: Set(CommissionStatus::Estimated.as_str().into()),
+                rule_version: Set(version),
+                settlement_id: Set(None),
+                created_at: Set(now),
+                confirmed_at: Set(None),
+                settled_at: Set(None),
+                reversed_at: Set(None),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+        }
+    }
+    if let Some(attributed) = order.distributor_user_id {
+        distributor::Entity::update_many()
+            .col_expr(
+                distributor::Column::OwnSalesFen,
+                Expr::col(distributor::Column::OwnSalesFen).add(order.pay_amount_fen),
+            )
+            .col_expr(
+                distributor::Column::OrderCount,
+                Expr::col(distributor::Column::OrderCount).add(1),
+            )
+            .filter(distributor::Column::UserId.eq(attributed))
+            .exec(&**tx)
+            .await?;
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // A second payment of the same order creates nothing (one record per line and tier).
+    commission::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([commission::Column::OrderLineId, commission::Column::Tier])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&**tx)
+        .await?;
+    let created = commission::Entity::find()
+        .filter(commission::Column::OrderId.eq(order.id))
+        .order_by_asc(commission::Column::Id)
+        .all(&**tx)
+        .await?;
+    announce(tx, EVENT_CREATED, Some(order), &created, json!({})).await
+}
+
+/// The order completed (its after-sales window closed): its estimated records are confirmed.
+pub async fn on_completed(tx: &WriteTx, order: &order::Model) -> Result<(), AppError> {
+    let now = Utc::now();
+    let confirmed = commission::Entity::update_many()
+        .col_expr(
+            commission::Column::Status,
+            Expr::value(CommissionStatus::Confirmed.as_str()),
+        )
+        .col_expr(commission::Column::ConfirmedAt, Expr::value(now))
+        .col_expr(commission::Column::UpdatedAt, Expr::value(now))
+        .filter(commission::Column::OrderId.eq(order.id))
+        .filter(commission::Column::Status.eq(CommissionStatus::Estimated.as_str()))
+        .exec_with_returning(&**tx)
+        .await?;
+    announce(tx, EVENT_CONFIRMED, Some(order), &confirmed, json!({})).await
+}
+
+/// Money of `lines` went back to the buyer (the lines already carry their refunded totals):
+/// each of their records is recomputed on what is still paid for. The difference is taken
+/// back — from the record while unsettled, by a negative ledger entry once settled.
+pub async fn on_refund(
+    tx: &WriteTx,
+    order: &order::Model,
+    lines: &[order_line::Model],
+    refunded_fen: i64,
+    reference: &str,
+) -> Result<(), AppError> {
+    if let Some(attributed) = order.distributor_user_id {
+        distributor::Entity::update_many()
+            .col_expr(
+                distributor::Column::OwnSalesFen,
+                Expr::col(distributor::Column::OwnSalesFen).sub(refunded_fen),
+            )
+            .filter(distributor::Column::UserId.eq(attributed))
+            .exec(&**tx)
+            .await?;
+    }
+    let by_line: HashMap<i64, &order_line::Model> = lines.iter().map(|l| (l.id, l)).collect();
+    let records = commission::Entity::find()
+        .filter(commission::Column::OrderLineId.is_in(by_line.keys().copied()))
+        .filter(commission::Column::Status.ne(CommissionStatus::Reversed.as_str()))
+        .order_by_asc(commission::Column::Id)
+        .all(&**tx)
+        .await?;
+    let now = Utc::now();
+    let mut changed = Vec::new();
+    for r in records {
+        let Some(line) = by_line.get(&r.order_line_id) else {
+            continue;
+        };
+        let amount = amount_after_refund(base_kind_of(&r), &pay_of(&r), &facts(line), r.amount_fen);
+        let taken = r.amount_fen - amount;
+        if taken == 0 {
+            continue;
+        }
+        let settled = r.status == CommissionStatus::Settled.as_str();
+        let status = if amount == 0 {
+            CommissionStatus::Reversed.as_str()
+        } else {
+            r.status.as_str()
+        };
+        let Some(updated) = commission::Entity::update_many()
+            .col_expr(commission::Column::AmountFen, Expr::value(amount))
+            .col_expr(
+                commission::Column::ReversedFen,
+                Expr::value(r.reversed_fen + taken),
+            )
+            .col_expr(commission::Column::Status, Expr::value(status))
+            .col_expr(
+                commission::Column::ReversedAt,
+                Expr::value((amount == 0).then_some(now).or(r.reversed_at)),
+            )
+            .col_expr(commission::Column::UpdatedAt, Expr::value(now))
+            .filter(commission::Column::Id.eq(r.id))
+            .filter(commission::Column::AmountFen.eq(r.amount_fen))
+            .exec_with_returning(&**tx)
+            .await?
+            .pop()
+        else {
+            continue;
+        };
+        if settled {
+            ledger::lock(tx, r.beneficiary_user_id).await?;
+            ledger::post(
+                tx,
+                Posting {
+                    user_id: r.beneficiary_user_id,
+                    kind: LedgerKind::Reversal,
+                    available_delta_fen: -taken,
+                    frozen_delta_fen: 0,
+                    reference_type: "COMMISSION",
+                    reference_id: r.id,
+                    note: Some(reference),
+                },
+            )
+            .await?;
+        }
+        changed.push((updated, taken));
+    }
+    let records: Vec<commission::Model> = changed.iter().map(|(r, _)| r.clone()).collect();
+    let taken: HashMap<i64, i64> = changed.iter().map(|(r, t)| (r.id, *t)).collect();
+    for r in &records {
+        // One event per record: each says how much was taken back and whether it was settled.
+        events::append(
+            tx,
+            NewEvent {
+                event_type: EVENT_REVERSED,
+                aggregate_type: "Commission",
+                aggregate_id: r.id,
+                recipient_user_id: Some(r.beneficiary_user_id),
+                payload: json!({
+                    "orderId": order.id,
+                    "orderNo": order.order_no,
+                    "commissionIds": [r.id],
+                    "amountFen": r.amount_fen,
+                    "reversedFen": taken.get(&r.id).copied().unwrap_or(0),
+                    "status": r.status,
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

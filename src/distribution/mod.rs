@@ -1,0 +1,28 @@
+//! Distribution (DESIGN §8): recruitment and review, customer bindings and the inviter tree,
+//! versioned commission rules, commission records through an order's life, settlement into an
+//! append-only balance ledger, withdrawals, levels, performance, and the GraphQL face of it.
+pub mod commissions;
+pub mod errors;
+pub mod ledger;
+pub mod levels;
+pub mod recruitment;
+pub mod rules;
+pub mod schema;
+pub mod settings;
+pub mod settlement;
+pub mod team;
+pub mod types;
+pub mod withdrawals;
+
+use std::{sync::Arc, time::Duration};
+
+use crate::app::AppState;
+
+/// Starts the settlement job: it settles when the payout day of the rules in force has come,
+/// once per period across instances.
+pub fn spawn_jobs(app: &Arc<AppState>) {
+    let every = Duration::from_secs(app.config.distribution_job_interval_secs.max(1));
+    crate::jobs::spawn(app, "distribution.settlement", every, |app| async move {
+        settlement::run_if_due(&app, chrono::Utc::now()).await
+    });
+}

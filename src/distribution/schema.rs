@@ -1,0 +1,1412 @@
+//! Distribution over GraphQL: the distributor's own views (`my…`), recruitment, sharing and
+//! binding, staff management, rules and settlement, withdrawals, and `commissionChanged`.
+//! Resolvers check who is asking and call the services.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
+use entity::{
+    balance_entry, commission, distributor, distributor_application, distributor_level,
+    distributor_tree, settlement_run, withdrawal,
+};
+use futures::{Stream, StreamExt};
+use rust_decimal::Decimal;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{
+    commissions::{self, CommissionStatus},
+    errors::{DistributionError, DistributionErrorCode as Code},
+    ledger::{self, LedgerKind},
+    levels,
+    recruitment::{self, Application, ApplicationStatus, DistributorEdit},
+    rules::{
+        BindingMode, CommissionBase, CommissionOverride, CommissionRules, LevelConditions,
+        LevelRates, SettlementCycle,
+    },
+    settings::{self, ApplicationField, RecruitmentMode},
+    settlement::{self, Settled},
+    team,
+    types::{
+        Balance, Commission, CommissionRulesView, DistributionSettingsView, Distributor,
+        DistributorApplication, DistributorLevel, LedgerEntry, SettlementRun, ShareLink,
+        TeamCounts, TeamMember, Withdrawal, can_read_commission, can_read_withdrawal, yuan,
+    },
+    withdrawals::{self, WithdrawalChannel, WithdrawalRequest, WithdrawalStatus},
+};
+use crate::{
+    auth::{Permission, PermissionGuard, Principal},
+    error::{AppError, ServiceError},
+    events::{self, EventFilter},
+    graphql::{
+        context::CtxExt,
+        ids,
+        relay::{self, Page, Window},
+        scalars::{DateTime, Money},
+    },
+    money,
+};
+
+type Result<T> = async_graphql::Result<T>;
+
+/// The caller, who must be an active distributor.
+fn distributor_caller<'a>(ctx: &'a Context<'_>) -> Result<&'a Arc<Principal>> {
+    let me = ctx.viewer().require_user()?;
+    if !me.is_distributor {
+        return Err(AppError::forbidden().into());
+    }
+    Ok(me)
+}
+
+fn window(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<Window> {
+    Ok(Window::new(first, after, last, before)?)
+}
+
+/// An id of `kind`, or 0 (which matches nothing) when malformed: an unknown id and a
+/// malformed one are the same "not found" to the caller.
+fn key(kind: &str, id: &ID) -> i64 {
+    ids::decode(kind, id).unwrap_or(0)
+}
+
+async fn team_page(
+    ctx: &Context<'_>,
+    ancestor: i64,
+    depth: i32,
+    w: Window,
+) -> Result<TeamConnection> {
+    if !(1..=3).contains(&depth) {
+        return Err(AppError::bad_input("depth is 1 to 3").into());
+    }
+    let app = ctx.app();
+    let counts = team::team_counts(app.db.conn(), ancestor).await?;
+    let select = distributor_tree::Entity::find()
+        .filter(distributor_tree::Column::AncestorUserId.eq(ancestor))
+        .filter(distributor_tree::Column::Depth.between(1, depth));
+    let page = relay::page_of_rows(
+        app.db.conn(),
+        select,
+        distributor_tree::Column::DescendantUserId,
+        |r| r.descendant_user_id,
+        true,
+        w,
+    )
+    .await?;
+    // The page's distributors in one batch.
+    let found = ctx
+        .loaders()
+        .distributors
+        .load_many(page.rows.iter().map(|r| r.descendant_user_id))
+        .await?;
+    let mut page = page;
+    // Distributors are never deleted; a row without one is skipped rather than trusted.
+    page.rows
+        .retain(|r| found.contains_key(&r.descendant_user_id));
+    let members = page.into_page(|r| TeamMember {
+        d: found[&r.descendant_user_id].clone(),
+        depth: r.depth,
+        joined_at: Some(r.created_at),
+    });
+    Ok(TeamConnection { counts, members })
+}
+
+/// A page of a team, with the count per level.
+#[derive(SimpleObject)]
+pub struct TeamConnection {
+    counts: TeamCounts,
+    members: Page<TeamMember>,
+}
+
+#[derive(InputObject, Default)]
+pub struct CommissionFilter {
+    statuses: Option<Vec<CommissionStatus>>,
+    /// Staff only: one distributor's records.
+    distributor_id: Option<ID>,
+    order_id: Option<ID>,
+    created_from: Option<DateTime>,
+    created_to: Option<DateTime>,
+}
+
+async fn commission_page(
+    ctx: &Context<'_>,
+    beneficiary: Option<i64>,
+    filter: CommissionFilter,
+    w: Window,
+) -> Result<Page<Commission>> {
+    let mut select = commission::Entity::find();
+    if let Some(b) = beneficiary {
+        select = select.filter(commission::Column::BeneficiaryUserId.eq(b));
+    }
+    if let Some(s) = filter.statuses.filter(|s| !s.is_empty()) {
+        select = select.filter(commission::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+    }
+    if let Some(d) = &filter.distributor_id {
+        select = select.filter(commission::Column::BeneficiaryUserId.eq(key("Distributor", d)));
+    }
+    if let Some(o) = &filter.order_id {
+        select = select.filter(commission::Column::OrderId.eq(key("Order", o)));
+    }
+    if let Some(from) = filter.created_from {
+        select = select.filter(commission::Column::CreatedAt.gte(from.0));
+    }
+    if let Some(to) = filter.created_to {
+        select = select.filter(commission::Column::CreatedAt.lt(to.0));
+    }
+    Ok(relay::paginate(
+        ctx.app().db.conn(),
+        select,
+        commission::Column::Id,
+        |c| c.id,
+        true,
+        w,
+        Commission,
+    )
+    .await?)
+}
+
+async fn ledger_page(
+    ctx: &Context<'_>,
+    user_id: i64,
+    kinds: Option<Vec<LedgerKind>>,
+    w: Window,
+) -> Result<Page<LedgerEntry>> {
+    let mut select =
+        balance_entry::Entity::find().filter(balance_entry::Column::UserId.eq(user_id));
+    if let Some(k) = kinds.filter(|k| !k.is_empty()) {
+        select = select.filter(balance_entry::Column::Kind.is_in(k.iter().map(|x| x.as_str())));
+    }
+    Ok(relay::paginate(
+        ctx.app().db.conn(),
+        select,
+        balance_entry::Column::Id,
+        |e| e.id,
+        true,
+        w,
+        LedgerEntry,
+    )
+    .await?)
+}
+
+async fn withdrawal_page(
+    ctx: &Context<'_>,
+    user_id: Option<i64>,
+    statuses: Option<Vec<WithdrawalStatus>>,
+    w: Window,
+) -> Result<Page<Withdrawal>> {
+    let mut select = withdrawal::Entity::find();
+    if let Some(u) = user_id {
+        select = select.filter(withdrawal::Column::UserId.eq(u));
+    }
+    if let Some(s) = statuses.filter(|s| !s.is_empty()) {
+        select = select.filter(withdrawal::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+    }
+    Ok(relay::paginate(
+        ctx.app().db.conn(),
+        select,
+        withdrawal::Column::Id,
+        |w| w.id,
+        true,
+        w,
+        Withdrawal,
+    )
+    .await?)
+}
+
+async fn balance_of(ctx: &Context<'_>, user_id: i64) -> Result<Balance> {
+    let conn = ctx.app().db.conn();
+    let b = ledger::balances(conn, user_id).await?;
+    let (pending, earned) = ledger::commission_totals(conn, user_id).await?;
+    Ok(Balance {
+        available: yuan(b.available_fen),
+        frozen: yuan(b.frozen_fen),
+        pending_commission: yuan(pending),
+        lifetime_earned: yuan(earned),
+    })
+}
+
+fn share_url(base: Option<&str>, code: &str, product: Option<i64>) -> String {
+    let origin = base.map(|b| b.trim_end_matches('/')).unwrap_or("");
+    match product {
+        Some(p) => format!(
+            "{origin}/s/{code}?product={}",
+            ids::encode("Product", p).as_str()
+        ),
+        None => format!("{origin}/s/{code}"),
+    }
+}
+
+#[derive(Default)]
+pub struct DistributionQuery;
+
+#[Object]
+impl DistributionQuery {
+    /// The recruitment settings, application form and agreement (anyone signed in; staff with
+    /// DISTRIBUTION also see the withdrawal and binding settings the same way).
+    async fn distribution_settings(&self, ctx: &Context<'_>) -> Result<DistributionSettingsView> {
+        ctx.viewer().require_user()?;
+        Ok(DistributionSettingsView(
+            settings::load(ctx.app().db.conn()).await?,
+        ))
+    }
+
+    /// The caller's distributor profile; null when they are not a distributor.
+    async fn my_distributor(&self, ctx: &Context<'_>) -> Result<Option<Distributor>> {
+        let me = ctx.viewer().require_user()?;
+        Ok(team::find(ctx.app().db.conn(), me.user_id)
+            .await?
+            .map(Distributor))
+    }
+
+    /// The caller's latest application.
+    async fn my_distributor_application(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<DistributorApplication>> {
+        let me = ctx.viewer().require_user()?;
+        Ok(distributor_application::Entity::find()
+            .filter(distributor_application::Column::UserId.eq(me.user_id))
+            .order_by_desc(distributor_application::Column::Id)
+            .one(ctx.app().db.conn())
+            .await?
+            .map(DistributorApplication))
+    }
+
+    /// A link and code to share a product (or the shop) that binds whoever comes through it.
+    async fn share_link(&self, ctx: &Context<'_>, product_id: Option<ID>) -> Result<ShareLink> {
+        let me = distributor_caller(ctx)?;
+        let d = team::find(ctx.app().db.conn(), me.user_id)
+            .await?
+            .ok_or_else(AppError::forbidden)?;
+        let product = match &product_id {
+            Some(id) => {
+                let key = key("Product", id);
+                let p = ctx.loaders().product(key).await?;
+                if !p.is_some_and(|p| crate::catalog::types::visible(ctx.viewer(), &p)) {
+                    return Err(AppError::not_found("Product").into());
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        Ok(ShareLink {
+            url: share_url(
+                ctx.app().config.public_url.as_deref(),
+                &d.referral_code,
+                product,
+            ),
+            code: d.referral_code,
+            product_id,
+        })
+    }
+
+    /// The caller's team to `depth` levels below them (1–3), with counts per level.
+    async fn my_team(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 1)] depth: i32,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<TeamConnection> {
+        let me = distributor_caller(ctx)?;
+        team_page(ctx, me.user_id, depth, window(first, after, last, before)?).await
+    }
+
+    /// The distributors above the caller, nearest first (at most three).
+    async fn my_upline(&self, ctx: &Context<'_>) -> Result<Vec<TeamMember>> {
+        let me = distributor_caller(ctx)?;
+        let ids = team::upline(ctx.app().db.conn(), me.user_id, 3).await?;
+        let found = ctx
+            .loaders()
+            .distributors
+            .load_many(ids.iter().copied().skip(1))
+            .await?;
+        Ok(ids
+            .iter()
+            .skip(1)
+            .enumerate()
+            .filter_map(|(i, id)| {
+                found.get(id).map(|d| TeamMember {
+                    d: d.clone(),
+                    depth: -(i as i32 + 1),
+                    joined_at: None,
+                })
+            })
+            .collect())
+    }
+
+    /// The caller's commission records, newest first.
+    async fn my_commissions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CommissionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<Commission>> {
+        let me = ctx.viewer().require_user()?;
+        let mut filter = filter.unwrap_or_default();
+        // A distributor's own records only, whatever the filter names.
+        filter.distributor_id = None;
+        commission_page(
+            ctx,
+            Some(me.user_id),
+            filter,
+            window(first, after, last, before)?,
+        )
+        .await
+    }
+
+    /// The caller's balance.
+    async fn my_balance(&self, ctx: &Context<'_>) -> Result<Balance> {
+        let me = ctx.viewer().require_user()?;
+        balance_of(ctx, me.user_id).await
+    }
+
+    /// The caller's ledger, newest first.
+    async fn my_ledger(
+        &self,
+        ctx: &Context<'_>,
+        kinds: Option<Vec<LedgerKind>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<LedgerEntry>> {
+        let me = ctx.viewer().require_user()?;
+        ledger_page(ctx, me.user_id, kinds, window(first, after, last, before)?).await
+    }
+
+    /// The caller's withdrawals, newest first.
+    async fn my_withdrawals(
+        &self,
+        ctx: &Context<'_>,
+        statuses: Option<Vec<WithdrawalStatus>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<Withdrawal>> {
+        let me = ctx.viewer().require_user()?;
+        withdrawal_page(
+            ctx,
+            Some(me.user_id),
+            statuses,
+            window(first, after, last, before)?,
+        )
+        .await
+    }
+
+    /// Distributor levels, lowest rank first.
+    async fn distributor_levels(&self, ctx: &Context<'_>) -> Result<Vec<DistributorLevel>> {
+        ctx.viewer().require_user()?;
+        Ok(distributor_level::Entity::find()
+            .order_by_asc(distributor_level::Column::Rank)
+            .all(ctx.app().db.conn())
+            .await?
+            .into_iter()
+            .map(|l| DistributorLevel(Arc::new(l)))
+            .collect())
+    }
+
+    /// Distributors, newest first (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn distributors(
+        &self,
+        ctx: &Context<'_>,
+        active: Option<bool>,
+        #[graphql(desc = "Name, phone or referral code.")] keyword: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<Distributor>> {
+        let mut select = distributor::Entity::find();
+        if let Some(a) = active {
+            select = select.filter(distributor::Column::Status.eq(if a {
+                team::STATUS_ACTIVE
+            } else {
+                team::STATUS_DISABLED
+            }));
+        }
+        if let Some(k) = keyword
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+        {
+            select = select.filter(
+                sea_orm::Condition::any()
+                    .add(distributor::Column::Name.contains(&k))
+                    .add(distributor::Column::Phone.eq(&k))
+                    .add(distributor::Column::ReferralCode.eq(team::normalize_code(&k))),
+            );
+        }
+        Ok(relay::paginate(
+            ctx.app().db.conn(),
+            select,
+            distributor::Column::UserId,
+            |d| d.user_id,
+            true,
+            window(first, after, last, before)?,
+            Distributor,
+        )
+        .await?)
+    }
+
+    /// One distributor (themselves, or staff with DISTRIBUTION).
+    async fn distributor(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Distributor>> {
+        let key = key("Distributor", &id);
+        if !super::types::can_read_distributor(ctx.viewer(), key) {
+            ctx.viewer().require_user()?;
+            return Ok(None);
+        }
+        Ok(team::find(ctx.app().db.conn(), key).await?.map(Distributor))
+    }
+
+    /// Any distributor's team (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn distributor_team(
+        &self,
+        ctx: &Context<'_>,
+        distributor_id: ID,
+        #[graphql(default = 1)] depth: i32,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<TeamConnection> {
+        team_page(
+            ctx,
+            key("Distributor", &distributor_id),
+            depth,
+            window(first, after, last, before)?,
+        )
+        .await
+    }
+
+    /// Applications, newest first (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn distributor_applications(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ApplicationStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<DistributorApplication>> {
+        let mut select = distributor_application::Entity::find();
+        if let Some(s) = status {
+            select = select.filter(distributor_application::Column::Status.eq(s.as_str()));
+        }
+        Ok(relay::paginate(
+            ctx.app().db.conn(),
+            select,
+            distributor_application::Column::Id,
+            |a| a.id,
+            true,
+            window(first, after, last, before)?,
+            DistributorApplication,
+        )
+        .await?)
+    }
+
+    /// Commission records of everyone (staff with DISTRIBUTION or FINANCE).
+    async fn commissions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CommissionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<Commission>> {
+        let me = ctx.viewer().require_user()?;
+        if !me.has(Permission::Distribution) && !me.has(Permission::Finance) {
+            return Err(AppError::forbidden().into());
+        }
+        commission_page(
+            ctx,
+            None,
+            filter.unwrap_or_default(),
+            window(first, after, last, before)?,
+        )
+        .await
+    }
+
+    /// One commission record (its distributor, or staff).
+    async fn commission(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Commission>> {
+        ctx.viewer().require_user()?;
+        Ok(commission::Entity::find_by_id(key("Commission", &id))
+            .one(ctx.app().db.conn())
+            .await?
+            .filter(|c| can_read_commission(ctx.viewer(), c))
+            .map(Commission))
+    }
+
+    /// A distributor's balance (staff with FINANCE).
+    #[graphql(guard = "PermissionGuard(Permission::Finance)")]
+    async fn distributor_balance(&self, ctx: &Context<'_>, distributor_id: ID) -> Result<Balance> {
+        balance_of(ctx, key("Distributor", &distributor_id)).await
+    }
+
+    /// Withdrawal requests, newest first (staff with FINANCE).
+    #[graphql(guard = "PermissionGuard(Permission::Finance)")]
+    async fn withdrawals(
+        &self,
+        ctx: &Context<'_>,
+        statuses: Option<Vec<WithdrawalStatus>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<Withdrawal>> {
+        withdrawal_page(ctx, None, statuses, window(first, after, last, before)?).await
+    }
+
+    /// One withdrawal (its distributor, or finance staff).
+    async fn withdrawal(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Withdrawal>> {
+        ctx.viewer().require_user()?;
+        Ok(withdrawal::Entity::find_by_id(key("Withdrawal", &id))
+            .one(ctx.app().db.conn())
+            .await?
+            .filter(|w| can_read_withdrawal(ctx.viewer(), w))
+            .map(Withdrawal))
+    }
+
+    /// The commission rules in force (distributors and staff).
+    async fn commission_rules(&self, ctx: &Context<'_>) -> Result<CommissionRulesView> {
+        ctx.viewer().require_user()?;
+        let version = settings::latest(ctx.app().db.conn()).await?;
+        let rules = match &version {
+            Some(v) => (*ctx
+                .app()
+                .distribution
+                .get(ctx.app().db.conn(), v.id)
+                .await?)
+                .clone(),
+            None => CommissionRules::default(),
+        };
+        Ok(CommissionRulesView { version, rules })
+    }
+
+    /// Settlement runs, newest first (staff with DISTRIBUTION or FINANCE).
+    async fn settlement_runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<SettlementRun>> {
+        let me = ctx.viewer().require_user()?;
+        if !me.has(Permission::Distribution) && !me.has(Permission::Finance) {
+            return Err(AppError::forbidden().into());
+        }
+        Ok(relay::paginate(
+            ctx.app().db.conn(),
+            settlement_run::Entity::find(),
+            settlement_run::Column::Id,
+            |r| r.id,
+            true,
+            window(first, after, last, before)?,
+            SettlementRun,
+        )
+        .await?)
+    }
+}
+
+#[derive(InputObject)]
+pub struct AnswerInput {
+    key: String,
+    value: String,
+}
+
+#[derive(InputObject)]
+pub struct ApplyForDistributorInput {
+    #[graphql(default)]
+    answers: Vec<AnswerInput>,
+    /// The referral code of the distributor who invited the applicant.
+    inviter_code: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ApplicationPayload {
+    application: Option<DistributorApplication>,
+    /// Set when the application was approved (at once, or by this review).
+    distributor: Option<Distributor>,
+    user_errors: Vec<DistributionError>,
+}
+
+async fn application_payload(
+    ctx: &Context<'_>,
+    r: std::result::Result<distributor_application::Model, ServiceError<Vec<DistributionError>>>,
+) -> Result<ApplicationPayload> {
+    match r {
+        Ok(a) => {
+            let d = team::find(ctx.app().db.conn(), a.user_id).await?;
+            Ok(ApplicationPayload {
+                application: Some(DistributorApplication(a)),
+                distributor: d.map(Distributor),
+                user_errors: vec![],
+            })
+        }
+        Err(ServiceError::User(e)) => Ok(ApplicationPayload {
+            application: None,
+            distributor: None,
+            user_errors: e,
+        }),
+        Err(ServiceError::App(e)) => Err(e.into()),
+    }
+}
+
+#[derive(InputObject)]
+pub struct ReviewApplicationInput {
+    application_id: ID,
+    approve: bool,
+    /// Required to reject; shown to the applicant.
+    reason: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DistributorPayload {
+    distributor: Option<Distributor>,
+    user_errors: Vec<DistributionError>,
+}
+
+fn distributor_payload(
+    r: std::result::Result<distributor::Model, ServiceError<Vec<DistributionError>>>,
+) -> Result<DistributorPayload> {
+    crate::graphql::errors::payload(
+        r,
+        |d| DistributorPayload {
+            distributor: Some(Distributor(d)),
+            user_errors: vec![],
+        },
+        |e| DistributorPayload {
+            distributor: None,
+            user_errors: e,
+        },
+    )
+}
+
+#[derive(InputObject)]
+pub struct UpdateDistributorInput {
+    distributor_id: ID,
+    name: Option<String>,
+    phone: Option<String>,
+    team_name: Option<String>,
+    /// A level id; give `clearLevel` to remove the level.
+    level_id: Option<ID>,
+    #[graphql(default)]
+    clear_level: bool,
+}
+
+#[derive(InputObject)]
+pub struct DistributionSettingsInput {
+    recruitment_mode: RecruitmentMode,
+    #[graphql(default)]
+    spend_threshold: Option<Money>,
+    application_fields: Vec<ApplicationField>,
+    agreement: String,
+    binding_mode: BindingMode,
+    #[graphql(default = 30)]
+    binding_days: u32,
+    withdrawal_min: Money,
+    withdrawal_max: Money,
+    /// Percent, e.g. "0.6".
+    #[graphql(default)]
+    withdrawal_fee_rate: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DistributionSettingsPayload {
+    settings: Option<DistributionSettingsView>,
+    user_errors: Vec<DistributionError>,
+}
+
+#[derive(InputObject)]
+pub struct CommissionOverrideInput {
+    product_id: ID,
+    sku_id: Option<ID>,
+    /// Percent per tier.
+    rates: Option<Vec<String>>,
+    /// Per unit per tier.
+    fixed_amounts: Option<Vec<Money>>,
+}
+
+#[derive(InputObject)]
+pub struct LevelRatesInput {
+    level_id: ID,
+    rates: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct CommissionRulesInput {
+    /// Percent per tier, nearest distributor first (1–3), e.g. ["20", "10", "5"].
+    rates: Vec<String>,
+    base: CommissionBase,
+    self_purchase: bool,
+    cycle: SettlementCycle,
+    payout_day: u32,
+    #[graphql(default)]
+    overrides: Vec<CommissionOverrideInput>,
+    #[graphql(default)]
+    level_rates: Vec<LevelRatesInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct CommissionRulesPayload {
+    rules: Option<CommissionRulesView>,
+    user_errors: Vec<DistributionError>,
+}
+
+fn bad_rules(field: &str, message: impl Into<String>) -> DistributionError {
+    DistributionError::new(Code::InvalidSettings, Some(field), message)
+}
+
+fn parse_rates(
+    field: &str,
+    raw: &[String],
+) -> std::result::Result<Vec<Decimal>, DistributionError> {
+    raw.iter()
+        .map(|r| r.trim().parse::<Decimal>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| {
+            bad_rules(
+                field,
+                "a rate is a decimal number of percent, e.g. \"12.5\"",
+            )
+        })
+}
+
+impl CommissionRulesInput {
+    fn into_rules(self) -> std::result::Result<CommissionRules, DistributionError> {
+        let mut overrides = Vec::new();
+        for o in self.overrides {
+            overrides.push(CommissionOverride {
+                product_id: ids::decode("Product", &o.product_id)
+                    .map_err(|_| bad_rules("overrides", "not a product id"))?,
+                sku_id: o
+                    .sku_id
+                    .as_ref()
+                    .map(|s| ids::decode("Sku", s))
+                    .transpose()
+                    .map_err(|_| bad_rules("overrides", "not a SKU id"))?,
+                rates: o
+                    .rates
+                    .as_deref()
+                    .map(|r| parse_rates("overrides", r))
+                    .transpose()?,
+                fixed_fen: o
+                    .fixed_amounts
+                    .map(|f| {
+                        f.iter()
+                            .map(|m| money::to_fen(m.0))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .map(|f| f.ok_or_else(|| bad_rules("overrides", "not an amount")))
+                    .transpose()?,
+            });
+        }
+        let mut level_rates = Vec::new();
+        for l in self.level_rates {
+            level_rates.push(LevelRates {
+                level_id: ids::decode("DistributorLevel", &l.level_id)
+                    .map_err(|_| bad_rules("levelRates", "not a level id"))?,
+                rates: parse_rates("levelRates", &l.rates)?,
+            });
+        }
+        Ok(CommissionRules {
+            rates: parse_rates("rates", &self.rates)?,
+            base: self.base,
+            self_purchase: self.self_purchase,
+            cycle: self.cycle,
+            payout_day: self.payout_day,
+            overrides,
+            level_rates,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct LevelInput {
+    /// Absent to create a level.
+    id: Option<ID>,
+    name: String,
+    rank: i32,
+    #[graphql(default)]
+    require_all: bool,
+    invited_distributors: Option<i64>,
+    team_sales: Option<Money>,
+    own_sales: Option<Money>,
+    order_count: Option<i64>,
+}
+
+#[derive(SimpleObject)]
+pub struct LevelPayload {
+    level: Option<DistributorLevel>,
+    user_errors: Vec<DistributionError>,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteLevelPayload {
+    deleted_id: Option<ID>,
+    user_errors: Vec<DistributionError>,
+}
+
+#[derive(SimpleObject)]
+pub struct SettlementPayload {
+    run: SettlementRun,
+    /// False when the period had been settled before (nothing changed).
+    settled_now: bool,
+}
+
+#[derive(InputObject)]
+pub struct RequestWithdrawalInput {
+    amount: Money,
+    channel: WithdrawalChannel,
+    /// Bank card number, or the WeChat account to pay.
+    account: String,
+    /// The account holder's name.
+    account_name: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct WithdrawalPayload {
+    withdrawal: Option<Withdrawal>,
+    balance: Option<Balance>,
+    user_errors: Vec<DistributionError>,
+}
+
+async fn withdrawal_payload(
+    ctx: &Context<'_>,
+    r: std::result::Result<withdrawal::Model, ServiceError<Vec<DistributionError>>>,
+) -> Result<WithdrawalPayload> {
+    match r {
+        Ok(w) => {
+            let balance = balance_of(ctx, w.user_id).await?;
+            Ok(WithdrawalPayload {
+                withdrawal: Some(Withdrawal(w)),
+                balance: Some(balance),
+                user_errors: vec![],
+            })
+        }
+        Err(ServiceError::User(e)) => Ok(WithdrawalPayload {
+            withdrawal: None,
+            balance: None,
+            user_errors: e,
+        }),
+        Err(ServiceError::App(e)) => Err(e.into()),
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct BindingPayload {
+    /// The distributor the caller is bound to after this (null: none).
+    bound_to: Option<String>,
+    /// Whether this touch changed the binding.
+    changed: bool,
+    user_errors: Vec<DistributionError>,
+}
+
+#[derive(Default)]
+pub struct DistributionMutation;
+
+#[Object]
+impl DistributionMutation {
+    /// Apply to become a distributor with the merchant's form.
+    async fn apply_for_distributor(
+        &self,
+        ctx: &Context<'_>,
+        input: ApplyForDistributorInput,
+    ) -> Result<ApplicationPayload> {
+        let me = ctx.viewer().require_user()?;
+        let answers = input
+            .answers
+            .into_iter()
+            .map(|a| (a.key, a.value))
+            .collect();
+        let r = recruitment::apply(
+            ctx.app(),
+            me.user_id,
+            Application {
+                answers,
+                inviter_code: input.inviter_code.as_deref(),
+            },
+        )
+        .await;
+        application_payload(ctx, r).await
+    }
+
+    /// Records that a share link was opened (anyone, signed in or not).
+    async fn record_share_visit(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        product_id: Option<ID>,
+    ) -> Result<bool> {
+        let viewer = ctx.viewer().principal().map(|p| p.user_id);
+        let product = product_id.as_ref().map(|p| key("Product", p));
+        Ok(team::record_visit(ctx.app(), &code, product, viewer).await?)
+    }
+
+    /// The caller arrived through a share link or code (at registration or later): binds them
+    /// to its distributor by the configured binding mode.
+    async fn bind_referrer(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        product_id: Option<ID>,
+    ) -> Result<BindingPayload> {
+        let me = ctx.viewer().require_user()?;
+        let product = product_id.as_ref().map(|p| key("Product", p));
+        let refused = |code: Code, message: &str| BindingPayload {
+            bound_to: None,
+            changed: false,
+            user_errors: vec![DistributionError::new(code, Some("code"), message)],
+        };
+        let app = ctx.app();
+        let tx = app.db.begin_write().await?;
+        let Some(sharer) = team::by_code(&*tx, &code).await? else {
+            return Ok(refused(
+                Code::UnknownReferralCode,
+                "no active distributor has this code",
+            ));
+        };
+        let conf = settings::load(&*tx).await?;
+        let before = team::bound_distributor(&*tx, me.user_id, chrono::Utc::now()).await?;
+        let outcome = team::touch(&tx, &conf, me.user_id, &sharer, product).await?;
+        tx.commit().await?;
+        Ok(match outcome {
+            Ok(binding) => {
+                let after = binding.map(|b| b.distributor_user_id);
+                BindingPayload {
+                    bound_to: after.map(|d| ids::encode("Distributor", d).to_string()),
+                    changed: after != before,
+                    user_errors: vec![],
+                }
+            }
+            Err(team::NoBinding::Own) => refused(Code::SelfReferral, "this is your own code"),
+            Err(team::NoBinding::Loop) => refused(
+                Code::ReferralLoop,
+                "this distributor is in your team; binding would make a loop",
+            ),
+        })
+    }
+
+    /// Approve or reject an application (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn review_distributor_application(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewApplicationInput,
+    ) -> Result<ApplicationPayload> {
+        let me = ctx.viewer().require_user()?;
+        let r = recruitment::review(
+            ctx.app(),
+            me.user_id,
+            key("DistributorApplication", &input.application_id),
+            input.approve,
+            input.reason.as_deref(),
+        )
+        .await;
+        application_payload(ctx, r).await
+    }
+
+    /// Disable or re-enable a distributor (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn set_distributor_enabled(
+        &self,
+        ctx: &Context<'_>,
+        distributor_id: ID,
+        enabled: bool,
+    ) -> Result<DistributorPayload> {
+        distributor_payload(
+            recruitment::set_enabled(ctx.app(), key("Distributor", &distributor_id), enabled).await,
+        )
+    }
+
+    /// Edit a distributor's name, phone, team or level (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn update_distributor(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateDistributorInput,
+    ) -> Result<DistributorPayload> {
+        let level_id = if input.clear_level {
+            Some(None)
+        } else {
+            input
+                .level_id
+                .as_ref()
+                .map(|l| Some(key("DistributorLevel", l)))
+        };
+        distributor_payload(
+            recruitment::edit(
+                ctx.app(),
+                key("Distributor", &input.distributor_id),
+                DistributorEdit {
+                    name: input.name.as_deref(),
+                    phone: input.phone.as_deref(),
+                    team_name: input.team_name.as_deref(),
+                    level_id,
+                },
+            )
+            .await,
+        )
+    }
+
+    /// Move a distributor and their team under another inviter, or to the top without one
+    /// (staff with DISTRIBUTION). Refused when it would make a loop.
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn move_distributor(
+        &self,
+        ctx: &Context<'_>,
+        distributor_id: ID,
+        inviter_id: Option<ID>,
+    ) -> Result<DistributorPayload> {
+        distributor_payload(
+            recruitment::move_distributor(
+                ctx.app(),
+                key("Distributor", &distributor_id),
+                inviter_id.as_ref().map(|i| key("Distributor", i)),
+            )
+            .await,
+        )
+    }
+
+    /// Recruitment, application form, agreement, binding and withdrawal settings (staff with
+    /// DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn update_distribution_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: DistributionSettingsInput,
+    ) -> Result<DistributionSettingsPayload> {
+        let refused = |field: &str, message: String| DistributionSettingsPayload {
+            settings: None,
+            user_errors: vec![DistributionError::new(
+                Code::InvalidSettings,
+                Some(field),
+                message,
+            )],
+        };
+        let fee_rate = match input.withdrawal_fee_rate.as_deref().map(str::trim) {
+            None | Some("") => Decimal::ZERO,
+            Some(r) => match r.parse::<Decimal>() {
+                Ok(d) => d,
+                Err(_) => return Ok(refused("withdrawalFeeRate", "not a number".into())),
+            },
+        };
+        let fen = |m: Money| money::to_fen(m.0).unwrap_or(-1);
+        let conf = settings::DistributionSettings {
+            recruitment_mode: input.recruitment_mode,
+            spend_threshold_fen: input.spend_threshold.map(fen).unwrap_or(0),
+            application_fields: input.application_fields,
+            agreement: input.agreement,
+            binding_mode: input.binding_mode,
+            binding_days: input.binding_days,
+            withdrawal_min_fen: fen(input.withdrawal_min),
+            withdrawal_max_fen: fen(input.withdrawal_max),
+            withdrawal_fee_rate: fee_rate,
+        };
+        if let Err((field, message)) = conf.validate() {
+            return Ok(refused(field, message));
+        }
+        let tx = ctx.app().db.begin_write().await?;
+        settings::save(&tx, &conf).await?;
+        tx.commit().await?;
+        Ok(DistributionSettingsPayload {
+            settings: Some(DistributionSettingsView(conf)),
+            user_errors: vec![],
+        })
+    }
+
+    /// Publish a new version of the commission rules (staff with DISTRIBUTION). Orders keep
+    /// the version they were placed under.
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn publish_commission_rules(
+        &self,
+        ctx: &Context<'_>,
+        input: CommissionRulesInput,
+    ) -> Result<CommissionRulesPayload> {
+        let me = ctx.viewer().require_user()?;
+        let refused = |e: DistributionError| CommissionRulesPayload {
+            rules: None,
+            user_errors: vec![e],
+        };
+        let rules = match input.into_rules() {
+            Ok(r) => r,
+            Err(e) => return Ok(refused(e)),
+        };
+        if let Err((field, message)) = rules.validate() {
+            return Ok(refused(bad_rules(field, message)));
+        }
+        let tx = ctx.app().db.begin_write().await?;
+        let version = settings::publish(&tx, &rules, Some(me.user_id)).await?;
+        tx.commit().await?;
+        Ok(CommissionRulesPayload {
+            rules: Some(CommissionRulesView {
+                version: Some(version),
+                rules,
+            }),
+            user_errors: vec![],
+        })
+    }
+
+    /// Create or change a distributor level (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn save_distributor_level(
+        &self,
+        ctx: &Context<'_>,
+        input: LevelInput,
+    ) -> Result<LevelPayload> {
+        let fen = |m: Option<Money>| m.map(|m| money::to_fen(m.0).unwrap_or(-1));
+        let conditions = LevelConditions {
+            require_all: input.require_all,
+            invited_distributors: input.invited_distributors,
+            team_sales_fen: fen(input.team_sales),
+            own_sales_fen: fen(input.own_sales),
+            order_count: input.order_count,
+        };
+        let id = input.id.as_ref().map(|i| key("DistributorLevel", i));
+        crate::graphql::errors::payload(
+            levels::save(ctx.app(), id, &input.name, input.rank, &conditions).await,
+            |l| LevelPayload {
+                level: Some(DistributorLevel(Arc::new(l))),
+                user_errors: vec![],
+            },
+            |e| LevelPayload {
+                level: None,
+                user_errors: e,
+            },
+        )
+    }
+
+    /// Delete a level nobody holds (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn delete_distributor_level(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<DeleteLevelPayload> {
+        crate::graphql::errors::payload(
+            levels::delete(ctx.app(), key("DistributorLevel", &id)).await,
+            |_| DeleteLevelPayload {
+                deleted_id: Some(id.clone()),
+                user_errors: vec![],
+            },
+            |e| DeleteLevelPayload {
+                deleted_id: None,
+                user_errors: e,
+            },
+        )
+    }
+
+    /// Re-evaluate levels now: one distributor, or all (staff with DISTRIBUTION). Returns how
+    /// many rose.
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn evaluate_distributor_levels(
+        &self,
+        ctx: &Context<'_>,
+        distributor_id: Option<ID>,
+    ) -> Result<i64> {
+        let raised = match distributor_id {
+            Some(id) => levels::evaluate(ctx.app(), &[key("Distributor", &id)]).await?,
+            None => levels::evaluate_all(ctx.app()).await?,
+        };
+        Ok(raised as i64)
+    }
+
+    /// Settle the last complete period now (staff with DISTRIBUTION or FINANCE). Running it
+    /// again for the same period changes nothing.
+    async fn run_settlement(&self, ctx: &Context<'_>) -> Result<SettlementPayload> {
+        let me = ctx.viewer().require_user()?;
+        if !me.has(Permission::Distribution) && !me.has(Permission::Finance) {
+            return Err(AppError::forbidden().into());
+        }
+        Ok(
+            match settlement::run(ctx.app(), chrono::Utc::now(), Some(me.user_id)).await? {
+                Settled::Ran(r) => SettlementPayload {
+                    run: SettlementRun(r),
+                    settled_now: true,
+                },
+                Settled::AlreadySettled(r) => SettlementPayload {
+                    run: SettlementRun(r),
+                    settled_now: false,
+                },
+            },
+        )
+    }
+
+    /// Ask to withdraw from the available balance (distributors): the amount is frozen until
+    /// finance pays or rejects it.
+    async fn request_withdrawal(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestWithdrawalInput,
+    ) -> Result<WithdrawalPayload> {
+        let me = distributor_caller(ctx)?;
+        let Some(amount_fen) = money::to_fen(input.amount.0) else {
+            return withdrawal_payload(
+                ctx,
+                super::errors::reject(Code::InvalidAmount, "amount", "not an amount"),
+            )
+            .await;
+        };
+        let r = withdrawals::request(
+            ctx.app(),
+            me.user_id,
+            WithdrawalRequest {
+                amount_fen,
+                channel: input.channel,
+                account: &input.account,
+                account_name: input.account_name.as_deref(),
+            },
+        )
+        .await;
+        withdrawal_payload(ctx, r).await
+    }
+
+    /// Approve a pending withdrawal (staff with FINANCE).
+    #[graphql(guard = "PermissionGuard(Permission::Finance)")]
+    async fn approve_withdrawal(&self, ctx: &Context<'_>, id: ID) -> Result<WithdrawalPayload> {
+        let me = ctx.viewer().require_user()?;
+        let r = withdrawals::approve(ctx.app(), me.user_id, key("Withdrawal", &id)).await;
+        withdrawal_payload(ctx, r).await
+    }
+
+    /// Record that an approved withdrawal was transferred (staff with FINANCE).
+    #[graphql(guard = "PermissionGuard(Permission::Finance)")]
+    async fn mark_withdrawal_paid(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        transfer_reference: String,
+    ) -> Result<WithdrawalPayload> {
+        let r =
+            withdrawals::mark_paid(ctx.app(), key("Withdrawal", &id), &transfer_reference).await;
+        withdrawal_payload(ctx, r).await
+    }
+
+    /// Reject a pending or approved withdrawal; the amount returns (staff with FINANCE).
+    #[graphql(guard = "PermissionGuard(Permission::Finance)")]
+    async fn reject_withdrawal(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<WithdrawalPayload> {
+        let me = ctx.viewer().require_user()?;
+        let r = withdrawals::reject_request(ctx.app(), me.user_id, key("Withdrawal", &id), &reason)
+            .await;
+        withdrawal_payload(ctx, r).await
+    }
+}
+
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommissionChangeKind {
+    Created,
+    Confirmed,
+    Settled,
+    Reversed,
+    /// The balance moved (settlement, reversal, withdrawal).
+    Balance,
+}
+
+/// A change of the subscriber's commissions or balance, pushed live.
+pub struct CommissionChange {
+    event: Arc<events::Event>,
+}
+
+#[Object]
+impl CommissionChange {
+    /// Pass as `after` to resume from here.
+    async fn event_id(&self) -> String {
+        self.event.id.to_string()
+    }
+    async fn kind(&self) -> CommissionChangeKind {
+        match self.event.event_type.as_str() {
+            commissions::EVENT_CREATED => CommissionChangeKind::Created,
+            commissions::EVENT_CONFIRMED => CommissionChangeKind::Confirmed,
+            commissions::EVENT_SETTLED => CommissionChangeKind::Settled,
+            commissions::EVENT_REVERSED => CommissionChangeKind::Reversed,
+            _ => CommissionChangeKind::Balance,
+        }
+    }
+    async fn order_no(&self) -> Option<&str> {
+        self.event.payload["orderNo"].as_str()
+    }
+    /// The records concerned (none for settlements and balance changes).
+    async fn commission_ids(&self) -> Vec<ID> {
+        self.event.payload["commissionIds"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| i.as_i64())
+                    .map(|i| ids::encode("Commission", i))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    /// What the records pay now (created, confirmed, reversed), or what a settlement credited.
+    async fn amount(&self) -> Option<Money> {
+        self.event.payload["amountFen"].as_i64().map(yuan)
+    }
+    /// Taken back by a refund.
+    async fn reversed_amount(&self) -> Option<Money> {
+        self.event.payload["reversedFen"].as_i64().map(yuan)
+    }
+    /// The settled records' count (settlements).
+    async fn records(&self) -> Option<i64> {
+        self.event.payload["records"].as_i64()
+    }
+    /// Balances after a balance change.
+    async fn available(&self) -> Option<Money> {
+        self.event.payload["availableFen"].as_i64().map(yuan)
+    }
+    async fn frozen(&self) -> Option<Money> {
+        self.event.payload["frozenFen"].as_i64().map(yuan)
+    }
+    async fn at(&self) -> DateTime {
+        DateTime(self.event.created_at)
+    }
+}
+
+#[derive(Default)]
+pub struct DistributionSubscription;
+
+type ChangeStream =
+    std::pin::Pin<Box<dyn Stream<Item = async_graphql::Result<CommissionChange>> + Send + 'static>>;
+
+#[Subscription]
+impl DistributionSubscription {
+    /// Every change of the caller's own commission records (created, confirmed, settled,
+    /// reversed) and balance, in order, once each; resumable with `after` (the last `eventId`
+    /// seen). Nobody receives anyone else's.
+    async fn commission_changed(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<ChangeStream> {
+        let me = distributor_caller(ctx)?;
+        let after = events::parse_event_id(after.as_deref())?;
+        let app = ctx.app().clone();
+        let filter = EventFilter {
+            event_types: commissions::EVENT_TYPES,
+            recipient_user_id: Some(me.user_id),
+            aggregate_id: None,
+        };
+        let stream = events::subscribe(&app.bus, app.db.conn().clone(), filter, after);
+        Ok(Box::pin(stream.map(|item| match item {
+            Ok(event) => Ok(CommissionChange { event }),
+            Err(e) => Err(e.into()),
+        })))
+    }
+}

@@ -1,0 +1,179 @@
+//! Settlement: confirmed commissions of the last complete period become `SETTLED` and are
+//! credited to their distributors' balances, one ledger entry per distributor per run.
+//!
+//! Once per period, whoever starts it and however many instances run: the run row's period key
+//! is unique, so a second run over the same period inserts nothing and settles nothing. The
+//! settling itself is one `UPDATE … WHERE status = 'CONFIRMED' AND confirmed_at < cutoff` and
+//! one grouped sum, so 100,000 records cost two statements plus one entry per distributor.
+use chrono::{DateTime, Utc};
+use entity::{commission, settlement_run};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set,
+    sea_query::{Expr, OnConflict},
+};
+use serde_json::json;
+
+use super::{
+    commissions::{CommissionStatus, EVENT_SETTLED},
+    ledger::{self, LedgerKind, Posting},
+    rules::{Period, last_complete_period, settlement_due},
+    settings,
+};
+use crate::{
+    app::AppState,
+    error::AppError,
+    events::{self, NewEvent},
+};
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub enum Settled {
+    /// This call settled the period.
+    Ran(settlement_run::Model),
+    /// The period was settled before; nothing changed.
+    AlreadySettled(settlement_run::Model),
+}
+
+#[derive(FromQueryResult)]
+struct Due {
+    beneficiary_user_id: i64,
+    total: i64,
+    records: i64,
+}
+
+/// Settles the last complete period of the current rules' cycle as of `now`.
+pub async fn run(app: &AppState, now: DateTime<Utc>, by: Option<i64>) -> Result<Settled, AppError> {
+    let tx = app.db.begin_write().await?;
+    let (_, rules) = app.distribution.current(&tx).await?;
+    let period = last_complete_period(rules.cycle, now, app.config.business_utc_offset_hours);
+    let outcome = settle(&tx, &period, rules.cycle.as_str(), now, by).await?;
+    tx.commit().await?;
+    if let Settled::Ran(r) = &outcome {
+        tracing::info!(period = %r.period_key, records = r.records, total_fen = r.total_fen, "commissions settled");
+        // Settlement changes what the credited distributors achieved: their levels may rise.
+        let credited: Vec<i64> = commission::Entity::find()
+            .select_only()
+            .column(commission::Column::BeneficiaryUserId)
+            .distinct()
+            .filter(commission::Column::SettlementId.eq(r.id))
+            .into_tuple()
+            .all(app.db.conn())
+            .await?;
+        for chunk in credited.chunks(2_000) {
+            super::levels::evaluate(app, chunk).await?;
+        }
+    }
+    Ok(outcome)
+}
+
+async fn settle(
+    tx: &crate::db::WriteTx,
+    period: &Period,
+    cycle: &str,
+    now: DateTime<Utc>,
+    by: Option<i64>,
+) -> Result<Settled, AppError> {
+    let inserted = settlement_run::Entity::insert(settlement_run::ActiveModel {
+        period_key: Set(period.key.clone()),
+        cycle: Set(cycle.into()),
+        cutoff: Set(period.cutoff),
+        records: Set(0),
+        distributors: Set(0),
+        total_fen: Set(0),
+        started_by: Set(by),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(settlement_run::Column::PeriodKey)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&**tx)
+    .await?;
+    let run = settlement_run::Entity::find()
+        .filter(settlement_run::Column::PeriodKey.eq(&period.key))
+        .one(&**tx)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("settlement run vanished")))?;
+    if inserted == 0 {
+        return Ok(Settled::AlreadySettled(run));
+    }
+    commission::Entity::update_many()
+        .col_expr(
+            commission::Column::Status,
+            Expr::value(CommissionStatus::Settled.as_str()),
+        )
+        .col_expr(commission::Column::SettlementId, Expr::value(run.id))
+        .col_expr(commission::Column::SettledAt, Expr::value(now))
+        .col_expr(commission::Column::UpdatedAt, Expr::value(now))
+        .filter(commission::Column::Status.eq(CommissionStatus::Confirmed.as_str()))
+        .filter(commission::Column::ConfirmedAt.lt(period.cutoff))
+        .exec(&**tx)
+        .await?;
+    let due: Vec<Due> = commission::Entity::find()
+        .select_only()
+        .column(commission::Column::BeneficiaryUserId)
+        .column_as(Expr::cust("CAST(SUM(amount_fen) AS BIGINT)"), "total")
+        .column_as(commission::Column::Id.count(), "records")
+        .filter(commission::Column::SettlementId.eq(run.id))
+        .group_by(commission::Column::BeneficiaryUserId)
+        .into_model::<Due>()
+        .all(&**tx)
+        .await?;
+    let note = format!("settlement {}", period.key);
+    for d in &due {
+        ledger::lock(tx, d.beneficiary_user_id).await?;
+        ledger::post(
+            tx,
+            Posting {
+                user_id: d.beneficiary_user_id,
+                kind: LedgerKind::Settlement,
+                available_delta_fen: d.total,
+                frozen_delta_fen: 0,
+                reference_type: "SETTLEMENT",
+                reference_id: run.id,
+                note: Some(&note),
+            },
+        )
+        .await?;
+        events::append(
+            tx,
+            NewEvent {
+                event_type: EVENT_SETTLED,
+                aggregate_type: "Settlement",
+                aggregate_id: run.id,
+                recipient_user_id: Some(d.beneficiary_user_id),
+                payload: json!({
+                    "settlementId": run.id,
+                    "period": period.key,
+                    "records": d.records,
+                    "amountFen": d.total,
+                }),
+            },
+        )
+        .await?;
+    }
+    let mut active: settlement_run::ActiveModel = run.into();
+    active.records = Set(due.iter().map(|d| d.records).sum());
+    active.distributors = Set(due.len() as i64);
+    active.total_fen = Set(due.iter().map(|d| d.total).sum());
+    Ok(Settled::Ran(active.update(&**tx).await?))
+}
+
+/// The scheduled run: settles when the payout day of the current rules has come.
+pub async fn run_if_due(app: &AppState, now: DateTime<Utc>) -> Result<(), AppError> {
+    let rules = match settings::latest(app.db.conn()).await? {
+        Some(row) => app.distribution.get(app.db.conn(), row.id).await?,
+        None => return Ok(()),
+    };
+    if settlement_due(
+        rules.cycle,
+        rules.payout_day,
+        now,
+        app.config.business_utc_offset_hours,
+    ) {
+        run(app, now, None).await?;
+    }
+    Ok(())
+}

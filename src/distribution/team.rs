@@ -1,0 +1,397 @@
+//! Distributors, the inviter tree (a closure table) and customer bindings.
+//!
+//! The tree holds a row (ancestor, descendant, depth) for every pair on a path, each
+//! distributor with itself at depth 0: the upline of X is `descendant = X` ordered by depth, the
+//! team of X to depth 3 is `ancestor = X AND depth BETWEEN 1 AND 3` — one index range each.
+use chrono::{DateTime, Utc};
+use entity::{customer_binding, distributor, distributor_tree, user};
+use rand::Rng;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait, sea_query::Expr,
+};
+use serde_json::json;
+
+use super::{
+    errors::{DistributionErrorCode as Code, DistributionResult, reject},
+    rules::{BindingDecision, CurrentBinding, decide_binding},
+    settings::DistributionSettings,
+};
+use crate::{
+    accounts::service::{EVENT_UPDATED, account_event},
+    db::{self, WriteTx},
+    error::AppError,
+    events::{self, NewEvent},
+};
+
+pub const STATUS_ACTIVE: &str = "ACTIVE";
+pub const STATUS_DISABLED: &str = "DISABLED";
+pub const EVENT_BOUND: &str = "distribution.customer_bound";
+
+/// Letters and digits that cannot be mistaken for one another when read aloud or typed.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+const CODE_LEN: usize = 8;
+
+fn new_referral_code() -> String {
+    let mut rng = rand::thread_rng();
+    (0..CODE_LEN)
+        .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Normalises a code as people type it (spaces, lower case).
+pub fn normalize_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Option<distributor::Model>, AppError> {
+    Ok(distributor::Entity::find_by_id(user_id).one(conn).await?)
+}
+
+/// The active distributor with `code`.
+pub async fn by_code(
+    conn: &impl ConnectionTrait,
+    code: &str,
+) -> Result<Option<distributor::Model>, AppError> {
+    Ok(distributor::Entity::find()
+        .filter(distributor::Column::ReferralCode.eq(normalize_code(code)))
+        .filter(distributor::Column::Status.eq(STATUS_ACTIVE))
+        .one(conn)
+        .await?)
+}
+
+/// Whether `descendant` is in the team of `ancestor` (or is `ancestor`).
+pub async fn is_in_team(
+    conn: &impl ConnectionTrait,
+    ancestor: i64,
+    descendant: i64,
+) -> Result<bool, AppError> {
+    Ok(distributor_tree::Entity::find_by_id((ancestor, descendant))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// `user_id` and the distributors above it, nearest first, up to `max_depth` levels above.
+pub async fn upline(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    max_depth: i32,
+) -> Result<Vec<i64>, AppError> {
+    Ok(distributor_tree::Entity::find()
+        .filter(distributor_tree::Column::DescendantUserId.eq(user_id))
+        .filter(distributor_tree::Column::Depth.lte(max_depth))
+        .order_by_asc(distributor_tree::Column::Depth)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.ancestor_user_id)
+        .collect())
+}
+
+/// Makes `user_id` a distributor under `inviter` (checked by the caller: active, not a loop).
+/// Grants the role, a unique referral code and the tree rows, in `tx`.
+pub async fn create(
+    tx: &WriteTx,
+    user_id: i64,
+    inviter: Option<i64>,
+) -> Result<distributor::Model, AppError> {
+    let u = user::Entity::find_by_id(user_id)
+        .one(&**tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))?;
+    let now = Utc::now();
+    let row = loop {
+        let attempt = distributor::ActiveModel {
+            user_id: Set(user_id),
+            referral_code: Set(new_referral_code()),
+            status: Set(STATUS_ACTIVE.into()),
+            inviter_user_id: Set(inviter),
+            level_id: Set(None),
+            name: Set(u.nickname.clone()),
+            phone: Set(u.phone.clone()),
+            team_name: Set(None),
+            own_sales_fen: Set(0),
+            order_count: Set(0),
+            approved_at: Set(now),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        // A code collision (1 in 10^12 per pair) is retried; a savepoint keeps the
+        // transaction usable on PostgreSQL after the failed insert.
+        let sp = tx.begin().await?;
+        match attempt.insert(&sp).await {
+            Ok(row) => {
+                sp.commit().await?;
+                break row;
+            }
+            Err(e) if db::is_unique_violation(&e) => {
+                sp.rollback().await?;
+                if distributor::Entity::find_by_id(user_id)
+                    .one(&**tx)
+                    .await?
+                    .is_some()
+                {
+                    return Err(AppError::internal(anyhow::anyhow!(
+                        "user {user_id} is a distributor already"
+                    )));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    attach(tx, user_id, inviter, now).await?;
+    user::Entity::update_many()
+        .col_expr(user::Column::IsDistributor, Expr::value(true))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&**tx)
+        .await?;
+    account_event(tx, EVENT_UPDATED, user_id, json!({ "change": "ROLE" })).await?;
+    Ok(row)
+}
+
+/// Tree rows for a new leaf: itself at depth 0, and every ancestor of `inviter` one deeper.
+async fn attach(
+    tx: &WriteTx,
+    user_id: i64,
+    inviter: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    distributor_tree::ActiveModel {
+        ancestor_user_id: Set(user_id),
+        descendant_user_id: Set(user_id),
+        depth: Set(0),
+        created_at: Set(now),
+    }
+    .insert(&**tx)
+    .await?;
+    if let Some(inviter) = inviter {
+        db::exec(
+            &**tx,
+            "INSERT INTO distributor_tree (ancestor_user_id, descendant_user_id, depth, created_at) \
+             SELECT ancestor_user_id, $1, depth + 1, $2 FROM distributor_tree \
+             WHERE descendant_user_id = $3",
+            [user_id.into(), now.into(), inviter.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves `user_id` (with its whole team) under `new_inviter`. Refused when the new inviter is
+/// in the moved team (a loop) or is the distributor itself.
+pub async fn move_under(
+    tx: &WriteTx,
+    user_id: i64,
+    new_inviter: Option<i64>,
+) -> DistributionResult<distributor::Model> {
+    let Some(current) = find(&**tx, user_id).await? else {
+        return reject(
+            Code::DistributorNotFound,
+            "distributorId",
+            "no such distributor",
+        );
+    };
+    if let Some(inviter) = new_inviter {
+        if inviter == user_id {
+            return reject(
+                Code::SelfReferral,
+                "inviterId",
+                "a distributor cannot invite themselves",
+            );
+        }
+        if find(&**tx, inviter).await?.is_none() {
+            return reject(
+                Code::DistributorNotFound,
+                "inviterId",
+                "no such distributor",
+            );
+        }
+        if is_in_team(&**tx, user_id, inviter).await? {
+            return reject(
+                Code::ReferralLoop,
+                "inviterId",
+                "the new inviter is in this distributor's team; moving would make a loop",
+            );
+        }
+    }
+    // Cut the subtree from every ancestor above it, then hang it under the new inviter:
+    // each (ancestor of the inviter, member of the subtree) pair, depths added.
+    db::exec(
+        &**tx,
+        "DELETE FROM distributor_tree \
+         WHERE descendant_user_id IN (SELECT descendant_user_id FROM distributor_tree WHERE ancestor_user_id = $1) \
+           AND ancestor_user_id IN (SELECT ancestor_user_id FROM distributor_tree WHERE descendant_user_id = $1 AND depth > 0)",
+        [user_id.into()],
+    )
+    .await?;
+    if let Some(inviter) = new_inviter {
+        db::exec(
+            &**tx,
+            "INSERT INTO distributor_tree (ancestor_user_id, descendant_user_id, depth, created_at) \
+             SELECT up.ancestor_user_id, down.descendant_user_id, up.depth + down.depth + 1, $1 \
+             FROM distributor_tree up, distributor_tree down \
+             WHERE up.descendant_user_id = $2 AND down.ancestor_user_id = $3",
+            [Utc::now().into(), inviter.into(), user_id.into()],
+        )
+        .await?;
+    }
+    let mut active: distributor::ActiveModel = current.into();
+    active.inviter_user_id = Set(new_inviter);
+    active.updated_at = Set(Utc::now());
+    Ok(active.update(&**tx).await?)
+}
+
+/// Why a touch did not bind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoBinding {
+    /// The code is the customer's own.
+    Own,
+    /// The customer is a distributor above the sharer: binding would make a loop.
+    Loop,
+}
+
+/// A customer touched by `sharer` (registered or ordered through their link or code): bind,
+/// rebind or keep by the configured mode. Returns the customer's binding afterwards.
+pub async fn touch(
+    tx: &WriteTx,
+    settings: &DistributionSettings,
+    customer: i64,
+    sharer: &distributor::Model,
+    product_id: Option<i64>,
+) -> Result<Result<Option<customer_binding::Model>, NoBinding>, AppError> {
+    if sharer.user_id == customer {
+        return Ok(Err(NoBinding::Own));
+    }
+    // A distributor bound to someone in their own team would close a loop.
+    if is_in_team(&**tx, customer, sharer.user_id).await? {
+        return Ok(Err(NoBinding::Loop));
+    }
+    let now = Utc::now();
+    let existing = customer_binding::Entity::find_by_id(customer)
+        .one(&**tx)
+        .await?;
+    let current = existing.as_ref().map(|b| CurrentBinding {
+        distributor: b.distributor_user_id,
+        expires_at: b.expires_at,
+    });
+    match decide_binding(
+        settings.binding_mode,
+        settings.binding_days,
+        current,
+        sharer.user_id,
+        now,
+    ) {
+        BindingDecision::Keep => Ok(Ok(existing.filter(|b| b.expires_at.is_none_or(|e| e > now)))),
+        BindingDecision::Bind { expires_at } => {
+            let row = customer_binding::ActiveModel {
+                user_id: Set(customer),
+                distributor_user_id: Set(sharer.user_id),
+                product_id: Set(product_id),
+                bound_at: Set(now),
+                expires_at: Set(expires_at),
+            };
+            let row = if existing.is_some() {
+                row.update(&**tx).await?
+            } else {
+                row.insert(&**tx).await?
+            };
+            events::append(
+                tx,
+                NewEvent {
+                    event_type: EVENT_BOUND,
+                    aggregate_type: "Distributor",
+                    aggregate_id: sharer.user_id,
+                    recipient_user_id: Some(sharer.user_id),
+                    payload: json!({ "customerId": customer, "productId": product_id }),
+                },
+            )
+            .await?;
+            Ok(Ok(Some(row)))
+        }
+    }
+}
+
+/// The distributor a customer is bound to now, if that binding is live and the distributor
+/// active.
+pub async fn bound_distributor(
+    conn: &impl ConnectionTrait,
+    customer: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, AppError> {
+    let Some(b) = customer_binding::Entity::find_by_id(customer)
+        .one(conn)
+        .await?
+        .filter(|b| b.expires_at.is_none_or(|e| e > now))
+    else {
+        return Ok(None);
+    };
+    Ok(find(conn, b.distributor_user_id)
+        .await?
+        .filter(|d| d.status == STATUS_ACTIVE)
+        .map(|d| d.user_id))
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct DepthCount {
+    depth: i32,
+    n: i64,
+}
+
+/// Members of `ancestor`'s team per level, to depth 3 (one grouped index range).
+pub async fn team_counts(
+    conn: &impl ConnectionTrait,
+    ancestor: i64,
+) -> Result<super::types::TeamCounts, AppError> {
+    use sea_orm::QuerySelect;
+    let rows: Vec<DepthCount> = distributor_tree::Entity::find()
+        .select_only()
+        .column(distributor_tree::Column::Depth)
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "n")
+        .filter(distributor_tree::Column::AncestorUserId.eq(ancestor))
+        .filter(distributor_tree::Column::Depth.between(1, 3))
+        .group_by(distributor_tree::Column::Depth)
+        .into_model()
+        .all(conn)
+        .await?;
+    let mut counts = super::types::TeamCounts::default();
+    for r in rows {
+        match r.depth {
+            1 => counts.level1 = r.n,
+            2 => counts.level2 = r.n,
+            3 => counts.level3 = r.n,
+            _ => {}
+        }
+    }
+    counts.total = counts.level1 + counts.level2 + counts.level3;
+    Ok(counts)
+}
+
+/// Records that `code`'s share link was opened. `false` when the code names no active
+/// distributor (nothing is written).
+pub async fn record_visit(
+    app: &crate::app::AppState,
+    code: &str,
+    product_id: Option<i64>,
+    visitor: Option<i64>,
+) -> Result<bool, AppError> {
+    let Some(d) = by_code(app.db.conn(), code).await? else {
+        return Ok(false);
+    };
+    let tx = app.db.begin_write().await?;
+    entity::share_visit::ActiveModel {
+        distributor_user_id: Set(d.user_id),
+        product_id: Set(product_id),
+        visitor_user_id: Set(visitor),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&*tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,642 @@
+//! The distribution area's GraphQL objects. Who may read what is decided here, once per kind:
+//! a distributor reads their own profile, commissions, balance, ledger and withdrawals; staff
+//! with `DISTRIBUTION` read distributors, applications and commissions; staff with `FINANCE`
+//! read withdrawals (with the full account) and commissions. Buyers appear masked.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use entity::{
+    balance_entry, commission, commission_rule_version, distributor, distributor_application,
+    distributor_level, settlement_run, withdrawal,
+};
+
+use super::{
+    commissions::CommissionStatus,
+    ledger::LedgerKind,
+    levels::conditions_of,
+    recruitment::ApplicationStatus,
+    rules::{self, CommissionBase, CommissionRules, SettlementCycle},
+    settings::{ApplicationField, DistributionSettings, RecruitmentMode},
+    withdrawals::{WithdrawalChannel, WithdrawalStatus},
+};
+use crate::{
+    accounts::{User, rules::mask_phone},
+    auth::{Permission, Viewer},
+    graphql::{
+        context::CtxExt,
+        ids,
+        scalars::{DateTime, Money},
+    },
+    money,
+};
+
+pub fn yuan(fen: i64) -> Money {
+    Money(money::to_decimal(fen))
+}
+
+fn is_staff_with(viewer: &Viewer, p: Permission) -> bool {
+    viewer.principal().is_some_and(|me| me.has(p))
+}
+
+/// The distributor themselves, or distribution staff.
+pub fn can_read_distributor(viewer: &Viewer, user_id: i64) -> bool {
+    viewer
+        .principal()
+        .is_some_and(|me| me.user_id == user_id || me.has(Permission::Distribution))
+}
+
+/// A commission's beneficiary, or distribution or finance staff.
+pub fn can_read_commission(viewer: &Viewer, c: &commission::Model) -> bool {
+    viewer.principal().is_some_and(|me| {
+        me.user_id == c.beneficiary_user_id
+            || me.has(Permission::Distribution)
+            || me.has(Permission::Finance)
+    })
+}
+
+/// A withdrawal's requester, or finance staff.
+pub fn can_read_withdrawal(viewer: &Viewer, w: &withdrawal::Model) -> bool {
+    viewer
+        .principal()
+        .is_some_and(|me| me.user_id == w.user_id || me.has(Permission::Finance))
+}
+
+/// A distributor's profile.
+pub struct Distributor(pub distributor::Model);
+
+#[Object]
+impl Distributor {
+    pub async fn id(&self) -> ID {
+        ids::encode("Distributor", self.0.user_id)
+    }
+    async fn user(&self) -> User {
+        User::by_id(self.0.user_id)
+    }
+    async fn referral_code(&self) -> &str {
+        &self.0.referral_code
+    }
+    /// `ACTIVE` or `DISABLED`.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn team_name(&self) -> Option<&str> {
+        self.0.team_name.as_deref()
+    }
+    async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DistributorLevel>> {
+        level_of(ctx, self.0.level_id).await
+    }
+    /// Who recruited this distributor.
+    async fn inviter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TeamMember>> {
+        let Some(id) = self.0.inviter_user_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()
+            .distributors
+            .load_one(id)
+            .await?
+            .map(|d| TeamMember {
+                d,
+                depth: -1,
+                joined_at: None,
+            }))
+    }
+    /// Paid amount of the orders attributed to this distributor, net of refunds.
+    async fn sales(&self) -> Money {
+        yuan(self.0.own_sales_fen)
+    }
+    async fn order_count(&self) -> i64 {
+        self.0.order_count
+    }
+    async fn approved_at(&self) -> DateTime {
+        DateTime(self.0.approved_at)
+    }
+}
+
+async fn level_of(
+    ctx: &Context<'_>,
+    level_id: Option<i64>,
+) -> async_graphql::Result<Option<DistributorLevel>> {
+    Ok(match level_id {
+        Some(id) => ctx
+            .loaders()
+            .distributor_levels
+            .load_one(id)
+            .await?
+            .map(DistributorLevel),
+        None => None,
+    })
+}
+
+/// Someone in a distributor's team or upline, as that distributor sees them: name, masked
+/// phone, level and sales — nothing that reaches their customers or money.
+pub struct TeamMember {
+    pub d: Arc<distributor::Model>,
+    /// Levels below the viewer (1 = invited by them); -1 above.
+    pub depth: i32,
+    pub joined_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[Object]
+impl TeamMember {
+    pub async fn id(&self) -> ID {
+        ids::encode("Distributor", self.d.user_id)
+    }
+    async fn name(&self) -> &str {
+        &self.d.name
+    }
+    async fn phone(&self) -> Option<String> {
+        self.d.phone.as_deref().map(mask_phone)
+    }
+    /// 1 for those the viewer invited, 2 for theirs, 3 below; upline members are negative.
+    async fn depth(&self) -> i32 {
+        self.depth
+    }
+    async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DistributorLevel>> {
+        level_of(ctx, self.d.level_id).await
+    }
+    async fn sales(&self) -> Money {
+        yuan(self.d.own_sales_fen)
+    }
+    async fn order_count(&self) -> i64 {
+        self.d.order_count
+    }
+    async fn active(&self) -> bool {
+        self.d.status == super::team::STATUS_ACTIVE
+    }
+    async fn joined_at(&self) -> DateTime {
+        DateTime(self.joined_at.unwrap_or(self.d.approved_at))
+    }
+}
+
+/// Members of a team per level below the distributor.
+#[derive(SimpleObject, Clone, Copy, Default)]
+pub struct TeamCounts {
+    pub level1: i64,
+    pub level2: i64,
+    pub level3: i64,
+    pub total: i64,
+}
+
+pub struct DistributorLevel(pub Arc<distributor_level::Model>);
+
+#[derive(SimpleObject)]
+pub struct LevelConditionsView {
+    /// Every condition set must hold (else any one).
+    require_all: bool,
+    invited_distributors: Option<i64>,
+    team_sales: Option<Money>,
+    own_sales: Option<Money>,
+    order_count: Option<i64>,
+}
+
+#[Object]
+impl DistributorLevel {
+    async fn id(&self) -> ID {
+        ids::encode("DistributorLevel", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn rank(&self) -> i32 {
+        self.0.rank
+    }
+    async fn conditions(&self) -> LevelConditionsView {
+        let c = conditions_of(&self.0);
+        LevelConditionsView {
+            require_all: c.require_all,
+            invited_distributors: c.invited_distributors,
+            team_sales: c.team_sales_fen.map(yuan),
+            own_sales: c.own_sales_fen.map(yuan),
+            order_count: c.order_count,
+        }
+    }
+}
+
+pub struct DistributorApplication(pub distributor_application::Model);
+
+#[derive(SimpleObject)]
+pub struct ApplicationAnswer {
+    key: String,
+    value: String,
+}
+
+#[Object]
+impl DistributorApplication {
+    async fn id(&self) -> ID {
+        ids::encode("DistributorApplication", self.0.id)
+    }
+    async fn applicant(&self) -> User {
+        User::by_id(self.0.user_id)
+    }
+    async fn status(&self) -> Option<ApplicationStatus> {
+        ApplicationStatus::parse(&self.0.status)
+    }
+    async fn answers(&self) -> Vec<ApplicationAnswer> {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&self.0.answers)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, v)| ApplicationAnswer {
+                key,
+                value: v.as_str().unwrap_or_default().to_string(),
+            })
+            .collect()
+    }
+    async fn inviter_code(&self) -> Option<&str> {
+        self.0.inviter_code.as_deref()
+    }
+    /// Why it was rejected.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn reviewed_at(&self) -> Option<DateTime> {
+        self.0.reviewed_at.map(DateTime)
+    }
+}
+
+/// A commission record: what one order line pays one distributor at one tier.
+pub struct Commission(pub commission::Model);
+
+#[Object]
+impl Commission {
+    pub async fn id(&self) -> ID {
+        ids::encode("Commission", self.0.id)
+    }
+    /// 1 = the distributor the buyer is bound to, 2 = their inviter, 3 = above.
+    async fn tier(&self) -> i16 {
+        self.0.tier
+    }
+    async fn status(&self) -> Option<CommissionStatus> {
+        CommissionStatus::parse(&self.0.status)
+    }
+    async fn base_kind(&self) -> CommissionBase {
+        if self.0.base_kind == CommissionBase::Profit.as_str() {
+            CommissionBase::Profit
+        } else {
+            CommissionBase::Sales
+        }
+    }
+    /// What the rate applied to: the line's paid amount (or profit).
+    async fn base(&self) -> Money {
+        yuan(self.0.base_fen)
+    }
+    /// Percent, when a rate applied.
+    async fn rate(&self) -> Option<String> {
+        self.0.rate.clone()
+    }
+    /// Per unit, when a fixed override applied.
+    async fn fixed_per_unit(&self) -> Option<Money> {
+        self.0.fixed_fen.map(yuan)
+    }
+    /// What the record pays now.
+    async fn amount(&self) -> Money {
+        yuan(self.0.amount_fen)
+    }
+    /// What refunds took back.
+    async fn reversed_amount(&self) -> Money {
+        yuan(self.0.reversed_fen)
+    }
+    async fn rule_version(&self) -> i64 {
+        self.0.rule_version
+    }
+    /// The order's number, product and buyer (masked): enough to recognise the sale.
+    async fn order_no(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(ctx
+            .loaders()
+            .orders
+            .load_one(self.0.order_id)
+            .await?
+            .map(|o| o.order_no.clone()))
+    }
+    async fn product_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(ctx
+            .loaders()
+            .order_lines_by_id
+            .load_one(self.0.order_line_id)
+            .await?
+            .map(|l| l.product_name.clone()))
+    }
+    async fn quantity(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        Ok(ctx
+            .loaders()
+            .order_lines_by_id
+            .load_one(self.0.order_line_id)
+            .await?
+            .map(|l| l.quantity))
+    }
+    /// The buyer's nickname, masked (`张*`).
+    async fn buyer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(ctx
+            .loaders()
+            .users
+            .load_one(self.0.buyer_user_id)
+            .await?
+            .map(|u| mask_name(&u.nickname)))
+    }
+    /// Who earns it (staff only; a distributor knows it is them).
+    async fn distributor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Distributor>> {
+        if !is_staff_with(ctx.viewer(), Permission::Distribution)
+            && !is_staff_with(ctx.viewer(), Permission::Finance)
+        {
+            return Ok(None);
+        }
+        Ok(ctx
+            .loaders()
+            .distributors
+            .load_one(self.0.beneficiary_user_id)
+            .await?
+            .map(|d| Distributor((*d).clone())))
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn confirmed_at(&self) -> Option<DateTime> {
+        self.0.confirmed_at.map(DateTime)
+    }
+    async fn settled_at(&self) -> Option<DateTime> {
+        self.0.settled_at.map(DateTime)
+    }
+    async fn reversed_at(&self) -> Option<DateTime> {
+        self.0.reversed_at.map(DateTime)
+    }
+}
+
+/// `张三` → `张*`.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().clamp(1, 3))),
+        None => String::new(),
+    }
+}
+
+/// A distributor's money.
+#[derive(SimpleObject)]
+pub struct Balance {
+    /// What can be withdrawn (negative while a reversal is being repaid).
+    pub available: Money,
+    /// Asked for in withdrawals not yet paid or rejected.
+    pub frozen: Money,
+    /// Estimated and confirmed commissions not settled yet.
+    pub pending_commission: Money,
+    /// Everything settled into the balance, net of reversals.
+    pub lifetime_earned: Money,
+}
+
+pub struct LedgerEntry(pub balance_entry::Model);
+
+#[Object]
+impl LedgerEntry {
+    async fn id(&self) -> ID {
+        ids::encode("LedgerEntry", self.0.id)
+    }
+    async fn kind(&self) -> Option<LedgerKind> {
+        LedgerKind::parse(&self.0.kind)
+    }
+    async fn available_change(&self) -> Money {
+        yuan(self.0.available_delta_fen)
+    }
+    async fn frozen_change(&self) -> Money {
+        yuan(self.0.frozen_delta_fen)
+    }
+    async fn available_after(&self) -> Money {
+        yuan(self.0.available_after_fen)
+    }
+    async fn frozen_after(&self) -> Money {
+        yuan(self.0.frozen_after_fen)
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+pub struct Withdrawal(pub withdrawal::Model);
+
+#[Object]
+impl Withdrawal {
+    pub async fn id(&self) -> ID {
+        ids::encode("Withdrawal", self.0.id)
+    }
+    async fn withdrawal_no(&self) -> &str {
+        &self.0.withdrawal_no
+    }
+    async fn amount(&self) -> Money {
+        yuan(self.0.amount_fen)
+    }
+    async fn fee(&self) -> Money {
+        yuan(self.0.fee_fen)
+    }
+    /// What reaches the distributor.
+    async fn net_amount(&self) -> Money {
+        yuan(self.0.net_fen)
+    }
+    async fn channel(&self) -> Option<WithdrawalChannel> {
+        WithdrawalChannel::parse(&self.0.channel)
+    }
+    /// Masked (last four characters) except to finance staff.
+    async fn account(&self, ctx: &Context<'_>) -> String {
+        if is_staff_with(ctx.viewer(), Permission::Finance) {
+            self.0.account.clone()
+        } else {
+            rules::mask_account(&self.0.account)
+        }
+    }
+    async fn account_name(&self) -> Option<&str> {
+        self.0.account_name.as_deref()
+    }
+    async fn status(&self) -> Option<WithdrawalStatus> {
+        WithdrawalStatus::parse(&self.0.status)
+    }
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    async fn transfer_reference(&self) -> Option<&str> {
+        self.0.transfer_ref.as_deref()
+    }
+    /// Who asked (finance staff).
+    async fn distributor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Distributor>> {
+        if !is_staff_with(ctx.viewer(), Permission::Finance) {
+            return Ok(None);
+        }
+        Ok(ctx
+            .loaders()
+            .distributors
+            .load_one(self.0.user_id)
+            .await?
+            .map(|d| Distributor((*d).clone())))
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn reviewed_at(&self) -> Option<DateTime> {
+        self.0.reviewed_at.map(DateTime)
+    }
+    async fn paid_at(&self) -> Option<DateTime> {
+        self.0.paid_at.map(DateTime)
+    }
+}
+
+pub struct SettlementRun(pub settlement_run::Model);
+
+#[Object]
+impl SettlementRun {
+    async fn id(&self) -> ID {
+        ids::encode("SettlementRun", self.0.id)
+    }
+    /// e.g. `MONTHLY:2026-11`.
+    async fn period(&self) -> &str {
+        &self.0.period_key
+    }
+    /// Commissions confirmed before this instant were settled.
+    async fn cutoff(&self) -> DateTime {
+        DateTime(self.0.cutoff)
+    }
+    async fn records(&self) -> i64 {
+        self.0.records
+    }
+    async fn distributors(&self) -> i64 {
+        self.0.distributors
+    }
+    async fn total(&self) -> Money {
+        yuan(self.0.total_fen)
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CommissionOverrideView {
+    product_id: ID,
+    sku_id: Option<ID>,
+    rates: Option<Vec<String>>,
+    fixed_amounts: Option<Vec<Money>>,
+}
+
+#[derive(SimpleObject)]
+pub struct LevelRatesView {
+    level_id: ID,
+    rates: Vec<String>,
+}
+
+/// A version of the commission rules.
+pub struct CommissionRulesView {
+    pub version: Option<commission_rule_version::Model>,
+    pub rules: CommissionRules,
+}
+
+#[Object(name = "CommissionRules")]
+impl CommissionRulesView {
+    /// Null for the built-in defaults before any version was published.
+    async fn version(&self) -> Option<i64> {
+        self.version.as_ref().map(|v| v.id)
+    }
+    /// Percent per tier, nearest distributor first.
+    async fn rates(&self) -> Vec<String> {
+        self.rules
+            .rates
+            .iter()
+            .map(|r| r.normalize().to_string())
+            .collect()
+    }
+    async fn base(&self) -> CommissionBase {
+        self.rules.base
+    }
+    async fn self_purchase(&self) -> bool {
+        self.rules.self_purchase
+    }
+    async fn cycle(&self) -> SettlementCycle {
+        self.rules.cycle
+    }
+    async fn payout_day(&self) -> u32 {
+        self.rules.payout_day
+    }
+    async fn overrides(&self) -> Vec<CommissionOverrideView> {
+        self.rules
+            .overrides
+            .iter()
+            .map(|o| CommissionOverrideView {
+                product_id: ids::encode("Product", o.product_id),
+                sku_id: o.sku_id.map(|s| ids::encode("Sku", s)),
+                rates: o
+                    .rates
+                    .as_ref()
+                    .map(|r| r.iter().map(|x| x.normalize().to_string()).collect()),
+                fixed_amounts: o
+                    .fixed_fen
+                    .as_ref()
+                    .map(|f| f.iter().map(|x| yuan(*x)).collect()),
+            })
+            .collect()
+    }
+    async fn level_rates(&self) -> Vec<LevelRatesView> {
+        self.rules
+            .level_rates
+            .iter()
+            .map(|l| LevelRatesView {
+                level_id: ids::encode("DistributorLevel", l.level_id),
+                rates: l.rates.iter().map(|x| x.normalize().to_string()).collect(),
+            })
+            .collect()
+    }
+    async fn created_at(&self) -> Option<DateTime> {
+        self.version.as_ref().map(|v| DateTime(v.created_at))
+    }
+}
+
+pub struct DistributionSettingsView(pub DistributionSettings);
+
+#[Object(name = "DistributionSettings")]
+impl DistributionSettingsView {
+    async fn recruitment_mode(&self) -> RecruitmentMode {
+        self.0.recruitment_mode
+    }
+    /// For `SPEND_THRESHOLD` recruitment.
+    async fn spend_threshold(&self) -> Money {
+        yuan(self.0.spend_threshold_fen)
+    }
+    async fn application_fields(&self) -> &[ApplicationField] {
+        &self.0.application_fields
+    }
+    async fn agreement(&self) -> &str {
+        &self.0.agreement
+    }
+    async fn binding_mode(&self) -> rules::BindingMode {
+        self.0.binding_mode
+    }
+    async fn binding_days(&self) -> u32 {
+        self.0.binding_days
+    }
+    async fn withdrawal_min(&self) -> Money {
+        yuan(self.0.withdrawal_min_fen)
+    }
+    async fn withdrawal_max(&self) -> Money {
+        yuan(self.0.withdrawal_max_fen)
+    }
+    /// Percent of the amount.
+    async fn withdrawal_fee_rate(&self) -> String {
+        self.0.withdrawal_fee_rate.normalize().to_string()
+    }
+}
+
+/// What a distributor shares.
+#[derive(SimpleObject)]
+pub struct ShareLink {
+    /// The distributor's referral code.
+    pub code: String,
+    /// The link to share (the shop's public URL, or a path when none is configured).
+    pub url: String,
+    pub product_id: Option<ID>,
+}

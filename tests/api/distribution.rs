@@ -1,0 +1,1250 @@
+//! Distribution: recruitment and review, binding modes and loops, the seed's three-tier example
+//! end to end with each distributor subscribed, the profit base and overrides under versioned
+//! rules, refund reversal before and after settlement, settlement run twice, concurrent
+//! withdrawals, and who may read whose money.
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::{
+    catalog::{PUBLISH, create_category, create_product},
+    orders::{PAY, create_address, place},
+    support::*,
+};
+
+const APPLY: &str = "mutation($input: ApplyForDistributorInput!) { applyForDistributor(input: $input) { application { id status reason } distributor { id referralCode } userErrors { code field message } } }";
+const REVIEW: &str = "mutation($input: ReviewApplicationInput!) { reviewDistributorApplication(input: $input) { application { status reason } distributor { id referralCode } userErrors { code field message } } }";
+const BIND: &str = "mutation($code: String!) { bindReferrer(code: $code) { boundTo changed userErrors { code message } } }";
+const SETTINGS: &str = "mutation($input: DistributionSettingsInput!) { updateDistributionSettings(input: $input) { settings { recruitmentMode bindingMode } userErrors { code field message } } }";
+const RULES: &str = "mutation($input: CommissionRulesInput!) { publishCommissionRules(input: $input) { rules { version rates base } userErrors { code field message } } }";
+const MY_COMMISSIONS: &str = "query { myCommissions { edges { node { id tier status base rate fixedPerUnit amount reversedAmount orderNo productName buyer distributor { id } } } } }";
+const BALANCE: &str = "query { myBalance { available frozen pendingCommission lifetimeEarned } }";
+const WITHDRAW: &str = "mutation($input: RequestWithdrawalInput!) { requestWithdrawal(input: $input) { withdrawal { id status amount fee netAmount account } balance { available frozen } userErrors { code field message } } }";
+const CHANGES: &str = "subscription { commissionChanged { kind amount reversedAmount orderNo available frozen records } }";
+
+/// A shop with a ¥100.00 product costing ¥60.00, its owner, and a buyer with an address.
+struct Shop {
+    s: TestServer,
+    boss: Account,
+    buyer: Account,
+    address: String,
+    sku: Value,
+    product: Value,
+}
+
+async fn shop() -> Shop {
+    let s = TestServer::start_with(|c| {
+        c.order_after_sales_days = 0;
+        // Settlement runs are started by the tests, at the times they choose.
+        c.distribution_job_interval_secs = 3600;
+    })
+    .await;
+    let boss = owner(&s).await;
+    let cat = create_category(&s, &boss.token, "运动鞋", None).await;
+    let p = create_product(
+        &s,
+        &boss.token,
+        json!({ "name": "男子轻便跑步运动鞋", "categoryId": cat, "skus": [{ "price": "100.00", "costPrice": "60.00", "initialStock": 500 }] }),
+    )
+    .await;
+    let d = s
+        .data(Some(&boss.token), PUBLISH, json!({ "ids": [p["id"]] }))
+        .await;
+    assert_eq!(d["publishProducts"]["userErrors"], json!([]), "{d}");
+    let buyer = register(&s, "13800008001", "Secret123").await;
+    let address = create_address(&s, &buyer.token, "13800008001").await;
+    Shop {
+        sku: p["skus"][0]["id"].clone(),
+        product: p["id"].clone(),
+        s,
+        boss,
+        buyer,
+        address,
+    }
+}
+
+/// A distributor: their account, global id and referral code.
+struct Dist {
+    a: Account,
+    id: String,
+    code: String,
+}
+
+impl Shop {
+    /// Registers `phone`, binds it to `inviter` (if any), applies and is approved by staff.
+    async fn distributor(&self, phone: &str, inviter: Option<&Dist>) -> Dist {
+        let a = register(&self.s, phone, "Secret123").await;
+        if let Some(i) = inviter {
+            let b = self
+                .s
+                .data(Some(&a.token), BIND, json!({ "code": i.code }))
+                .await;
+            assert_eq!(b["bindReferrer"]["boundTo"], json!(i.id), "{b}");
+        }
+        let applied = self
+            .s
+            .data(
+                Some(&a.token),
+                APPLY,
+                json!({ "input": { "answers": [{ "key": "experience", "value": "三年微商" }] } }),
+            )
+            .await["applyForDistributor"]
+            .clone();
+        assert_eq!(applied["userErrors"], json!([]), "{applied}");
+        assert_eq!(applied["application"]["status"], "PENDING");
+        let reviewed = self
+            .s
+            .data(
+                Some(&self.boss.token),
+                REVIEW,
+                json!({ "input": { "applicationId": applied["application"]["id"], "approve": true } }),
+            )
+            .await["reviewDistributorApplication"]
+            .clone();
+        assert_eq!(reviewed["userErrors"], json!([]), "{reviewed}");
+        assert_eq!(reviewed["application"]["status"], "APPROVED");
+        Dist {
+            a,
+            id: reviewed["distributor"]["id"].as_str().unwrap().into(),
+            code: reviewed["distributor"]["referralCode"]
+                .as_str()
+                .unwrap()
+                .into(),
+        }
+    }
+
+    /// The seed's chain: D3 at the top, D2 invited by D3, D1 by D2, and the buyer bound to D1.
+    async fn chain(&self) -> (Dist, Dist, Dist) {
+        let d3 = self.distributor("13800008003", None).await;
+        let d2 = self.distributor("13800008002", Some(&d3)).await;
+        let d1 = self.distributor("13800008011", Some(&d2)).await;
+        let b = self
+            .s
+            .data(Some(&self.buyer.token), BIND, json!({ "code": d1.code }))
+            .await;
+        assert_eq!(b["bindReferrer"]["changed"], true, "{b}");
+        (d1, d2, d3)
+    }
+
+    /// Places an order of `quantity` units as `buyer`; returns its id.
+    async fn place(&self, buyer: &Account, address: &str, quantity: i64, key: &str) -> Value {
+        let placed = place(
+            &self.s,
+            &buyer.token,
+            address,
+            json!([{ "skuId": self.sku, "quantity": quantity }]),
+            key,
+        )
+        .await;
+        assert_eq!(placed["userErrors"], json!([]), "{placed}");
+        placed["order"]["id"].clone()
+    }
+
+    async fn pay(&self, buyer: &Account, order: &Value) {
+        let paid = self
+            .s
+            .data(Some(&buyer.token), PAY, json!({ "id": order, "p": "DEV" }))
+            .await;
+        assert_eq!(paid["createPayment"]["order"]["status"], "PAID", "{paid}");
+    }
+
+    /// The buyer orders and pays `quantity` units.
+    async fn buy(&self, quantity: i64, key: &str) -> Value {
+        let order = self.place(&self.buyer, &self.address, quantity, key).await;
+        self.pay(&self.buyer, &order).await;
+        order
+    }
+
+    /// Approve, ship, buyer confirms, after-sales window (0 days) closes: COMPLETED.
+    async fn complete(&self, order: &Value) {
+        let t = Some(self.boss.token.as_str());
+        let a = self
+            .s
+            .data(
+                t,
+                "mutation($id: ID!) { approveOrder(id: $id) { userErrors { code } } }",
+                json!({ "id": order }),
+            )
+            .await;
+        assert_eq!(a["approveOrder"]["userErrors"], json!([]));
+        let tracking = format!("yt{}", 7_100_000_000_000i64 + rand_suffix(order));
+        let sh = self
+            .s
+            .data(
+                t,
+                "mutation($input: ShipOrderInput!) { shipOrder(input: $input) { userErrors { code message } } }",
+                json!({ "input": { "orderId": order, "carrier": "YuanTong", "trackingNo": tracking } }),
+            )
+            .await;
+        assert_eq!(sh["shipOrder"]["userErrors"], json!([]), "{sh}");
+        let c = self
+            .s
+            .data(
+                Some(&self.buyer.token),
+                "mutation($id: ID!) { confirmReceipt(orderId: $id) { order { status } userErrors { code } } }",
+                json!({ "id": order }),
+            )
+            .await;
+        assert_eq!(c["confirmReceipt"]["order"]["status"], "DELIVERED", "{c}");
+        distmall::orders::fulfilment::complete_overdue(
+            self.s.app(),
+            Utc::now() + chrono::Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+        let o = self
+            .s
+            .data(
+                t,
+                "query($id: ID!) { order(id: $id) { status } }",
+                json!({ "id": order }),
+            )
+            .await;
+        assert_eq!(o["order"]["status"], "COMPLETED", "{o}");
+    }
+
+    /// Runs the settlement as if it were `days_ahead` days from now.
+    async fn settle(&self, days_ahead: i64) -> bool {
+        let outcome = distmall::distribution::settlement::run(
+            self.s.app(),
+            Utc::now() + chrono::Duration::days(days_ahead),
+            None,
+        )
+        .await
+        .unwrap();
+        matches!(outcome, distmall::distribution::settlement::Settled::Ran(_))
+    }
+
+    async fn commissions(&self, d: &Dist) -> Vec<Value> {
+        self.s
+            .data(Some(&d.a.token), MY_COMMISSIONS, json!({}))
+            .await["myCommissions"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect()
+    }
+
+    async fn balance(&self, d: &Dist) -> Value {
+        self.s.data(Some(&d.a.token), BALANCE, json!({})).await["myBalance"].clone()
+    }
+
+    async fn publish_rules(&self, input: Value) -> Value {
+        let d = self
+            .s
+            .data(Some(&self.boss.token), RULES, json!({ "input": input }))
+            .await;
+        d["publishCommissionRules"].clone()
+    }
+}
+
+/// A number unique enough per order for a tracking number.
+fn rand_suffix(order: &Value) -> i64 {
+    order
+        .as_str()
+        .unwrap()
+        .bytes()
+        .fold(0i64, |h, b| (h * 31 + i64::from(b)) % 1_000_000_000)
+}
+
+fn amounts(records: &[Value]) -> Vec<(i64, String, String)> {
+    records
+        .iter()
+        .map(|r| {
+            (
+                r["tier"].as_i64().unwrap(),
+                r["amount"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn subscribed(s: &TestServer, d: &Dist) -> WsClient {
+    let mut ws = WsClient::connect_and_init(&s.ws_url(), Some(&d.a.token)).await;
+    ws.subscribe("c", CHANGES, json!({})).await;
+    // The subscription is live once the server has registered it; give it a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws
+}
+
+/// The next `commissionChanged` payload.
+async fn next_change(ws: &mut WsClient) -> Value {
+    let msg = ws.recv().await.expect("a commission change");
+    assert_eq!(msg["type"], "next", "{msg}");
+    msg["payload"]["data"]["commissionChanged"].clone()
+}
+
+#[tokio::test]
+async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own() {
+    let shop = shop().await;
+    let (d1, d2, d3) = shop.chain().await;
+    let mut w1 = subscribed(&shop.s, &d1).await;
+    let mut w2 = subscribed(&shop.s, &d2).await;
+    let mut w3 = subscribed(&shop.s, &d3).await;
+
+    let order = shop.buy(1, "seed").await;
+    for (ws, amount) in [(&mut w1, "20.00"), (&mut w2, "10.00"), (&mut w3, "5.00")] {
+        let c = next_change(ws).await;
+        assert_eq!(c["kind"], "CREATED", "{c}");
+        assert_eq!(c["amount"], amount);
+        assert!(c["orderNo"].is_string());
+    }
+    for (d, tier, amount) in [(&d1, 1, "20.00"), (&d2, 2, "10.00"), (&d3, 3, "5.00")] {
+        let records = shop.commissions(d).await;
+        assert_eq!(
+            amounts(&records),
+            vec![(tier, amount.to_string(), "ESTIMATED".to_string())]
+        );
+        assert_eq!(records[0]["base"], "100.00");
+        // A distributor sees the buyer masked and is not told who earns (it is them).
+        assert_ne!(records[0]["buyer"], Value::Null);
+        assert!(records[0]["buyer"].as_str().unwrap().contains('*'));
+        assert_eq!(records[0]["distributor"], Value::Null);
+        assert_eq!(shop.balance(d).await["pendingCommission"], amount);
+    }
+    // The order is attributed to D1, the distributor the buyer is bound to.
+    let o = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "query($id: ID!) { order(id: $id) { source distributor { id } } }",
+            json!({ "id": order }),
+        )
+        .await;
+    assert_eq!(o["order"]["source"], "DISTRIBUTOR");
+
+    shop.complete(&order).await;
+    for (ws, amount) in [(&mut w1, "20.00"), (&mut w2, "10.00"), (&mut w3, "5.00")] {
+        let c = next_change(ws).await;
+        assert_eq!(c["kind"], "CONFIRMED", "{c}");
+        assert_eq!(c["amount"], amount);
+    }
+
+    assert!(shop.settle(40).await, "the first run settles");
+    for (ws, d, amount) in [
+        (&mut w1, &d1, "20.00"),
+        (&mut w2, &d2, "10.00"),
+        (&mut w3, &d3, "5.00"),
+    ] {
+        let balance = next_change(ws).await;
+        assert_eq!(balance["kind"], "BALANCE", "{balance}");
+        assert_eq!(balance["available"], amount);
+        let settled = next_change(ws).await;
+        assert_eq!(settled["kind"], "SETTLED", "{settled}");
+        assert_eq!(settled["amount"], amount);
+        assert_eq!(settled["records"], 1);
+        let b = shop.balance(d).await;
+        assert_eq!(b["available"], amount);
+        assert_eq!(b["pendingCommission"], "0.00");
+        assert_eq!(b["lifetimeEarned"], amount);
+        assert_eq!(shop.commissions(d).await[0]["status"], "SETTLED");
+    }
+
+    // A second run over the same period does nothing.
+    assert!(!shop.settle(40).await, "the second run settles nothing");
+    for (ws, d, amount) in [
+        (&mut w1, &d1, "20.00"),
+        (&mut w2, &d2, "10.00"),
+        (&mut w3, &d3, "5.00"),
+    ] {
+        ws.expect_silence(Duration::from_millis(300)).await;
+        assert_eq!(shop.balance(d).await["available"], amount);
+    }
+    let runs = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "query { settlementRuns { edges { node { records distributors total } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        runs["settlementRuns"]["edges"],
+        json!([{ "node": { "records": 3, "distributors": 3, "total": "35.00" } }])
+    );
+
+    // Customers are not distributors and cannot follow commissions.
+    let mut buyer_ws = WsClient::connect_and_init(&shop.s.ws_url(), Some(&shop.buyer.token)).await;
+    buyer_ws.subscribe("c", CHANGES, json!({})).await;
+    let refused = buyer_ws.recv().await.unwrap();
+    assert_eq!(refused["type"], "error", "{refused}");
+}
+
+#[tokio::test]
+async fn the_team_tree_counts_levels_and_refuses_loops() {
+    let shop = shop().await;
+    let (d1, d2, d3) = shop.chain().await;
+    let d4 = shop.distributor("13800008004", Some(&d1)).await;
+
+    let team = shop
+        .s
+        .data(
+            Some(&d3.a.token),
+            "query { myTeam(depth: 3) { counts { level1 level2 level3 total } members { edges { node { name depth phone sales } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        team["myTeam"]["counts"],
+        json!({ "level1": 1, "level2": 1, "level3": 1, "total": 3 })
+    );
+    let depths: Vec<i64> = team["myTeam"]["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["depth"].as_i64().unwrap())
+        .collect();
+    assert_eq!(depths, vec![3, 2, 1], "newest first, with their depth");
+    // Team members' phones are masked.
+    assert!(
+        team["myTeam"]["members"]["edges"][0]["node"]["phone"]
+            .as_str()
+            .unwrap()
+            .contains('*')
+    );
+    let one_level = shop
+        .s
+        .data(
+            Some(&d3.a.token),
+            "query { myTeam(depth: 1) { members { edges { node { id } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        one_level["myTeam"]["members"]["edges"],
+        json!([{ "node": { "id": d2.id } }])
+    );
+    let upline = shop
+        .s
+        .data(
+            Some(&d4.a.token),
+            "query { myUpline { id depth } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        upline["myUpline"],
+        json!([{ "id": d1.id, "depth": -1 }, { "id": d2.id, "depth": -2 }, { "id": d3.id, "depth": -3 }])
+    );
+
+    // Nobody binds to themselves; an upline cannot bind to their own team.
+    let own = shop
+        .s
+        .data(Some(&d1.a.token), BIND, json!({ "code": d1.code }))
+        .await;
+    assert_eq!(
+        user_error_codes(&own["bindReferrer"]),
+        vec!["SELF_REFERRAL"]
+    );
+    let up = shop
+        .s
+        .data(Some(&d3.a.token), BIND, json!({ "code": d1.code }))
+        .await;
+    assert_eq!(user_error_codes(&up["bindReferrer"]), vec!["REFERRAL_LOOP"]);
+
+    // Staff moves: a distributor under their own team is refused; elsewhere it moves the team.
+    const MOVE: &str = "mutation($d: ID!, $i: ID) { moveDistributor(distributorId: $d, inviterId: $i) { distributor { id } userErrors { code } } }";
+    let looped = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            MOVE,
+            json!({ "d": d2.id, "i": d4.id }),
+        )
+        .await;
+    assert_eq!(
+        user_error_codes(&looped["moveDistributor"]),
+        vec!["REFERRAL_LOOP"]
+    );
+    let moved = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            MOVE,
+            json!({ "d": d1.id, "i": d3.id }),
+        )
+        .await;
+    assert_eq!(moved["moveDistributor"]["userErrors"], json!([]));
+    let team = shop
+        .s
+        .data(
+            Some(&d3.a.token),
+            "query { myTeam(depth: 3) { counts { level1 level2 level3 total } } }",
+            json!({}),
+        )
+        .await;
+    // D2 and D1 now both directly under D3; D4 under D1.
+    assert_eq!(
+        team["myTeam"]["counts"],
+        json!({ "level1": 2, "level2": 1, "level3": 0, "total": 3 })
+    );
+    let d2_team = shop
+        .s
+        .data(
+            Some(&d2.a.token),
+            "query { myTeam(depth: 3) { counts { total } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d2_team["myTeam"]["counts"]["total"], 0);
+    // The next order pays D1 and then D3 (D1's new inviter).
+    shop.buy(1, "after-move").await;
+    assert_eq!(
+        amounts(&shop.commissions(&d3).await),
+        vec![(2, "10.00".to_string(), "ESTIMATED".to_string())]
+    );
+    assert!(shop.commissions(&d2).await.is_empty());
+}
+
+async fn set_binding(shop: &Shop, mode: &str, days: u32) {
+    let d = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            SETTINGS,
+            json!({ "input": {
+                "recruitmentMode": "REVIEW",
+                "applicationFields": [{ "key": "experience", "label": "销售经验", "required": true }],
+                "agreement": "协议",
+                "bindingMode": mode,
+                "bindingDays": days,
+                "withdrawalMin": "1.00",
+                "withdrawalMax": "5000.00"
+            } }),
+        )
+        .await;
+    assert_eq!(
+        d["updateDistributionSettings"]["userErrors"],
+        json!([]),
+        "{d}"
+    );
+}
+
+async fn bind(shop: &Shop, who: &Account, to: &Dist) -> Value {
+    shop.s
+        .data(Some(&who.token), BIND, json!({ "code": to.code }))
+        .await["bindReferrer"]
+        .clone()
+}
+
+#[tokio::test]
+async fn each_binding_mode_decides_who_keeps_the_customer() {
+    let shop = shop().await;
+    let a = shop.distributor("13800008021", None).await;
+    let b = shop.distributor("13800008022", None).await;
+
+    // Permanent (the default): first touch keeps the customer.
+    let c1 = register(&shop.s, "13800008031", "Secret123").await;
+    assert_eq!(bind(&shop, &c1, &a).await["boundTo"], json!(a.id));
+    let again = bind(&shop, &c1, &b).await;
+    assert_eq!(again["boundTo"], json!(a.id));
+    assert_eq!(again["changed"], false);
+
+    // Last touch: every new distributor takes over.
+    set_binding(&shop, "LAST_TOUCH", 30).await;
+    let moved = bind(&shop, &c1, &b).await;
+    assert_eq!(moved["boundTo"], json!(b.id));
+    assert_eq!(moved["changed"], true);
+
+    // N days: kept while valid, then the next touch rebinds.
+    set_binding(&shop, "DAYS", 7).await;
+    let c2 = register(&shop.s, "13800008032", "Secret123").await;
+    assert_eq!(bind(&shop, &c2, &a).await["boundTo"], json!(a.id));
+    assert_eq!(bind(&shop, &c2, &b).await["boundTo"], json!(a.id));
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let user_id =
+            distmall::graphql::ids::decode("User", &async_graphql::ID(c2.id.clone())).unwrap();
+        let conn = shop.s.app().db.conn();
+        let backend = conn.get_database_backend();
+        // Eight days pass.
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "UPDATE customer_bindings SET expires_at = $1 WHERE user_id = $2",
+            [
+                (Utc::now() - chrono::Duration::days(1)).into(),
+                user_id.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    assert_eq!(bind(&shop, &c2, &b).await["boundTo"], json!(b.id));
+
+    // Ordering through a share code binds as well, and attributes the order.
+    set_binding(&shop, "PERMANENT", 30).await;
+    let c3 = register(&shop.s, "13800008033", "Secret123").await;
+    let address = create_address(&shop.s, &c3.token, "13800008033").await;
+    let placed = shop
+        .s
+        .data(
+            Some(&c3.token),
+            crate::orders::PLACE,
+            json!({ "input": { "idempotencyKey": "share", "checkout": { "addressId": address, "shareCode": b.code.to_lowercase(), "lines": [{ "skuId": shop.sku, "quantity": 1 }] } } }),
+        )
+        .await;
+    assert_eq!(placed["placeOrder"]["userErrors"], json!([]), "{placed}");
+    let order = placed["placeOrder"]["order"]["id"].clone();
+    shop.pay(&c3, &order).await;
+    assert_eq!(
+        amounts(&shop.commissions(&b).await),
+        vec![(1, "20.00".to_string(), "ESTIMATED".to_string())]
+    );
+    assert_eq!(bind(&shop, &c3, &a).await["boundTo"], json!(b.id));
+    // An unknown code is a clear error.
+    let unknown = shop
+        .s
+        .data(Some(&c3.token), BIND, json!({ "code": "NOPE1234" }))
+        .await;
+    assert_eq!(
+        user_error_codes(&unknown["bindReferrer"]),
+        vec!["UNKNOWN_REFERRAL_CODE"]
+    );
+}
+
+#[tokio::test]
+async fn profit_base_overrides_and_rule_versions() {
+    let shop = shop().await;
+    let (d1, d2, d3) = shop.chain().await;
+    let published = shop
+        .publish_rules(json!({ "rates": ["20", "10", "5"], "base": "PROFIT", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5 }))
+        .await;
+    assert_eq!(published["userErrors"], json!([]), "{published}");
+    assert_eq!(published["rules"]["base"], "PROFIT");
+    let v1 = published["rules"]["version"].as_i64().unwrap();
+
+    // ¥100.00 paid, ¥60.00 cost: 20/10/5 % of ¥40.00.
+    shop.buy(1, "profit").await;
+    for (d, amount) in [(&d1, "8.00"), (&d2, "4.00"), (&d3, "2.00")] {
+        let r = shop.commissions(d).await;
+        assert_eq!(r[0]["amount"], amount);
+        assert_eq!(r[0]["base"], "40.00");
+    }
+
+    // An order placed now keeps this version even if it is paid under the next one.
+    let pending = shop
+        .place(&shop.buyer, &shop.address, 1, "placed-under-v1")
+        .await;
+    let v2 = shop
+        .publish_rules(json!({
+            "rates": ["20", "10", "5"], "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5,
+            "overrides": [{ "productId": shop.product, "rates": ["30", "0"] }]
+        }))
+        .await;
+    assert_eq!(v2["userErrors"], json!([]), "{v2}");
+    assert!(v2["rules"]["version"].as_i64().unwrap() > v1);
+    shop.pay(&shop.buyer, &pending).await;
+    assert_eq!(shop.commissions(&d1).await[0]["amount"], "8.00");
+
+    // The product override: 30% to tier 1, nothing to tier 2 (no record), tier 3 has no rate.
+    shop.buy(1, "override").await;
+    assert_eq!(shop.commissions(&d1).await[0]["amount"], "30.00");
+    assert_eq!(shop.commissions(&d1).await[0]["rate"], "30");
+    assert_eq!(
+        shop.commissions(&d2).await.len(),
+        2,
+        "no record for a zero rate"
+    );
+
+    // A SKU override with fixed amounts per unit wins over the product's.
+    let v3 = shop
+        .publish_rules(json!({
+            "rates": ["20", "10", "5"], "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5,
+            "overrides": [
+                { "productId": shop.product, "rates": ["30", "0"] },
+                { "productId": shop.product, "skuId": shop.sku, "fixedAmounts": ["3.50", "1.00", "0.50"] }
+            ]
+        }))
+        .await;
+    assert_eq!(v3["userErrors"], json!([]), "{v3}");
+    shop.buy(2, "fixed").await;
+    for (d, amount) in [(&d1, "7.00"), (&d2, "2.00"), (&d3, "1.00")] {
+        let latest = &shop.commissions(d).await[0];
+        assert_eq!(latest["amount"], amount, "{latest}");
+        assert_eq!(latest["rate"], Value::Null);
+    }
+
+    // Rules that do not add up are refused and change nothing.
+    let bad = shop
+        .publish_rules(json!({ "rates": ["60", "50"], "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5 }))
+        .await;
+    assert_eq!(user_error_codes(&bad), vec!["INVALID_SETTINGS"]);
+    let four = shop
+        .publish_rules(json!({ "rates": ["5", "5", "5", "5"], "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5 }))
+        .await;
+    assert_eq!(user_error_codes(&four), vec!["INVALID_SETTINGS"]);
+    let current = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            "query { commissionRules { version } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        current["commissionRules"]["version"],
+        v3["rules"]["version"]
+    );
+}
+
+#[tokio::test]
+async fn self_purchase_pays_the_buyer_only_when_switched_on() {
+    let shop = shop().await;
+    let top = shop.distributor("13800008041", None).await;
+    let me = shop.distributor("13800008042", Some(&top)).await;
+    let address = create_address(&shop.s, &me.a.token, "13800008042").await;
+    // Off (default): my own order pays my inviter as tier 1, never me.
+    let o = shop.place(&me.a, &address, 1, "own-off").await;
+    shop.pay(&me.a, &o).await;
+    assert!(shop.commissions(&me).await.is_empty());
+    assert_eq!(shop.commissions(&top).await[0]["amount"], "20.00");
+
+    let on = shop
+        .publish_rules(json!({ "rates": ["20", "10"], "base": "SALES", "selfPurchase": true, "cycle": "DAILY", "payoutDay": 1 }))
+        .await;
+    assert_eq!(on["userErrors"], json!([]));
+    let o = shop.place(&me.a, &address, 1, "own-on").await;
+    shop.pay(&me.a, &o).await;
+    assert_eq!(
+        amounts(&shop.commissions(&me).await),
+        vec![(1, "20.00".to_string(), "ESTIMATED".to_string())]
+    );
+    assert_eq!(shop.commissions(&top).await[0]["amount"], "10.00");
+}
+
+const REQUEST_REFUND: &str = "mutation($input: RequestRefundInput!) { requestRefund(input: $input) { refund { id } userErrors { code message } } }";
+const OPEN_REFUND: &str = "mutation($input: RequestRefundInput!) { openRefund(input: $input) { refund { id } userErrors { code message } } }";
+const APPROVE_REFUND: &str = "mutation($id: ID!) { approveRefund(id: $id) { refund { status amount } order { status } userErrors { code message } } }";
+
+async fn line_of(shop: &Shop, order: &Value) -> Value {
+    shop.s
+        .data(
+            Some(&shop.boss.token),
+            "query($id: ID!) { order(id: $id) { lines { id } } }",
+            json!({ "id": order }),
+        )
+        .await["order"]["lines"][0]["id"]
+        .clone()
+}
+
+async fn refund(shop: &Shop, order: &Value, quantity: i64, by_staff: bool) {
+    let line = line_of(shop, order).await;
+    let input = json!({ "input": { "orderId": order, "kind": if by_staff { "RETURN" } else { "REFUND_ONLY" }, "lines": [{ "orderLineId": line, "quantity": quantity }], "reason": "质量问题" } });
+    let (token, query, field) = if by_staff {
+        (&shop.boss.token, OPEN_REFUND, "openRefund")
+    } else {
+        (&shop.buyer.token, REQUEST_REFUND, "requestRefund")
+    };
+    let r = shop.s.data(Some(token), query, input).await[field].clone();
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    let id = r["refund"]["id"].clone();
+    if by_staff {
+        // A return: the goods come back before the money goes.
+        let a = shop
+            .s
+            .data(Some(&shop.boss.token), APPROVE_REFUND, json!({ "id": id }))
+            .await;
+        assert_eq!(a["approveRefund"]["userErrors"], json!([]), "{a}");
+        let got = shop
+            .s
+            .data(
+                Some(&shop.boss.token),
+                "mutation($id: ID!) { receiveReturn(id: $id) { refund { status } userErrors { code message } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(
+            got["receiveReturn"]["refund"]["status"], "REFUNDED",
+            "{got}"
+        );
+    } else {
+        let a = shop
+            .s
+            .data(Some(&shop.boss.token), APPROVE_REFUND, json!({ "id": id }))
+            .await;
+        assert_eq!(a["approveRefund"]["refund"]["status"], "REFUNDED", "{a}");
+    }
+}
+
+#[tokio::test]
+async fn refunds_take_commission_back_before_and_after_settlement() {
+    let shop = shop().await;
+    let (d1, _d2, _d3) = shop.chain().await;
+    let mut w1 = subscribed(&shop.s, &d1).await;
+
+    // Before settlement: two units paid, one refunded → half the commission is reversed.
+    let first = shop.buy(2, "two").await;
+    assert_eq!(next_change(&mut w1).await["amount"], "40.00");
+    refund(&shop, &first, 1, false).await;
+    let reversed = next_change(&mut w1).await;
+    assert_eq!(reversed["kind"], "REVERSED", "{reversed}");
+    assert_eq!(reversed["reversedAmount"], "20.00");
+    assert_eq!(reversed["amount"], "20.00");
+    let r = &shop.commissions(&d1).await[0];
+    assert_eq!(
+        (r["amount"].clone(), r["reversedAmount"].clone()),
+        (json!("20.00"), json!("20.00"))
+    );
+    assert_eq!(r["status"], "ESTIMATED");
+
+    shop.complete(&first).await;
+    assert!(shop.settle(40).await);
+    assert_eq!(shop.balance(&d1).await["available"], "20.00");
+
+    // D1 withdraws everything; finance pays it.
+    let w = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            WITHDRAW,
+            json!({ "input": { "amount": "20.00", "channel": "WECHAT_WALLET", "account": "wxid_d1" } }),
+        )
+        .await["requestWithdrawal"]
+        .clone();
+    assert_eq!(w["userErrors"], json!([]), "{w}");
+    let wid = w["withdrawal"]["id"].clone();
+    for m in [
+        "mutation($id: ID!) { approveWithdrawal(id: $id) { userErrors { code } } }",
+        "mutation($id: ID!) { markWithdrawalPaid(id: $id, transferReference: \"T20261201\") { userErrors { code } } }",
+    ] {
+        let d = shop
+            .s
+            .data(Some(&shop.boss.token), m, json!({ "id": wid }))
+            .await;
+        assert!(d.to_string().contains("\"userErrors\":[]"), "{d}");
+    }
+    assert_eq!(shop.balance(&d1).await["available"], "0.00");
+    assert_eq!(shop.balance(&d1).await["frozen"], "0.00");
+
+    // After settlement: staff honour a claim on the completed order; the settled commission is
+    // taken back by a negative ledger entry, and the balance goes negative.
+    refund(&shop, &first, 1, true).await;
+    let r = &shop.commissions(&d1).await[0];
+    assert_eq!(r["status"], "REVERSED");
+    assert_eq!(r["amount"], "0.00");
+    let b = shop.balance(&d1).await;
+    assert_eq!(b["available"], "-20.00");
+    assert_eq!(b["lifetimeEarned"], "0.00");
+    // No withdrawal while in debt.
+    let refused = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            WITHDRAW,
+            json!({ "input": { "amount": "10.00", "channel": "WECHAT_WALLET", "account": "wxid_d1" } }),
+        )
+        .await["requestWithdrawal"]
+        .clone();
+    assert_eq!(user_error_codes(&refused), vec!["INSUFFICIENT_BALANCE"]);
+
+    // The next commission repays the debt first.
+    let second = shop.buy(2, "repay").await;
+    shop.complete(&second).await;
+    assert!(shop.settle(80).await);
+    let b = shop.balance(&d1).await;
+    assert_eq!(
+        b["available"], "20.00",
+        "40.00 earned, 20.00 of it repaid the debt"
+    );
+    assert_eq!(b["lifetimeEarned"], "40.00");
+
+    // The ledger is the sum of its entries.
+    let ledger = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            "query { myLedger { edges { node { kind availableChange availableAfter } } } }",
+            json!({}),
+        )
+        .await;
+    let entries = ledger["myLedger"]["edges"].as_array().unwrap();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["node"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "SETTLEMENT",
+            "REVERSAL",
+            "WITHDRAWAL_PAID",
+            "WITHDRAWAL_FROZEN",
+            "SETTLEMENT"
+        ]
+    );
+    let sum: rust_decimal::Decimal = entries
+        .iter()
+        .map(|e| {
+            e["node"]["availableChange"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(sum.to_string(), "20.00");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_withdrawals_never_overdraw() {
+    let shop = shop().await;
+    let (d1, _, _) = shop.chain().await;
+    set_binding(&shop, "PERMANENT", 30).await; // withdrawals from ¥1.00 to ¥5,000.00
+    let order = shop.buy(1, "w").await;
+    shop.complete(&order).await;
+    assert!(shop.settle(40).await);
+    assert_eq!(shop.balance(&d1).await["available"], "20.00");
+
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let url = shop.s.url("/graphql");
+        let token = d1.a.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({ "query": WITHDRAW, "variables": { "input": { "amount": "3.00", "channel": "BANK_CARD", "account": "6222 0212 3456 7890", "accountName": "张三" } } });
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        let resp = t.await.unwrap();
+        let p = &resp["data"]["requestWithdrawal"];
+        match p["withdrawal"]["status"].as_str() {
+            Some("PENDING") => granted += 1,
+            _ => assert_eq!(user_error_codes(p), vec!["INSUFFICIENT_BALANCE"], "{resp}"),
+        }
+    }
+    assert_eq!(granted, 6, "¥20.00 covers six withdrawals of ¥3.00");
+    let b = shop.balance(&d1).await;
+    assert_eq!(b["available"], "2.00");
+    assert_eq!(b["frozen"], "18.00");
+
+    // The card number is masked for the distributor, whole for finance.
+    let mine = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            "query { myWithdrawals { edges { node { id account } } } }",
+            json!({}),
+        )
+        .await;
+    let first = &mine["myWithdrawals"]["edges"][0]["node"];
+    assert_eq!(first["account"], "**** **** **** 7890");
+    let finance = staff(&shop.s, &shop.boss.token, "13700008001", &["FINANCE"]).await;
+    let full = shop
+        .s
+        .data(
+            Some(&finance.token),
+            "query($id: ID!) { withdrawal(id: $id) { account distributor { id } } }",
+            json!({ "id": first["id"] }),
+        )
+        .await;
+    assert_eq!(full["withdrawal"]["account"], "6222021234567890");
+    assert_eq!(full["withdrawal"]["distributor"]["id"], json!(d1.id));
+
+    // Rejected: the amount returns.
+    let rejected = shop
+        .s
+        .data(
+            Some(&finance.token),
+            "mutation($id: ID!) { rejectWithdrawal(id: $id, reason: \"账户名不符\") { withdrawal { status } balance { available frozen } userErrors { code } } }",
+            json!({ "id": first["id"] }),
+        )
+        .await;
+    assert_eq!(
+        rejected["rejectWithdrawal"]["balance"],
+        json!({ "available": "5.00", "frozen": "15.00" })
+    );
+    // Twice is refused and changes nothing.
+    let twice = shop
+        .s
+        .data(
+            Some(&finance.token),
+            "mutation($id: ID!) { rejectWithdrawal(id: $id, reason: \"again\") { userErrors { code } } }",
+            json!({ "id": first["id"] }),
+        )
+        .await;
+    assert_eq!(
+        user_error_codes(&twice["rejectWithdrawal"]),
+        vec!["INVALID_TRANSITION"]
+    );
+    assert_eq!(shop.balance(&d1).await["available"], "5.00");
+    // Out of bounds and malformed requests change nothing.
+    for (amount, account) in [("0.50", "wxid"), ("6000.00", "wxid"), ("2.00", "  ")] {
+        let r = shop
+            .s
+            .data(
+                Some(&d1.a.token),
+                WITHDRAW,
+                json!({ "input": { "amount": amount, "channel": "WECHAT_WALLET", "account": account } }),
+            )
+            .await["requestWithdrawal"]
+            .clone();
+        assert!(!r["userErrors"].as_array().unwrap().is_empty(), "{r}");
+    }
+    assert_eq!(shop.balance(&d1).await["available"], "5.00");
+}
+
+#[tokio::test]
+async fn a_distributor_cannot_read_another_distributors_money_by_any_path() {
+    let shop = shop().await;
+    let (d1, d2, _d3) = shop.chain().await;
+    shop.buy(1, "x").await;
+    let theirs = shop.commissions(&d1).await[0]["id"].clone();
+    let w = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            "query { myWithdrawals { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(w["myWithdrawals"]["edges"], json!([]));
+
+    let t2 = Some(d2.a.token.as_str());
+    let by_id = shop
+        .s
+        .data(
+            t2,
+            "query($id: ID!) { commission(id: $id) { id } node(id: $id) { id } }",
+            json!({ "id": theirs }),
+        )
+        .await;
+    assert_eq!(by_id, json!({ "commission": null, "node": null }));
+    let profile = shop
+        .s
+        .data(
+            t2,
+            "query($id: ID!) { distributor(id: $id) { id } node(id: $id) { id } }",
+            json!({ "id": d1.id }),
+        )
+        .await;
+    assert_eq!(profile, json!({ "distributor": null, "node": null }));
+    // Filters cannot widen "my" lists.
+    let mine = shop
+        .s
+        .data(
+            t2,
+            "query($d: ID!) { myCommissions(filter: { distributorId: $d }) { edges { node { tier } } } }",
+            json!({ "d": d1.id }),
+        )
+        .await;
+    assert_eq!(
+        mine["myCommissions"]["edges"],
+        json!([{ "node": { "tier": 2 } }])
+    );
+    for q in [
+        "query { commissions { edges { node { id } } } }",
+        "query { withdrawals { edges { node { id } } } }",
+        "query { distributors { edges { node { id } } } }",
+        &format!(
+            "query {{ distributorTeam(distributorId: \"{}\") {{ counts {{ total }} }} }}",
+            d1.id
+        ),
+        &format!(
+            "query {{ distributorBalance(distributorId: \"{}\") {{ available }} }}",
+            d1.id
+        ),
+    ] {
+        let resp = shop.s.gql(t2, q, json!({})).await;
+        assert_eq!(error_code(&resp), "FORBIDDEN", "{q}: {resp}");
+    }
+    // A customer is not a distributor: no team, no share link, no withdrawals.
+    for q in [
+        "query { myTeam { counts { total } } }",
+        "query { shareLink { code } }",
+    ] {
+        let resp = shop.s.gql(Some(&shop.buyer.token), q, json!({})).await;
+        assert_eq!(error_code(&resp), "FORBIDDEN", "{q}: {resp}");
+    }
+    // Staff with DISTRIBUTION see the record and who earns it.
+    let manager = staff(&shop.s, &shop.boss.token, "13700008002", &["DISTRIBUTION"]).await;
+    let seen = shop
+        .s
+        .data(
+            Some(&manager.token),
+            "query($id: ID!) { commission(id: $id) { distributor { id } } }",
+            json!({ "id": theirs }),
+        )
+        .await;
+    assert_eq!(seen["commission"]["distributor"]["id"], json!(d1.id));
+}
+
+#[tokio::test]
+async fn recruitment_follows_the_form_and_the_mode() {
+    let shop = shop().await;
+    let t = |a: &Account| Some(a.token.clone());
+    let c = register(&shop.s, "13800008051", "Secret123").await;
+    // A required answer is missing; an unknown field is refused.
+    for answers in [
+        json!([]),
+        json!([{ "key": "experience", "value": "有" }, { "key": "age", "value": "30" }]),
+    ] {
+        let r = shop
+            .s
+            .data(
+                t(&c).as_deref(),
+                APPLY,
+                json!({ "input": { "answers": answers } }),
+            )
+            .await["applyForDistributor"]
+            .clone();
+        assert_eq!(user_error_codes(&r), vec!["INVALID_ANSWER"], "{r}");
+    }
+    let applied = shop
+        .s
+        .data(
+            t(&c).as_deref(),
+            APPLY,
+            json!({ "input": { "answers": [{ "key": "experience", "value": "有" }] } }),
+        )
+        .await["applyForDistributor"]
+        .clone();
+    assert_eq!(applied["application"]["status"], "PENDING");
+    let twice = shop
+        .s
+        .data(
+            t(&c).as_deref(),
+            APPLY,
+            json!({ "input": { "answers": [{ "key": "experience", "value": "有" }] } }),
+        )
+        .await["applyForDistributor"]
+        .clone();
+    assert_eq!(user_error_codes(&twice), vec!["APPLICATION_PENDING"]);
+    // Rejecting needs a reason, which the applicant sees.
+    let no_reason = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            REVIEW,
+            json!({ "input": { "applicationId": applied["application"]["id"], "approve": false } }),
+        )
+        .await["reviewDistributorApplication"]
+        .clone();
+    assert_eq!(user_error_codes(&no_reason), vec!["INVALID_NOTE"]);
+    let rejected = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            REVIEW,
+            json!({ "input": { "applicationId": applied["application"]["id"], "approve": false, "reason": "资料不全" } }),
+        )
+        .await["reviewDistributorApplication"]
+        .clone();
+    assert_eq!(rejected["application"]["status"], "REJECTED");
+    let mine = shop
+        .s
+        .data(
+            t(&c).as_deref(),
+            "query { myDistributorApplication { status reason } myDistributor { id } notifications { edges { node { kind body } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        mine["myDistributorApplication"],
+        json!({ "status": "REJECTED", "reason": "资料不全" })
+    );
+    assert_eq!(mine["myDistributor"], Value::Null);
+    assert_eq!(
+        mine["notifications"]["edges"][0]["node"],
+        json!({ "kind": "DISTRIBUTION", "body": "资料不全" })
+    );
+    // Only distribution staff review.
+    let clerk = staff(&shop.s, &shop.boss.token, "13700008003", &["ORDERS"]).await;
+    let resp = shop
+        .s
+        .gql(
+            Some(&clerk.token),
+            REVIEW,
+            json!({ "input": { "applicationId": applied["application"]["id"], "approve": true } }),
+        )
+        .await;
+    assert_eq!(error_code(&resp), "FORBIDDEN");
+
+    // By invitation: a code is required, and with one the applicant is in at once, under the
+    // inviter.
+    let inviter = shop.distributor("13800008052", None).await;
+    let d = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            SETTINGS,
+            json!({ "input": { "recruitmentMode": "INVITATION", "applicationFields": [], "agreement": "协议", "bindingMode": "PERMANENT", "withdrawalMin": "1.00", "withdrawalMax": "5000.00" } }),
+        )
+        .await;
+    assert_eq!(d["updateDistributionSettings"]["userErrors"], json!([]));
+    let invited = register(&shop.s, "13800008053", "Secret123").await;
+    let without = shop
+        .s
+        .data(t(&invited).as_deref(), APPLY, json!({ "input": {} }))
+        .await["applyForDistributor"]
+        .clone();
+    assert_eq!(user_error_codes(&without), vec!["NOT_ELIGIBLE"]);
+    let wrong = shop
+        .s
+        .data(
+            t(&invited).as_deref(),
+            APPLY,
+            json!({ "input": { "inviterCode": "ZZZZ9999" } }),
+        )
+        .await["applyForDistributor"]
+        .clone();
+    assert_eq!(user_error_codes(&wrong), vec!["UNKNOWN_REFERRAL_CODE"]);
+    let with = shop
+        .s
+        .data(
+            t(&invited).as_deref(),
+            APPLY,
+            json!({ "input": { "inviterCode": inviter.code } }),
+        )
+        .await["applyForDistributor"]
+        .clone();
+    assert_eq!(with["application"]["status"], "APPROVED", "{with}");
+    let up = shop
+        .s
+        .data(
+            t(&invited).as_deref(),
+            "query { myUpline { id } myDistributor { referralCode } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(up["myUpline"], json!([{ "id": inviter.id }]));
+    assert_eq!(
+        up["myDistributor"]["referralCode"].as_str().unwrap().len(),
+        8
+    );
+
+    // Disabled distributors lose the role and earn nothing new.
+    let off = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($d: ID!) { setDistributorEnabled(distributorId: $d, enabled: false) { distributor { status } userErrors { code } } }",
+            json!({ "d": inviter.id }),
+        )
+        .await;
+    assert_eq!(
+        off["setDistributorEnabled"]["distributor"]["status"],
+        "DISABLED"
+    );
+    let resp = shop
+        .s
+        .gql(
+            Some(&inviter.a.token),
+            "query { myTeam { counts { total } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&resp), "FORBIDDEN");
+}
