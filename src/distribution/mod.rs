@@ -5,6 +5,7 @@ pub mod commissions;
 pub mod errors;
 pub mod ledger;
 pub mod levels;
+pub mod performance;
 pub mod recruitment;
 pub mod rules;
 pub mod schema;
@@ -18,11 +19,23 @@ use std::{sync::Arc, time::Duration};
 
 use crate::app::AppState;
 
-/// Starts the settlement job: it settles when the payout day of the rules in force has come,
-/// once per period across instances.
+/// Starts the settlement job (it settles when the payout day of the rules in force has come,
+/// once per period across instances) and the monthly report job (on the 1st).
 pub fn spawn_jobs(app: &Arc<AppState>) {
     let every = Duration::from_secs(app.config.distribution_job_interval_secs.max(1));
     crate::jobs::spawn(app, "distribution.settlement", every, |app| async move {
         settlement::run_if_due(&app, chrono::Utc::now()).await
     });
+    crate::jobs::spawn(
+        app,
+        "distribution.monthly_report",
+        every,
+        |app| async move {
+            let n = performance::generate_monthly(&app, chrono::Utc::now()).await?;
+            if n > 0 {
+                tracing::info!(reports = n, "monthly distributor reports written");
+            }
+            Ok(())
+        },
+    );
 }

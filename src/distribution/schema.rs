@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
 use entity::{
     balance_entry, commission, distributor, distributor_application, distributor_level,
-    distributor_tree, settlement_run, withdrawal,
+    distributor_report, distributor_tree, settlement_run, withdrawal,
 };
 use futures::{Stream, StreamExt};
 use rust_decimal::Decimal;
@@ -17,6 +17,7 @@ use super::{
     errors::{DistributionError, DistributionErrorCode as Code},
     ledger::{self, LedgerKind},
     levels,
+    performance::{self, PerformancePeriod, RankBy},
     recruitment::{self, Application, ApplicationStatus, DistributorEdit},
     rules::{
         BindingMode, CommissionBase, CommissionOverride, CommissionRules, LevelConditions,
@@ -27,8 +28,9 @@ use super::{
     team,
     types::{
         Balance, Commission, CommissionRulesView, DistributionSettingsView, Distributor,
-        DistributorApplication, DistributorLevel, LedgerEntry, SettlementRun, ShareLink,
-        TeamCounts, TeamMember, Withdrawal, can_read_commission, can_read_withdrawal, yuan,
+        DistributorApplication, DistributorLevel, DistributorPerformance, LedgerEntry,
+        MonthlyReport, RankedDistributor, SettlementRun, ShareLink, TeamCounts, TeamMember,
+        Withdrawal, can_read_commission, can_read_withdrawal, yuan,
     },
     withdrawals::{self, WithdrawalChannel, WithdrawalRequest, WithdrawalStatus},
 };
@@ -223,6 +225,24 @@ async fn balance_of(ctx: &Context<'_>, user_id: i64) -> Result<Balance> {
         frozen: yuan(b.frozen_fen),
         pending_commission: yuan(pending),
         lifetime_earned: yuan(earned),
+    })
+}
+
+fn period_bounds(
+    ctx: &Context<'_>,
+    period: PerformancePeriod,
+    from: Option<DateTime>,
+    to: Option<DateTime>,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    let custom = from.zip(to).map(|(f, t)| (f.0, t.0));
+    performance::bounds(
+        period,
+        custom,
+        chrono::Utc::now(),
+        ctx.app().config.business_utc_offset_hours,
+    )
+    .ok_or_else(|| {
+        AppError::bad_input("a custom period needs from before to, at most 366 days apart").into()
     })
 }
 
@@ -593,6 +613,112 @@ impl DistributionQuery {
             None => CommissionRules::default(),
         };
         Ok(CommissionRulesView { version, rules })
+    }
+
+    /// What a distributor did in a period: the caller, or (staff with DISTRIBUTION) any
+    /// distributor. `CUSTOM` needs `from` and `to`.
+    async fn distributor_performance(
+        &self,
+        ctx: &Context<'_>,
+        period: PerformancePeriod,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
+        distributor_id: Option<ID>,
+    ) -> Result<DistributorPerformance> {
+        let me = ctx.viewer().require_user()?;
+        let who = match &distributor_id {
+            Some(id) if me.has(Permission::Distribution) => key("Distributor", id),
+            Some(_) => return Err(AppError::forbidden().into()),
+            None if me.is_distributor => me.user_id,
+            None => return Err(AppError::forbidden().into()),
+        };
+        let (from, to) = period_bounds(ctx, period, from, to)?;
+        let figures = performance::performance(ctx.app().db.conn(), Some(&[who]), from, to)
+            .await?
+            .remove(&who)
+            .unwrap_or_default();
+        Ok(DistributorPerformance::new(from, to, &figures))
+    }
+
+    /// The best distributors of a period (staff with DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn distributor_ranking(
+        &self,
+        ctx: &Context<'_>,
+        period: PerformancePeriod,
+        from: Option<DateTime>,
+        to: Option<DateTime>,
+        by: RankBy,
+        #[graphql(default = 20)] first: i32,
+    ) -> Result<Vec<RankedDistributor>> {
+        if !(1..=100).contains(&first) {
+            return Err(AppError::bad_input("first is 1 to 100").into());
+        }
+        let (from, to) = period_bounds(ctx, period, from, to)?;
+        let ranked =
+            performance::ranking(ctx.app().db.conn(), by, from, to, first as usize).await?;
+        let found = ctx
+            .loaders()
+            .distributors
+            .load_many(ranked.iter().map(|(id, _)| *id))
+            .await?;
+        Ok(ranked
+            .iter()
+            .enumerate()
+            .map(|(i, (id, p))| RankedDistributor {
+                rank: i as i32 + 1,
+                distributor: found.get(id).map(|d| Distributor((**d).clone())),
+                performance: DistributorPerformance::new(from, to, p),
+            })
+            .collect())
+    }
+
+    /// The caller's monthly reports, newest first.
+    async fn my_monthly_reports(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<MonthlyReport>> {
+        let me = distributor_caller(ctx)?;
+        Ok(relay::paginate(
+            ctx.app().db.conn(),
+            distributor_report::Entity::find()
+                .filter(distributor_report::Column::UserId.eq(me.user_id)),
+            distributor_report::Column::Id,
+            |r| r.id,
+            true,
+            window(first, after, last, before)?,
+            MonthlyReport,
+        )
+        .await?)
+    }
+
+    /// Every distributor's report for a month (`YYYY-MM`), newest first (staff with
+    /// DISTRIBUTION).
+    #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
+    async fn distributor_reports(
+        &self,
+        ctx: &Context<'_>,
+        period: String,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Page<MonthlyReport>> {
+        Ok(relay::paginate(
+            ctx.app().db.conn(),
+            distributor_report::Entity::find()
+                .filter(distributor_report::Column::Period.eq(period.trim())),
+            distributor_report::Column::Id,
+            |r| r.id,
+            true,
+            window(first, after, last, before)?,
+            MonthlyReport,
+        )
+        .await?)
     }
 
     /// Settlement runs, newest first (staff with DISTRIBUTION or FINANCE).

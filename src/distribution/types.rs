@@ -640,3 +640,101 @@ pub struct ShareLink {
     pub url: String,
     pub product_id: Option<ID>,
 }
+
+/// Commission by status.
+#[derive(SimpleObject)]
+pub struct CommissionByStatus {
+    pub estimated: Money,
+    pub confirmed: Money,
+    pub settled: Money,
+    /// Taken back by refunds.
+    pub reversed: Money,
+}
+
+/// What a distributor did in a period.
+#[derive(SimpleObject)]
+pub struct DistributorPerformance {
+    pub from: DateTime,
+    pub to: DateTime,
+    /// Paid orders attributed to the distributor.
+    pub orders: i64,
+    /// Their paid amount, net of refunds.
+    pub sales: Money,
+    /// Customers newly bound to the distributor.
+    pub promoted_customers: i64,
+    /// Distributors who joined the team (three levels).
+    pub new_team_members: i64,
+    /// Commission of records created in the period.
+    pub commission: CommissionByStatus,
+}
+
+impl DistributorPerformance {
+    pub fn new(
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        p: &super::performance::Performance,
+    ) -> Self {
+        DistributorPerformance {
+            from: DateTime(from),
+            to: DateTime(to),
+            orders: p.orders,
+            sales: yuan(p.sales_fen),
+            promoted_customers: p.promoted_customers,
+            new_team_members: p.new_team_members,
+            commission: CommissionByStatus {
+                estimated: yuan(p.estimated_fen),
+                confirmed: yuan(p.confirmed_fen),
+                settled: yuan(p.settled_fen),
+                reversed: yuan(p.reversed_fen),
+            },
+        }
+    }
+}
+
+/// A place in the ranking.
+#[derive(SimpleObject)]
+pub struct RankedDistributor {
+    pub rank: i32,
+    pub distributor: Option<Distributor>,
+    pub performance: DistributorPerformance,
+}
+
+/// A distributor's monthly report, snapshotted on the 1st.
+pub struct MonthlyReport(pub entity::distributor_report::Model);
+
+#[Object]
+impl MonthlyReport {
+    async fn id(&self) -> ID {
+        ids::encode("MonthlyReport", self.0.id)
+    }
+    /// `YYYY-MM`.
+    async fn period(&self) -> &str {
+        &self.0.period
+    }
+    async fn distributor_id(&self) -> ID {
+        ids::encode("Distributor", self.0.user_id)
+    }
+    async fn orders(&self) -> i64 {
+        self.0.orders
+    }
+    async fn sales(&self) -> Money {
+        yuan(self.0.sales_fen)
+    }
+    async fn promoted_customers(&self) -> i64 {
+        self.0.promoted_customers
+    }
+    async fn new_team_members(&self) -> i64 {
+        self.0.new_team_members
+    }
+    async fn commission(&self) -> CommissionByStatus {
+        CommissionByStatus {
+            estimated: yuan(self.0.estimated_fen),
+            confirmed: yuan(self.0.confirmed_fen),
+            settled: yuan(self.0.settled_fen),
+            reversed: yuan(self.0.reversed_fen),
+        }
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}

@@ -1248,3 +1248,102 @@ async fn recruitment_follows_the_form_and_the_mode() {
         .await;
     assert_eq!(error_code(&resp), "FORBIDDEN");
 }
+
+/// 02:00 in Beijing on the 1st of next month: when the monthly report for this month is due.
+fn first_of_next_month() -> chrono::DateTime<Utc> {
+    use chrono::{Datelike, NaiveDate, TimeZone};
+    let local = Utc::now() + chrono::Duration::hours(8);
+    let (y, m) = if local.month() == 12 {
+        (local.year() + 1, 1)
+    } else {
+        (local.year(), local.month() + 1)
+    };
+    let first = NaiveDate::from_ymd_opt(y, m, 1)
+        .unwrap()
+        .and_hms_opt(2, 0, 0)
+        .unwrap();
+    Utc.from_utc_datetime(&first) - chrono::Duration::hours(8)
+}
+
+#[tokio::test]
+async fn performance_ranking_and_the_monthly_report() {
+    let shop = shop().await;
+    let (d1, d2, d3) = shop.chain().await;
+    shop.buy(1, "p1").await;
+    shop.buy(2, "p2").await;
+
+    const PERF: &str = "query($id: ID) { distributorPerformance(period: MONTH, distributorId: $id) { orders sales promotedCustomers newTeamMembers commission { estimated confirmed settled reversed } } }";
+    let p1 = shop.s.data(Some(&d1.a.token), PERF, json!({})).await;
+    assert_eq!(
+        p1["distributorPerformance"],
+        json!({ "orders": 2, "sales": "300.00", "promotedCustomers": 1, "newTeamMembers": 0,
+                "commission": { "estimated": "60.00", "confirmed": "0.00", "settled": "0.00", "reversed": "0.00" } })
+    );
+    let p3 = shop.s.data(Some(&d3.a.token), PERF, json!({})).await;
+    assert_eq!(p3["distributorPerformance"]["newTeamMembers"], 2);
+    assert_eq!(p3["distributorPerformance"]["orders"], 0);
+    assert_eq!(
+        p3["distributorPerformance"]["commission"]["estimated"],
+        "15.00"
+    );
+    // Only staff look at someone else's figures.
+    let other = shop
+        .s
+        .gql(Some(&d2.a.token), PERF, json!({ "id": d1.id }))
+        .await;
+    assert_eq!(error_code(&other), "FORBIDDEN");
+    let staff_view = shop
+        .s
+        .data(Some(&shop.boss.token), PERF, json!({ "id": d1.id }))
+        .await;
+    assert_eq!(staff_view["distributorPerformance"]["sales"], "300.00");
+    let custom = shop
+        .s
+        .gql(
+            Some(&d1.a.token),
+            "query { distributorPerformance(period: CUSTOM) { orders } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&custom), "BAD_USER_INPUT", "{custom}");
+
+    let ranking = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "query { distributorRanking(period: MONTH, by: COMMISSION) { rank distributor { id } performance { commission { estimated } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        ranking["distributorRanking"],
+        json!([
+            { "rank": 1, "distributor": { "id": d1.id }, "performance": { "commission": { "estimated": "60.00" } } },
+            { "rank": 2, "distributor": { "id": d2.id }, "performance": { "commission": { "estimated": "30.00" } } },
+            { "rank": 3, "distributor": { "id": d3.id }, "performance": { "commission": { "estimated": "15.00" } } }
+        ])
+    );
+
+    // On the 1st the month's reports are written, once.
+    let due = first_of_next_month();
+    let written = distmall::distribution::performance::generate_monthly(shop.s.app(), due)
+        .await
+        .unwrap();
+    assert_eq!(written, 3);
+    let again = distmall::distribution::performance::generate_monthly(shop.s.app(), due)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let reports = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            "query { myMonthlyReports { edges { node { orders sales promotedCustomers commission { estimated } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        reports["myMonthlyReports"]["edges"],
+        json!([{ "node": { "orders": 2, "sales": "300.00", "promotedCustomers": 1, "commission": { "estimated": "60.00" } } }])
+    );
+}
