@@ -124,10 +124,11 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!(
-                "demo shop ready: {} categories, {} brands, {} products created in {:.1}s",
+                "demo shop ready: {} categories, {} brands, {} products, {} distributors created in {:.1}s",
                 report.categories,
                 report.brands,
                 report.products,
+                report.distributors,
                 started.elapsed().as_secs_f64()
             );
         }

@@ -274,6 +274,64 @@ pub struct SeedReport {
     pub categories: usize,
     pub brands: usize,
     pub products: usize,
+    pub distributors: usize,
+}
+
+/// The password of every demo account (README: demo accounts).
+pub const DEMO_PASSWORD: &str = "Demo12345";
+
+/// The seed's distribution example (DESIGN §8): D3 recruited D2, D2 recruited D1, and the demo
+/// buyer is bound to D1 — a ¥100.00 order pays D1 ¥20.00, D2 ¥10.00 and D3 ¥5.00 under the
+/// default rules (20% / 10% / 5% of sales, settled monthly on the 5th).
+const DEMO_TEAM: &[(&str, &str)] = &[
+    ("13800000003", "王总"),
+    ("13800000002", "李姐"),
+    ("13800000001", "小张"),
+];
+const DEMO_BUYER: (&str, &str) = ("13800000100", "顾客小陈");
+
+async fn demo_user(app: &AppState, phone: &str, nickname: &str) -> Result<i64, AppError> {
+    if let Some(u) = entity::user::Entity::find()
+        .filter(entity::user::Column::Phone.eq(phone))
+        .one(app.db.conn())
+        .await?
+    {
+        return Ok(u.id);
+    }
+    let session = crate::accounts::service::register(app, phone, DEMO_PASSWORD, Some(nickname))
+        .await
+        .map_err(user_err)?;
+    Ok(session.user.id)
+}
+
+async fn seed_distribution(app: &AppState, report: &mut SeedReport) -> Result<(), AppError> {
+    use crate::distribution::{settings, team};
+    let tx = app.db.begin_write().await?;
+    app.distribution.current(&tx).await?;
+    tx.commit().await?;
+    let mut inviter: Option<i64> = None;
+    for (phone, nickname) in DEMO_TEAM {
+        let id = demo_user(app, phone, nickname).await?;
+        if team::find(app.db.conn(), id).await?.is_none() {
+            let tx = app.db.begin_write().await?;
+            team::create(&tx, id, inviter).await?;
+            tx.commit().await?;
+            app.principals.invalidate(id);
+            report.distributors += 1;
+        }
+        inviter = Some(id);
+    }
+    let buyer = demo_user(app, DEMO_BUYER.0, DEMO_BUYER.1).await?;
+    if let Some(d1) = inviter
+        && let Some(d1) = team::find(app.db.conn(), d1).await?
+    {
+        let tx = app.db.begin_write().await?;
+        let conf = settings::load(&*tx).await?;
+        // Permanent first touch: a second run keeps the binding it made.
+        let _ = team::touch(&tx, &conf, buyer, &d1, None).await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 fn user_err<T: std::fmt::Debug>(e: ServiceError<T>) -> AppError {
@@ -464,6 +522,7 @@ pub async fn seed_demo(app: &Arc<AppState>) -> Result<SeedReport, AppError> {
             report.products += 1;
         }
     }
+    seed_distribution(app, &mut report).await?;
     Ok(report)
 }
 

@@ -833,8 +833,42 @@ async fn the_demo_shop_is_believable_and_seeding_twice_duplicates_nothing() {
     let first = distmall::seed::seed_demo(s.app()).await.unwrap();
     assert!(first.products >= 200, "{first:?}");
     assert!(first.categories >= 15, "{first:?}");
+    assert_eq!(first.distributors, 3, "the seed's D3 → D2 → D1 team");
     let again = distmall::seed::seed_demo(s.app()).await.unwrap();
-    assert_eq!((again.products, again.categories, again.brands), (0, 0, 0));
+    assert_eq!(
+        (
+            again.products,
+            again.categories,
+            again.brands,
+            again.distributors
+        ),
+        (0, 0, 0, 0)
+    );
+    // The seed's distribution example: D3 recruited D2, D2 recruited D1, the buyer is D1's.
+    let d3 =
+        account(&login(&s, "13800000003", distmall::seed::DEMO_PASSWORD).await["data"]["login"]);
+    let team = s
+        .data(
+            Some(&d3.token),
+            "{ myTeam(depth: 3) { counts { level1 level2 level3 } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        team["myTeam"]["counts"],
+        json!({ "level1": 1, "level2": 1, "level3": 0 })
+    );
+    let d1 =
+        account(&login(&s, "13800000001", distmall::seed::DEMO_PASSWORD).await["data"]["login"]);
+    let p = s
+        .data(
+            Some(&d1.token),
+            "{ distributorPerformance(period: MONTH) { promotedCustomers } commissionRules { rates } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(p["distributorPerformance"]["promotedCustomers"], 1);
+    assert_eq!(p["commissionRules"]["rates"], json!(["20", "10", "5"]));
     use sea_orm::{EntityTrait, PaginatorTrait};
     let products = entity::product::Entity::find()
         .count(s.app().db.conn())

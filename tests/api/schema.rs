@@ -18,20 +18,65 @@ fn schema_graphql_matches_the_code() {
 
 /// What the examples refer to: the owner signs in as staff, consumer 13800000001 and
 /// distributor 13800000002 exist with password Secret123, and category 1 holds product 1
-/// (on sale) with SKU 1.
+/// (on sale) with SKU 1. The distributor was approved through application 1, has the referral
+/// code ABCD2345 and ¥100.00 settled into their balance; the consumer's application (example
+/// consumer/19) becomes application 2, which staff/12 approves.
 async fn tokens_by_role(s: &TestServer) -> std::collections::HashMap<&'static str, String> {
     let boss = owner(s).await;
     crate::catalog::published_product(s, &boss.token, "男子轻便跑步运动鞋", "399.00", 20).await;
     let consumer = register(s, "13800000001", "Secret123").await;
     let distributor = register(s, "13800000002", "Secret123").await;
-    // Distributor approval arrives with the distribution issue; until then the role is set
-    // directly so distributor examples run with a distributor's token.
+    let applied = s
+        .data(
+            Some(&distributor.token),
+            "mutation { applyForDistributor(input: { answers: [{ key: \"experience\", value: \"有\" }] }) { application { id } } }",
+            json!({}),
+        )
+        .await;
+    let approved = s
+        .data(
+            Some(&boss.token),
+            "mutation($id: ID!) { reviewDistributorApplication(input: { applicationId: $id, approve: true }) { distributor { id } userErrors { code } } }",
+            json!({ "id": applied["applyForDistributor"]["application"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        approved["reviewDistributorApplication"]["userErrors"],
+        json!([])
+    );
+    let app = s.app();
+    let user_id = distmall::graphql::ids::decode(
+        "Distributor",
+        &async_graphql::ID(
+            approved["reviewDistributorApplication"]["distributor"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ),
+    )
+    .unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(
-        s.app().db.conn(),
-        "UPDATE users SET is_distributor = TRUE WHERE phone = '13800000002'",
+        app.db.conn(),
+        &format!("UPDATE distributors SET referral_code = 'ABCD2345' WHERE user_id = {user_id}"),
     )
     .await
     .unwrap();
+    let tx = app.db.begin_write().await.unwrap();
+    distmall::distribution::ledger::post(
+        &tx,
+        distmall::distribution::ledger::Posting {
+            user_id,
+            kind: distmall::distribution::ledger::LedgerKind::Settlement,
+            available_delta_fen: 10_000,
+            frozen_delta_fen: 0,
+            reference_type: "SETTLEMENT",
+            reference_id: 0,
+            note: Some("playground"),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     [
         ("staff", boss.token),
         ("consumer", consumer.token),
