@@ -161,11 +161,12 @@ impl TeamMember {
     async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DistributorLevel>> {
         level_of(ctx, self.d.level_id).await
     }
-    async fn sales(&self) -> Money {
-        yuan(self.d.own_sales_fen)
+    /// Their attributed sales: shown for the viewer's own team, not for those above them.
+    async fn sales(&self) -> Option<Money> {
+        (self.depth > 0).then(|| yuan(self.d.own_sales_fen))
     }
-    async fn order_count(&self) -> i64 {
-        self.d.order_count
+    async fn order_count(&self) -> Option<i64> {
+        (self.depth > 0).then_some(self.d.order_count)
     }
     async fn active(&self) -> bool {
         self.d.status == super::team::STATUS_ACTIVE

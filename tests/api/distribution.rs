@@ -366,6 +366,26 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
         json!([{ "node": { "records": 3, "distributors": 3, "total": "35.00" } }])
     );
 
+    // A subscriber that reconnects resumes from the last event id it saw (here: the start).
+    let mut resumed = WsClient::connect_and_init(&shop.s.ws_url(), Some(&d2.a.token)).await;
+    resumed
+        .subscribe(
+            "r",
+            "subscription { commissionChanged(after: \"0\") { eventId kind amount } }",
+            json!({}),
+        )
+        .await;
+    let kinds: Vec<String> = {
+        let mut kinds = Vec::new();
+        for _ in 0..4 {
+            let c = next_change(&mut resumed).await;
+            kinds.push(c["kind"].as_str().unwrap().to_string());
+        }
+        kinds
+    };
+    assert_eq!(kinds, vec!["CREATED", "CONFIRMED", "BALANCE", "SETTLED"]);
+    resumed.expect_silence(Duration::from_millis(300)).await;
+
     // Customers are not distributors and cannot follow commissions.
     let mut buyer_ws = WsClient::connect_and_init(&shop.s.ws_url(), Some(&shop.buyer.token)).await;
     buyer_ws.subscribe("c", CHANGES, json!({})).await;
@@ -421,13 +441,14 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
         .s
         .data(
             Some(&d4.a.token),
-            "query { myUpline { id depth } }",
+            "query { myUpline { id depth sales } }",
             json!({}),
         )
         .await;
+    // Those above are named, but their business is their own.
     assert_eq!(
         upline["myUpline"],
-        json!([{ "id": d1.id, "depth": -1 }, { "id": d2.id, "depth": -2 }, { "id": d3.id, "depth": -3 }])
+        json!([{ "id": d1.id, "depth": -1, "sales": null }, { "id": d2.id, "depth": -2, "sales": null }, { "id": d3.id, "depth": -3, "sales": null }])
     );
 
     // Nobody binds to themselves; an upline cannot bind to their own team.
@@ -594,6 +615,18 @@ async fn each_binding_mode_decides_who_keeps_the_customer() {
         vec![(1, "20.00".to_string(), "ESTIMATED".to_string())]
     );
     assert_eq!(bind(&shop, &c3, &a).await["boundTo"], json!(b.id));
+    // Opening a link is recorded, signed in or not; an unknown code records nothing.
+    for (code, recorded) in [(a.code.as_str(), true), ("NOPE1234", false)] {
+        let v = shop
+            .s
+            .data(
+                None,
+                "mutation($c: String!, $p: ID) { recordShareVisit(code: $c, productId: $p) }",
+                json!({ "c": code, "p": shop.product }),
+            )
+            .await;
+        assert_eq!(v["recordShareVisit"], recorded);
+    }
     // An unknown code is a clear error.
     let unknown = shop
         .s
@@ -1345,5 +1378,89 @@ async fn performance_ranking_and_the_monthly_report() {
     assert_eq!(
         reports["myMonthlyReports"]["edges"],
         json!([{ "node": { "orders": 2, "sales": "300.00", "promotedCustomers": 1, "commission": { "estimated": "60.00" } } }])
+    );
+}
+
+#[tokio::test]
+async fn levels_rise_with_achievements_and_pay_their_own_rates() {
+    let shop = shop().await;
+    let (d1, d2, d3) = shop.chain().await;
+    const SAVE: &str = "mutation($input: LevelInput!) { saveDistributorLevel(input: $input) { level { id name rank conditions { invitedDistributors requireAll } } userErrors { code field } } }";
+    let t = Some(shop.boss.token.as_str());
+    let silver = shop
+        .s
+        .data(
+            t,
+            SAVE,
+            json!({ "input": { "name": "银牌推广员", "rank": 1, "invitedDistributors": 1 } }),
+        )
+        .await["saveDistributorLevel"]
+        .clone();
+    assert_eq!(silver["userErrors"], json!([]), "{silver}");
+    let level = silver["level"]["id"].clone();
+    for bad in [
+        json!({ "name": "重复", "rank": 1, "invitedDistributors": 5 }),
+        json!({ "name": "无条件", "rank": 2 }),
+        json!({ "name": "负数", "rank": 3, "orderCount": -1 }),
+    ] {
+        let r = shop.s.data(t, SAVE, json!({ "input": bad })).await;
+        assert_eq!(
+            user_error_codes(&r["saveDistributorLevel"]),
+            vec!["INVALID_SETTINGS"],
+            "{r}"
+        );
+    }
+    let rules = shop
+        .publish_rules(json!({
+            "rates": ["20", "10", "5"], "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5,
+            "levelRates": [{ "levelId": level, "rates": ["25", "12", "6"] }]
+        }))
+        .await;
+    assert_eq!(rules["userErrors"], json!([]), "{rules}");
+
+    // D3 invited D2 and D2 invited D1: both qualify; D1 invited nobody.
+    let raised = shop
+        .s
+        .data(t, "mutation { evaluateDistributorLevels }", json!({}))
+        .await;
+    assert_eq!(raised["evaluateDistributorLevels"], 2);
+    let again = shop
+        .s
+        .data(t, "mutation { evaluateDistributorLevels }", json!({}))
+        .await;
+    assert_eq!(
+        again["evaluateDistributorLevels"], 0,
+        "levels only rise once"
+    );
+
+    shop.buy(1, "levels").await;
+    for (d, amount) in [(&d1, "20.00"), (&d2, "12.00"), (&d3, "6.00")] {
+        assert_eq!(shop.commissions(d).await[0]["amount"], amount);
+    }
+
+    // Staff edit a distributor, level included.
+    let edited = shop
+        .s
+        .data(
+            t,
+            "mutation($input: UpdateDistributorInput!) { updateDistributor(input: $input) { distributor { name teamName level { name } } userErrors { code field } } }",
+            json!({ "input": { "distributorId": d1.id, "name": "小张", "teamName": "华南一队", "levelId": level } }),
+        )
+        .await;
+    assert_eq!(
+        edited["updateDistributor"]["distributor"],
+        json!({ "name": "小张", "teamName": "华南一队", "level": { "name": "银牌推广员" } })
+    );
+    let held = shop
+        .s
+        .data(
+            t,
+            "mutation($id: ID!) { deleteDistributorLevel(id: $id) { deletedId userErrors { code } } }",
+            json!({ "id": level }),
+        )
+        .await;
+    assert_eq!(
+        user_error_codes(&held["deleteDistributorLevel"]),
+        vec!["INVALID_SETTINGS"]
     );
 }
