@@ -259,6 +259,13 @@ pub struct LogoutPayload {
     user_errors: Vec<AccountError>,
 }
 
+/// A user arrived through a share link: bind them (refusals — own code, loops, unknown codes —
+/// leave the sign-in as it is).
+async fn bind_arrival(ctx: &Context<'_>, user_id: i64, code: &str) -> async_graphql::Result<()> {
+    crate::distribution::team::bind_by_code(ctx.app(), user_id, code, None).await?;
+    Ok(())
+}
+
 fn auth_payload(result: AccountResult<Session>) -> async_graphql::Result<AuthPayload> {
     payload(result, AuthPayload::from, |user_errors| AuthPayload {
         user_errors,
@@ -288,6 +295,9 @@ pub struct RegisterInput {
     password: String,
     /// Defaults to 用户 and the phone's last four digits.
     nickname: Option<String>,
+    /// The referral code of the share link the user arrived through: binds them to that
+    /// distributor (an unknown code is ignored, registration goes ahead).
+    share_code: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -300,6 +310,9 @@ pub struct LoginInput {
 pub struct WechatLoginInput {
     /// The code from `wx.login()` in the mini-program.
     code: String,
+    /// The referral code of the share link the mini-program was opened through: binds the
+    /// user to that distributor by the binding mode (an unknown code is ignored).
+    share_code: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -425,15 +438,17 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
-        auth_payload(
-            service::register(
-                ctx.app(),
-                &input.phone,
-                &input.password,
-                input.nickname.as_deref(),
-            )
-            .await,
+        let registered = service::register(
+            ctx.app(),
+            &input.phone,
+            &input.password,
+            input.nickname.as_deref(),
         )
+        .await;
+        if let (Ok(session), Some(code)) = (&registered, &input.share_code) {
+            bind_arrival(ctx, session.user.id, code).await?;
+        }
+        auth_payload(registered)
     }
 
     /// Signs in with phone and password. Repeated failures for one phone or from one address
@@ -455,7 +470,11 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: WechatLoginInput,
     ) -> async_graphql::Result<AuthPayload> {
-        auth_payload(service::wechat_login(ctx.app(), &input.code).await)
+        let signed_in = service::wechat_login(ctx.app(), &input.code).await;
+        if let (Ok(session), Some(code)) = (&signed_in, &input.share_code) {
+            bind_arrival(ctx, session.user.id, code).await?;
+        }
+        auth_payload(signed_in)
     }
 
     /// Exchanges a refresh token for a new access token and refresh token.

@@ -1097,33 +1097,26 @@ impl DistributionMutation {
             changed: false,
             user_errors: vec![DistributionError::new(code, Some("code"), message)],
         };
-        let app = ctx.app();
-        let tx = app.db.begin_write().await?;
-        let Some(sharer) = team::by_code(&*tx, &code).await? else {
-            return Ok(refused(
-                Code::UnknownReferralCode,
-                "no active distributor has this code",
-            ));
-        };
-        let conf = settings::load(&*tx).await?;
-        let before = team::bound_distributor(&*tx, me.user_id, chrono::Utc::now()).await?;
-        let outcome = team::touch(&tx, &conf, me.user_id, &sharer, product).await?;
-        tx.commit().await?;
-        Ok(match outcome {
-            Ok(binding) => {
-                let after = binding.map(|b| b.distributor_user_id);
-                BindingPayload {
+        Ok(
+            match team::bind_by_code(ctx.app(), me.user_id, &code, product).await? {
+                team::Bound::To { before, after } => BindingPayload {
                     bound_to: after.map(|d| ids::encode("Distributor", d).to_string()),
                     changed: after != before,
                     user_errors: vec![],
+                },
+                team::Bound::UnknownCode => refused(
+                    Code::UnknownReferralCode,
+                    "no active distributor has this code",
+                ),
+                team::Bound::Refused(team::NoBinding::Own) => {
+                    refused(Code::SelfReferral, "this is your own code")
                 }
-            }
-            Err(team::NoBinding::Own) => refused(Code::SelfReferral, "this is your own code"),
-            Err(team::NoBinding::Loop) => refused(
-                Code::ReferralLoop,
-                "this distributor is in your team; binding would make a loop",
-            ),
-        })
+                team::Bound::Refused(team::NoBinding::Loop) => refused(
+                    Code::ReferralLoop,
+                    "this distributor is in your team; binding would make a loop",
+                ),
+            },
+        )
     }
 
     /// Approve or reject an application (staff with DISTRIBUTION).

@@ -395,3 +395,41 @@ pub async fn record_visit(
     tx.commit().await?;
     Ok(true)
 }
+
+/// What a touch through a code did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// The customer's binding before and after (the same when the mode kept it).
+    To {
+        before: Option<i64>,
+        after: Option<i64>,
+    },
+    /// No active distributor has the code.
+    UnknownCode,
+    Refused(NoBinding),
+}
+
+/// The customer came through `code` (opening a share link, registering or signing in through
+/// it): binds them by the configured mode, in one transaction.
+pub async fn bind_by_code(
+    app: &crate::app::AppState,
+    customer: i64,
+    code: &str,
+    product_id: Option<i64>,
+) -> Result<Bound, AppError> {
+    let tx = app.db.begin_write().await?;
+    let Some(sharer) = by_code(&*tx, code).await? else {
+        return Ok(Bound::UnknownCode);
+    };
+    let settings = super::settings::load(&*tx).await?;
+    let before = bound_distributor(&*tx, customer, Utc::now()).await?;
+    let outcome = touch(&tx, &settings, customer, &sharer, product_id).await?;
+    tx.commit().await?;
+    Ok(match outcome {
+        Ok(binding) => Bound::To {
+            before,
+            after: binding.map(|b| b.distributor_user_id),
+        },
+        Err(refused) => Bound::Refused(refused),
+    })
+}

@@ -615,6 +615,26 @@ async fn each_binding_mode_decides_who_keeps_the_customer() {
         vec![(1, "20.00".to_string(), "ESTIMATED".to_string())]
     );
     assert_eq!(bind(&shop, &c3, &a).await["boundTo"], json!(b.id));
+    // Registering through a link binds too.
+    let arrived = shop
+        .s
+        .data(
+            None,
+            "mutation($input: RegisterInput!) { register(input: $input) { accessToken userErrors { code } } }",
+            json!({ "input": { "phone": "13800008034", "password": "Secret123", "shareCode": a.code } }),
+        )
+        .await;
+    let c4 = Account {
+        token: arrived["register"]["accessToken"].as_str().unwrap().into(),
+        refresh: String::new(),
+        id: String::new(),
+    };
+    let kept = bind(&shop, &c4, &b).await;
+    assert_eq!(
+        (kept["boundTo"].clone(), kept["changed"].clone()),
+        (json!(a.id), json!(false))
+    );
+
     // Opening a link is recorded, signed in or not; an unknown code records nothing.
     for (code, recorded) in [(a.code.as_str(), true), ("NOPE1234", false)] {
         let v = shop
