@@ -275,10 +275,20 @@ pub async fn touch(
     let existing = customer_binding::Entity::find_by_id(customer)
         .one(&**tx)
         .await?;
-    let current = existing.as_ref().map(|b| CurrentBinding {
-        distributor: b.distributor_user_id,
-        expires_at: b.expires_at,
-    });
+    // A binding to a distributor who was disabled since holds nobody.
+    let holder_active = match &existing {
+        Some(b) => find(&**tx, b.distributor_user_id)
+            .await?
+            .is_some_and(|d| d.status == STATUS_ACTIVE),
+        None => false,
+    };
+    let current = existing
+        .as_ref()
+        .filter(|_| holder_active)
+        .map(|b| CurrentBinding {
+            distributor: b.distributor_user_id,
+            expires_at: b.expires_at,
+        });
     match decide_binding(
         settings.binding_mode,
         settings.binding_days,
@@ -286,7 +296,11 @@ pub async fn touch(
         sharer.user_id,
         now,
     ) {
-        BindingDecision::Keep => Ok(Ok(existing.filter(|b| b.expires_at.is_none_or(|e| e > now)))),
+        BindingDecision::Keep => {
+            Ok(Ok(existing.filter(|b| {
+                holder_active && b.expires_at.is_none_or(|e| e > now)
+            })))
+        }
         BindingDecision::Bind { expires_at } => {
             let row = customer_binding::ActiveModel {
                 user_id: Set(customer),

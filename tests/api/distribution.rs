@@ -635,8 +635,28 @@ async fn each_binding_mode_decides_who_keeps_the_customer() {
         (json!(a.id), json!(false))
     );
 
+    // A customer of a distributor who was disabled is free to be bound again.
+    let disabled = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($d: ID!) { setDistributorEnabled(distributorId: $d, enabled: false) { userErrors { code } } }",
+            json!({ "d": a.id }),
+        )
+        .await;
+    assert_eq!(disabled["setDistributorEnabled"]["userErrors"], json!([]));
+    let freed = bind(&shop, &c4, &b).await;
+    assert_eq!(
+        (freed["boundTo"].clone(), freed["changed"].clone()),
+        (json!(b.id), json!(true))
+    );
+
     // Opening a link is recorded, signed in or not; an unknown code records nothing.
-    for (code, recorded) in [(a.code.as_str(), true), ("NOPE1234", false)] {
+    for (code, recorded) in [
+        (b.code.as_str(), true),
+        (a.code.as_str(), false),
+        ("NOPE1234", false),
+    ] {
         let v = shop
             .s
             .data(
