@@ -20,6 +20,10 @@ pub struct Model {
     /// Paid amount of orders attributed to this distributor, net of refunds (a statistic).
     pub own_sales_fen: i64,
     pub order_count: i64,
+    /// Team members one, two and three levels below (kept when the tree changes).
+    pub team_level1: i64,
+    pub team_level2: i64,
+    pub team_level3: i64,
     pub approved_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -6,6 +6,7 @@ mod m20261128_000001_foundation;
 mod m20261128_000002_catalog;
 mod m20261128_000003_orders;
 mod m20261128_000004_distribution;
+mod m20261129_000005_team_counts;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_catalog::Migration),
             Box::new(m20261128_000003_orders::Migration),
             Box::new(m20261128_000004_distribution::Migration),
+            Box::new(m20261129_000005_team_counts::Migration),
         ]
     }
 }

@@ -10,7 +10,9 @@ use entity::{
 };
 use futures::{Stream, StreamExt};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 
 use super::{
     commissions::{self, CommissionStatus},
@@ -87,8 +89,19 @@ async fn team_page(
     let select = distributor_tree::Entity::find()
         .filter(distributor_tree::Column::AncestorUserId.eq(ancestor))
         .filter(distributor_tree::Column::Depth.between(1, depth));
+    // PostgreSQL would soon switch this prepared statement to a generic plan made for the
+    // typical (small) team: read the depth index and sort it — 30 ms for a team of 100,000.
+    // Planned for the actual distributor, it walks the primary key backwards and stops at the
+    // page. `SET LOCAL` keeps that to this one read.
+    let conn = app.db.conn();
+    let read = conn.begin().await?;
+    if app.db.is_postgres() {
+        read.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
     let page = relay::page_of_rows(
-        app.db.conn(),
+        conn,
+        &read,
         select,
         distributor_tree::Column::DescendantUserId,
         |r| r.descendant_user_id,
@@ -96,6 +109,7 @@ async fn team_page(
         w,
     )
     .await?;
+    read.commit().await?;
     // The page's distributors in one batch.
     let found = ctx
         .loaders()

@@ -116,6 +116,9 @@ pub async fn create(
             team_name: Set(None),
             own_sales_fen: Set(0),
             order_count: Set(0),
+            team_level1: Set(0),
+            team_level2: Set(0),
+            team_level3: Set(0),
             approved_at: Set(now),
             created_at: Set(now),
             updated_at: Set(now),
@@ -178,6 +181,39 @@ async fn attach(
             [user_id.into(), now.into(), inviter.into()],
         )
         .await?;
+        // The new member counts once in the team of each of the three above it.
+        for (depth, column) in LEVEL_COLUMNS.iter().enumerate() {
+            db::exec(
+                &**tx,
+                &format!(
+                    "UPDATE distributors SET {column} = {column} + 1 WHERE user_id IN \
+                     (SELECT ancestor_user_id FROM distributor_tree WHERE descendant_user_id = $1 AND depth = $2)"
+                ),
+                [user_id.into(), (depth as i32 + 1).into()],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The counter column of each team level, level 1 first.
+const LEVEL_COLUMNS: [&str; 3] = ["team_level1", "team_level2", "team_level3"];
+
+/// Counts the teams of `ancestors` again from the tree (after a move).
+async fn recount(tx: &WriteTx, ancestors: &[i64]) -> Result<(), AppError> {
+    for ancestor in ancestors {
+        for (depth, column) in LEVEL_COLUMNS.iter().enumerate() {
+            db::exec(
+                &**tx,
+                &format!(
+                    "UPDATE distributors SET {column} = (SELECT COUNT(*) FROM distributor_tree \
+                     WHERE ancestor_user_id = $1 AND depth = $2) WHERE user_id = $1"
+                ),
+                [(*ancestor).into(), (depth as i32 + 1).into()],
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -219,6 +255,12 @@ pub async fn move_under(
             );
         }
     }
+    // Only distributors up to three levels above count the moved team.
+    let mut affected: Vec<i64> = upline(&**tx, user_id, 3)
+        .await?
+        .into_iter()
+        .skip(1)
+        .collect();
     // Cut the subtree from every ancestor above it, then hang it under the new inviter:
     // each (ancestor of the inviter, member of the subtree) pair, depths added.
     db::exec(
@@ -240,6 +282,10 @@ pub async fn move_under(
         )
         .await?;
     }
+    affected.extend(upline(&**tx, user_id, 3).await?.into_iter().skip(1));
+    affected.sort_unstable();
+    affected.dedup();
+    recount(tx, &affected).await?;
     let mut active: distributor::ActiveModel = current.into();
     active.inviter_user_id = Set(new_inviter);
     active.updated_at = Set(Utc::now());
@@ -350,39 +396,20 @@ pub async fn bound_distributor(
         .map(|d| d.user_id))
 }
 
-#[derive(sea_orm::FromQueryResult)]
-struct DepthCount {
-    depth: i32,
-    n: i64,
-}
-
-/// Members of `ancestor`'s team per level, to depth 3 (one grouped index range).
+/// Members of `ancestor`'s team per level, to depth 3 (kept on the distributor's row).
 pub async fn team_counts(
     conn: &impl ConnectionTrait,
     ancestor: i64,
 ) -> Result<super::types::TeamCounts, AppError> {
-    use sea_orm::QuerySelect;
-    let rows: Vec<DepthCount> = distributor_tree::Entity::find()
-        .select_only()
-        .column(distributor_tree::Column::Depth)
-        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "n")
-        .filter(distributor_tree::Column::AncestorUserId.eq(ancestor))
-        .filter(distributor_tree::Column::Depth.between(1, 3))
-        .group_by(distributor_tree::Column::Depth)
-        .into_model()
-        .all(conn)
-        .await?;
-    let mut counts = super::types::TeamCounts::default();
-    for r in rows {
-        match r.depth {
-            1 => counts.level1 = r.n,
-            2 => counts.level2 = r.n,
-            3 => counts.level3 = r.n,
-            _ => {}
-        }
-    }
-    counts.total = counts.level1 + counts.level2 + counts.level3;
-    Ok(counts)
+    Ok(find(conn, ancestor)
+        .await?
+        .map(|d| super::types::TeamCounts {
+            level1: d.team_level1,
+            level2: d.team_level2,
+            level3: d.team_level3,
+            total: d.team_level1 + d.team_level2 + d.team_level3,
+        })
+        .unwrap_or_default())
 }
 
 /// Records that `code`'s share link was opened. `false` when the code names no active

@@ -101,7 +101,7 @@ where
     N: OutputType,
 {
     Ok(
-        page_of_rows(db, select, id_column, id_of, newest_first, window)
+        page_of_rows(db, db, select, id_column, id_of, newest_first, window)
             .await?
             .into_page(to_node),
     )
@@ -131,9 +131,11 @@ impl<M> RowPage<M> {
     }
 }
 
-/// One page of rows of `select` (see `paginate`).
-pub async fn page_of_rows<E>(
+/// One page of rows of `select` (see `paginate`), read through `rows_on` (a transaction, when
+/// the caller needs one); `totalCount`, when asked for, through `db`.
+pub async fn page_of_rows<E, C>(
     db: &DatabaseConnection,
+    rows_on: &C,
     select: Select<E>,
     id_column: E::Column,
     id_of: fn(&E::Model) -> i64,
@@ -143,6 +145,7 @@ pub async fn page_of_rows<E>(
 where
     E: EntityTrait,
     E::Model: Send + Sync,
+    C: sea_orm::ConnectionTrait,
 {
     let counter = {
         let db = db.clone();
@@ -180,7 +183,7 @@ where
     } else {
         q.order_by_asc(id_column)
     };
-    let mut rows = q.limit(window.limit + 1).all(db).await?;
+    let mut rows = q.limit(window.limit + 1).all(rows_on).await?;
     let has_more = rows.len() as u64 > window.limit;
     rows.truncate(window.limit as usize);
     if window.backward {
