@@ -11,7 +11,8 @@ use entity::{
 use futures::{Stream, StreamExt};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
 use super::{
@@ -89,27 +90,54 @@ async fn team_page(
     let select = distributor_tree::Entity::find()
         .filter(distributor_tree::Column::AncestorUserId.eq(ancestor))
         .filter(distributor_tree::Column::Depth.between(1, depth));
-    // PostgreSQL would soon switch this prepared statement to a generic plan made for the
-    // typical (small) team: read the depth index and sort it — 30 ms for a team of 100,000.
-    // Planned for the actual distributor, it walks the primary key backwards and stops at the
-    // page. `SET LOCAL` keeps that to this one read.
     let conn = app.db.conn();
-    let read = conn.begin().await?;
-    if app.db.is_postgres() {
-        read.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+    let page = match w.forward() {
+        // Forward (the usual way): one range of the team index per level, each already newest
+        // first, merged — at most `depth × (first + 1)` rows read however large the team, and
+        // a plan PostgreSQL cannot get wrong.
+        Some((limit, after)) => {
+            let mut rows = Vec::new();
+            for level in 1..=depth {
+                let mut q = distributor_tree::Entity::find()
+                    .filter(distributor_tree::Column::AncestorUserId.eq(ancestor))
+                    .filter(distributor_tree::Column::Depth.eq(level));
+                if let Some(a) = after {
+                    q = q.filter(distributor_tree::Column::DescendantUserId.lt(a));
+                }
+                rows.extend(
+                    q.order_by_desc(distributor_tree::Column::DescendantUserId)
+                        .limit(limit + 1)
+                        .all(conn)
+                        .await?,
+                );
+            }
+            rows.sort_by(|a, b| b.descendant_user_id.cmp(&a.descendant_user_id));
+            rows.truncate(limit as usize + 1);
+            relay::RowPage::forward(conn, select, rows, &w, |r| r.descendant_user_id)
+        }
+        // Backward (`last`/`before`): the primary key walked the other way. PostgreSQL would
+        // soon plan this prepared statement generically (the depth index read whole and
+        // sorted); `SET LOCAL` has it planned for this distributor, in this read only.
+        None => {
+            let read = conn.begin().await?;
+            if app.db.is_postgres() {
+                read.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+                    .await?;
+            }
+            let page = relay::page_of_rows(
+                conn,
+                &read,
+                select,
+                distributor_tree::Column::DescendantUserId,
+                |r| r.descendant_user_id,
+                true,
+                w,
+            )
             .await?;
-    }
-    let page = relay::page_of_rows(
-        conn,
-        &read,
-        select,
-        distributor_tree::Column::DescendantUserId,
-        |r| r.descendant_user_id,
-        true,
-        w,
-    )
-    .await?;
-    read.commit().await?;
+            read.commit().await?;
+            page
+        }
+    };
     // The page's distributors in one batch.
     let found = ctx
         .loaders()

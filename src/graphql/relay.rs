@@ -131,6 +131,55 @@ impl<M> RowPage<M> {
     }
 }
 
+impl Window {
+    /// `(page size, after)` when this window walks forward (`first`/`after`, no `before`):
+    /// what a caller needs to read its own ranges and merge them (`RowPage::forward`).
+    pub fn forward(&self) -> Option<(u64, Option<i64>)> {
+        (!self.backward && self.before.is_none()).then_some((self.limit, self.after))
+    }
+}
+
+impl<M> RowPage<M> {
+    /// A forward page from up to `limit + 1` rows already in display order (the extra row
+    /// says there is a next page); `totalCount` counts `select`.
+    pub fn forward<E>(
+        db: &DatabaseConnection,
+        select: Select<E>,
+        mut rows: Vec<M>,
+        window: &Window,
+        id_of: fn(&M) -> i64,
+    ) -> Self
+    where
+        E: EntityTrait<Model = M>,
+        M: Send + Sync,
+    {
+        let has_next = rows.len() as u64 > window.limit;
+        rows.truncate(window.limit as usize);
+        RowPage {
+            rows,
+            has_previous: window.after.is_some(),
+            has_next,
+            totals: ConnectionTotals {
+                count: count_fn(db, select),
+            },
+            id_of,
+        }
+    }
+}
+
+fn count_fn<E>(db: &DatabaseConnection, select: Select<E>) -> CountFn
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    let db = db.clone();
+    Arc::new(move || {
+        let db = db.clone();
+        let select = select.clone();
+        Box::pin(async move { Ok(select.count(&db).await?) }) as BoxFuture<'static, _>
+    }) as CountFn
+}
+
 /// One page of rows of `select` (see `paginate`), read through `rows_on` (a transaction, when
 /// the caller needs one); `totalCount`, when asked for, through `db`.
 pub async fn page_of_rows<E, C>(
@@ -147,15 +196,7 @@ where
     E::Model: Send + Sync,
     C: sea_orm::ConnectionTrait,
 {
-    let counter = {
-        let db = db.clone();
-        let select = select.clone();
-        Arc::new(move || {
-            let db = db.clone();
-            let select = select.clone();
-            Box::pin(async move { Ok(select.count(&db).await?) }) as BoxFuture<'static, _>
-        }) as CountFn
-    };
+    let counter = count_fn(db, select.clone());
 
     // Walking "forward" means in display order; `last/before` walks the other way and reverses.
     let descending = newest_first != window.backward;

@@ -425,6 +425,49 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
             .unwrap()
             .contains('*')
     );
+    // Page by page across the levels, newest first; and backwards from the end.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = shop
+            .s
+            .data(
+                Some(&d3.a.token),
+                "query($after: String) { myTeam(depth: 3, first: 1, after: $after) { members { edges { node { id } } pageInfo { hasNextPage endCursor } } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let members = &page["myTeam"]["members"];
+        seen.push(
+            members["edges"][0]["node"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        if members["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = members["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_string);
+    }
+    assert_eq!(seen, vec![d4.id.clone(), d1.id.clone(), d2.id.clone()]);
+    let last = shop
+        .s
+        .data(
+            Some(&d3.a.token),
+            "query { myTeam(depth: 3, last: 2) { members { edges { node { id } } pageInfo { hasPreviousPage } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        last["myTeam"]["members"]["edges"],
+        json!([{ "node": { "id": d1.id } }, { "node": { "id": d2.id } }])
+    );
+    assert_eq!(
+        last["myTeam"]["members"]["pageInfo"]["hasPreviousPage"],
+        true
+    );
     let one_level = shop
         .s
         .data(
