@@ -111,7 +111,7 @@ async fn team_page(
                         .await?,
                 );
             }
-            rows.sort_by(|a, b| b.descendant_user_id.cmp(&a.descendant_user_id));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.descendant_user_id));
             rows.truncate(limit as usize + 1);
             relay::RowPage::forward(conn, select, rows, &w, |r| r.descendant_user_id)
         }
