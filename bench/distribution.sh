@@ -76,4 +76,9 @@ for c in 1 8 32; do
   echo "== { __typename } ($c connections, same run)"
   wrk -t"$t" -c"$c" -d"$DURATION" -s bench/graphql.lua "$URL" -- '{ __typename }' | grep -E 'RESULT|Non-2xx'
 done
+# The other depths (the default is 1): one index range per level, merged.
+for d in 1 2; do
+  echo "== myTeam(depth: $d, first: 20) with counts (8 connections, $DURATION)"
+  wrk -t2 -c8 -d"$DURATION" -s bench/graphql.lua "$URL" -- "${QUERY/depth: 3/depth: $d}" "$TOKEN" | grep -E 'RESULT|Non-2xx'
+done
 echo "rss_after_load_kb=$(ps -o rss= -p "$PID" | tr -d ' ')"
