@@ -231,3 +231,29 @@ pub async fn exec(
     conn.execute_raw(stmt(conn.get_database_backend(), sql, values))
         .await
 }
+
+/// Writes `value` under `key` in `system_settings` (insert or replace).
+pub async fn put_setting(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    value: String,
+) -> Result<(), DbErr> {
+    use entity::system_setting;
+    use sea_orm::{EntityTrait, Set, sea_query::OnConflict};
+    system_setting::Entity::insert(system_setting::ActiveModel {
+        key: Set(key.to_string()),
+        value: Set(value),
+        updated_at: Set(chrono::Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(system_setting::Column::Key)
+            .update_columns([
+                system_setting::Column::Value,
+                system_setting::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}

@@ -275,21 +275,7 @@ pub async fn generate_monthly(app: &AppState, now: DateTime<Utc>) -> Result<usiz
             .exec_without_returning(&*tx)
             .await?;
     }
-    system_setting::Entity::insert(system_setting::ActiveModel {
-        key: Set(REPORTED_KEY.into()),
-        value: Set(period),
-        updated_at: Set(created),
-    })
-    .on_conflict(
-        OnConflict::column(system_setting::Column::Key)
-            .update_columns([
-                system_setting::Column::Value,
-                system_setting::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(&*tx)
-    .await?;
+    db::put_setting(&*tx, REPORTED_KEY, period).await?;
     tx.commit().await?;
     Ok(written)
 }

@@ -33,7 +33,7 @@ use super::{
         Balance, Commission, CommissionRulesView, DistributionSettingsView, Distributor,
         DistributorApplication, DistributorLevel, DistributorPerformance, LedgerEntry,
         MonthlyReport, RankedDistributor, SettlementRun, ShareLink, TeamCounts, TeamMember,
-        Withdrawal, can_read_commission, can_read_withdrawal, yuan,
+        Withdrawal, can_read_commission, can_read_withdrawal,
     },
     withdrawals::{self, WithdrawalChannel, WithdrawalRequest, WithdrawalStatus},
 };
@@ -48,6 +48,7 @@ use crate::{
         scalars::{DateTime, Money},
     },
     money,
+    orders::types::yuan,
 };
 
 type Result<T> = async_graphql::Result<T>;

@@ -191,21 +191,7 @@ pub async fn load(conn: &impl ConnectionTrait) -> Result<DistributionSettings, A
 }
 
 pub async fn save(tx: &WriteTx, settings: &DistributionSettings) -> Result<(), AppError> {
-    system_setting::Entity::insert(system_setting::ActiveModel {
-        key: Set(SETTINGS_KEY.into()),
-        value: Set(serde_json::to_string(settings)?),
-        updated_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::column(system_setting::Column::Key)
-            .update_columns([
-                system_setting::Column::Value,
-                system_setting::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(&**tx)
-    .await?;
+    crate::db::put_setting(&**tx, SETTINGS_KEY, serde_json::to_string(settings)?).await?;
     Ok(())
 }
 

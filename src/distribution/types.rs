@@ -27,12 +27,8 @@ use crate::{
         ids,
         scalars::{DateTime, Money},
     },
-    money,
+    orders::types::{mask_name, yuan},
 };
-
-pub fn yuan(fen: i64) -> Money {
-    Money(money::to_decimal(fen))
-}
 
 fn is_staff_with(viewer: &Viewer, p: Permission) -> bool {
     viewer.principal().is_some_and(|me| me.has(p))
@@ -368,15 +364,6 @@ impl Commission {
     }
     async fn reversed_at(&self) -> Option<DateTime> {
         self.0.reversed_at.map(DateTime)
-    }
-}
-
-/// `张三` → `张*`.
-pub fn mask_name(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => format!("{first}{}", "*".repeat(chars.count().clamp(1, 3))),
-        None => String::new(),
     }
 }
 

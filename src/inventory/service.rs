@@ -491,21 +491,7 @@ pub async fn stocktake(
 
 pub async fn set_default_safety_stock(app: &AppState, value: i32) -> Result<(), AppError> {
     let tx = app.db.begin_write().await?;
-    system_setting::Entity::insert(system_setting::ActiveModel {
-        key: Set(SETTING_DEFAULT_SAFETY_STOCK.into()),
-        value: Set(value.to_string()),
-        updated_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::column(system_setting::Column::Key)
-            .update_columns([
-                system_setting::Column::Value,
-                system_setting::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(&*tx)
-    .await?;
+    crate::db::put_setting(&*tx, SETTING_DEFAULT_SAFETY_STOCK, value.to_string()).await?;
     tx.commit().await?;
     Ok(())
 }

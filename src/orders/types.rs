@@ -27,7 +27,7 @@ use crate::{
     money,
 };
 
-fn yuan(fen: i64) -> Money {
+pub fn yuan(fen: i64) -> Money {
     Money(money::to_decimal(fen))
 }
 
@@ -50,7 +50,7 @@ pub fn sees_buyer(viewer: &Viewer, o: &order::Model) -> bool {
 }
 
 /// `张三` → `张*`: enough for a distributor to recognise an order, not to contact the buyer.
-fn mask_name(name: &str) -> String {
+pub fn mask_name(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
         Some(first) => format!("{first}{}", "*".repeat(chars.count().clamp(1, 3))),
