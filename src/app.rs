@@ -45,6 +45,8 @@ pub struct AppState {
     pub keywords: KeywordCounter,
     /// The in-process read model of the catalogue.
     pub catalog: Arc<CatalogCache>,
+    /// Whole responses to public catalogue queries.
+    pub responses: crate::catalog::response_cache::ResponseCache,
     /// WeChat Pay and Alipay, when configured.
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
@@ -187,6 +189,8 @@ pub async fn prepare(
         .timeout(Duration::from_secs(10))
         .build()?;
     let payments = crate::orders::providers::PaymentProviders::from_config(&config, &http)?;
+    let responses =
+        crate::catalog::response_cache::ResponseCache::new(config.response_cache_mb << 20);
     let app = Arc::new(AppState {
         payments,
         config: Arc::new(config),
@@ -202,6 +206,7 @@ pub async fn prepare(
         search,
         keywords: KeywordCounter::default(),
         catalog: catalog.clone(),
+        responses,
         distribution: Default::default(),
     });
     Ok((app, needs_rebuild))

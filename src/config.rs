@@ -87,6 +87,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Adds `extensions.sqlStatements` to every response (tests and profiling).
     pub report_sql_statements: bool,
+    /// Memory for whole responses to public catalogue queries (0 turns the cache off).
+    pub response_cache_mb: usize,
 
     pub ws_init_timeout_secs: u64,
     pub ws_max_subscriptions: usize,
@@ -211,6 +213,7 @@ impl Default for Config {
             report_sql_statements: false,
             ws_init_timeout_secs: 10,
             ws_max_subscriptions: 50,
+            response_cache_mb: 32,
             ws_max_message_bytes: 64 * 1024,
             events_poll_interval_ms: 500,
             events_gap_timeout_ms: 3000,

@@ -80,6 +80,8 @@ pub struct CatalogCache {
     /// Changes per product since start, and changes to everything (`epoch`).
     changes: RwLock<HashMap<i64, u64>>,
     epoch: AtomicU64,
+    /// Changes to categories and brands, which every product shows by name.
+    taxonomy: AtomicU64,
     categories: RwLock<Option<Arc<Vec<category::Model>>>>,
     brands: RwLock<Option<Arc<HashMap<i64, brand::Model>>>>,
     /// The newest stock movement applied to each cached SKU: changes can be reported out of
@@ -95,8 +97,16 @@ impl CatalogCache {
             match e.event_type {
                 EVENT_PRODUCT_CHANGED => self.forget_product(e.aggregate_id),
                 EVENT_STOCK_CHANGED => self.apply_stock(&e.payload),
-                EVENT_CATEGORY_CHANGED => *self.categories.write() = None,
-                EVENT_BRAND_CHANGED => *self.brands.write() = None,
+                EVENT_CATEGORY_CHANGED => {
+                    // Bumped first: a list being read now must not be kept.
+                    self.taxonomy.fetch_add(1, Ordering::SeqCst);
+                    *self.categories.write() = None;
+                }
+                EVENT_BRAND_CHANGED => {
+                    // Bumped first: a list being read now must not be kept.
+                    self.taxonomy.fetch_add(1, Ordering::SeqCst);
+                    *self.brands.write() = None;
+                }
                 EVENT_AUDIENCE_CHANGED => self.forget_all_products(),
                 _ => {}
             }
@@ -188,6 +198,27 @@ impl CatalogCache {
         self.bundles.read().get(&id).cloned()
     }
 
+    /// Moves whenever anything shared by all products changes (categories, brands, audiences).
+    pub fn shared_version(&self) -> (u64, u64) {
+        (
+            self.epoch.load(Ordering::SeqCst),
+            self.taxonomy.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Moves whenever product `id` (or its stock) changes.
+    pub fn product_version(&self, id: i64) -> u64 {
+        self.changes.read().get(&id).copied().unwrap_or(0)
+    }
+
+    /// Whether none of these products changed since their versions were read.
+    pub fn products_unchanged(&self, versions: &[(i64, u64)]) -> bool {
+        let changes = self.changes.read();
+        versions
+            .iter()
+            .all(|(id, v)| changes.get(id).copied().unwrap_or(0) == *v)
+    }
+
     fn version(&self, id: i64) -> (u64, u64) {
         (
             self.epoch.load(Ordering::SeqCst),
@@ -244,8 +275,9 @@ impl CatalogCache {
         if let Some(c) = self.categories.read().clone() {
             return Ok(c);
         }
+        let before = self.shared_version();
         let all = Arc::new(super::taxonomy::all_categories(conn).await?);
-        *self.categories.write() = Some(all.clone());
+        self.keep_unless_changed(&self.categories, before, &all);
         Ok(all)
     }
 
@@ -256,6 +288,7 @@ impl CatalogCache {
         if let Some(b) = self.brands.read().clone() {
             return Ok(b);
         }
+        let before = self.shared_version();
         let all: HashMap<i64, brand::Model> = brand::Entity::find()
             .all(conn)
             .await?
@@ -263,8 +296,22 @@ impl CatalogCache {
             .map(|b| (b.id, b))
             .collect();
         let all = Arc::new(all);
-        *self.brands.write() = Some(all.clone());
+        self.keep_unless_changed(&self.brands, before, &all);
         Ok(all)
+    }
+
+    /// Keeps a taxonomy list read from the database, unless a change was applied while it was
+    /// read (the list may predate it).
+    fn keep_unless_changed<T>(
+        &self,
+        slot: &RwLock<Option<Arc<T>>>,
+        before: (u64, u64),
+        v: &Arc<T>,
+    ) {
+        let mut slot = slot.write();
+        if self.shared_version() == before {
+            *slot = Some(v.clone());
+        }
     }
 }
 

@@ -301,15 +301,19 @@ impl SearchQueryRoot {
             limit: limit as usize,
             with_facets: ctx.look_ahead().field("facets").exists(),
         };
-        let result = ctx
-            .app()
-            .search
-            .search(&query)
-            .map_err(AppError::Internal)?;
+        let recorder = ctx.loaders().recorder();
+        let search = &ctx.app().search;
+        if let Some(r) = recorder {
+            r.search(search.generation());
+        }
+        let result = search.search(&query).map_err(AppError::Internal)?;
         if offset == 0
             && let Some(k) = &filter.keyword
         {
             ctx.app().keywords.record(k);
+            if let Some(r) = recorder {
+                r.keyword(k);
+            }
         }
         let products = ctx.loaders().products(result.ids.iter().copied()).await?;
         let facets = match result.facets {
@@ -346,11 +350,11 @@ impl SearchQueryRoot {
         #[graphql(default = 8, validator(minimum = 1, maximum = 20))] first: usize,
     ) -> async_graphql::Result<Vec<String>> {
         let prefix: String = prefix.chars().take(32).collect();
-        Ok(ctx
-            .app()
-            .search
-            .suggest(&prefix, first)
-            .map_err(AppError::Internal)?)
+        let search = &ctx.app().search;
+        if let Some(r) = ctx.loaders().recorder() {
+            r.search(search.generation());
+        }
+        Ok(search.suggest(&prefix, first).map_err(AppError::Internal)?)
     }
 
     /// The most searched keywords of the last seven days.

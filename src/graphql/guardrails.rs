@@ -335,6 +335,93 @@ pub fn check(
     })
 }
 
+/// Whether the request is a query whose every selected field, through fragments too, passes
+/// `allowed(type, field)` (`__typename` always does). Call after [`check`].
+pub fn selects_only(
+    shape: &SchemaShape,
+    request: &mut Request,
+    allowed: impl Fn(&str, &str) -> bool,
+) -> bool {
+    fn within(
+        shape: &SchemaShape,
+        doc: &ExecutableDocument,
+        parent: &str,
+        set: &SelectionSet,
+        allowed: &impl Fn(&str, &str) -> bool,
+        depth: usize,
+    ) -> bool {
+        depth <= 64
+            && set.items.iter().all(|sel| match &sel.node {
+                Selection::Field(f) => {
+                    let name = f.node.name.node.as_str();
+                    if name == "__typename" {
+                        return true;
+                    }
+                    let Some(info) = shape.field(parent, name) else {
+                        return false;
+                    };
+                    allowed(parent, name)
+                        && within(
+                            shape,
+                            doc,
+                            &info.type_name,
+                            &f.node.selection_set.node,
+                            allowed,
+                            depth + 1,
+                        )
+                }
+                Selection::InlineFragment(frag) => {
+                    let on = frag
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map_or(parent, |t| t.node.on.node.as_str());
+                    within(
+                        shape,
+                        doc,
+                        on,
+                        &frag.node.selection_set.node,
+                        allowed,
+                        depth + 1,
+                    )
+                }
+                Selection::FragmentSpread(spread) => doc
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .is_some_and(|frag| {
+                        within(
+                            shape,
+                            doc,
+                            frag.node.type_condition.node.on.node.as_str(),
+                            &frag.node.selection_set.node,
+                            allowed,
+                            depth + 1,
+                        )
+                    }),
+            })
+    }
+    let wanted = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return false;
+    };
+    let Some((_, op)) = doc
+        .operations
+        .iter()
+        .find(|(name, _)| wanted.is_none() || name.map(Name::as_str) == wanted.as_deref())
+    else {
+        return false;
+    };
+    op.node.ty == OperationType::Query
+        && within(
+            shape,
+            doc,
+            &shape.query,
+            &op.node.selection_set.node,
+            &allowed,
+            0,
+        )
+}
+
 fn validation_code(message: &str) -> &'static str {
     if message.contains("nested too deep") || message.contains("recursion depth") {
         "QUERY_TOO_DEEP"
@@ -473,6 +560,31 @@ mod tests {
             error_code(&checked("{ me { ", serde_json::json!({})).err().unwrap()),
             "GRAPHQL_PARSE_FAILED"
         );
+    }
+
+    #[test]
+    fn selections_are_checked_against_an_allowed_set_through_fragments() {
+        let shape = SchemaShape::from_sdl(SDL).unwrap();
+        let allowed = |t: &str, f: &str| matches!((t, f), ("QueryRoot", "nodes") | ("User", _));
+        let only = |q: &str| {
+            let mut req = Request::new(q);
+            selects_only(&shape, &mut req, allowed)
+        };
+        assert!(only(
+            "{ nodes(ids: []) { __typename ... on User { id nickname } } }"
+        ));
+        assert!(only(
+            "{ nodes(ids: []) { ...F } } fragment F on User { id }"
+        ));
+        assert!(!only("{ me { id } }"));
+        assert!(!only(
+            "{ nodes(ids: []) { ... on Notification { title } } }"
+        ));
+        assert!(!only(
+            "{ nodes(ids: []) { ...F } } fragment F on Notification { title }"
+        ));
+        assert!(!only("mutation { x }"));
+        assert!(!only("{ nodes(ids: []) { unknownField } }"));
     }
 
     #[test]

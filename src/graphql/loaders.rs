@@ -16,6 +16,7 @@ use sea_orm::{
 use crate::{
     catalog::{
         cache::{CachedSku, CatalogCache, ProductBundle},
+        response_cache::Recorder,
         rules::SpecDef,
     },
     error::AppError,
@@ -45,6 +46,8 @@ pub struct Loaders {
     bundles: DataLoader<BundleLoader>,
     catalog: Arc<CatalogCache>,
     db: DatabaseConnection,
+    /// Notes what the response read, when it may be stored whole.
+    recorder: Option<Arc<Recorder>>,
 }
 
 type Loaded<T> = Result<Option<T>, LoadError>;
@@ -112,12 +115,32 @@ impl Loaders {
             ),
             catalog,
             db,
+            recorder: None,
+        }
+    }
+
+    /// Notes every product read into `recorder` (see `catalog::response_cache`).
+    pub fn recording(mut self, recorder: Arc<Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The recorder of a response that may be stored whole.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_deref()
+    }
+
+    /// Notes product `id`'s version before it is read.
+    fn note(&self, id: i64) {
+        if let Some(r) = &self.recorder {
+            r.product(id, self.catalog.product_version(id));
         }
     }
 
     /// A product with its SKUs, images, specs and audiences. Served from memory when cached
     /// (no batching round trip); misses of concurrent resolvers are loaded in one batch.
     pub async fn bundle(&self, id: i64) -> Loaded<Arc<ProductBundle>> {
+        self.note(id);
         match self.catalog.cached(id) {
             Some(b) => Ok(Some(b)),
             None => self.bundles.load_one(id).await,
@@ -131,6 +154,7 @@ impl Loaders {
         let mut found = HashMap::new();
         let mut missing = Vec::new();
         for id in ids {
+            self.note(id);
             match self.catalog.cached(id) {
                 Some(b) => {
                     found.insert(id, b);

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use super::{HttpState, refuse, ws};
 use crate::{
+    catalog::{response_cache::is_public_field, types::sees_everything},
     graphql::{context::RequestCtx, guardrails, loaders::Loaders},
     request_scope::RequestScope,
 };
@@ -122,7 +123,7 @@ pub async fn graphql_post(
         Some("application/json") => {}
         Some("multipart/form-data") => {
             return match multipart_request(&state, &headers, body).await {
-                Ok(request) => execute(&state, request, &headers, peer).await,
+                Ok(request) => execute(&state, request, &headers, peer, None).await,
                 Err(refusal) => refusal,
             };
         }
@@ -164,7 +165,7 @@ pub async fn graphql_post(
             );
         }
     };
-    execute(&state, request, &headers, peer).await
+    execute(&state, request, &headers, peer, Some(bytes)).await
 }
 
 #[derive(Deserialize)]
@@ -233,14 +234,18 @@ pub async fn graphql_get(
             }
         }
     }
-    execute(&state, request, &headers, peer).await
+    execute(&state, request, &headers, peer, None).await
 }
 
+/// Runs `request`. `body` is its raw JSON body: the key under which a response to a public
+/// catalogue query is stored whole and served again (with `X-Cache: hit`) while nothing it
+/// shows has changed.
 async fn execute(
     state: &HttpState,
     mut request: Request,
     headers: &HeaderMap,
     peer: SocketAddr,
+    body: Option<Bytes>,
 ) -> Response {
     let started = std::time::Instant::now();
     let rid = request_id(headers);
@@ -260,6 +265,25 @@ async fn execute(
             return json_response(&resp, &rid);
         }
     };
+    // Everyone but staff sees the same catalogue.
+    let cache_key = body.filter(|_| app.responses.enabled() && !sees_everything(&viewer));
+    if let Some(hit) = cache_key.as_ref().and_then(|k| app.responses.get(app, k)) {
+        app.metrics.record_operation(
+            hit.operation_name.as_deref(),
+            "query",
+            started.elapsed(),
+            [],
+        );
+        let body = if app.config.report_sql_statements {
+            zero_statements(&hit.body)
+        } else {
+            hit.body.clone()
+        };
+        let mut r = body_response(body, &rid);
+        r.headers_mut()
+            .insert("x-cache", HeaderValue::from_static("hit"));
+        return r;
+    }
     let checked = match guardrails::check(&state.shape, &state.limits, &mut request) {
         Ok(c) => c,
         Err(refusal) => {
@@ -272,16 +296,23 @@ async fn execute(
             return json_response(&async_graphql::Response::from_errors(vec![refusal]), &rid);
         }
     };
+    let pending = cache_key
+        .filter(|_| guardrails::selects_only(&state.shape, &mut request, is_public_field))
+        .and_then(|key| app.responses.begin(app, key));
+    let mut loaders = Loaders::new(
+        app.db.conn().clone(),
+        app.catalog.clone(),
+        Some(scope.clone()),
+    );
+    if let Some(p) = &pending {
+        loaders = loaders.recording(p.recorder.clone());
+    }
     let request = request
         .data(RequestCtx {
             viewer,
             client_ip: client_ip(state, headers, peer),
         })
-        .data(Loaders::new(
-            app.db.conn().clone(),
-            app.catalog.clone(),
-            Some(scope.clone()),
-        ));
+        .data(loaders);
     let mut resp = scope
         .run(async {
             let mut resp = state.schema.execute(request).await;
@@ -293,23 +324,52 @@ async fn execute(
         "cost".into(),
         guardrails::cost_extension(checked.cost, state.limits.max_complexity),
     );
-    if app.config.report_sql_statements {
-        resp.extensions.insert(
-            "sqlStatements".into(),
-            async_graphql::Value::from(scope.sql_statements()),
-        );
-    }
     app.metrics.record_operation(
         checked.operation_name.as_deref(),
         checked.kind,
         started.elapsed(),
         resp.errors.iter().map(guardrails::error_code),
     );
+    // Stored without `sqlStatements`: serving it again runs none.
+    let stored = match pending {
+        Some(p) if resp.errors.is_empty() => {
+            let body = Bytes::from(serialize(&resp));
+            app.responses
+                .put(p, body.clone(), checked.operation_name.clone());
+            Some(body)
+        }
+        _ => None,
+    };
+    if app.config.report_sql_statements {
+        resp.extensions.insert(
+            "sqlStatements".into(),
+            async_graphql::Value::from(scope.sql_statements()),
+        );
+    } else if let Some(body) = stored {
+        let mut r = body_response(body, &rid);
+        r.headers_mut()
+            .insert("x-cache", HeaderValue::from_static("hit"));
+        return r;
+    }
     json_response(&resp, &rid)
 }
 
+/// A stored body reporting that serving it ran no statement (tests and profiling only).
+fn zero_statements(body: &Bytes) -> Bytes {
+    let mut v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    v["extensions"]["sqlStatements"] = 0.into();
+    serde_json::to_vec(&v).unwrap_or_default().into()
+}
+
+fn serialize(resp: &async_graphql::Response) -> Vec<u8> {
+    serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec())
+}
+
 fn json_response(resp: &async_graphql::Response, request_id: &str) -> Response {
-    let body = serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec());
+    body_response(serialize(resp).into(), request_id)
+}
+
+fn body_response(body: Bytes, request_id: &str) -> Response {
     let mut r = (
         [(
             header::CONTENT_TYPE,

@@ -2,7 +2,13 @@
 //! keywords, category pages, the first page of everything), and a cached result costs a hash
 //! lookup instead of a scored search. Every write through the index empties the cache, so a
 //! result is never older than the index it came from.
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use parking_lot::Mutex;
 
@@ -14,6 +20,8 @@ const CAPACITY: usize = 4096;
 pub struct CachedIndex {
     inner: Arc<dyn SearchIndex>,
     results: Mutex<HashMap<SearchQuery, Arc<SearchResult>>>,
+    /// Bumped once a write is visible here, that is after the results cache was emptied.
+    generation: AtomicU64,
 }
 
 impl CachedIndex {
@@ -21,11 +29,13 @@ impl CachedIndex {
         Self {
             inner,
             results: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
     fn forget(&self) {
         self.results.lock().clear();
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -52,12 +62,17 @@ impl SearchIndex for CachedIndex {
         if let Some(hit) = self.results.lock().get(q) {
             return Ok((**hit).clone());
         }
+        let before = self.generation.load(Ordering::SeqCst);
         let result = self.inner.search(q)?;
         let mut cache = self.results.lock();
-        if cache.len() >= CAPACITY {
-            cache.clear();
+        // A write that landed while this search ran may have emptied the cache already: its
+        // result would outlive the change.
+        if self.generation.load(Ordering::SeqCst) == before {
+            if cache.len() >= CAPACITY {
+                cache.clear();
+            }
+            cache.insert(q.clone(), Arc::new(result.clone()));
         }
-        cache.insert(q.clone(), Arc::new(result.clone()));
         Ok(result)
     }
 
@@ -75,6 +90,10 @@ impl SearchIndex for CachedIndex {
 
     fn doc_count(&self) -> anyhow::Result<u64> {
         self.inner.doc_count()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 }
 

@@ -168,6 +168,9 @@ pub trait SearchIndex: Send + Sync {
     fn set_meta(&self, meta: &str) -> anyhow::Result<()>;
     /// Number of indexed products (on sale or not).
     fn doc_count(&self) -> anyhow::Result<u64>;
+    /// Moves after every write, once what it wrote is what searches and suggestions see: a
+    /// result obtained after reading generation `g` is current while the generation is `g`.
+    fn generation(&self) -> u64;
 }
 
 /// Opens the index stored in `dir` (created if missing; the directory should

@@ -80,6 +80,8 @@ pub(super) struct TantivySearchIndex {
     /// Snapshots for lock-free reads of what writers maintain.
     suggester: RwLock<Arc<Suggester>>,
     meta: RwLock<Option<String>>,
+    /// Writes completed (see [`SearchIndex::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl TantivySearchIndex {
@@ -129,6 +131,7 @@ impl TantivySearchIndex {
             fields,
             suggester: RwLock::new(Arc::new(Suggester::build(sources.values()))),
             meta: RwLock::new(payload.meta.clone()),
+            generation: Default::default(),
             writer: Mutex::new(WriterState {
                 writer,
                 payload,
@@ -148,6 +151,9 @@ impl TantivySearchIndex {
             // The original error matters more than a failing rollback.
             let _ = state.writer.rollback();
         }
+        // After the commit, the reader reload and the new suggestions are all visible.
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         result
     }
 
@@ -373,6 +379,10 @@ impl SearchIndex for TantivySearchIndex {
 
     fn doc_count(&self) -> anyhow::Result<u64> {
         Ok(self.reader.searcher().num_docs())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

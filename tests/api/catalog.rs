@@ -905,3 +905,149 @@ async fn the_demo_shop_is_believable_and_seeding_twice_duplicates_nothing() {
         .unwrap();
     assert_eq!(image.headers()["content-type"], "image/png");
 }
+
+/// POSTs a query; returns the response and whether it was served from the response cache.
+async fn cached_gql(
+    s: &TestServer,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> (Value, bool) {
+    let mut req = s
+        .http
+        .post(s.url("/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let hit = resp.headers().get("x-cache").is_some_and(|v| v == "hit");
+    (resp.json().await.unwrap(), hit)
+}
+
+#[tokio::test]
+async fn stored_catalogue_responses_change_the_moment_what_they_show_does() {
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    let t = boss.token.as_str();
+    let consumer = register(&s, "13800000075", "Secret123").await;
+    let brand = create_brand(&s, t, "老牌子").await;
+    let p = published_product(&s, t, "搪瓷杯", "19.90", 30).await;
+    let id = p["id"].clone();
+    let update = "mutation($input: UpdateProductInput!) { updateProduct(input: $input) { userErrors { code } } }";
+    s.data(
+        Some(t),
+        update,
+        json!({ "input": { "id": id, "brandId": brand } }),
+    )
+    .await;
+    let page = "query($id: ID!) { product(id: $id) { name brand { name } category { name } skus { stock costPrice } } }";
+    let view = |token: Option<String>| {
+        let s = &s;
+        let id = id.clone();
+        async move { cached_gql(s, token.as_deref(), page, json!({ "id": id })).await }
+    };
+    let (first, hit) = view(Some(consumer.token.clone())).await;
+    assert!(!hit);
+    // The same request again is served whole from memory, to anyone who is not staff.
+    for token in [Some(consumer.token.clone()), None] {
+        let (again, hit) = view(token).await;
+        assert!(hit);
+        assert_eq!(again["data"], first["data"]);
+        assert_eq!(statements(&again), 0, "{again}");
+    }
+    // Staff never get the stored response (they see cost prices).
+    let (staff, hit) = view(Some(boss.token.clone())).await;
+    assert!(!hit);
+    assert_eq!(staff["data"]["product"]["skus"][0]["costPrice"], "1.00");
+
+    // Every change to what the page shows is visible on the next request.
+    let shown = |d: &Value, path: &[&str]| {
+        let mut v = &d["data"]["product"];
+        for p in path {
+            v = if let Ok(i) = p.parse::<usize>() {
+                &v[i]
+            } else {
+                &v[*p]
+            };
+        }
+        v.clone()
+    };
+    s.data(
+        Some(t),
+        update,
+        json!({ "input": { "id": id, "name": "复古搪瓷杯" } }),
+    )
+    .await;
+    assert_eq!(shown(&view(None).await.0, &["name"]), "复古搪瓷杯");
+    assert!(view(None).await.1, "stored again");
+
+    let sku = p["skus"][0]["id"].clone();
+    s.data(
+        Some(t),
+        "mutation($input: AdjustStockInput!) { adjustStock(input: $input) { userErrors { code } } }",
+        json!({ "input": { "skuId": sku, "delta": -4, "reason": "ADJUSTMENT", "reference": "盘点" } }),
+    )
+    .await;
+    assert_eq!(shown(&view(None).await.0, &["skus", "0", "stock"]), 26);
+
+    s.data(
+        Some(t),
+        SAVE_BRAND,
+        json!({ "input": { "id": brand, "name": "新牌子" } }),
+    )
+    .await;
+    assert_eq!(shown(&view(None).await.0, &["brand", "name"]), "新牌子");
+
+    let category = s
+        .data(
+            Some(t),
+            "query($id: ID!) { product(id: $id) { category { id } } }",
+            json!({ "id": id }),
+        )
+        .await["product"]["category"]["id"]
+        .clone();
+    s.data(
+        Some(t),
+        "mutation($input: UpdateCategoryInput!) { updateCategory(input: $input) { userErrors { code } } }",
+        json!({ "input": { "id": category, "name": "杯具" } }),
+    )
+    .await;
+    assert_eq!(shown(&view(None).await.0, &["category", "name"]), "杯具");
+
+    s.data(Some(t), UNPUBLISH, json!({ "ids": [id] })).await;
+    assert_eq!(view(None).await.0["data"]["product"], Value::Null);
+}
+
+#[tokio::test]
+async fn only_public_catalogue_queries_are_stored() {
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    let consumer = register(&s, "13800000076", "Secret123").await;
+    let p = published_product(&s, &boss.token, "帆布袋", "29.00", 5).await;
+    let vars = json!({ "id": p["id"] });
+    // A query that also reads the caller's own data runs every time.
+    let mixed = "query($id: ID!) { product(id: $id) { name } me { phone } }";
+    for _ in 0..2 {
+        let (r, hit) = cached_gql(&s, Some(&consumer.token), mixed, vars.clone()).await;
+        assert_eq!(r["data"]["me"]["phone"], "13800000076");
+        assert!(!hit);
+    }
+    // So does one that failed, and a mutation.
+    let bad = "query($id: ID!) { product(id: $id) { name nope } }";
+    for _ in 0..2 {
+        let (r, hit) = cached_gql(&s, None, bad, vars.clone()).await;
+        assert_eq!(error_code(&r), "GRAPHQL_VALIDATION_FAILED");
+        assert!(!hit);
+    }
+    let q = "query($id: ID!) { product(id: $id) { name } }";
+    assert!(!cached_gql(&s, None, q, vars.clone()).await.1);
+    assert!(cached_gql(&s, None, q, vars.clone()).await.1);
+    // With the cache turned off, nothing is stored.
+    let off = TestServer::start_with(|c| c.response_cache_mb = 0).await;
+    let boss = owner(&off).await;
+    let p = published_product(&off, &boss.token, "帆布袋", "29.00", 5).await;
+    for _ in 0..2 {
+        assert!(!cached_gql(&off, None, q, json!({ "id": p["id"] })).await.1);
+    }
+}
