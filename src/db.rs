@@ -19,6 +19,8 @@ use crate::{config::Config, metrics::Metrics, request_scope::RequestScope};
 /// What an event appended in a transaction says, handed to commit hooks after the commit.
 #[derive(Clone, Debug)]
 pub struct CommittedEvent {
+    /// The outbox id.
+    pub id: i64,
     pub event_type: &'static str,
     pub aggregate_id: i64,
     pub payload: serde_json::Value,

@@ -29,33 +29,26 @@ use super::{
 };
 use crate::{db::CommittedEvent, error::AppError, inventory::service::EVENT_STOCK_CHANGED};
 
-/// What a SKU shows that derives from its row and its product's specs, worked out once per
-/// cached bundle rather than on every request.
+/// A SKU of a cached bundle, with its label (`颜色:红 尺码:S`) worked out once rather than on
+/// every request. Kept small: the cache holds every SKU of every product read.
 #[derive(Debug)]
-pub struct SkuView {
-    pub global_id: async_graphql::ID,
-    /// `(spec name, value)` in spec order.
-    pub spec_values: Vec<(String, String)>,
-    /// `颜色:红 尺码:S`.
-    pub label: String,
+pub struct CachedSku {
+    pub model: Arc<sku::Model>,
+    pub label: Arc<str>,
 }
 
-impl SkuView {
-    pub fn new(sku: &sku::Model, specs: &[SpecDef]) -> Self {
-        let values: Vec<String> = serde_json::from_str(&sku.spec_values).unwrap_or_default();
+impl CachedSku {
+    pub fn new(sku: sku::Model, specs: &[SpecDef]) -> Self {
         Self {
-            global_id: crate::graphql::ids::encode("Sku", sku.id),
-            label: super::rules::spec_label(specs, &values),
-            spec_values: specs.iter().map(|s| s.name.clone()).zip(values).collect(),
+            label: super::rules::spec_label(specs, &spec_values(&sku)).into(),
+            model: Arc::new(sku),
         }
     }
 }
 
-/// A SKU of a cached bundle.
-#[derive(Debug)]
-pub struct CachedSku {
-    pub model: Arc<sku::Model>,
-    pub view: Arc<SkuView>,
+/// The spec values of a SKU, in the order of its product's specs.
+pub fn spec_values(sku: &sku::Model) -> Vec<String> {
+    serde_json::from_str(&sku.spec_values).unwrap_or_default()
 }
 
 /// A product with everything shown alongside it.
@@ -74,6 +67,18 @@ pub struct ProductBundle {
 /// Past this many products the cache starts over (it refills from what is read).
 const MAX_BUNDLES: usize = 100_000;
 
+/// The events that change what the cache holds.
+const KNOWN_EVENTS: [&str; 5] = [
+    EVENT_PRODUCT_CHANGED,
+    EVENT_STOCK_CHANGED,
+    EVENT_CATEGORY_CHANGED,
+    EVENT_BRAND_CHANGED,
+    EVENT_AUDIENCE_CHANGED,
+];
+
+/// Ids of events applied by their committing task and not yet seen again from the dispatcher.
+const MAX_APPLIED_LOCALLY: usize = 100_000;
+
 #[derive(Default)]
 pub struct CatalogCache {
     bundles: RwLock<HashMap<i64, Arc<ProductBundle>>>,
@@ -88,46 +93,57 @@ pub struct CatalogCache {
     /// order (commit hooks of concurrent transactions, then the dispatcher), and only a newer
     /// movement may overwrite the stock shown.
     stock_movements: RwLock<HashMap<i64, i64>>,
+    /// Events this instance committed and applied at once (see `apply_dispatched`).
+    applied_locally: parking_lot::Mutex<std::collections::HashSet<i64>>,
 }
 
 impl CatalogCache {
-    /// Forgets what `events` changed.
+    /// Forgets what `events` changed (run by the committing task).
     pub fn apply(&self, events: &[CommittedEvent]) {
+        let mut local = self.applied_locally.lock();
+        if local.len() > MAX_APPLIED_LOCALLY {
+            // The dispatcher fell far behind; applying some twice again is harmless.
+            local.clear();
+        }
         for e in events {
-            match e.event_type {
-                EVENT_PRODUCT_CHANGED => self.forget_product(e.aggregate_id),
-                EVENT_STOCK_CHANGED => self.apply_stock(&e.payload),
-                EVENT_CATEGORY_CHANGED => {
-                    // Bumped first: a list being read now must not be kept.
-                    self.taxonomy.fetch_add(1, Ordering::SeqCst);
-                    *self.categories.write() = None;
-                }
-                EVENT_BRAND_CHANGED => {
-                    // Bumped first: a list being read now must not be kept.
-                    self.taxonomy.fetch_add(1, Ordering::SeqCst);
-                    *self.brands.write() = None;
-                }
-                EVENT_AUDIENCE_CHANGED => self.forget_all_products(),
-                _ => {}
+            if KNOWN_EVENTS.contains(&e.event_type) {
+                local.insert(e.id);
             }
+        }
+        drop(local);
+        for e in events {
+            self.apply_one(e.event_type, e.aggregate_id, &e.payload);
         }
     }
 
-    /// The same for an event delivered by the dispatcher (a change made by any instance).
+    /// The same for an event delivered by the dispatcher (a change made by any instance). An
+    /// event this instance committed was applied already: applying it again would only make
+    /// everything read since look changed.
     pub fn apply_dispatched(&self, e: &crate::events::Event) {
-        let known = [
-            EVENT_PRODUCT_CHANGED,
-            EVENT_STOCK_CHANGED,
-            EVENT_CATEGORY_CHANGED,
-            EVENT_BRAND_CHANGED,
-            EVENT_AUDIENCE_CHANGED,
-        ];
-        if let Some(event_type) = known.into_iter().find(|t| *t == e.event_type) {
-            self.apply(&[CommittedEvent {
-                event_type,
-                aggregate_id: e.aggregate_id,
-                payload: e.payload.clone(),
-            }]);
+        if self.applied_locally.lock().remove(&e.id) {
+            return;
+        }
+        if let Some(event_type) = KNOWN_EVENTS.into_iter().find(|t| *t == e.event_type) {
+            self.apply_one(event_type, e.aggregate_id, &e.payload);
+        }
+    }
+
+    fn apply_one(&self, event_type: &str, aggregate_id: i64, payload: &serde_json::Value) {
+        match event_type {
+            EVENT_PRODUCT_CHANGED => self.forget_product(aggregate_id),
+            EVENT_STOCK_CHANGED => self.apply_stock(payload),
+            EVENT_CATEGORY_CHANGED => {
+                // Bumped first: a list being read now must not be kept.
+                self.taxonomy.fetch_add(1, Ordering::SeqCst);
+                *self.categories.write() = None;
+            }
+            EVENT_BRAND_CHANGED => {
+                // Bumped first: a list being read now must not be kept.
+                self.taxonomy.fetch_add(1, Ordering::SeqCst);
+                *self.brands.write() = None;
+            }
+            EVENT_AUDIENCE_CHANGED => self.forget_all_products(),
+            _ => {}
         }
     }
 
@@ -167,7 +183,7 @@ impl CatalogCache {
             .iter()
             .map(|s| CachedSku {
                 model: s.model.clone(),
-                view: s.view.clone(),
+                label: s.label.clone(),
             })
             .collect();
         let mut model = (*skus[pos].model).clone();
@@ -401,10 +417,7 @@ async fn load_bundles(
                 .remove(&id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|s| CachedSku {
-                    view: Arc::new(SkuView::new(&s, &spec_defs)),
-                    model: Arc::new(s),
-                })
+                .map(|s| CachedSku::new(s, &spec_defs))
                 .collect();
             (
                 id,

@@ -5,8 +5,8 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use entity::{audience, brand, category, product, product_image, sku};
 
 use super::{
-    cache::{CachedSku, SkuView},
-    rules::ProductStatus as Status,
+    cache::{CachedSku, spec_values},
+    rules::{ProductStatus as Status, SpecDef, spec_label},
 };
 use crate::{
     auth::Viewer,
@@ -196,46 +196,38 @@ pub struct PriceRange {
 /// A sellable variant of a product: one combination of its spec values.
 pub struct Sku {
     pub model: Arc<sku::Model>,
-    /// Precomputed presentation, when the SKU comes from the catalogue cache.
-    view: Option<Arc<SkuView>>,
+    /// Precomputed label, when the SKU comes from the catalogue cache.
+    label: Option<Arc<str>>,
 }
 
 impl Sku {
     pub fn new(model: impl Into<Arc<sku::Model>>) -> Self {
         Self {
             model: model.into(),
-            view: None,
+            label: None,
         }
     }
 
     pub fn cached(sku: &CachedSku) -> Self {
         Self {
             model: sku.model.clone(),
-            view: Some(sku.view.clone()),
+            label: Some(sku.label.clone()),
         }
     }
 
-    /// The presentation: precomputed, or worked out now from the product's specs.
-    async fn view(&self, ctx: &Context<'_>) -> Result<Arc<SkuView>, AppError> {
-        if let Some(v) = &self.view {
-            return Ok(v.clone());
-        }
-        let specs = ctx
+    async fn specs(&self, ctx: &Context<'_>) -> Result<Arc<Vec<SpecDef>>, AppError> {
+        Ok(ctx
             .loaders()
             .specs_of(self.model.product_id)
             .await?
-            .unwrap_or_default();
-        Ok(Arc::new(SkuView::new(&self.model, &specs)))
+            .unwrap_or_default())
     }
 }
 
 #[Object]
 impl Sku {
     pub async fn id(&self) -> ID {
-        match &self.view {
-            Some(v) => v.global_id.clone(),
-            None => ids::encode("Sku", self.model.id),
-        }
+        ids::encode("Sku", self.model.id)
     }
 
     async fn code(&self) -> &str {
@@ -245,20 +237,23 @@ impl Sku {
     /// The spec values of this SKU, in the product's spec order.
     async fn spec_values(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SpecValue>> {
         Ok(self
-            .view(ctx)
+            .specs(ctx)
             .await?
-            .spec_values
             .iter()
-            .map(|(name, value)| SpecValue {
-                name: name.clone(),
-                value: value.clone(),
+            .zip(spec_values(&self.model))
+            .map(|(spec, value)| SpecValue {
+                name: spec.name.clone(),
+                value,
             })
             .collect())
     }
 
     /// `颜色:红 尺码:S`.
     async fn spec_label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(self.view(ctx).await?.label.clone())
+        Ok(match &self.label {
+            Some(label) => label.to_string(),
+            None => spec_label(&self.specs(ctx).await?, &spec_values(&self.model)),
+        })
     }
 
     async fn price(&self) -> Money {

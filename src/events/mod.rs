@@ -81,6 +81,7 @@ pub async fn append(tx: &WriteTx, event: NewEvent) -> Result<i64, AppError> {
         tx.execute_unprepared("NOTIFY distmall_events").await?;
     }
     tx.record_event(crate::db::CommittedEvent {
+        id: row.id,
         event_type: event.event_type,
         aggregate_id: event.aggregate_id,
         payload: event.payload,

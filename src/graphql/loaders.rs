@@ -1,6 +1,9 @@
 //! Per-request DataLoaders: every relation a resolver follows goes through one of these, so a
 //! list of N objects costs a constant number of statements rather than N + 1.
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
@@ -23,27 +26,87 @@ use crate::{
     request_scope::RequestScope,
 };
 
+/// A DataLoader built on first use. A request uses two or three of these, an idle subscription
+/// none; building all of them up front cost every request and every subscription.
+pub struct Lazy<T> {
+    cell: OnceLock<T>,
+    make: fn(&Shared) -> T,
+    shared: Arc<Shared>,
+}
+
+impl<T> Lazy<T> {
+    fn new(shared: &Arc<Shared>, make: fn(&Shared) -> T) -> Self {
+        Self {
+            cell: OnceLock::new(),
+            make,
+            shared: shared.clone(),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.cell.get_or_init(|| (self.make)(&self.shared))
+    }
+}
+
+/// What every loader of a request is built from.
+pub struct Shared {
+    db: DatabaseConnection,
+    scope: Option<Arc<RequestScope>>,
+    catalog: Arc<CatalogCache>,
+}
+
+impl Shared {
+    fn loader<L: Loader<i64>>(&self, loader: L) -> DataLoader<L> {
+        DataLoader::new(loader, spawner(self.scope.clone()))
+    }
+
+    fn by_id<E>(&self) -> DataLoader<ByIdLoader<E>>
+    where
+        E: EntityTrait,
+        ByIdLoader<E>: Loader<i64>,
+    {
+        self.loader(ByIdLoader::new(self.db.clone()))
+    }
+
+    /// Children by parent id, kept for the rest of the request.
+    fn by_parent<E>(&self, parent: E::Column) -> DataLoader<ByParentLoader<E>, HashMapCache>
+    where
+        E: EntityTrait,
+        ByParentLoader<E>: Loader<i64>,
+    {
+        DataLoader::with_cache(
+            ByParentLoader::new(self.db.clone(), parent),
+            spawner(self.scope.clone()),
+            HashMapCache::default(),
+        )
+    }
+}
+
 pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub permissions: DataLoader<PermissionLoader>,
-    pub skus: DataLoader<ByIdLoader<sku::Entity>>,
-    pub orders: DataLoader<ByIdLoader<order::Entity>>,
+    pub users: Lazy<DataLoader<UserLoader>>,
+    pub permissions: Lazy<DataLoader<PermissionLoader>>,
+    pub skus: Lazy<DataLoader<ByIdLoader<sku::Entity>>>,
+    pub orders: Lazy<DataLoader<ByIdLoader<order::Entity>>>,
     /// Distributors by user id.
-    pub distributors: DataLoader<ByIdLoader<distributor::Entity>>,
-    pub distributor_levels: DataLoader<ByIdLoader<distributor_level::Entity>>,
-    pub order_lines_by_id: DataLoader<ByIdLoader<order_line::Entity>>,
+    pub distributors: Lazy<DataLoader<ByIdLoader<distributor::Entity>>>,
+    pub distributor_levels: Lazy<DataLoader<ByIdLoader<distributor_level::Entity>>>,
+    pub order_lines_by_id: Lazy<DataLoader<ByIdLoader<order_line::Entity>>>,
     /// Cached per request, so a list can load its orders' children in one batch up front
     /// (`Loaders::prefetch`) and every order then reads them from memory.
-    pub order_lines: DataLoader<ByParentLoader<order_line::Entity>, HashMapCache>,
-    pub order_history: DataLoader<ByParentLoader<order_history::Entity>, HashMapCache>,
-    pub order_payments: DataLoader<ByParentLoader<payment::Entity>, HashMapCache>,
-    pub order_refunds: DataLoader<ByParentLoader<refund::Entity>, HashMapCache>,
-    pub refund_lines: DataLoader<ByParentLoader<refund_line::Entity>>,
-    pub order_shipments: DataLoader<ByParentLoader<shipment::Entity>, HashMapCache>,
-    pub shipment_lines: DataLoader<ByParentLoader<shipment_line::Entity>, HashMapCache>,
-    pub tracking_events: DataLoader<ByParentLoader<tracking_event::Entity>, HashMapCache>,
+    pub order_lines: Lazy<DataLoader<ByParentLoader<order_line::Entity>, HashMapCache>>,
+    pub order_history: Lazy<DataLoader<ByParentLoader<order_history::Entity>, HashMapCache>>,
+    pub order_payments: Lazy<DataLoader<ByParentLoader<payment::Entity>, HashMapCache>>,
+    pub order_refunds: Lazy<DataLoader<ByParentLoader<refund::Entity>, HashMapCache>>,
+    pub refund_lines: Lazy<DataLoader<ByParentLoader<refund_line::Entity>>>,
+    pub order_shipments: Lazy<DataLoader<ByParentLoader<shipment::Entity>, HashMapCache>>,
+    pub shipment_lines: Lazy<DataLoader<ByParentLoader<shipment_line::Entity>, HashMapCache>>,
+    pub tracking_events: Lazy<DataLoader<ByParentLoader<tracking_event::Entity>, HashMapCache>>,
     /// Misses of the catalogue cache, batched.
-    bundles: DataLoader<BundleLoader>,
+    bundles: Lazy<DataLoader<BundleLoader>>,
     catalog: Arc<CatalogCache>,
     db: DatabaseConnection,
     /// Notes what the response read, when it may be stored whole.
@@ -58,61 +121,38 @@ impl Loaders {
         catalog: Arc<CatalogCache>,
         scope: Option<Arc<RequestScope>>,
     ) -> Self {
-        let s = || spawner(scope.clone());
+        let sh = Arc::new(Shared {
+            db: db.clone(),
+            scope,
+            catalog: catalog.clone(),
+        });
         Self {
-            users: DataLoader::new(UserLoader(db.clone()), s()),
-            permissions: DataLoader::new(PermissionLoader(db.clone()), s()),
-            skus: DataLoader::new(ByIdLoader::new(db.clone()), s()),
-            orders: DataLoader::new(ByIdLoader::new(db.clone()), s()),
-            distributors: DataLoader::new(ByIdLoader::new(db.clone()), s()),
-            distributor_levels: DataLoader::new(ByIdLoader::new(db.clone()), s()),
-            order_lines_by_id: DataLoader::new(ByIdLoader::new(db.clone()), s()),
-            order_lines: DataLoader::with_cache(
-                ByParentLoader::new(db.clone(), order_line::Column::OrderId),
-                s(),
-                HashMapCache::default(),
-            ),
-            order_history: DataLoader::with_cache(
-                ByParentLoader::new(db.clone(), order_history::Column::OrderId),
-                s(),
-                HashMapCache::default(),
-            ),
-            order_payments: DataLoader::with_cache(
-                ByParentLoader::new(db.clone(), payment::Column::OrderId),
-                s(),
-                HashMapCache::default(),
-            ),
-            order_refunds: DataLoader::with_cache(
-                ByParentLoader::new(db.clone(), refund::Column::OrderId),
-                s(),
-                HashMapCache::default(),
-            ),
-            refund_lines: DataLoader::new(
-                ByParentLoader::new(db.clone(), refund_line::Column::RefundId),
-                s(),
-            ),
-            order_shipments: DataLoader::with_cache(
-                ByParentLoader::new(db.clone(), shipment::Column::OrderId),
-                s(),
-                HashMapCache::default(),
-            ),
-            shipment_lines: DataLoader::with_cache(
-                ByParentLoader::new(db.clone(), shipment_line::Column::ShipmentId),
-                s(),
-                HashMapCache::default(),
-            ),
-            tracking_events: DataLoader::with_cache(
-                ByParentLoader::new(db.clone(), tracking_event::Column::ShipmentId),
-                s(),
-                HashMapCache::default(),
-            ),
-            bundles: DataLoader::new(
-                BundleLoader {
-                    db: db.clone(),
-                    cache: catalog.clone(),
-                },
-                s(),
-            ),
+            users: Lazy::new(&sh, |s| s.loader(UserLoader(s.db.clone()))),
+            permissions: Lazy::new(&sh, |s| s.loader(PermissionLoader(s.db.clone()))),
+            skus: Lazy::new(&sh, Shared::by_id),
+            orders: Lazy::new(&sh, Shared::by_id),
+            distributors: Lazy::new(&sh, Shared::by_id),
+            distributor_levels: Lazy::new(&sh, Shared::by_id),
+            order_lines_by_id: Lazy::new(&sh, Shared::by_id),
+            order_lines: Lazy::new(&sh, |s| s.by_parent(order_line::Column::OrderId)),
+            order_history: Lazy::new(&sh, |s| s.by_parent(order_history::Column::OrderId)),
+            order_payments: Lazy::new(&sh, |s| s.by_parent(payment::Column::OrderId)),
+            order_refunds: Lazy::new(&sh, |s| s.by_parent(refund::Column::OrderId)),
+            refund_lines: Lazy::new(&sh, |s| {
+                s.loader(ByParentLoader::new(
+                    s.db.clone(),
+                    refund_line::Column::RefundId,
+                ))
+            }),
+            order_shipments: Lazy::new(&sh, |s| s.by_parent(shipment::Column::OrderId)),
+            shipment_lines: Lazy::new(&sh, |s| s.by_parent(shipment_line::Column::ShipmentId)),
+            tracking_events: Lazy::new(&sh, |s| s.by_parent(tracking_event::Column::ShipmentId)),
+            bundles: Lazy::new(&sh, |s| {
+                s.loader(BundleLoader {
+                    db: s.db.clone(),
+                    cache: s.catalog.clone(),
+                })
+            }),
             catalog,
             db,
             recorder: None,

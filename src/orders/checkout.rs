@@ -628,6 +628,6 @@ fn spec_label(bundle: &ProductBundle, sku_id: i64) -> String {
         .skus
         .iter()
         .find(|s| s.model.id == sku_id)
-        .map(|s| s.view.label.chars().take(200).collect())
+        .map(|s| s.label.chars().take(200).collect())
         .unwrap_or_default()
 }

@@ -255,7 +255,7 @@ impl From<Quote> for CheckoutPreview {
                     .skus
                     .iter()
                     .find(|s| s.model.id == l.sku.id)
-                    .map(|s| s.view.label.clone())
+                    .map(|s| s.label.to_string())
                     .unwrap_or_default(),
                 image_url: l.bundle.images.first().map(|i| i.url.clone()),
                 quantity: l.quantity,
