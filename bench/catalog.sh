@@ -11,8 +11,9 @@ DURATION="${2:-15s}"
 PORT=18081
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 
-cargo build --release --quiet --bin distmall --example bench_catalog
-BIN=target/release/distmall
+# SKIP_BUILD=1 measures what target/release holds (or BIN=path) without building.
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin distmall --example bench_catalog
+BIN="${BIN:-target/release/distmall}"
 WORK=$(mktemp -d)
 PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT

@@ -15,8 +15,9 @@ PORT=18083
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cargo build --release --quiet --bin distmall --example bench_ws
-BIN=target/release/distmall
+# SKIP_BUILD=1 measures what target/release holds (or BIN=path) without building.
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin distmall --example bench_ws
+BIN="${BIN:-target/release/distmall}"
 WORK=$(mktemp -d)
 PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT

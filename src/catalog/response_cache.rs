@@ -191,15 +191,17 @@ impl ResponseCache {
 
     /// Starts recording a response to `key`; the shared version is read now, before anything
     /// the response shows.
-    pub fn begin(&self, app: &AppState, key: Bytes) -> Option<Pending> {
+    pub fn begin(&self, app: &AppState, key: &[u8]) -> Option<Pending> {
         self.enabled().then(|| Pending {
             recorder: Arc::default(),
             shared_version: app.catalog.shared_version(),
-            key,
+            // A request body may be a slice of the connection's whole read buffer: keeping it
+            // would keep the buffer.
+            key: Bytes::copy_from_slice(key),
         })
     }
 
-    /// Stores a successful response.
+    /// Stores a successful response (`body` should own exactly its bytes: see `begin`).
     pub fn put(&self, pending: Pending, body: Bytes, operation_name: Option<String>) {
         let recorded = pending.recorder.inner.lock().clone();
         if recorded.unguarded {

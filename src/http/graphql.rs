@@ -298,7 +298,7 @@ async fn execute(
     };
     let pending = cache_key
         .filter(|_| guardrails::selects_only(&state.shape, &mut request, is_public_field))
-        .and_then(|key| app.responses.begin(app, key));
+        .and_then(|key| app.responses.begin(app, &key));
     let mut loaders = Loaders::new(
         app.db.conn().clone(),
         app.catalog.clone(),
@@ -333,7 +333,10 @@ async fn execute(
     // Stored without `sqlStatements`: serving it again runs none.
     let stored = match pending {
         Some(p) if resp.errors.is_empty() => {
-            let body = Bytes::from(serialize(&resp));
+            let mut body = serialize(&resp);
+            // Kept for a long time: without the spare capacity serialisation left.
+            body.shrink_to_fit();
+            let body = Bytes::from(body);
             app.responses
                 .put(p, body.clone(), checked.operation_name.clone());
             Some(body)

@@ -28,12 +28,13 @@ const PROTOCOL: &str = "graphql-transport-ws";
 
 pub fn upgrade(state: HttpState, ws: WebSocketUpgrade, client_ip: IpAddr) -> Response {
     // Subscriptions mostly sit idle and send small messages: the library's default 128 KiB
-    // read buffer per socket would dominate the memory of thousands of them. Writes flush at
-    // once (nothing to batch), and a client that stops reading is cut off at 1 MiB queued.
+    // read buffer per socket would dominate the memory of thousands of them (a larger message
+    // grows the buffer as it arrives). Writes flush at once (nothing to batch), and a client
+    // that stops reading is cut off at 1 MiB queued.
     let ws = ws
         .protocols([PROTOCOL])
         .max_message_size(state.app.config.ws_max_message_bytes)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024);
     let accepted = ws.selected_protocol().is_some();
@@ -148,8 +149,9 @@ async fn run_protocol(
     let mut initialised = false;
     let mut acknowledged = false;
     let mut viewer = Viewer::Anonymous;
+    // Finished operations are pruned when their id or a free slot is needed: a channel to
+    // report them would cost every socket its buffer.
     let mut operations: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
-    let (finished_tx, mut finished) = mpsc::unbounded_channel::<String>();
 
     let reason = loop {
         tokio::select! {
@@ -161,9 +163,6 @@ async fn run_protocol(
             }
             _ = app.shutdown.cancelled() => {
                 break close(1001, "server shutting down");
-            }
-            Some(id) = finished.recv() => {
-                operations.remove(&id);
             }
             frame = incoming.next() => {
                 let raw = match frame {
@@ -183,7 +182,9 @@ async fn run_protocol(
                         }
                         initialised = true;
                         let auth = init_authorization(&payload);
-                        match app.authenticate(auth.as_deref()).await {
+                        // Boxed: kept inline, this rarely run future would make every idle
+                        // socket's task as large as itself.
+                        match Box::pin(app.authenticate(auth.as_deref())).await {
                             Ok(session) => {
                                 viewer = session.viewer;
                                 if let Some(exp) = session.expires_at {
@@ -208,6 +209,7 @@ async fn run_protocol(
                         if !acknowledged {
                             break close(4401, "Unauthorized");
                         }
+                        operations.retain(|_, h| !h.is_finished());
                         if operations.contains_key(&id) {
                             break close(4409, &format!("Subscriber for {} already exists", truncate(&id)));
                         }
@@ -222,7 +224,7 @@ async fn run_protocol(
                             }))).await;
                             continue;
                         }
-                        let handle = start_operation(state, id.clone(), payload, viewer.clone(), client_ip, out.clone(), finished_tx.clone());
+                        let handle = start_operation(state, id.clone(), payload, viewer.clone(), client_ip, out.clone());
                         operations.insert(id, handle);
                     }
                     ClientMessage::Complete { id } => {
@@ -256,7 +258,6 @@ fn start_operation(
     viewer: Viewer,
     client_ip: IpAddr,
     out: mpsc::Sender<Message>,
-    finished: mpsc::UnboundedSender<String>,
 ) -> tokio::task::AbortHandle {
     let app = state.app.clone();
     let schema = state.schema.clone();
@@ -283,7 +284,6 @@ fn start_operation(
                     json!({ "id": id, "type": "error", "payload": [refusal] }),
                 ))
                 .await;
-            let _ = finished.send(id);
             return;
         }
         let mut stream = schema.execute_stream(request);
@@ -320,7 +320,6 @@ fn start_operation(
                 .send(text(json!({ "id": id, "type": "complete" })))
                 .await;
         }
-        let _ = finished.send(id);
     });
     task.abort_handle()
 }
