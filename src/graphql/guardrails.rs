@@ -10,12 +10,12 @@
 use std::collections::HashMap;
 
 use async_graphql::{
-    ErrorExtensionValues, Name, Request, Response, ServerError, Value, Variables,
+    ErrorExtensionValues, Name, Positioned, Request, Response, ServerError, Value, Variables,
     parser::{
         parse_query, parse_schema,
         types::{
-            BaseType, ExecutableDocument, Field, OperationType, Selection, SelectionSet, TypeKind,
-            TypeSystemDefinition,
+            BaseType, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+            SelectionSet, TypeKind, TypeSystemDefinition,
         },
     },
 };
@@ -183,6 +183,44 @@ fn list_len(field: &Field, name: &str, vars: &Variables) -> Option<usize> {
     }
 }
 
+/// Where a fragment selection continues: the type it applies to and its selection set (an
+/// inline fragment without a type condition stays on `parent`; an unknown spread is `None`).
+fn fragment_target<'a>(
+    doc: &'a ExecutableDocument,
+    parent: &'a str,
+    sel: &'a Selection,
+) -> Option<(&'a str, &'a SelectionSet)> {
+    match sel {
+        Selection::Field(_) => None,
+        Selection::InlineFragment(frag) => Some((
+            frag.node
+                .type_condition
+                .as_ref()
+                .map_or(parent, |t| t.node.on.node.as_str()),
+            &frag.node.selection_set.node,
+        )),
+        Selection::FragmentSpread(spread) => doc
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .map(|frag| {
+                (
+                    frag.node.type_condition.node.on.node.as_str(),
+                    &frag.node.selection_set.node,
+                )
+            }),
+    }
+}
+
+/// The operation a request names (or its only one).
+fn find_operation<'a>(
+    doc: &'a ExecutableDocument,
+    wanted: Option<&str>,
+) -> Option<(Option<&'a Name>, &'a Positioned<OperationDefinition>)> {
+    doc.operations
+        .iter()
+        .find(|(name, _)| wanted.is_none() || name.map(Name::as_str) == wanted)
+}
+
 /// The cost of a selection: each field costs one plus its selection, and a paged field's
 /// selection counts once per item of the page (`first`/`last`, 20 by default, at most 100) —
 /// as Shopify and Saleor count it.
@@ -225,34 +263,8 @@ fn cost(
                     .saturating_mul(child.max(usize::from(per_item > 1)))
                     .saturating_add(1)
             }
-            Selection::InlineFragment(frag) => {
-                let on = frag
-                    .node
-                    .type_condition
-                    .as_ref()
-                    .map_or(parent, |t| t.node.on.node.as_str());
-                cost(
-                    shape,
-                    doc,
-                    on,
-                    &frag.node.selection_set.node,
-                    vars,
-                    depth + 1,
-                )
-            }
-            Selection::FragmentSpread(spread) => doc
-                .fragments
-                .get(&spread.node.fragment_name.node)
-                .map_or(0, |frag| {
-                    cost(
-                        shape,
-                        doc,
-                        frag.node.type_condition.node.on.node.as_str(),
-                        &frag.node.selection_set.node,
-                        vars,
-                        depth + 1,
-                    )
-                }),
+            fragment => fragment_target(doc, parent, fragment)
+                .map_or(0, |(on, set)| cost(shape, doc, on, set, vars, depth + 1)),
         })
         .fold(0usize, usize::saturating_add)
 }
@@ -290,11 +302,7 @@ pub fn check(
             "TOO_MANY_ALIASES",
         ));
     }
-    let wanted = request.operation_name.as_deref();
-    let op = doc
-        .operations
-        .iter()
-        .find(|(name, _)| wanted.is_none() || name.map(Name::as_str) == wanted);
+    let op = find_operation(&doc, request.operation_name.as_deref());
     let (operation_name, kind, cost) = match op {
         Some((name, op)) => {
             let root = match op.node.ty {
@@ -370,45 +378,15 @@ pub fn selects_only(
                             depth + 1,
                         )
                 }
-                Selection::InlineFragment(frag) => {
-                    let on = frag
-                        .node
-                        .type_condition
-                        .as_ref()
-                        .map_or(parent, |t| t.node.on.node.as_str());
-                    within(
-                        shape,
-                        doc,
-                        on,
-                        &frag.node.selection_set.node,
-                        allowed,
-                        depth + 1,
-                    )
-                }
-                Selection::FragmentSpread(spread) => doc
-                    .fragments
-                    .get(&spread.node.fragment_name.node)
-                    .is_some_and(|frag| {
-                        within(
-                            shape,
-                            doc,
-                            frag.node.type_condition.node.on.node.as_str(),
-                            &frag.node.selection_set.node,
-                            allowed,
-                            depth + 1,
-                        )
-                    }),
+                fragment => fragment_target(doc, parent, fragment)
+                    .is_some_and(|(on, set)| within(shape, doc, on, set, allowed, depth + 1)),
             })
     }
     let wanted = request.operation_name.clone();
     let Ok(doc) = request.parsed_query() else {
         return false;
     };
-    let Some((_, op)) = doc
-        .operations
-        .iter()
-        .find(|(name, _)| wanted.is_none() || name.map(Name::as_str) == wanted.as_deref())
-    else {
+    let Some((_, op)) = find_operation(doc, wanted.as_deref()) else {
         return false;
     };
     op.node.ty == OperationType::Query

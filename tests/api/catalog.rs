@@ -913,14 +913,7 @@ async fn cached_gql(
     query: &str,
     variables: Value,
 ) -> (Value, bool) {
-    let mut req = s
-        .http
-        .post(s.url("/graphql"))
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.unwrap();
+    let resp = s.post_gql(token, query, variables).await;
     let hit = resp.headers().get("x-cache").is_some_and(|v| v == "hit");
     (resp.json().await.unwrap(), hit)
 }

@@ -188,8 +188,13 @@ impl TestServer {
         format!("ws://{}/graphql", self.addr)
     }
 
-    /// POSTs one operation; returns the whole JSON response.
-    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+    /// POSTs one operation; returns the HTTP response (for its headers).
+    pub async fn post_gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .post(self.url("/graphql"))
@@ -197,7 +202,12 @@ impl TestServer {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.expect("request sent");
+        req.send().await.expect("request sent")
+    }
+
+    /// POSTs one operation; returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let resp = self.post_gql(token, query, variables).await;
         resp.json().await.expect("JSON response")
     }
 
