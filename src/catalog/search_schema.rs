@@ -307,7 +307,9 @@ impl SearchQueryRoot {
             r.search(search.generation());
         }
         let result = search.search(&query).map_err(AppError::Internal)?;
+        // Hot keywords are what shoppers look for: staff searching the dashboard are not counted.
         if offset == 0
+            && !staff
             && let Some(k) = &filter.keyword
         {
             ctx.app().keywords.record(k);
@@ -357,7 +359,8 @@ impl SearchQueryRoot {
         Ok(search.suggest(&prefix, first).map_err(AppError::Internal)?)
     }
 
-    /// The most searched keywords of the last seven days.
+    /// The keywords consumers and distributors searched most in the last seven days (staff
+    /// searches are not counted).
     async fn hot_keywords(
         &self,
         ctx: &Context<'_>,
