@@ -47,3 +47,7 @@ run search
 run detail
 run listing
 echo "rss_after_load_kb=$(ps -o rss= -p "$PID" | tr -d ' ')"
+# Anonymous memory is the server's own; file-backed pages (the binary, the mapped index) are
+# shared with the page cache and given back under pressure.
+grep -E '^(RssAnon|RssFile)' "/proc/$PID/status" | tr -s ' \t' ' '
+

@@ -4,7 +4,7 @@
 //! when the change committed.
 use chrono::Utc;
 use entity::idempotency_key;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
@@ -33,15 +33,17 @@ pub fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= KEY_MAX
 }
 
+/// What an earlier use of `key` says, read through `conn` (the pool, before taking the write
+/// lock, or the mutation's transaction).
 pub async fn check<T: DeserializeOwned>(
-    tx: &WriteTx,
+    conn: &impl ConnectionTrait,
     scope: &str,
     user_id: i64,
     key: &str,
     hash: &str,
 ) -> Result<Prior<T>, AppError> {
     let found = idempotency_key::Entity::find_by_id((scope.to_string(), user_id, key.to_string()))
-        .one(&**tx)
+        .one(conn)
         .await?;
     Ok(match found {
         None => Prior::New,

@@ -29,26 +29,56 @@ use super::{
 };
 use crate::{db::CommittedEvent, error::AppError, inventory::service::EVENT_STOCK_CHANGED};
 
-/// A SKU of a cached bundle, with its label (`颜色:红 尺码:S`) worked out once rather than on
-/// every request. Kept small: the cache holds every SKU of every product read.
-#[derive(Debug)]
+/// A SKU as the catalogue shows it: the columns of `skus` without the timestamps and the JSON
+/// copy of the spec values (they are the spec key split again), in one allocation with
+/// exact-size strings. Kept small: the cache holds every SKU of every product read.
+#[derive(Clone, Debug)]
 pub struct CachedSku {
-    pub model: Arc<sku::Model>,
-    pub label: Arc<str>,
+    pub id: i64,
+    pub product_id: i64,
+    pub price_fen: i64,
+    pub market_price_fen: Option<i64>,
+    pub cost_price_fen: i64,
+    pub stock: i64,
+    pub sales: i64,
+    pub safety_stock: Option<i32>,
+    pub weight_grams: i32,
+    pub active: bool,
+    pub code: Box<str>,
+    /// The spec values joined by `rules::spec_key`.
+    pub spec_key: Box<str>,
+    pub barcode: Option<Box<str>>,
+    /// `颜色:红 尺码:S`, worked out once when the product's specs are at hand (a SKU read on
+    /// its own has none: its label is worked out when asked for).
+    pub label: Option<Box<str>>,
 }
 
 impl CachedSku {
-    pub fn new(sku: sku::Model, specs: &[SpecDef]) -> Self {
-        Self {
-            label: super::rules::spec_label(specs, &spec_values(&sku)).into(),
-            model: Arc::new(sku),
-        }
+    pub fn new(sku: &sku::Model, specs: Option<&[SpecDef]>) -> Self {
+        let mut cached = Self {
+            id: sku.id,
+            product_id: sku.product_id,
+            price_fen: sku.price_fen,
+            market_price_fen: sku.market_price_fen,
+            cost_price_fen: sku.cost_price_fen,
+            stock: sku.stock,
+            sales: sku.sales,
+            safety_stock: sku.safety_stock,
+            weight_grams: sku.weight_grams,
+            active: sku.active,
+            code: sku.code.as_str().into(),
+            spec_key: sku.spec_key.as_str().into(),
+            barcode: sku.barcode.as_deref().map(Into::into),
+            label: None,
+        };
+        cached.label = specs.map(|s| super::rules::spec_label(s, &cached.spec_values()).into());
+        cached
     }
-}
 
-/// The spec values of a SKU, in the order of its product's specs.
-pub fn spec_values(sku: &sku::Model) -> Vec<String> {
-    serde_json::from_str(&sku.spec_values).unwrap_or_default()
+    /// The spec values, in the order of the product's specs.
+    pub fn spec_values(&self) -> Vec<String> {
+        super::rules::spec_values_of_key(&self.spec_key)
+    }
 }
 
 /// A product with everything shown alongside it.
@@ -56,12 +86,23 @@ pub fn spec_values(sku: &sku::Model) -> Vec<String> {
 pub struct ProductBundle {
     pub product: Arc<product::Model>,
     /// Every SKU (active and inactive), in id order.
-    pub skus: Arc<Vec<CachedSku>>,
+    pub skus: Arc<[CachedSku]>,
     /// Images in display order.
-    pub images: Arc<Vec<product_image::Model>>,
+    pub images: Arc<[product_image::Model]>,
     /// Specs in order, parsed.
-    pub specs: Arc<Vec<SpecDef>>,
-    pub audiences: Arc<Vec<audience::Model>>,
+    pub specs: Arc<[SpecDef]>,
+    pub audiences: Arc<[audience::Model]>,
+}
+
+impl ProductBundle {
+    /// `颜色:红 尺码:S` for one of its SKUs (empty for an id it does not have).
+    pub fn sku_label(&self, sku_id: i64) -> &str {
+        self.skus
+            .iter()
+            .find(|s| s.id == sku_id)
+            .and_then(|s| s.label.as_deref())
+            .unwrap_or_default()
+    }
 }
 
 /// Past this many products the cache starts over (it refills from what is read).
@@ -175,23 +216,14 @@ impl CatalogCache {
         let Some(bundle) = bundles.get(&product_id) else {
             return;
         };
-        let Some(pos) = bundle.skus.iter().position(|s| s.model.id == sku_id) else {
+        let Some(pos) = bundle.skus.iter().position(|s| s.id == sku_id) else {
             return;
         };
-        let mut skus: Vec<CachedSku> = bundle
-            .skus
-            .iter()
-            .map(|s| CachedSku {
-                model: s.model.clone(),
-                label: s.label.clone(),
-            })
-            .collect();
-        let mut model = (*skus[pos].model).clone();
-        model.stock = balance;
-        skus[pos].model = Arc::new(model);
+        let mut skus = bundle.skus.to_vec();
+        skus[pos].stock = balance;
         let updated = ProductBundle {
             product: bundle.product.clone(),
-            skus: Arc::new(skus),
+            skus: skus.into(),
             images: bundle.images.clone(),
             specs: bundle.specs.clone(),
             audiences: bundle.audiences.clone(),
@@ -413,20 +445,22 @@ async fn load_bundles(
                 .into_iter()
                 .map(spec_def)
                 .collect();
-            let cached_skus = skus
+            // Collected straight into exact-size shared slices: a `Vec` collected in place
+            // from the rows would keep the rows' larger allocation for as long as it is cached.
+            let cached_skus: Arc<[CachedSku]> = skus
                 .remove(&id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|s| CachedSku::new(s, &spec_defs))
+                .map(|s| CachedSku::new(&s, Some(&spec_defs)))
                 .collect();
             (
                 id,
                 Arc::new(ProductBundle {
                     product: Arc::new(p),
-                    skus: Arc::new(cached_skus),
-                    images: Arc::new(images.remove(&id).unwrap_or_default()),
-                    specs: Arc::new(spec_defs),
-                    audiences: Arc::new(aud),
+                    skus: cached_skus,
+                    images: images.remove(&id).unwrap_or_default().into(),
+                    specs: spec_defs.into(),
+                    audiences: aud.into(),
                 }),
             )
         })

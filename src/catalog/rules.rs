@@ -102,6 +102,14 @@ pub fn spec_key(values: &[String]) -> String {
     values.join("\u{1f}")
 }
 
+/// The values a `spec_key` was made of (none for a product without specs).
+pub fn spec_values_of_key(key: &str) -> Vec<String> {
+    if key.is_empty() {
+        return Vec::new();
+    }
+    key.split('\u{1f}').map(str::to_string).collect()
+}
+
 /// `颜色:红 尺码:S`, for order snapshots and display.
 pub fn spec_label(specs: &[SpecDef], values: &[String]) -> String {
     specs
@@ -369,6 +377,8 @@ mod tests {
             spec_key(&["a b".into()]),
             spec_key(&["a".into(), "b".into()])
         );
+        assert_eq!(spec_values_of_key(&spec_key(&values)), values);
+        assert_eq!(spec_values_of_key(&spec_key(&[])), Vec::<String>::new());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use entity::{audience, brand, category, product, product_image, sku};
 
 use super::{
-    cache::{CachedSku, spec_values},
+    cache::CachedSku,
     rules::{ProductStatus as Status, SpecDef, spec_label},
 };
 use crate::{
@@ -193,32 +193,38 @@ pub struct PriceRange {
     max: Money,
 }
 
-/// A sellable variant of a product: one combination of its spec values.
+/// A sellable variant of a product: one combination of its spec values. A SKU of a cached
+/// product points into the product's shared list rather than copying it.
 pub struct Sku {
-    pub model: Arc<sku::Model>,
-    /// Precomputed label, when the SKU comes from the catalogue cache.
-    label: Option<Arc<str>>,
+    skus: Arc<[CachedSku]>,
+    index: usize,
 }
 
 impl Sku {
-    pub fn new(model: impl Into<Arc<sku::Model>>) -> Self {
+    /// A SKU read from the database on its own.
+    pub fn new(model: impl std::borrow::Borrow<sku::Model>) -> Self {
         Self {
-            model: model.into(),
-            label: None,
+            skus: Arc::new([CachedSku::new(model.borrow(), None)]),
+            index: 0,
         }
     }
 
-    pub fn cached(sku: &CachedSku) -> Self {
+    /// The `index`th SKU of a cached product.
+    fn cached(skus: &Arc<[CachedSku]>, index: usize) -> Self {
         Self {
-            model: sku.model.clone(),
-            label: Some(sku.label.clone()),
+            skus: skus.clone(),
+            index,
         }
     }
 
-    async fn specs(&self, ctx: &Context<'_>) -> Result<Arc<Vec<SpecDef>>, AppError> {
+    fn sku(&self) -> &CachedSku {
+        &self.skus[self.index]
+    }
+
+    async fn specs(&self, ctx: &Context<'_>) -> Result<Arc<[SpecDef]>, AppError> {
         Ok(ctx
             .loaders()
-            .specs_of(self.model.product_id)
+            .specs_of(self.sku().product_id)
             .await?
             .unwrap_or_default())
     }
@@ -227,11 +233,11 @@ impl Sku {
 #[Object]
 impl Sku {
     pub async fn id(&self) -> ID {
-        ids::encode("Sku", self.model.id)
+        ids::encode("Sku", self.sku().id)
     }
 
     async fn code(&self) -> &str {
-        &self.model.code
+        &self.sku().code
     }
 
     /// The spec values of this SKU, in the product's spec order.
@@ -240,7 +246,7 @@ impl Sku {
             .specs(ctx)
             .await?
             .iter()
-            .zip(spec_values(&self.model))
+            .zip(self.sku().spec_values())
             .map(|(spec, value)| SpecValue {
                 name: spec.name.clone(),
                 value,
@@ -250,41 +256,41 @@ impl Sku {
 
     /// `颜色:红 尺码:S`.
     async fn spec_label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(match &self.label {
+        Ok(match &self.sku().label {
             Some(label) => label.to_string(),
-            None => spec_label(&self.specs(ctx).await?, &spec_values(&self.model)),
+            None => spec_label(&self.specs(ctx).await?, &self.sku().spec_values()),
         })
     }
 
     async fn price(&self) -> Money {
-        Money(money::to_decimal(self.model.price_fen))
+        Money(money::to_decimal(self.sku().price_fen))
     }
 
     /// The crossed-out reference price, if any.
     async fn market_price(&self) -> Option<Money> {
-        self.model
+        self.sku()
             .market_price_fen
             .map(|f| Money(money::to_decimal(f)))
     }
 
     /// Purchase cost: null unless you are staff.
     async fn cost_price(&self, ctx: &Context<'_>) -> Option<Money> {
-        sees_everything(ctx.viewer()).then(|| Money(money::to_decimal(self.model.cost_price_fen)))
+        sees_everything(ctx.viewer()).then(|| Money(money::to_decimal(self.sku().cost_price_fen)))
     }
 
     /// Units available now.
     async fn stock(&self) -> i64 {
-        self.model.stock
+        self.sku().stock
     }
 
     async fn in_stock(&self) -> bool {
-        self.model.stock > 0
+        self.sku().stock > 0
     }
 
     /// The SKU's own safety stock (staff only; null means it inherits).
     async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
         sees_everything(ctx.viewer())
-            .then_some(self.model.safety_stock)
+            .then_some(self.sku().safety_stock)
             .flatten()
     }
 
@@ -297,29 +303,35 @@ impl Sku {
             return Ok(None);
         }
         Ok(Some(
-            crate::inventory::service::threshold_for(ctx.app().db.conn(), &self.model).await?,
+            crate::inventory::service::threshold_for(
+                ctx.app(),
+                ctx.app().db.conn(),
+                self.sku().product_id,
+                self.sku().safety_stock,
+            )
+            .await?,
         ))
     }
 
     async fn weight_grams(&self) -> i32 {
-        self.model.weight_grams
+        self.sku().weight_grams
     }
 
     async fn barcode(&self) -> Option<&str> {
-        self.model.barcode.as_deref()
+        self.sku().barcode.as_deref()
     }
 
     /// False when its spec combination was removed from the product.
     async fn active(&self) -> bool {
-        self.model.active
+        self.sku().active
     }
 
     async fn sales(&self) -> i64 {
-        self.model.sales
+        self.sku().sales
     }
 
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
-        let p = ctx.loaders().product(self.model.product_id).await?;
+        let p = ctx.loaders().product(self.sku().product_id).await?;
         Ok(p.filter(|p| visible(ctx.viewer(), p)).map(Product))
     }
 }
@@ -333,7 +345,7 @@ pub fn visible(viewer: &Viewer, p: &product::Model) -> bool {
 pub struct Product(pub Arc<product::Model>);
 
 impl Product {
-    async fn cached_skus(&self, ctx: &Context<'_>) -> Result<Arc<Vec<CachedSku>>, AppError> {
+    async fn cached_skus(&self, ctx: &Context<'_>) -> Result<Arc<[CachedSku]>, AppError> {
         Ok(ctx.loaders().skus_of(self.0.id).await?.unwrap_or_default())
     }
 }
@@ -434,22 +446,17 @@ impl Product {
         #[graphql(default)] include_inactive: bool,
     ) -> async_graphql::Result<Vec<Sku>> {
         let all = include_inactive && sees_everything(ctx.viewer());
-        Ok(self
-            .cached_skus(ctx)
-            .await?
-            .iter()
-            .filter(|s| all || s.model.active)
-            .map(Sku::cached)
+        let skus = self.cached_skus(ctx).await?;
+        Ok((0..skus.len())
+            .filter(|&i| all || skus[i].active)
+            .map(|i| Sku::cached(&skus, i))
             .collect())
     }
 
     /// Lowest and highest price of the active SKUs.
     async fn price_range(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PriceRange>> {
         let skus = self.cached_skus(ctx).await?;
-        let prices = skus
-            .iter()
-            .filter(|s| s.model.active)
-            .map(|s| s.model.price_fen);
+        let prices = skus.iter().filter(|s| s.active).map(|s| s.price_fen);
         let (min, max) = prices.fold((None, None), |(lo, hi): (Option<i64>, Option<i64>), p| {
             (
                 Some(lo.map_or(p, |l| l.min(p))),
@@ -468,8 +475,8 @@ impl Product {
             .cached_skus(ctx)
             .await?
             .iter()
-            .filter(|s| s.model.active)
-            .map(|s| s.model.stock)
+            .filter(|s| s.active)
+            .map(|s| s.stock)
             .sum())
     }
 
@@ -478,7 +485,7 @@ impl Product {
             .cached_skus(ctx)
             .await?
             .iter()
-            .any(|s| s.model.active && s.model.stock > 0))
+            .any(|s| s.active && s.stock > 0))
     }
 
     async fn sales(&self) -> i64 {

@@ -224,19 +224,19 @@ impl Loaders {
             .collect())
     }
 
-    pub async fn skus_of(&self, product_id: i64) -> Loaded<Arc<Vec<CachedSku>>> {
+    pub async fn skus_of(&self, product_id: i64) -> Loaded<Arc<[CachedSku]>> {
         Ok(self.bundle(product_id).await?.map(|b| b.skus.clone()))
     }
 
-    pub async fn images_of(&self, product_id: i64) -> Loaded<Arc<Vec<product_image::Model>>> {
+    pub async fn images_of(&self, product_id: i64) -> Loaded<Arc<[product_image::Model]>> {
         Ok(self.bundle(product_id).await?.map(|b| b.images.clone()))
     }
 
-    pub async fn specs_of(&self, product_id: i64) -> Loaded<Arc<Vec<SpecDef>>> {
+    pub async fn specs_of(&self, product_id: i64) -> Loaded<Arc<[SpecDef]>> {
         Ok(self.bundle(product_id).await?.map(|b| b.specs.clone()))
     }
 
-    pub async fn audiences_of(&self, product_id: i64) -> Loaded<Arc<Vec<audience::Model>>> {
+    pub async fn audiences_of(&self, product_id: i64) -> Loaded<Arc<[audience::Model]>> {
         Ok(self.bundle(product_id).await?.map(|b| b.audiences.clone()))
     }
 

@@ -3,9 +3,7 @@
 //! accounted for. Crossing the safety threshold raises one alert (ledger, subscription, in-app
 //! notification to inventory staff, e-mail to purchasing) and re-arms when stock recovers.
 use chrono::Utc;
-use entity::{
-    category, email_outbox, low_stock_alert, product, sku, stock_movement, system_setting,
-};
+use entity::{email_outbox, low_stock_alert, product, sku, stock_movement, system_setting};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait},
@@ -228,20 +226,32 @@ pub async fn default_safety_stock(conn: &impl ConnectionTrait) -> Result<i32, Ap
 }
 
 /// The safety stock that applies to `sku` (its own, its product's, its categories', global).
-pub async fn threshold_for(conn: &impl ConnectionTrait, sku: &sku::Model) -> Result<i32, AppError> {
-    if let Some(own) = sku.safety_stock {
+/// The product and the category tree come from the catalogue cache, which forgets them in the
+/// commit that changes them: every order checks the threshold, and it should not cost the
+/// write lock two more statements each time.
+pub async fn threshold_for(
+    app: &AppState,
+    conn: &impl ConnectionTrait,
+    product_id: i64,
+    own: Option<i32>,
+) -> Result<i32, AppError> {
+    if let Some(own) = own {
         return Ok(own);
     }
-    let product = product::Entity::find_by_id(sku.product_id)
-        .one(conn)
+    let product = app
+        .catalog
+        .bundles(conn, &[product_id])
         .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("SKU without product")))?;
+        .remove(&product_id)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("SKU without product")))?
+        .product
+        .clone();
     if let Some(p) = product.safety_stock {
         return Ok(p);
     }
     let chain = match product.category_id {
         Some(category_id) => {
-            let categories = category::Entity::find().all(conn).await?;
+            let categories = app.catalog.categories(conn).await?;
             let parents: Parents = categories.iter().map(|c| (c.id, c.parent_id)).collect();
             ancestors(&parents, category_id)
                 .into_iter()
@@ -274,7 +284,7 @@ async fn apply_alert_transition(
     if !may_change {
         return Ok(sku);
     }
-    let threshold = threshold_for(&**tx, &sku).await?;
+    let threshold = threshold_for(app, &**tx, sku.product_id, sku.safety_stock).await?;
     match rules::alert_change(sku.low_stock_alerted, sku.stock, threshold) {
         AlertChange::None => Ok(sku),
         AlertChange::Raise => raise_alert(app, tx, sku, threshold).await,
@@ -424,7 +434,7 @@ pub async fn adjust_stock(
     ));
     let tx = app.db.begin_write().await?;
     if let Some(key) = idempotency_key {
-        match idempotency::check(&tx, "adjustStock", actor, key, &hash).await? {
+        match idempotency::check(&*tx, "adjustStock", actor, key, &hash).await? {
             Prior::Replay(done) => return Ok(Ok(done)),
             Prior::Mismatch => return Ok(Err(OperationRefusal::KeyReused)),
             Prior::New => {}

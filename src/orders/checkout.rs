@@ -210,8 +210,8 @@ fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
     )])
 }
 
-/// Prices what `req` asks for, as of now, reading through `conn` (the order's transaction when
-/// placing). Lines that cannot be bought are priced too and carry their problem.
+/// Prices what `req` asks for, as of now, reading through `conn`. Lines that cannot be bought
+/// are priced too and carry their problem.
 pub async fn quote(
     app: &AppState,
     conn: &impl ConnectionTrait,
@@ -410,15 +410,22 @@ pub async fn place_order(
         Some(n) => Some(n.to_string()),
     };
     let hash = idempotency::request_hash(req);
-    let tx = app.db.begin_write().await?;
-    let prior =
-        idempotency::check::<Placed>(&tx, IDEMPOTENCY_SCOPE, buyer_id, idempotency_key, &hash)
-            .await?;
+    // Writers take turns (on SQLite, one at a time), so the write lock is held for the writes
+    // only: a retry, the prices and the address are read before it. Stock is the one fact that
+    // must be decided under the lock, and the conditional update that reserves it does that. A
+    // retry racing the first request is caught when the key is claimed.
+    let prior = idempotency::check::<Placed>(
+        app.db.conn(),
+        IDEMPOTENCY_SCOPE,
+        buyer_id,
+        idempotency_key,
+        &hash,
+    )
+    .await?;
     if !matches!(prior, Prior::New) {
-        tx.rollback().await?;
         return replay(app, buyer_id, idempotency_key, &hash).await;
     }
-    let quote = quote(app, &*tx, buyer_id, req).await?;
+    let quote = quote(app, app.db.conn(), buyer_id, req).await?;
     if let Some(bad) = quote.lines.iter().find(|l| l.problem.is_some()) {
         return line_problem_error(bad);
     }
@@ -443,6 +450,7 @@ pub async fn place_order(
             format!("{message} ({field})"),
         );
     }
+    let tx = app.db.begin_write().await?;
     let now = Utc::now();
     let offset = chrono::Duration::hours(i64::from(app.config.business_utc_offset_hours));
     let day = (now + offset).format("%Y%m%d").to_string();
@@ -604,13 +612,13 @@ async fn replay(
     idempotency_key: &str,
     hash: &str,
 ) -> OrderResult<order::Model> {
-    let tx = app.db.begin_write().await?;
+    let conn = app.db.conn();
     let prior =
-        idempotency::check::<Placed>(&tx, IDEMPOTENCY_SCOPE, buyer_id, idempotency_key, hash)
+        idempotency::check::<Placed>(conn, IDEMPOTENCY_SCOPE, buyer_id, idempotency_key, hash)
             .await?;
     match prior {
         Prior::Replay(p) => {
-            let found = order::Entity::find_by_id(p.order_id).one(&*tx).await?;
+            let found = order::Entity::find_by_id(p.order_id).one(conn).await?;
             found.ok_or_else(|| AppError::not_found("order").into())
         }
         Prior::Mismatch => reject(
@@ -624,10 +632,5 @@ async fn replay(
 
 /// `颜色:红 尺码:S` for a SKU of the bundle.
 fn spec_label(bundle: &ProductBundle, sku_id: i64) -> String {
-    bundle
-        .skus
-        .iter()
-        .find(|s| s.model.id == sku_id)
-        .map(|s| s.label.chars().take(200).collect())
-        .unwrap_or_default()
+    bundle.sku_label(sku_id).chars().take(200).collect()
 }

@@ -248,15 +248,9 @@ impl From<Quote> for CheckoutPreview {
             .iter()
             .zip(&p.lines)
             .map(|(l, priced)| CheckoutLine {
-                sku: Sku::new(l.sku.clone()),
+                sku: Sku::new(&l.sku),
                 product_name: l.bundle.product.name.clone(),
-                spec_text: l
-                    .bundle
-                    .skus
-                    .iter()
-                    .find(|s| s.model.id == l.sku.id)
-                    .map(|s| s.label.to_string())
-                    .unwrap_or_default(),
+                spec_text: l.bundle.sku_label(l.sku.id).to_string(),
                 image_url: l.bundle.images.first().map(|i| i.url.clone()),
                 quantity: l.quantity,
                 unit_price: yuan(l.sku.price_fen),
