@@ -30,8 +30,8 @@ use super::{
 use crate::{db::CommittedEvent, error::AppError, inventory::service::EVENT_STOCK_CHANGED};
 
 /// A SKU as the catalogue shows it: the columns of `skus` without the timestamps and the JSON
-/// copy of the spec values (they are the spec key split again), in one allocation with
-/// exact-size strings. Kept small: the cache holds every SKU of every product read.
+/// copy of the spec values (they are the spec key split again), with exact-size strings. Kept
+/// small: the cache holds every SKU of every product read.
 #[derive(Clone, Debug)]
 pub struct CachedSku {
     pub id: i64,
