@@ -6,7 +6,7 @@
 //! `events_gap_timeout_ms` (the transaction may still be committing) before it moves past it (it
 //! may also have rolled back). On SQLite writers are serialised and ids have no holes.
 use std::{
-    collections::BTreeSet,
+    collections::BTreeMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -24,31 +24,30 @@ const BATCH: u64 = 500;
 struct Cursor {
     /// Every id up to here has been delivered (or given up on).
     contiguous: i64,
-    /// Delivered ids above `contiguous`.
-    ahead: BTreeSet<i64>,
-    gap_seen_at: Option<Instant>,
+    /// Delivered ids above `contiguous`, with when each was delivered: an id still missing below
+    /// one of them has been missing at least since then.
+    ahead: BTreeMap<i64, Instant>,
 }
 
 impl Cursor {
-    fn delivered(&mut self, id: i64) {
-        self.ahead.insert(id);
-        while self.ahead.remove(&(self.contiguous + 1)) {
+    fn delivered(&mut self, id: i64, at: Instant) {
+        self.ahead.insert(id, at);
+        while self.ahead.remove(&(self.contiguous + 1)).is_some() {
             self.contiguous += 1;
         }
     }
 
-    /// Moves past a hole that has stayed open longer than `timeout`.
-    fn settle_gap(&mut self, timeout: Duration) {
-        match self.ahead.first().copied() {
-            None => self.gap_seen_at = None,
-            Some(first) => {
-                let since = *self.gap_seen_at.get_or_insert_with(Instant::now);
-                if since.elapsed() >= timeout {
-                    self.contiguous = first - 1;
-                    self.delivered(first);
-                    self.gap_seen_at = None;
-                }
+    /// Moves past every hole that has stayed open for `timeout`. Each hole is timed from the
+    /// delivery of the first id above it, so holes seen together (transactions rolled back
+    /// together, as when a load's requests are cancelled) are given up on together, not one
+    /// timeout after another.
+    fn settle_gaps(&mut self, now: Instant, timeout: Duration) {
+        while let Some((&first, &at)) = self.ahead.first_key_value() {
+            if now.saturating_duration_since(at) < timeout {
+                return;
             }
+            self.contiguous = first - 1;
+            self.delivered(first, at);
         }
     }
 }
@@ -79,8 +78,7 @@ pub async fn run_dispatcher(
     };
     let mut cursor = Cursor {
         contiguous: start,
-        ahead: BTreeSet::new(),
-        gap_seen_at: None,
+        ahead: BTreeMap::new(),
     };
     loop {
         if let Err(e) = drain(&db, &bus, &metrics, &mut cursor, gap_timeout).await {
@@ -118,17 +116,18 @@ async fn drain(
             .await?;
         let full = rows.len() as u64 == BATCH;
         let mut sent = 0;
+        let now = Instant::now();
         for row in rows {
-            if cursor.ahead.contains(&row.id) {
+            if cursor.ahead.contains_key(&row.id) {
                 continue;
             }
             let id = row.id;
             bus.publish(Arc::new(Event::from(row)));
-            cursor.delivered(id);
+            cursor.delivered(id, now);
             sent += 1;
         }
         metrics.events_dispatched(sent);
-        cursor.settle_gap(gap_timeout);
+        cursor.settle_gaps(Instant::now(), gap_timeout);
         if !full || sent == 0 {
             return Ok(());
         }
@@ -176,38 +175,69 @@ mod tests {
     fn cursor(at: i64) -> Cursor {
         Cursor {
             contiguous: at,
-            ahead: BTreeSet::new(),
-            gap_seen_at: None,
+            ahead: BTreeMap::new(),
         }
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
     }
 
     #[test]
     fn contiguous_ids_advance_the_cursor() {
+        let t0 = Instant::now();
         let mut c = cursor(10);
-        c.delivered(11);
-        c.delivered(12);
+        c.delivered(11, t0);
+        c.delivered(12, t0);
         assert_eq!(c.contiguous, 12);
         assert!(c.ahead.is_empty());
     }
 
     #[test]
     fn a_late_id_fills_the_hole() {
+        let t0 = Instant::now();
         let mut c = cursor(10);
-        c.delivered(12);
+        c.delivered(12, t0);
         assert_eq!(c.contiguous, 10);
-        c.settle_gap(Duration::from_secs(60));
+        c.settle_gaps(t0 + secs(2), secs(3));
         assert_eq!(c.contiguous, 10, "still waiting for 11");
-        c.delivered(11);
+        c.delivered(11, t0 + secs(2));
         assert_eq!(c.contiguous, 12);
     }
 
     #[test]
     fn an_abandoned_hole_is_skipped_after_the_timeout() {
+        let t0 = Instant::now();
         let mut c = cursor(10);
-        c.delivered(12);
-        c.delivered(13);
-        c.settle_gap(Duration::ZERO);
+        c.delivered(12, t0);
+        c.delivered(13, t0);
+        c.settle_gaps(t0 + secs(3), secs(3));
         assert_eq!(c.contiguous, 13);
         assert!(c.ahead.is_empty());
+    }
+
+    #[test]
+    fn holes_seen_together_are_given_up_on_together() {
+        let t0 = Instant::now();
+        let mut c = cursor(10);
+        for id in [12, 14, 16] {
+            c.delivered(id, t0);
+        }
+        c.settle_gaps(t0 + secs(2), secs(3));
+        assert_eq!(c.contiguous, 10);
+        c.settle_gaps(t0 + secs(3), secs(3));
+        assert_eq!(c.contiguous, 16, "three holes, one timeout");
+    }
+
+    #[test]
+    fn a_newer_hole_waits_its_own_timeout() {
+        let t0 = Instant::now();
+        let mut c = cursor(10);
+        c.delivered(12, t0);
+        c.delivered(14, t0 + secs(2));
+        c.settle_gaps(t0 + secs(3), secs(3));
+        assert_eq!(c.contiguous, 12, "13 has been missing for one second only");
+        c.delivered(13, t0 + secs(4));
+        assert_eq!(c.contiguous, 14);
     }
 }
