@@ -71,8 +71,13 @@ impl CachedSku {
             barcode: sku.barcode.as_deref().map(Into::into),
             label: None,
         };
-        cached.label = specs.map(|s| super::rules::spec_label(s, &cached.spec_values()).into());
+        cached.label = specs.map(|s| cached.label_under(s).into());
         cached
+    }
+
+    /// `颜色:红 尺码:S` under `specs`, its product's specs.
+    pub fn label_under(&self, specs: &[SpecDef]) -> String {
+        super::rules::spec_label(specs, &self.spec_values())
     }
 
     /// The spec values, in the order of the product's specs.

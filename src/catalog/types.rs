@@ -6,7 +6,7 @@ use entity::{audience, brand, category, product, product_image, sku};
 
 use super::{
     cache::CachedSku,
-    rules::{ProductStatus as Status, SpecDef, spec_label},
+    rules::{ProductStatus as Status, SpecDef},
 };
 use crate::{
     auth::Viewer,
@@ -258,7 +258,7 @@ impl Sku {
     async fn spec_label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         Ok(match &self.sku().label {
             Some(label) => label.to_string(),
-            None => spec_label(&self.specs(ctx).await?, &self.sku().spec_values()),
+            None => self.sku().label_under(&self.specs(ctx).await?),
         })
     }
 

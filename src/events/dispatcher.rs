@@ -127,7 +127,7 @@ async fn drain(
             sent += 1;
         }
         metrics.events_dispatched(sent);
-        cursor.settle_gaps(Instant::now(), gap_timeout);
+        cursor.settle_gaps(now, gap_timeout);
         if !full || sent == 0 {
             return Ok(());
         }
