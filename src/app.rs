@@ -47,6 +47,8 @@ pub struct AppState {
     pub catalog: Arc<CatalogCache>,
     /// Whole responses to public catalogue queries.
     pub responses: crate::catalog::response_cache::ResponseCache,
+    /// Decoded orders for lists (see `orders::cache`).
+    pub orders: crate::orders::cache::OrderCache,
     /// WeChat Pay and Alipay, when configured.
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
@@ -191,6 +193,7 @@ pub async fn prepare(
     let payments = crate::orders::providers::PaymentProviders::from_config(&config, &http)?;
     let responses =
         crate::catalog::response_cache::ResponseCache::new(config.response_cache_mb << 20);
+    let orders = crate::orders::cache::OrderCache::new(config.order_cache_entries);
     let app = Arc::new(AppState {
         payments,
         config: Arc::new(config),
@@ -207,6 +210,7 @@ pub async fn prepare(
         keywords: KeywordCounter::default(),
         catalog: catalog.clone(),
         responses,
+        orders,
         distribution: Default::default(),
     });
     Ok((app, needs_rebuild))

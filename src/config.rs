@@ -89,6 +89,9 @@ pub struct Config {
     pub report_sql_statements: bool,
     /// Memory for whole responses to public catalogue queries (0 turns the cache off).
     pub response_cache_mb: usize,
+    /// Orders kept decoded for lists, checked against the database's revision on every read
+    /// (0 keeps none).
+    pub order_cache_entries: usize,
 
     pub ws_init_timeout_secs: u64,
     pub ws_max_subscriptions: usize,
@@ -214,6 +217,7 @@ impl Default for Config {
             ws_init_timeout_secs: 10,
             ws_max_subscriptions: 50,
             response_cache_mb: 32,
+            order_cache_entries: 5000,
             ws_max_message_bytes: 64 * 1024,
             events_poll_interval_ms: 500,
             events_gap_timeout_ms: 3000,

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-use crate::{config::Config, metrics::Metrics, request_scope::RequestScope};
+use crate::{config::Config, events::NewEvent, metrics::Metrics, request_scope::RequestScope};
 
 /// What an event appended in a transaction says, handed to commit hooks after the commit.
 #[derive(Clone, Debug)]
@@ -127,7 +127,7 @@ impl Db {
         Ok(WriteTx {
             tx,
             _writer: guard,
-            events: parking_lot::Mutex::new(Vec::new()),
+            queued_events: parking_lot::Mutex::new(Vec::new()),
             outbox_written: self.outbox_written.clone(),
             commit_hooks: self.commit_hooks.clone(),
         })
@@ -162,18 +162,20 @@ impl Db {
 pub struct WriteTx {
     tx: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
-    events: parking_lot::Mutex<Vec<CommittedEvent>>,
+    /// Events appended so far, written to the outbox by `commit`.
+    queued_events: parking_lot::Mutex<Vec<NewEvent>>,
     outbox_written: Arc<Notify>,
     commit_hooks: Arc<parking_lot::RwLock<Vec<CommitHook>>>,
 }
 
 impl WriteTx {
-    pub(crate) fn record_event(&self, event: CommittedEvent) {
-        self.events.lock().push(event);
+    pub(crate) fn queue_event(&self, event: NewEvent) {
+        self.queued_events.lock().push(event);
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        let events = std::mem::take(&mut *self.events.lock());
+        let queued = std::mem::take(&mut *self.queued_events.lock());
+        let events = crate::events::write_outbox(&self.tx, queued).await?;
         let signal = self.outbox_written.clone();
         let hooks = self.commit_hooks.clone();
         self.tx.commit().await?;

@@ -62,6 +62,10 @@ pub struct Model {
     pub pricing: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Raised by the database on every change to the order or its lines (triggers of migration
+    /// `m20261129_000006`): a reader holding revision N of an order holds it as it is now
+    /// exactly when the database still says N.
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ mod m20261128_000002_catalog;
 mod m20261128_000003_orders;
 mod m20261128_000004_distribution;
 mod m20261129_000005_team_counts;
+mod m20261129_000006_order_revision;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_orders::Migration),
             Box::new(m20261128_000004_distribution::Migration),
             Box::new(m20261129_000005_team_counts::Migration),
+            Box::new(m20261129_000006_order_revision::Migration),
         ]
     }
 }

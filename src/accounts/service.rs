@@ -52,8 +52,7 @@ pub(crate) async fn account_event(
             recipient_user_id: Some(user_id),
             payload,
         },
-    )
-    .await?;
+    );
     Ok(())
 }
 

@@ -44,8 +44,7 @@ pub async fn product_event(tx: &WriteTx, product_id: i64, change: &str) -> Resul
             recipient_user_id: None,
             payload: json!({ "productId": product_id, "change": change }),
         },
-    )
-    .await?;
+    );
     Ok(())
 }
 

@@ -61,8 +61,7 @@ async fn taxonomy_event(
             recipient_user_id: None,
             payload: json!({ "id": id }),
         },
-    )
-    .await?;
+    );
     Ok(())
 }
 

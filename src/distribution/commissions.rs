@@ -198,8 +198,7 @@ async fn announce(
                 recipient_user_id: Some(beneficiary),
                 payload,
             },
-        )
-        .await?;
+        );
     }
     Ok(())
 }
@@ -424,8 +423,7 @@ pub async fn on_refund(
                     "status": r.status,
                 }),
             },
-        )
-        .await?;
+        );
     }
     Ok(())
 }

@@ -138,8 +138,7 @@ pub async fn post(tx: &WriteTx, p: Posting<'_>) -> Result<balance_entry::Model, 
                 "frozenFen": entry.frozen_after_fen,
             }),
         },
-    )
-    .await?;
+    );
     Ok(entry)
 }
 

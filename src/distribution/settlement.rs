@@ -151,8 +151,7 @@ async fn settle(
                     "amountFen": d.total,
                 }),
             },
-        )
-        .await?;
+        );
     }
     let mut active: settlement_run::ActiveModel = run.into();
     active.records = Set(due.iter().map(|d| d.records).sum());

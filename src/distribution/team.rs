@@ -369,8 +369,7 @@ pub async fn touch(
                     recipient_user_id: Some(sharer.user_id),
                     payload: json!({ "customerId": customer, "productId": product_id }),
                 },
-            )
-            .await?;
+            );
             Ok(Ok(Some(row)))
         }
     }

@@ -1,7 +1,7 @@
 //! Domain events (DESIGN §10).
 //!
-//! * `append` writes an event into the `domain_events` outbox inside the caller's transaction, so
-//!   an event exists exactly when its change committed.
+//! * `append` queues an event in the caller's transaction, which writes it into the
+//!   `domain_events` outbox as it commits, so an event exists exactly when its change committed.
 //! * The dispatcher (`dispatcher.rs`) tails the outbox — woken at once by local commits and, on
 //!   PostgreSQL, by `LISTEN/NOTIFY` from any instance, and by a poll otherwise — and broadcasts
 //!   each event to this instance's subscribers in id order, once.
@@ -15,14 +15,17 @@ use chrono::{DateTime, Utc};
 use entity::domain_event;
 use futures::Stream;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 use tokio::sync::broadcast;
 
 pub use dispatcher::run_dispatcher;
 
-use crate::{db::WriteTx, error::AppError};
+use crate::{
+    db::{CommittedEvent, WriteTx},
+    error::AppError,
+};
 
 /// Events broadcast to subscriptions within this instance.
 const BUS_CAPACITY: usize = 4096;
@@ -63,30 +66,52 @@ pub struct NewEvent {
     pub payload: serde_json::Value,
 }
 
-/// Appends `event` to the outbox inside `tx`; returns its id.
-pub async fn append(tx: &WriteTx, event: NewEvent) -> Result<i64, AppError> {
-    let row = domain_event::ActiveModel {
-        event_type: Set(event.event_type.to_string()),
-        aggregate_type: Set(event.aggregate_type.to_string()),
-        aggregate_id: Set(event.aggregate_id),
-        recipient_user_id: Set(event.recipient_user_id),
-        payload: Set(event.payload.to_string()),
-        created_at: Set(Utc::now()),
-        ..Default::default()
+/// Appends `event` to the outbox of `tx`. The row is written when the transaction commits (see
+/// `write_outbox`): it commits or rolls back with the change it describes.
+pub fn append(tx: &WriteTx, event: NewEvent) {
+    tx.queue_event(event);
+}
+
+/// Writes the events queued in a transaction, just before it commits: one multi-row insert,
+/// and on PostgreSQL one `NOTIFY`, however many events the transaction appended. Writing them
+/// last also means their ids are taken at the end of the transaction, so an id that another
+/// instance sees missing is missing only as long as the commit takes.
+pub(crate) async fn write_outbox(
+    tx: &DatabaseTransaction,
+    queued: Vec<NewEvent>,
+) -> Result<Vec<CommittedEvent>, DbErr> {
+    if queued.is_empty() {
+        return Ok(Vec::new());
     }
-    .insert(&**tx)
-    .await?;
+    let now = Utc::now();
+    let rows = queued.iter().map(|e| domain_event::ActiveModel {
+        event_type: Set(e.event_type.to_string()),
+        aggregate_type: Set(e.aggregate_type.to_string()),
+        aggregate_id: Set(e.aggregate_id),
+        recipient_user_id: Set(e.recipient_user_id),
+        payload: Set(e.payload.to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    });
+    let mut ids = domain_event::Entity::insert_many(rows)
+        .exec_with_returning_keys(tx)
+        .await?;
+    // Both databases number the rows of one insert in the order of its values.
+    ids.sort_unstable();
     if tx.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         // Delivered to every listening instance when (and only if) the transaction commits.
         tx.execute_unprepared("NOTIFY distmall_events").await?;
     }
-    tx.record_event(crate::db::CommittedEvent {
-        id: row.id,
-        event_type: event.event_type,
-        aggregate_id: event.aggregate_id,
-        payload: event.payload,
-    });
-    Ok(row.id)
+    Ok(ids
+        .into_iter()
+        .zip(queued)
+        .map(|(id, e)| CommittedEvent {
+            id,
+            event_type: e.event_type,
+            aggregate_id: e.aggregate_id,
+            payload: e.payload,
+        })
+        .collect())
 }
 
 /// Which events a subscription wants. The same filter is applied to live events in memory and to

@@ -197,7 +197,45 @@ where
     C: sea_orm::ConnectionTrait,
 {
     let counter = count_fn(db, select.clone());
+    let rows = windowed(select, id_column, newest_first, &window)
+        .all(rows_on)
+        .await?;
+    Ok(RowPage::finish(rows, &window, counter, id_of))
+}
 
+/// One page of `select` as `(id, version)` pairs only, for callers that keep decoded rows in
+/// memory and read whole rows only for those whose `version_column` moved.
+pub async fn page_of_versions<E>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    id_column: E::Column,
+    version_column: E::Column,
+    newest_first: bool,
+    window: Window,
+) -> Result<RowPage<(i64, i64)>, AppError>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    let counter = count_fn(db, select.clone());
+    let rows: Vec<(i64, i64)> = windowed(select, id_column, newest_first, &window)
+        .select_only()
+        .column(id_column)
+        .column(version_column)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(RowPage::finish(rows, &window, counter, |r| r.0))
+}
+
+/// `select` limited to the window, in walking order, with one row more than the page to tell
+/// whether there is another page.
+fn windowed<E: EntityTrait>(
+    select: Select<E>,
+    id_column: E::Column,
+    newest_first: bool,
+    window: &Window,
+) -> Select<E> {
     // Walking "forward" means in display order; `last/before` walks the other way and reverses.
     let descending = newest_first != window.backward;
     let mut q = select;
@@ -224,24 +262,46 @@ where
     } else {
         q.order_by_asc(id_column)
     };
-    let mut rows = q.limit(window.limit + 1).all(rows_on).await?;
-    let has_more = rows.len() as u64 > window.limit;
-    rows.truncate(window.limit as usize);
-    if window.backward {
-        rows.reverse();
+    q.limit(window.limit + 1)
+}
+
+impl<M> RowPage<M> {
+    /// The page from the rows `windowed` read.
+    fn finish(mut rows: Vec<M>, window: &Window, count: CountFn, id_of: fn(&M) -> i64) -> Self {
+        let has_more = rows.len() as u64 > window.limit;
+        rows.truncate(window.limit as usize);
+        if window.backward {
+            rows.reverse();
+        }
+        let (has_previous, has_next) = if window.backward {
+            (has_more, window.before.is_some())
+        } else {
+            (window.after.is_some(), has_more)
+        };
+        RowPage {
+            rows,
+            has_previous,
+            has_next,
+            totals: ConnectionTotals { count },
+            id_of,
+        }
     }
-    let (has_previous, has_next) = if window.backward {
-        (has_more, window.before.is_some())
-    } else {
-        (window.after.is_some(), has_more)
-    };
-    Ok(RowPage {
-        rows,
-        has_previous,
-        has_next,
-        totals: ConnectionTotals { count: counter },
-        id_of,
-    })
+
+    pub fn has_next(&self) -> bool {
+        self.has_next
+    }
+
+    /// The same page holding other rows: what the caller made of these, in the same order
+    /// (rows that vanished meanwhile may be left out).
+    pub fn with_rows<N>(self, rows: Vec<N>, id_of: fn(&N) -> i64) -> RowPage<N> {
+        RowPage {
+            rows,
+            has_previous: self.has_previous,
+            has_next: self.has_next,
+            totals: self.totals,
+            id_of,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -108,8 +108,7 @@ pub async fn change_stock(
                 "crossedZero": rules::crossed_zero(sku.stock, change.delta),
             }),
         },
-    )
-    .await?;
+    );
     let sku = apply_alert_transition(app, tx, sku, change.delta).await?;
     Ok(Ok(sku))
 }
@@ -345,8 +344,7 @@ async fn raise_alert(
                 "threshold": threshold,
             }),
         },
-    )
-    .await?;
+    );
     let title = format!("库存预警：{product}（{}）", sku.code);
     let body = format!(
         "SKU {} 当前库存 {}，已低于安全库存 {}，请及时补货。",

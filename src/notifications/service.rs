@@ -72,8 +72,7 @@ pub async fn notify(tx: &WriteTx, n: NewNotification<'_>) -> Result<notification
             recipient_user_id: Some(row.user_id),
             payload: to_payload(&row),
         },
-    )
-    .await?;
+    );
     Ok(row)
 }
 

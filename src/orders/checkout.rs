@@ -456,39 +456,6 @@ pub async fn place_order(
     let day = (now + offset).format("%Y%m%d").to_string();
     let order_no = next_order_no(&tx, &day).await?;
 
-    let mut by_sku: Vec<&QuoteLine> = quote.lines.iter().collect();
-    by_sku.sort_by_key(|l| l.sku.id);
-    for line in by_sku {
-        match inventory::reserve(
-            app,
-            &tx,
-            line.sku.id,
-            line.quantity,
-            &order_no,
-            Some(buyer_id),
-        )
-        .await?
-        {
-            Ok(_) => {}
-            Err(StockRefusal::OutOfStock { available }) => {
-                let problem = if available > 0 {
-                    LineProblem::InsufficientStock { available }
-                } else {
-                    LineProblem::OutOfStock
-                };
-                return line_problem_error(&QuoteLine {
-                    problem: Some(problem),
-                    sku: line.sku.clone(),
-                    bundle: line.bundle.clone(),
-                    quantity: line.quantity,
-                });
-            }
-            Err(StockRefusal::SkuNotFound | StockRefusal::TooMuch) => {
-                return reject_whole(OrderErrorCode::SkuNotFound, "an item no longer exists");
-            }
-        }
-    }
-
     let attribution = crate::distribution::commissions::attribute(
         app,
         &tx,
@@ -597,9 +564,43 @@ pub async fn place_order(
     .await?;
     if !claimed {
         // A concurrent request with the same key committed first: undo this one entirely
-        // (stock included) and answer with the winner's order.
+        // and answer with the winner's order.
         tx.rollback().await?;
         return replay(app, buyer_id, idempotency_key, &hash).await;
+    }
+    // Stock last: on PostgreSQL the reservation locks the SKU's row until the commit, and every
+    // order for that SKU waits for the lock, so it is taken after everything else is written.
+    let mut by_sku: Vec<&QuoteLine> = quote.lines.iter().collect();
+    by_sku.sort_by_key(|l| l.sku.id);
+    for line in by_sku {
+        match inventory::reserve(
+            app,
+            &tx,
+            line.sku.id,
+            line.quantity,
+            &placed.order_no,
+            Some(buyer_id),
+        )
+        .await?
+        {
+            Ok(_) => {}
+            Err(StockRefusal::OutOfStock { available }) => {
+                let problem = if available > 0 {
+                    LineProblem::InsufficientStock { available }
+                } else {
+                    LineProblem::OutOfStock
+                };
+                return line_problem_error(&QuoteLine {
+                    problem: Some(problem),
+                    sku: line.sku.clone(),
+                    bundle: line.bundle.clone(),
+                    quantity: line.quantity,
+                });
+            }
+            Err(StockRefusal::SkuNotFound | StockRefusal::TooMuch) => {
+                return reject_whole(OrderErrorCode::SkuNotFound, "an item no longer exists");
+            }
+        }
     }
     tx.commit().await?;
     Ok(placed)

@@ -11,7 +11,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 
 use super::queries::{self, OrderFilter, OrderSort};
 use crate::{
-    app::AppState, error::AppError, graphql::relay::Window, inventory::reports::csv_field, money,
+    app::AppState,
+    error::AppError,
+    graphql::relay::{self, Window},
+    inventory::reports::csv_field,
+    money,
 };
 
 pub const HEADER: &str = "order_no,created_at,status,buyer_phone,recipient,recipient_phone,address,items,pay_amount,refunded_amount,carrier,tracking_no\n";
@@ -30,17 +34,17 @@ pub fn orders_csv(
         let mut after = None;
         loop {
             let window = Window::new(Some(PAGE), after.take(), None, None)?;
-            let page = queries::page(app.db.conn(), &filter, OrderSort::Newest, window).await?;
+            let page = queries::page(&app, &filter, OrderSort::Newest, window).await?;
             let orders: Vec<Arc<order::Model>> =
-                page.edges.iter().map(|e| e.node.0.clone()).collect();
+                page.rows.iter().map(|o| o.order.clone()).collect();
             if orders.is_empty() {
                 break;
             }
             yield rows(app.db.conn(), &orders, app.config.business_utc_offset_hours).await?;
-            if !page.has_next_page {
+            if !page.has_next() {
                 break;
             }
-            after = page.edges.last().map(|e| e.cursor.clone());
+            after = orders.last().map(|o| relay::encode_cursor(o.id));
         }
     }
 }

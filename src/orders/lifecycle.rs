@@ -163,8 +163,7 @@ pub async fn record(
                 "note": note,
             }),
         },
-    )
-    .await?;
+    );
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! payments, fulfilment (approval, shipping, tracking, receipt), timers, and the GraphQL face
 //! of all of it.
 pub mod addresses;
+pub mod cache;
 pub mod cart;
 pub mod checkout;
 pub mod errors;

@@ -11,12 +11,13 @@ use sea_orm::{
 };
 
 use super::{
+    cache::CachedOrder,
     rules::{OrderSource, OrderStatus},
-    types::Order,
 };
 use crate::{
+    app::AppState,
     error::AppError,
-    graphql::relay::{self, Page, Window},
+    graphql::relay::{self, RowPage, Window},
 };
 
 /// Which orders a list shows. Empty `statuses`: every status.
@@ -98,22 +99,26 @@ impl OrderFilter {
     }
 }
 
+/// One page of orders: their ids and revisions from the database, the orders themselves from
+/// the order cache (read for those it does not hold at that revision).
 pub async fn page(
-    db: &DatabaseConnection,
+    app: &AppState,
     filter: &OrderFilter,
     sort: OrderSort,
     window: Window,
-) -> Result<Page<Order>, AppError> {
-    relay::paginate(
+) -> Result<RowPage<Arc<CachedOrder>>, AppError> {
+    let db = app.db.conn();
+    let keys = relay::page_of_versions(
         db,
         filter.select(true),
         order::Column::Id,
-        |o| o.id,
+        order::Column::Revision,
         sort == OrderSort::Newest,
         window,
-        |o| Order(Arc::new(o)),
     )
-    .await
+    .await?;
+    let orders = app.orders.current(db, &keys.rows).await?;
+    Ok(keys.with_rows(orders, |o| o.order.id))
 }
 
 /// Orders per status under `filter` (its statuses ignored).

@@ -9,6 +9,7 @@ use sea_orm::EntityTrait;
 
 use super::{
     addresses::{self, AddressDraft},
+    cache::CachedOrder,
     cart,
     checkout::{self, CheckoutRequest, LineRequest},
     errors::OrderError,
@@ -449,20 +450,22 @@ async fn list(
     sort: OrderSort,
     window: Window,
 ) -> async_graphql::Result<Page<Order>> {
-    let page = queries::page(ctx.app().db.conn(), filter, sort, window).await?;
-    prefetch(ctx, &page).await?;
-    Ok(page)
+    let page = queries::page(ctx.app(), filter, sort, window).await?;
+    prefetch(ctx, &page.rows).await?;
+    Ok(page.into_page(|o| Order(o.order.clone())))
 }
 
-/// Loads the children a list asks for in one batch each, before the orders resolve, so the
-/// statement count stays the same however many orders the page holds.
-async fn prefetch(ctx: &Context<'_>, page: &Page<Order>) -> Result<(), AppError> {
-    let ids: Vec<i64> = page.edges.iter().map(|e| e.node.0.id).collect();
+/// Hands the loaders the lines the orders came with, and loads the other children the list
+/// asks for in one batch each, before the orders resolve, so the statement count stays the
+/// same however many orders the page holds.
+async fn prefetch(ctx: &Context<'_>, orders: &[Arc<CachedOrder>]) -> Result<(), AppError> {
+    let ids: Vec<i64> = orders.iter().map(|o| o.order.id).collect();
     let node = ctx.look_ahead().field("edges").field("node");
     let loaders = ctx.loaders();
-    if node.field("lines").exists() || node.field("itemCount").exists() {
-        loaders.order_lines.load_many(ids.iter().copied()).await?;
-    }
+    loaders
+        .order_lines
+        .feed_many(orders.iter().map(|o| (o.order.id, o.lines.clone())))
+        .await;
     if node.field("history").exists() {
         loaders.order_history.load_many(ids.iter().copied()).await?;
     }

@@ -3,6 +3,7 @@
 //! order, live status, the staff list's statement count and shipping templates.
 use std::time::Duration;
 
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::{catalog::*, support::*};
@@ -643,6 +644,64 @@ async fn the_staff_order_list_runs_a_constant_number_of_statements() {
         counts.push(statements(&resp));
     }
     assert_eq!(counts[0], counts[1], "3 and 6 orders cost the same");
+}
+
+/// The list keeps decoded orders in memory; whatever changes an order or one of its lines
+/// afterwards — this instance, another instance, or someone at the database — shows at once.
+#[tokio::test]
+async fn the_order_list_shows_every_change_made_after_it_was_read() {
+    let shop = shop("30.00", 100).await;
+    let (s, t) = (&shop.s, shop.buyer.token.as_str());
+    let clerk = staff(s, &shop.boss.token, "13700000205", &["ORDERS"]).await;
+    let placed = place(
+        s,
+        t,
+        &shop.address,
+        json!([{ "skuId": shop.sku, "quantity": 2 }]),
+        "cache",
+    )
+    .await;
+    let id = placed["order"]["id"].clone();
+    let list = "{ orders(first: 5) { edges { node { status staffNote lines { quantity shippedQuantity } } } } }";
+    let read = || async {
+        let resp = s.gql(Some(&clerk.token), list, json!({})).await;
+        assert!(resp["errors"].is_null(), "{resp}");
+        let node = resp["data"]["orders"]["edges"][0]["node"].clone();
+        (node, statements(&resp))
+    };
+    let (first, cold) = read().await;
+    assert_eq!(first["status"], "SUBMITTED");
+    let (again, warm) = read().await;
+    assert_eq!(again, first);
+    assert!(
+        warm < cold,
+        "an unchanged order is not read again ({cold} statements, then {warm})"
+    );
+
+    // Through the API.
+    s.data(Some(t), PAY, json!({ "id": id, "p": "DEV" })).await;
+    assert_eq!(read().await.0["status"], "PAID");
+
+    // Behind this instance's back: another instance or a hand-written fix.
+    let db = s.app().db.conn();
+    let order_id = distmall::graphql::ids::decode_any(id.as_str().unwrap())
+        .unwrap()
+        .1;
+    db.execute_unprepared(&format!(
+        "UPDATE order_lines SET shipped_quantity = 1 WHERE order_id = {order_id}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(read().await.0["lines"][0]["shippedQuantity"], 1);
+    db.execute_unprepared(&format!(
+        "UPDATE orders SET staff_note = '加急' WHERE id = {order_id}"
+    ))
+    .await
+    .unwrap();
+    let (last, _) = read().await;
+    assert_eq!(last["staffNote"], "加急");
+    assert_eq!(last["lines"][0]["shippedQuantity"], 1);
+    assert_eq!(last["status"], "PAID");
 }
 
 #[tokio::test]
