@@ -174,17 +174,24 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
-        let queued = std::mem::take(&mut *self.queued_events.lock());
-        let events = crate::events::write_outbox(&self.tx, queued).await?;
-        let signal = self.outbox_written.clone();
-        let hooks = self.commit_hooks.clone();
-        self.tx.commit().await?;
+        let WriteTx {
+            tx,
+            _writer: writer,
+            queued_events,
+            outbox_written,
+            commit_hooks,
+        } = self;
+        let events = crate::events::write_outbox(&tx, queued_events.into_inner()).await?;
+        tx.commit().await?;
         if !events.is_empty() {
-            signal.notify_one();
-            for hook in hooks.read().iter() {
+            outbox_written.notify_one();
+            for hook in commit_hooks.read().iter() {
                 hook(&events);
             }
         }
+        // Held until the hooks ran, so the next writer never reads a cache that has not yet
+        // heard of this commit.
+        drop(writer);
         Ok(())
     }
 
