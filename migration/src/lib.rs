@@ -8,6 +8,7 @@ mod m20261128_000003_orders;
 mod m20261128_000004_distribution;
 mod m20261129_000005_team_counts;
 mod m20261129_000006_order_revision;
+mod m20261129_000007_notify_trigger;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_distribution::Migration),
             Box::new(m20261129_000005_team_counts::Migration),
             Box::new(m20261129_000006_order_revision::Migration),
+            Box::new(m20261129_000007_notify_trigger::Migration),
         ]
     }
 }

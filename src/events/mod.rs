@@ -73,8 +73,9 @@ pub fn append(tx: &WriteTx, event: NewEvent) {
 }
 
 /// Writes the events queued in a transaction, just before it commits: one multi-row insert,
-/// and on PostgreSQL one `NOTIFY`, however many events the transaction appended. Writing them
-/// last also means their ids are taken at the end of the transaction, so an id that another
+/// however many events the transaction appended (on PostgreSQL the insert also notifies the
+/// listening instances, by the trigger of migration `m20261129_000007`). Writing them last
+/// also means their ids are taken at the end of the transaction, so an id that another
 /// instance sees missing is missing only as long as the commit takes.
 pub(crate) async fn write_outbox(
     tx: &DatabaseTransaction,
@@ -98,10 +99,6 @@ pub(crate) async fn write_outbox(
         .await?;
     // Both databases number the rows of one insert in the order of its values.
     ids.sort_unstable();
-    if tx.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        // Delivered to every listening instance when (and only if) the transaction commits.
-        tx.execute_unprepared("NOTIFY distmall_events").await?;
-    }
     Ok(ids
         .into_iter()
         .zip(queued)
