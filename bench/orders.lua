@@ -4,14 +4,19 @@ local data, mode
 local counter = 0
 local thread_tag = "t"
 
+-- Keys must differ between runs: a key sent again is answered from the first order (a replay,
+-- or a refusal when the lines differ), not placed. Lua's generator is unseeded in setup, so the
+-- tag is the start time (runs are seconds long) and the thread's number.
+local threads = 0
 function setup(thread)
-  thread:set("tag", tostring(math.random(1, 1e9)))
+  threads = threads + 1
+  thread:set("tag", string.format("%x-%d", os.time(), threads))
 end
 
 function init(args)
   data = dofile(args[1])
   mode = args[2] or "hot"
-  thread_tag = tag or tostring(math.random(1, 1e9))
+  thread_tag = tag
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 end
 

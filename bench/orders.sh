@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10s}"
+[[ "$DURATION" =~ ^[0-9]+s$ ]] || { echo "give the duration in seconds, e.g. 10s"; exit 1; }
 SUBSCRIBERS="${2:-5000}"
 PORT=18083
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
@@ -40,10 +41,18 @@ until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.01; done
 URL="http://127.0.0.1:$PORT/graphql"
 python3 bench/orders_setup.py "$URL" 13700000000 Bench1234 "$WORK/data"
 
+orders_so_far() {
+  python3 bench/orders_verify.py "$URL" "$WORK/data.json" 1000000 | tee /dev/stderr | sed 's/^orders=\([0-9]*\).*/\1/'
+}
+# Orders placed, not requests answered: a request that placed nothing (a refusal, a replayed
+# key) must not count.
 place() {
   echo "== placeOrder, $1 (32 connections, $DURATION)"
+  local before after
+  before=$(orders_so_far 2>/dev/null)
   wrk -t2 -c32 -d"$DURATION" -s bench/orders.lua "$URL" -- "$WORK/data.lua" "$1" | grep -E 'RESULT|Non-2xx'
-  python3 bench/orders_verify.py "$URL" "$WORK/data.json" 1000000
+  after=$(orders_so_far)
+  echo "placed=$((after - before)) placed_per_sec=$(( (after - before) / ${DURATION%s} ))"
 }
 place hot
 place spread
