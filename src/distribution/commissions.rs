@@ -8,7 +8,7 @@ use chrono::Utc;
 use entity::{commission, distributor, order, order_line};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::json;
@@ -116,61 +116,26 @@ pub async fn attribute(
         // A refused touch (own code, loop) leaves the binding as it was.
         let _ = team::touch(tx, &settings, buyer, &sharer, product_id).await?;
     }
-    if let Some(a) = by_binding(app, &**tx, buyer, share_code.clone()).await? {
-        return Ok(a);
-    }
-    // No rule version yet: the defaults become version 1, in this transaction.
-    app.distribution.current(tx).await?;
-    by_binding(app, &**tx, buyer, share_code)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no commission rule version")))
-}
-
-/// The attribution of an order without a share code, read before the order's write
-/// transaction (so that the writers' turn is not spent on reads): a binding made meanwhile
-/// counts as made after the order. `None` when it needs the transaction: a share code is given
-/// (it may touch the binding), or no rule version is published yet.
-pub async fn attribute_before_writing(
-    app: &AppState,
-    conn: &impl ConnectionTrait,
-    buyer: i64,
-    share_code: Option<&str>,
-) -> Result<Option<Attribution>, AppError> {
-    if share_code.is_some_and(|c| !team::normalize_code(c).is_empty()) {
-        return Ok(None);
-    }
-    by_binding(app, conn, buyer, None).await
-}
-
-/// The chain from the buyer's binding as it is; `None` when a chain is needed and no rule
-/// version is published.
-async fn by_binding(
-    app: &AppState,
-    conn: &impl ConnectionTrait,
-    buyer: i64,
-    share_code: Option<String>,
-) -> Result<Option<Attribution>, AppError> {
-    let bound = team::bound_distributor(conn, buyer, Utc::now()).await?;
-    let buyer_is_distributor = team::find(conn, buyer)
+    let now = Utc::now();
+    let bound = team::bound_distributor(&**tx, buyer, now).await?;
+    let buyer_is_distributor = team::find(&**tx, buyer)
         .await?
         .is_some_and(|d| d.status == team::STATUS_ACTIVE);
     if bound.is_none() && !buyer_is_distributor {
-        return Ok(Some(Attribution::direct(share_code)));
+        return Ok(Attribution::direct(share_code));
     }
-    let Some((version, rules)) = app.distribution.published(conn).await? else {
-        return Ok(None);
-    };
+    let (version, rules) = app.distribution.current(tx).await?;
     let Some(start) = chain_start(buyer, buyer_is_distributor, rules.self_purchase, bound) else {
-        return Ok(Some(Attribution::direct(share_code)));
+        return Ok(Attribution::direct(share_code));
     };
-    let chain = team::upline(conn, start, rules.tiers() as i32 - 1).await?;
-    Ok(Some(Attribution {
+    let chain = team::upline(&**tx, start, rules.tiers() as i32 - 1).await?;
+    Ok(Attribution {
         source: OrderSource::Distributor,
         distributor: Some(start),
         share_code,
         chain,
         rule_version: Some(version),
-    }))
+    })
 }
 
 fn facts(line: &order_line::Model) -> LineFacts {

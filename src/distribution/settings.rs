@@ -228,19 +228,12 @@ impl RuleVersions {
         Ok(self.remember(&row))
     }
 
-    /// The newest version, if any was written (`current` writes the defaults when none was).
-    pub async fn published(
-        &self,
-        conn: &impl ConnectionTrait,
-    ) -> Result<Option<(i64, Arc<CommissionRules>)>, AppError> {
-        Ok(latest(conn).await?.map(|row| (row.id, self.remember(&row))))
-    }
-
     /// The version in force: the newest. With none written yet, the defaults are written as
     /// version 1 (inside `tx`, so the order that needed it keeps it).
     pub async fn current(&self, tx: &WriteTx) -> Result<(i64, Arc<CommissionRules>), AppError> {
-        if let Some(published) = self.published(&**tx).await? {
-            return Ok(published);
+        if let Some(row) = latest(&**tx).await? {
+            let rules = self.remember(&row);
+            return Ok((row.id, rules));
         }
         let row = publish(tx, &CommissionRules::default(), None).await?;
         Ok((row.id, self.remember(&row)))

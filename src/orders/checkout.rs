@@ -31,7 +31,6 @@ use crate::{
     app::AppState,
     catalog::{cache::ProductBundle, rules::ProductStatus},
     db::WriteTx,
-    distribution::commissions,
     error::{AppError, ServiceError},
     idempotency::{self, Prior},
     inventory::service::{self as inventory, StockRefusal},
@@ -451,28 +450,20 @@ pub async fn place_order(
             format!("{message} ({field})"),
         );
     }
-    let share_code = req.share_code.as_deref().filter(|c| c.len() <= 32);
-    let attributed =
-        commissions::attribute_before_writing(app, app.db.conn(), buyer_id, share_code).await?;
     let tx = app.db.begin_write().await?;
     let now = Utc::now();
     let offset = chrono::Duration::hours(i64::from(app.config.business_utc_offset_hours));
     let day = (now + offset).format("%Y%m%d").to_string();
     let order_no = next_order_no(&tx, &day).await?;
 
-    let attribution = match attributed {
-        Some(a) => a,
-        None => {
-            commissions::attribute(
-                app,
-                &tx,
-                buyer_id,
-                share_code,
-                quote.lines.first().map(|l| l.sku.product_id),
-            )
-            .await?
-        }
-    };
+    let attribution = crate::distribution::commissions::attribute(
+        app,
+        &tx,
+        buyer_id,
+        req.share_code.as_deref().filter(|c| c.len() <= 32),
+        quote.lines.first().map(|l| l.sku.product_id),
+    )
+    .await?;
     let priced = &quote.priced;
     let timeout = chrono::Duration::seconds(
         i64::try_from(app.config.order_payment_timeout_secs).unwrap_or(i64::MAX / 2_000),
