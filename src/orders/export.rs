@@ -5,11 +5,14 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{FixedOffset, SecondsFormat};
-use entity::{order, order_line, shipment, user};
+use entity::{shipment, user};
 use futures::Stream;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::queries::{self, OrderFilter, OrderSort};
+use super::{
+    cache::CachedOrder,
+    queries::{self, OrderFilter, OrderSort},
+};
 use crate::{
     app::AppState,
     error::AppError,
@@ -35,16 +38,14 @@ pub fn orders_csv(
         loop {
             let window = Window::new(Some(PAGE), after.take(), None, None)?;
             let page = queries::page(&app, &filter, OrderSort::Newest, window).await?;
-            let orders: Vec<Arc<order::Model>> =
-                page.rows.iter().map(|o| o.order.clone()).collect();
-            if orders.is_empty() {
+            if page.rows.is_empty() {
                 break;
             }
-            yield rows(app.db.conn(), &orders, app.config.business_utc_offset_hours).await?;
+            yield rows(app.db.conn(), &page.rows, app.config.business_utc_offset_hours).await?;
             if !page.has_next() {
                 break;
             }
-            after = orders.last().map(|o| relay::encode_cursor(o.id));
+            after = page.rows.last().map(|o| relay::encode_cursor(o.order.id));
         }
     }
 }
@@ -63,17 +64,13 @@ fn yuan(fen: i64) -> String {
     money::to_decimal(fen).to_string()
 }
 
+/// The CSV rows of a page of orders; their lines came with them from the order cache.
 async fn rows(
     conn: &DatabaseConnection,
-    orders: &[Arc<order::Model>],
+    page: &[Arc<CachedOrder>],
     offset_hours: i32,
 ) -> Result<String, AppError> {
-    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let lines = order_line::Entity::find()
-        .filter(order_line::Column::OrderId.is_in(ids.clone()))
-        .order_by_asc(order_line::Column::Id)
-        .all(conn)
-        .await?;
+    let ids: Vec<i64> = page.iter().map(|o| o.order.id).collect();
     let parcels = shipment::Entity::find()
         .filter(shipment::Column::OrderId.is_in(ids))
         .order_by_asc(shipment::Column::Id)
@@ -83,7 +80,7 @@ async fn rows(
         .select_only()
         .column(user::Column::Id)
         .column(user::Column::Phone)
-        .filter(user::Column::Id.is_in(orders.iter().map(|o| o.user_id)))
+        .filter(user::Column::Id.is_in(page.iter().map(|o| o.order.user_id)))
         .into_tuple::<(i64, Option<String>)>()
         .all(conn)
         .await?
@@ -92,10 +89,9 @@ async fn rows(
     let shop_time = FixedOffset::east_opt(offset_hours * 3600)
         .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"));
     let mut out = String::new();
-    for o in orders {
+    for CachedOrder { order: o, lines } in page.iter().map(Arc::as_ref) {
         let items = lines
             .iter()
-            .filter(|l| l.order_id == o.id)
             .map(|l| {
                 if l.spec_text.is_empty() {
                     format!("{} ×{}", l.product_name, l.quantity)
