@@ -10,6 +10,23 @@ mod m20261129_000005_team_counts;
 mod m20261129_000006_order_revision;
 mod m20261129_000007_notify_trigger;
 
+/// Runs the statements written for the database `m` migrates: hand-written SQL that differs
+/// between the two (triggers, functions).
+async fn run_per_backend(
+    m: &SchemaManager<'_>,
+    sqlite: &[&str],
+    postgres: &[&str],
+) -> Result<(), DbErr> {
+    let statements = match m.get_database_backend() {
+        sea_orm_migration::sea_orm::DatabaseBackend::Postgres => postgres,
+        _ => sqlite,
+    };
+    for sql in statements {
+        m.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

@@ -2,7 +2,7 @@
 //! to one of its lines. Readers keep decoded orders in memory and ask the database only for
 //! `(id, revision)` to know whether what they hold is still current. Triggers raise it, so no
 //! write path, present or future, can forget to.
-use sea_orm_migration::{prelude::*, schema::*, sea_orm::DatabaseBackend};
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -48,17 +48,6 @@ const POSTGRES_DOWN: &[&str] = &[
     "DROP FUNCTION IF EXISTS orders_revision()",
 ];
 
-async fn run(m: &SchemaManager<'_>, sqlite: &[&str], postgres: &[&str]) -> Result<(), DbErr> {
-    let statements = match m.get_database_backend() {
-        DatabaseBackend::Postgres => postgres,
-        _ => sqlite,
-    };
-    for sql in statements {
-        m.get_connection().execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -69,11 +58,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        run(m, SQLITE_UP, POSTGRES_UP).await
+        crate::run_per_backend(m, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, SQLITE_DOWN, POSTGRES_DOWN).await?;
+        crate::run_per_backend(m, SQLITE_DOWN, POSTGRES_DOWN).await?;
         m.alter_table(
             Table::alter()
                 .table(Orders::Table)

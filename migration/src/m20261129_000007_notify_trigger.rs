@@ -2,7 +2,7 @@
 //! itself (a statement trigger), not by a separate `NOTIFY` round trip from every writer: the
 //! notification is still delivered when, and only if, the transaction commits. SQLite has no
 //! notifications (instances there poll).
-use sea_orm_migration::{prelude::*, sea_orm::DatabaseBackend};
+use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -19,23 +19,13 @@ const DOWN: &[&str] = &[
     "DROP FUNCTION IF EXISTS domain_events_notify()",
 ];
 
-async fn run(m: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    if m.get_database_backend() != DatabaseBackend::Postgres {
-        return Ok(());
-    }
-    for sql in statements {
-        m.get_connection().execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, UP).await
+        crate::run_per_backend(m, &[], UP).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        run(m, DOWN).await
+        crate::run_per_backend(m, &[], DOWN).await
     }
 }
