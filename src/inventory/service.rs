@@ -225,9 +225,9 @@ pub async fn default_safety_stock(conn: &impl ConnectionTrait) -> Result<i32, Ap
 }
 
 /// The safety stock that applies to a SKU of `product_id` whose own setting is `own` (its own,
-/// its product's, its categories', global). The product and the category tree come from the catalogue cache, which forgets them in the
-/// commit that changes them: every order checks the threshold, and it should not cost the
-/// write lock two more statements each time.
+/// its product's, its categories', global). The product and the category tree come from the
+/// catalogue cache, which forgets them in the commit that changes them: every order checks the
+/// threshold, and it should not cost the write lock two more statements each time.
 pub async fn threshold_for(
     app: &AppState,
     conn: &impl ConnectionTrait,
