@@ -49,6 +49,8 @@ pub struct AppState {
     pub responses: crate::catalog::response_cache::ResponseCache,
     /// Decoded orders for lists (see `orders::cache`).
     pub orders: crate::orders::cache::OrderCache,
+    /// Queues in front of SKU rows for reservations (see `inventory::gates`).
+    pub stock_gates: crate::inventory::gates::StockGates,
     /// WeChat Pay and Alipay, when configured.
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
@@ -194,6 +196,7 @@ pub async fn prepare(
     let responses =
         crate::catalog::response_cache::ResponseCache::new(config.response_cache_mb << 20);
     let orders = crate::orders::cache::OrderCache::new(config.order_cache_entries);
+    let stock_gates = crate::inventory::gates::StockGates::new(db.is_postgres());
     let app = Arc::new(AppState {
         payments,
         config: Arc::new(config),
@@ -211,6 +214,7 @@ pub async fn prepare(
         catalog: catalog.clone(),
         responses,
         orders,
+        stock_gates,
         distribution: Default::default(),
     });
     Ok((app, needs_rebuild))

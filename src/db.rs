@@ -14,7 +14,10 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-use crate::{config::Config, events::NewEvent, metrics::Metrics, request_scope::RequestScope};
+use crate::{
+    config::Config, events::NewEvent, inventory::gates::GatePass, metrics::Metrics,
+    request_scope::RequestScope,
+};
 
 /// What an event appended in a transaction says, handed to commit hooks after the commit.
 #[derive(Clone, Debug)]
@@ -128,6 +131,7 @@ impl Db {
             tx,
             _writer: guard,
             queued_events: parking_lot::Mutex::new(Vec::new()),
+            gates: parking_lot::Mutex::new(Vec::new()),
             outbox_written: self.outbox_written.clone(),
             commit_hooks: self.commit_hooks.clone(),
         })
@@ -164,6 +168,8 @@ pub struct WriteTx {
     _writer: Option<OwnedMutexGuard<()>>,
     /// Events appended so far, written to the outbox by `commit`.
     queued_events: parking_lot::Mutex<Vec<NewEvent>>,
+    /// Stock gates entered in this transaction, left after it ends.
+    gates: parking_lot::Mutex<GatePass>,
     outbox_written: Arc<Notify>,
     commit_hooks: Arc<parking_lot::RwLock<Vec<CommitHook>>>,
 }
@@ -173,16 +179,23 @@ impl WriteTx {
         self.queued_events.lock().push(event);
     }
 
+    /// Keeps `pass` until the transaction has committed or rolled back.
+    pub fn hold_until_end(&self, pass: GatePass) {
+        self.gates.lock().extend(pass);
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
         let WriteTx {
             tx,
             _writer: writer,
             queued_events,
+            gates,
             outbox_written,
             commit_hooks,
         } = self;
         let events = crate::events::write_outbox(&tx, queued_events.into_inner()).await?;
         tx.commit().await?;
+        drop(gates);
         if !events.is_empty() {
             outbox_written.notify_one();
             for hook in commit_hooks.read().iter() {

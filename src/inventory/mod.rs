@@ -1,5 +1,6 @@
 //! Inventory (DESIGN §6): the stock ledger, reservations for orders, safety stock and low-stock
 //! alerts, stock reports.
+pub mod gates;
 pub mod reports;
 pub mod rules;
 pub mod schema;

@@ -570,8 +570,10 @@ pub async fn place_order(
     }
     // Stock last: on PostgreSQL the reservation locks the SKU's row until the commit, and every
     // order for that SKU waits for the lock, so it is taken after everything else is written.
+    // Orders of this process wait for the rows in arrival order (`inventory::gates`).
     let mut by_sku: Vec<&QuoteLine> = quote.lines.iter().collect();
     by_sku.sort_by_key(|l| l.sku.id);
+    tx.hold_until_end(app.stock_gates.enter(by_sku.iter().map(|l| l.sku.id)).await);
     for line in by_sku {
         match inventory::reserve(
             app,
