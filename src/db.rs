@@ -14,10 +14,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-use crate::{
-    config::Config, events::NewEvent, inventory::gates::GatePass, metrics::Metrics,
-    request_scope::RequestScope,
-};
+use crate::{config::Config, events::NewEvent, metrics::Metrics, request_scope::RequestScope};
 
 /// What an event appended in a transaction says, handed to commit hooks after the commit.
 #[derive(Clone, Debug)]
@@ -168,8 +165,8 @@ pub struct WriteTx {
     _writer: Option<OwnedMutexGuard<()>>,
     /// Events appended so far, written to the outbox by `commit`.
     queued_events: parking_lot::Mutex<Vec<NewEvent>>,
-    /// Stock gates entered in this transaction, left after it ends.
-    gates: parking_lot::Mutex<GatePass>,
+    /// Turns taken for this transaction (e.g. `inventory::gates`), given back after it ends.
+    gates: parking_lot::Mutex<Vec<OwnedMutexGuard<()>>>,
     outbox_written: Arc<Notify>,
     commit_hooks: Arc<parking_lot::RwLock<Vec<CommitHook>>>,
 }
@@ -179,9 +176,9 @@ impl WriteTx {
         self.queued_events.lock().push(event);
     }
 
-    /// Keeps `pass` until the transaction has committed or rolled back.
-    pub fn hold_until_end(&self, pass: GatePass) {
-        self.gates.lock().extend(pass);
+    /// Keeps `guards` until the transaction has committed or rolled back.
+    pub fn hold_until_end(&self, guards: impl IntoIterator<Item = OwnedMutexGuard<()>>) {
+        self.gates.lock().extend(guards);
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
