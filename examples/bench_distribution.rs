@@ -193,6 +193,7 @@ async fn team_tree(app: &AppState, n: usize, phone: &str, password: &str) -> any
                 disabled: Set(false),
                 created_at: Set(now),
                 updated_at: Set(now),
+                revision: Set(0),
             });
             let level = match depth[i] {
                 1 => Some(levels[2]),

@@ -49,6 +49,8 @@ pub struct AppState {
     pub responses: crate::catalog::response_cache::ResponseCache,
     /// Decoded orders for lists (see `orders::cache`).
     pub orders: crate::orders::cache::OrderCache,
+    /// Users shown beside orders in lists (see `accounts::cache`).
+    pub users: crate::accounts::cache::UserCache,
     /// Queues in front of SKU rows for reservations (see `inventory::gates`).
     pub stock_gates: crate::inventory::gates::StockGates,
     /// WeChat Pay and Alipay, when configured.
@@ -196,6 +198,7 @@ pub async fn prepare(
     let responses =
         crate::catalog::response_cache::ResponseCache::new(config.response_cache_mb << 20);
     let orders = crate::orders::cache::OrderCache::new(config.order_cache_entries);
+    let users = crate::accounts::cache::UserCache::new(config.user_cache_entries);
     let stock_gates = crate::inventory::gates::StockGates::new(db.is_postgres());
     let app = Arc::new(AppState {
         payments,
@@ -214,6 +217,7 @@ pub async fn prepare(
         catalog: catalog.clone(),
         responses,
         orders,
+        users,
         stock_gates,
         distribution: Default::default(),
     });

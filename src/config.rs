@@ -92,6 +92,9 @@ pub struct Config {
     /// Orders kept decoded for lists, checked against the database's revision on every read
     /// (0 keeps none).
     pub order_cache_entries: usize,
+    /// Users kept for order lists' buyers, checked against the database's revision, which the
+    /// list reads with its page (0 keeps none).
+    pub user_cache_entries: usize,
 
     pub ws_init_timeout_secs: u64,
     pub ws_max_subscriptions: usize,
@@ -218,6 +221,7 @@ impl Default for Config {
             ws_max_subscriptions: 50,
             response_cache_mb: 32,
             order_cache_entries: 5000,
+            user_cache_entries: 5000,
             ws_max_message_bytes: 64 * 1024,
             events_poll_interval_ms: 500,
             events_gap_timeout_ms: 3000,

@@ -25,6 +25,7 @@ pub mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod request_scope;
+pub mod revision_cache;
 pub mod search;
 pub mod seed;
 

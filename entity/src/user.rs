@@ -25,6 +25,10 @@ pub struct Model {
     pub disabled: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Raised by the database on every change to the user (trigger of migration
+    /// `m20261129_000008`): a reader holding revision N holds the user as it is now exactly
+    /// when the database still says N.
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

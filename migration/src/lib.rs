@@ -9,6 +9,7 @@ mod m20261128_000004_distribution;
 mod m20261129_000005_team_counts;
 mod m20261129_000006_order_revision;
 mod m20261129_000007_notify_trigger;
+mod m20261129_000008_user_revision;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_team_counts::Migration),
             Box::new(m20261129_000006_order_revision::Migration),
             Box::new(m20261129_000007_notify_trigger::Migration),
+            Box::new(m20261129_000008_user_revision::Migration),
         ]
     }
 }

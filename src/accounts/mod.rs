@@ -1,5 +1,6 @@
 //! Accounts (DESIGN §5): consumers signing up and in by phone + password or WeChat, refresh
 //! tokens, profiles, staff and their permissions, and login throttling.
+pub mod cache;
 mod errors;
 pub mod rules;
 pub mod schema;

@@ -249,6 +249,7 @@ mod tests {
             disabled: false,
             created_at: now,
             updated_at: now,
+            revision: 0,
         }
     }
 

@@ -72,22 +72,24 @@ impl Shared {
         self.loader(ByIdLoader::new(self.db.clone()))
     }
 
+    /// A loader whose results are kept for the rest of the request.
+    fn cached<L: Loader<i64>>(&self, loader: L) -> DataLoader<L, HashMapCache> {
+        DataLoader::with_cache(loader, spawner(self.scope.clone()), HashMapCache::default())
+    }
+
     /// Children by parent id, kept for the rest of the request.
     fn by_parent<E>(&self, parent: E::Column) -> DataLoader<ByParentLoader<E>, HashMapCache>
     where
         E: EntityTrait,
         ByParentLoader<E>: Loader<i64>,
     {
-        DataLoader::with_cache(
-            ByParentLoader::new(self.db.clone(), parent),
-            spawner(self.scope.clone()),
-            HashMapCache::default(),
-        )
+        self.cached(ByParentLoader::new(self.db.clone(), parent))
     }
 }
 
 pub struct Loaders {
-    pub users: Lazy<DataLoader<UserLoader>>,
+    /// Cached per request, so a list can hand it the users it already holds (`feed_many`).
+    pub users: Lazy<DataLoader<UserLoader, HashMapCache>>,
     pub permissions: Lazy<DataLoader<PermissionLoader>>,
     pub skus: Lazy<DataLoader<ByIdLoader<sku::Entity>>>,
     pub orders: Lazy<DataLoader<ByIdLoader<order::Entity>>>,
@@ -127,7 +129,7 @@ impl Loaders {
             catalog: catalog.clone(),
         });
         Self {
-            users: Lazy::new(&sh, |s| s.loader(UserLoader(s.db.clone()))),
+            users: Lazy::new(&sh, |s| s.cached(UserLoader(s.db.clone()))),
             permissions: Lazy::new(&sh, |s| s.loader(PermissionLoader(s.db.clone()))),
             skus: Lazy::new(&sh, Shared::by_id),
             orders: Lazy::new(&sh, Shared::by_id),

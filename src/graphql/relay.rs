@@ -11,7 +11,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures::future::BoxFuture;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    QuerySelect, Select, TryGetableMany,
 };
 
 use crate::error::AppError;
@@ -203,29 +203,28 @@ where
     Ok(RowPage::finish(rows, &window, counter, id_of))
 }
 
-/// One page of `select` as `(id, version)` pairs only, for callers that keep decoded rows in
-/// memory and read whole rows only for those whose `version_column` moved.
-pub async fn page_of_versions<E>(
+/// One page of `select` as key tuples only (`columns` names them, the id first), for callers
+/// that keep decoded rows in memory and read whole rows only for those whose revision moved.
+pub async fn page_of_keys<E, K>(
     db: &DatabaseConnection,
     select: Select<E>,
     id_column: E::Column,
-    version_column: E::Column,
     newest_first: bool,
     window: Window,
-) -> Result<RowPage<(i64, i64)>, AppError>
+    columns: impl FnOnce(Select<E>) -> Select<E>,
+    id_of: fn(&K) -> i64,
+) -> Result<RowPage<K>, AppError>
 where
     E: EntityTrait,
     E::Model: Send + Sync,
+    K: TryGetableMany,
 {
     let counter = count_fn(db, select.clone());
-    let rows: Vec<(i64, i64)> = windowed(select, id_column, newest_first, &window)
-        .select_only()
-        .column(id_column)
-        .column(version_column)
+    let rows: Vec<K> = columns(windowed(select, id_column, newest_first, &window).select_only())
         .into_tuple()
         .all(db)
         .await?;
-    Ok(RowPage::finish(rows, &window, counter, |r| r.0))
+    Ok(RowPage::finish(rows, &window, counter, id_of))
 }
 
 /// `select` limited to the window, in walking order, with one row more than the page to tell

@@ -37,7 +37,7 @@ pub fn orders_csv(
         let mut after = None;
         loop {
             let window = Window::new(Some(PAGE), after.take(), None, None)?;
-            let page = queries::page(&app, &filter, OrderSort::Newest, window).await?;
+            let page = queries::page(&app, &filter, OrderSort::Newest, window).await?.orders;
             if page.rows.is_empty() {
                 break;
             }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use entity::order;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Select,
-    sea_query::LikeExpr,
+    sea_query::{Expr, LikeExpr},
 };
 
 use super::{
@@ -99,26 +99,53 @@ impl OrderFilter {
     }
 }
 
-/// One page of orders: their ids and revisions from the database, the orders themselves from
-/// the order cache (read for those it does not hold at that revision).
+/// One page of orders, and the revisions of their buyers.
+pub struct OrderPage {
+    pub orders: RowPage<Arc<CachedOrder>>,
+    /// `(user id, revision)` of each order's buyer, in page order, for
+    /// `accounts::cache::current`.
+    pub buyers: Vec<(i64, i64)>,
+}
+
+/// `(order id, revision, buyer id, buyer's revision)`; the buyer's is `None` if the user is gone.
+type OrderKeys = (i64, i64, i64, Option<i64>);
+
+/// One page of orders: their ids and revisions (and their buyers') from the database, the
+/// orders themselves from the order cache (read for those it does not hold at that revision).
 pub async fn page(
     app: &AppState,
     filter: &OrderFilter,
     sort: OrderSort,
     window: Window,
-) -> Result<RowPage<Arc<CachedOrder>>, AppError> {
+) -> Result<OrderPage, AppError> {
     let db = app.db.conn();
-    let keys = relay::page_of_versions(
+    let keys = relay::page_of_keys(
         db,
         filter.select(true),
         order::Column::Id,
-        order::Column::Revision,
         sort == OrderSort::Newest,
         window,
+        |q| {
+            q.column(order::Column::Id)
+                .column(order::Column::Revision)
+                .column(order::Column::UserId)
+                .column_as(
+                    Expr::cust(
+                        r#"(SELECT "users"."revision" FROM "users" WHERE "users"."id" = "orders"."user_id")"#,
+                    ),
+                    "buyer_revision",
+                )
+        },
+        |k: &OrderKeys| k.0,
     )
     .await?;
-    let orders = app.orders.current(db, &keys.rows).await?;
-    Ok(keys.with_rows(orders, |o| o.order.id))
+    let versions: Vec<(i64, i64)> = keys.rows.iter().map(|k| (k.0, k.1)).collect();
+    let buyers = keys.rows.iter().filter_map(|k| Some((k.2, k.3?))).collect();
+    let orders = super::cache::current(&app.orders, db, &versions).await?;
+    Ok(OrderPage {
+        orders: keys.with_rows(orders, |o| o.order.id),
+        buyers,
+    })
 }
 
 /// Orders per status under `filter` (its statuses ignored).

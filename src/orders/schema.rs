@@ -9,7 +9,6 @@ use sea_orm::EntityTrait;
 
 use super::{
     addresses::{self, AddressDraft},
-    cache::CachedOrder,
     cart,
     checkout::{self, CheckoutRequest, LineRequest},
     errors::OrderError,
@@ -451,14 +450,16 @@ async fn list(
     window: Window,
 ) -> async_graphql::Result<Page<Order>> {
     let page = queries::page(ctx.app(), filter, sort, window).await?;
-    prefetch(ctx, &page.rows).await?;
-    Ok(page.into_page(|o| Order(o.order.clone())))
+    prefetch(ctx, &page).await?;
+    Ok(page.orders.into_page(|o| Order(o.order.clone())))
 }
 
-/// Hands the loaders the lines the orders came with, and loads the other children the list
-/// asks for in one batch each, before the orders resolve, so the statement count stays the
-/// same however many orders the page holds.
-async fn prefetch(ctx: &Context<'_>, orders: &[Arc<CachedOrder>]) -> Result<(), AppError> {
+/// Hands the loaders the lines the orders came with and their buyers (from the user cache, at
+/// the revisions the page read), and loads the other children the list asks for in one batch
+/// each, before the orders resolve, so the statement count stays the same however many orders
+/// the page holds.
+async fn prefetch(ctx: &Context<'_>, page: &queries::OrderPage) -> Result<(), AppError> {
+    let orders = &page.orders.rows;
     let ids: Vec<i64> = orders.iter().map(|o| o.order.id).collect();
     let node = ctx.look_ahead().field("edges").field("node");
     let loaders = ctx.loaders();
@@ -466,6 +467,15 @@ async fn prefetch(ctx: &Context<'_>, orders: &[Arc<CachedOrder>]) -> Result<(), 
         .order_lines
         .feed_many(orders.iter().map(|o| (o.order.id, o.lines.clone())))
         .await;
+    if node.field("buyer").exists() {
+        let app = ctx.app();
+        let buyers =
+            crate::accounts::cache::current(&app.users, app.db.conn(), &page.buyers).await?;
+        loaders
+            .users
+            .feed_many(buyers.into_iter().map(|u| (u.id, u)))
+            .await;
+    }
     if node.field("history").exists() {
         loaders.order_history.load_many(ids.iter().copied()).await?;
     }

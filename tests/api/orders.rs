@@ -661,7 +661,7 @@ async fn the_staff_order_list_runs_a_constant_number_of_statements() {
     let shop = shop("30.00", 100).await;
     let s = &shop.s;
     let clerk = staff(s, &shop.boss.token, "13700000203", &["ORDERS"]).await;
-    let list = "{ orders(first: 20) { edges { node { orderNo status lines { productName quantity sku { id } } buyer { id } history { toStatus } payments { status } } } } }";
+    let list = "{ orders(first: 20) { edges { node { orderNo status lines { productName quantity sku { id } } buyer { id nickname phone } history { toStatus } payments { status } } } } }";
     let mut counts = Vec::new();
     for round in 0..2 {
         for i in 0..3 {
@@ -688,8 +688,9 @@ async fn the_staff_order_list_runs_a_constant_number_of_statements() {
     assert_eq!(counts[0], counts[1], "3 and 6 orders cost the same");
 }
 
-/// The list keeps decoded orders in memory; whatever changes an order or one of its lines
-/// afterwards — this instance, another instance, or someone at the database — shows at once.
+/// The list keeps decoded orders and their buyers in memory; whatever changes an order, one of
+/// its lines or its buyer afterwards — this instance, another instance, or someone at the
+/// database — shows at once.
 #[tokio::test]
 async fn the_order_list_shows_every_change_made_after_it_was_read() {
     let shop = shop("30.00", 100).await;
@@ -704,7 +705,7 @@ async fn the_order_list_shows_every_change_made_after_it_was_read() {
     )
     .await;
     let id = placed["order"]["id"].clone();
-    let list = "{ orders(first: 5) { edges { node { status staffNote lines { quantity shippedQuantity } } } } }";
+    let list = "{ orders(first: 5) { edges { node { status staffNote lines { quantity shippedQuantity } buyer { nickname } } } } }";
     let read = || async {
         let resp = s.gql(Some(&clerk.token), list, json!({})).await;
         assert!(resp["errors"].is_null(), "{resp}");
@@ -744,6 +745,26 @@ async fn the_order_list_shows_every_change_made_after_it_was_read() {
     assert_eq!(last["staffNote"], "加急");
     assert_eq!(last["lines"][0]["shippedQuantity"], 1);
     assert_eq!(last["status"], "PAID");
+
+    // The buyer, through the API and behind this instance's back.
+    let renamed = s
+        .data(
+            Some(t),
+            "mutation { updateProfile(input: { nickname: \"小王\" }) { userErrors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(renamed["updateProfile"]["userErrors"], json!([]));
+    assert_eq!(read().await.0["buyer"]["nickname"], "小王");
+    let buyer_id = distmall::graphql::ids::decode_any(shop.buyer.id.as_str())
+        .unwrap()
+        .1;
+    db.execute_unprepared(&format!(
+        "UPDATE users SET nickname = '老王' WHERE id = {buyer_id}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(read().await.0["buyer"]["nickname"], "老王");
 }
 
 #[tokio::test]
