@@ -92,6 +92,8 @@ pub struct Config {
     /// Orders kept decoded for lists, checked against the database's revision on every read
     /// (0 keeps none).
     pub order_cache_entries: usize,
+    /// How often SQLite's write-ahead log is copied into the database file.
+    pub sqlite_checkpoint_interval_ms: u64,
     /// Users kept for order lists' buyers, checked against the database's revision, which the
     /// list reads with its page (0 keeps none).
     pub user_cache_entries: usize,
@@ -221,6 +223,7 @@ impl Default for Config {
             ws_max_subscriptions: 50,
             response_cache_mb: 32,
             order_cache_entries: 5000,
+            sqlite_checkpoint_interval_ms: 200,
             user_cache_entries: 5000,
             ws_max_message_bytes: 64 * 1024,
             events_poll_interval_ms: 500,

@@ -68,6 +68,9 @@ impl Db {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
                     .create_if_missing(true)
+                    // Checkpoints run in `checkpoint_sqlite`, not in the commit that crosses
+                    // the threshold, which would hold the write lock through them.
+                    .pragma("wal_autocheckpoint", "0")
             });
         }
         let mut conn = Database::connect(opts).await?;
@@ -75,6 +78,12 @@ impl Db {
             RequestScope::count_statement();
             metrics.record_db_statement(info.failed);
         });
+        if sqlite {
+            tokio::spawn(checkpoint_sqlite(
+                conn.clone(),
+                Duration::from_millis(config.sqlite_checkpoint_interval_ms.max(10)),
+            ));
+        }
         Ok(Self {
             conn,
             sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
@@ -155,6 +164,27 @@ impl Db {
 
     pub async fn close(self) {
         let _ = self.conn.close().await;
+    }
+}
+
+/// Copies SQLite's write-ahead log into the database file every `every`, until the pool
+/// closes. SQLite would otherwise do it in the commit that grows the log past 1,000 pages:
+/// under the write lock, so every writer behind that commit waited for the copy and its fsync.
+/// A passive checkpoint never blocks readers or the writer.
+async fn checkpoint_sqlite(conn: DatabaseConnection, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if conn.get_sqlite_connection_pool().is_closed() {
+            return;
+        }
+        if let Err(e) = conn
+            .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await
+        {
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        }
     }
 }
 
@@ -277,4 +307,44 @@ pub async fn put_setting(
     .exec_without_returning(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is committed reaches the database file by the background checkpoint alone: the
+    /// 2 MB written here is under the 1,000 pages after which a commit would do it itself.
+    #[tokio::test]
+    async fn the_write_ahead_log_is_checkpointed_in_the_background() {
+        let dir = std::env::temp_dir().join(format!(
+            "distmall-checkpoint-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = dir.join("db.sqlite");
+        let config = Config {
+            database_url: format!("sqlite://{}?mode=rwc", file.display()),
+            sqlite_checkpoint_interval_ms: 50,
+            ..Config::default()
+        };
+        let db = Db::connect(&config, Arc::default()).await.unwrap();
+        let conn = db.conn();
+        conn.execute_unprepared("CREATE TABLE blobs (b BLOB)")
+            .await
+            .unwrap();
+        conn.execute_unprepared("INSERT INTO blobs VALUES (zeroblob(2000000))")
+            .await
+            .unwrap();
+        let mut size = 0;
+        for _ in 0..200 {
+            size = std::fs::metadata(&file).unwrap().len();
+            if size >= 2_000_000 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(size >= 2_000_000, "the database file is {size} bytes");
+    }
 }
