@@ -172,7 +172,7 @@ pub async fn prepare(
     });
     // Local commits invalidate at once (a writer reads its own writes); other instances'
     // commits arrive through the dispatcher (`spawn_background`).
-    let catalog = Arc::new(CatalogCache::default());
+    let catalog = Arc::new(CatalogCache::new(config.catalog_cache_products));
     {
         let catalog = catalog.clone();
         db.on_commit(Arc::new(move |events| catalog.apply(events)));

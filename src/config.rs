@@ -89,6 +89,8 @@ pub struct Config {
     pub report_sql_statements: bool,
     /// Memory for whole responses to public catalogue queries (0 turns the cache off).
     pub response_cache_mb: usize,
+    /// Products kept decoded in memory with their SKUs, images and specs.
+    pub catalog_cache_products: usize,
     /// Orders kept decoded for lists, checked against the database's revision on every read
     /// (0 keeps none).
     pub order_cache_entries: usize,
@@ -222,6 +224,7 @@ impl Default for Config {
             ws_init_timeout_secs: 10,
             ws_max_subscriptions: 50,
             response_cache_mb: 32,
+            catalog_cache_products: 10_000,
             order_cache_entries: 5000,
             sqlite_checkpoint_interval_ms: 200,
             user_cache_entries: 5000,

@@ -12,6 +12,7 @@ pub mod db;
 pub mod distribution;
 pub mod error;
 pub mod events;
+pub mod generations;
 pub mod graphql;
 pub mod http;
 pub mod idempotency;

@@ -27,7 +27,10 @@ use super::{
     service::{EVENT_PRODUCT_CHANGED, spec_def},
     taxonomy::{EVENT_AUDIENCE_CHANGED, EVENT_BRAND_CHANGED, EVENT_CATEGORY_CHANGED},
 };
-use crate::{db::CommittedEvent, error::AppError, inventory::service::EVENT_STOCK_CHANGED};
+use crate::{
+    db::CommittedEvent, error::AppError, generations::Generations,
+    inventory::service::EVENT_STOCK_CHANGED,
+};
 
 /// A SKU as the catalogue shows it: the columns of `skus` without the timestamps and the JSON
 /// copy of the spec values (they are the spec key split again), with exact-size strings. Kept
@@ -110,9 +113,6 @@ impl ProductBundle {
     }
 }
 
-/// Past this many products the cache starts over (it refills from what is read).
-const MAX_BUNDLES: usize = 100_000;
-
 /// The events that change what the cache holds.
 const KNOWN_EVENTS: [&str; 5] = [
     EVENT_PRODUCT_CHANGED,
@@ -125,9 +125,10 @@ const KNOWN_EVENTS: [&str; 5] = [
 /// Ids of events applied by their committing task and not yet seen again from the dispatcher.
 const MAX_APPLIED_LOCALLY: usize = 100_000;
 
-#[derive(Default)]
 pub struct CatalogCache {
-    bundles: RwLock<HashMap<i64, Arc<ProductBundle>>>,
+    /// Products by id, at most `catalog_cache_products` of them: what is read stays, what is
+    /// not ages out (`Generations`).
+    bundles: RwLock<Generations<i64, Arc<ProductBundle>>>,
     /// Changes per product since start, and changes to everything (`epoch`).
     changes: RwLock<HashMap<i64, u64>>,
     epoch: AtomicU64,
@@ -144,6 +145,20 @@ pub struct CatalogCache {
 }
 
 impl CatalogCache {
+    /// A cache of at most `max_products` products (and everything shared by all of them).
+    pub fn new(max_products: usize) -> Self {
+        Self {
+            bundles: RwLock::new(Generations::new(max_products)),
+            changes: RwLock::default(),
+            epoch: AtomicU64::default(),
+            taxonomy: AtomicU64::default(),
+            categories: RwLock::default(),
+            brands: RwLock::default(),
+            stock_movements: RwLock::default(),
+            applied_locally: parking_lot::Mutex::default(),
+        }
+    }
+
     /// Forgets what `events` changed (run by the committing task).
     pub fn apply(&self, events: &[CommittedEvent]) {
         let mut local = self.applied_locally.lock();
@@ -218,7 +233,7 @@ impl CatalogCache {
             *newest = movement;
         }
         let mut bundles = self.bundles.write();
-        let Some(bundle) = bundles.get(&product_id) else {
+        let Some((bundle, _)) = bundles.peek(&product_id) else {
             return;
         };
         let Some(pos) = bundle.skus.iter().position(|s| s.id == sku_id) else {
@@ -233,7 +248,7 @@ impl CatalogCache {
             specs: bundle.specs.clone(),
             audiences: bundle.audiences.clone(),
         };
-        bundles.insert(product_id, Arc::new(updated));
+        bundles.insert(product_id, Arc::new(updated), 1);
     }
 
     fn forget_product(&self, id: i64) {
@@ -248,7 +263,23 @@ impl CatalogCache {
 
     /// The bundle of `id` if it is in memory.
     pub fn cached(&self, id: i64) -> Option<Arc<ProductBundle>> {
-        self.bundles.read().get(&id).cloned()
+        let (bundle, old) = {
+            let bundles = self.bundles.read();
+            let (b, old) = bundles.peek(&id)?;
+            (b.clone(), old)
+        };
+        if old {
+            self.keep(&[id]);
+        }
+        Some(bundle)
+    }
+
+    /// Moves `ids` into the young generation: they were read.
+    fn keep(&self, ids: &[i64]) {
+        let mut bundles = self.bundles.write();
+        for id in ids {
+            bundles.get(id);
+        }
     }
 
     /// Moves whenever anything shared by all products changes (categories, brands, audiences).
@@ -287,16 +318,23 @@ impl CatalogCache {
     ) -> Result<HashMap<i64, Arc<ProductBundle>>, AppError> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
+        let mut old = Vec::new();
         {
             let cached = self.bundles.read();
             for id in ids {
-                match cached.get(id) {
-                    Some(b) => {
+                match cached.peek(id) {
+                    Some((b, is_old)) => {
                         found.insert(*id, b.clone());
+                        if is_old {
+                            old.push(*id);
+                        }
                     }
                     None => missing.push(*id),
                 }
             }
+        }
+        if !old.is_empty() {
+            self.keep(&old);
         }
         if missing.is_empty() {
             return Ok(found);
@@ -305,16 +343,13 @@ impl CatalogCache {
             missing.iter().map(|id| (*id, self.version(*id))).collect();
         let loaded = load_bundles(conn, &missing).await?;
         let mut cache = self.bundles.write();
-        if cache.len() + loaded.len() > MAX_BUNDLES {
-            cache.clear();
-        }
         for (id, bundle) in loaded {
             let unchanged = versions
                 .iter()
                 .find(|(v, _)| *v == id)
                 .is_some_and(|(_, before)| *before == self.version(id));
             if unchanged {
-                cache.insert(id, bundle.clone());
+                cache.insert(id, bundle.clone(), 1);
             }
             found.insert(id, bundle);
         }

@@ -267,7 +267,7 @@ async fn execute(
     };
     // Everyone but staff sees the same catalogue.
     let cache_key = body.filter(|_| app.responses.enabled() && !sees_everything(&viewer));
-    if let Some(hit) = cache_key.as_ref().and_then(|k| app.responses.get(app, k)) {
+    if let Some((hit, body)) = cache_key.as_ref().and_then(|k| app.responses.get(app, k)) {
         app.metrics.record_operation(
             hit.operation_name.as_deref(),
             "query",
@@ -275,9 +275,9 @@ async fn execute(
             [],
         );
         let body = if app.config.report_sql_statements {
-            zero_statements(&hit.body)
+            zero_statements(&body)
         } else {
-            hit.body.clone()
+            body
         };
         let mut r = body_response(body, &rid);
         r.headers_mut()
@@ -333,12 +333,8 @@ async fn execute(
     // Stored without `sqlStatements`: serving it again runs none.
     let stored = match pending {
         Some(p) if resp.errors.is_empty() => {
-            let mut body = serialize(&resp);
-            // Kept for a long time: without the spare capacity serialisation left.
-            body.shrink_to_fit();
-            let body = Bytes::from(body);
-            app.responses
-                .put(p, body.clone(), checked.operation_name.clone());
+            let body = Bytes::from(serialize(&resp));
+            app.responses.put(p, &body, checked.operation_name.clone());
             Some(body)
         }
         _ => None,
