@@ -3,7 +3,8 @@
 //! SQLite allows one writer at a time. A deferred transaction that reads and then writes fails
 //! at once with `SQLITE_BUSY`, so every write transaction here starts with `BEGIN IMMEDIATE`, and
 //! writers inside this process queue on an async mutex first, so that they wait in line instead of
-//! spinning on the busy timeout. The busy timeout still covers other processes on the same file.
+//! spinning on the busy timeout, then run on one connection kept for writing (`SqliteWriter`).
+//! The busy timeout still covers other processes on the same file.
 use std::{str::FromStr, sync::Arc, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
@@ -34,10 +35,19 @@ pub type CommitHook = Arc<dyn Fn(&[CommittedEvent]) + Send + Sync>;
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
-    sqlite_writer: Option<Arc<Mutex<()>>>,
+    sqlite_writer: Option<SqliteWriter>,
     /// Woken after a commit that appended domain events, so the dispatcher looks at once.
     outbox_written: Arc<Notify>,
     commit_hooks: Arc<parking_lot::RwLock<Vec<CommitHook>>>,
+}
+
+/// SQLite's one writer: write transactions take turns on `turn`, then run on `conn`, a pool of
+/// one connection kept for them. Its page cache stays valid from one transaction to the next
+/// (no other connection of this process writes), and taking a turn never waits for the pool.
+#[derive(Clone)]
+struct SqliteWriter {
+    turn: Arc<Mutex<()>>,
+    conn: DatabaseConnection,
 }
 
 impl Db {
@@ -51,33 +61,51 @@ impl Db {
             0 => 20,
             n => n,
         };
-        let mut opts = ConnectOptions::new(config.database_url.clone());
-        opts.max_connections(max)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30))
-            // Pinging on every checkout doubles the cost of each statement; only connections
-            // idle long enough to have been dropped by a server or firewall are checked.
-            .test_before_acquire(false)
-            .test_before_acquire_if_idle_for(Duration::from_secs(60))
-            .sqlx_logging(false);
-        if sqlite {
-            opts.map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-                    .create_if_missing(true)
-                    // Checkpoints run in `checkpoint_sqlite`, not in the commit that crosses
-                    // the threshold, which would hold the write lock through them.
-                    .pragma("wal_autocheckpoint", "0")
-            });
-        }
-        let mut conn = Database::connect(opts).await?;
-        conn.set_metric_callback(move |info| {
-            RequestScope::count_statement();
-            metrics.record_db_statement(info.failed);
-        });
+        let options = |max: u32| {
+            let mut opts = ConnectOptions::new(config.database_url.clone());
+            opts.max_connections(max)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                // Pinging on every checkout doubles the cost of each statement; only
+                // connections idle long enough to have been dropped by a server or firewall
+                // are checked.
+                .test_before_acquire(false)
+                .test_before_acquire_if_idle_for(Duration::from_secs(60))
+                .sqlx_logging(false);
+            if sqlite {
+                opts.map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                        .create_if_missing(true)
+                        // Checkpoints run in `checkpoint_sqlite`, not in the commit that
+                        // crosses the threshold, which would hold the write lock through them.
+                        .pragma("wal_autocheckpoint", "0")
+                });
+            }
+            opts
+        };
+        let connect = |max: u32| {
+            let metrics = metrics.clone();
+            async move {
+                let mut conn = Database::connect(options(max)).await?;
+                conn.set_metric_callback(move |info| {
+                    RequestScope::count_statement();
+                    metrics.record_db_statement(info.failed);
+                });
+                Ok::<_, DbErr>(conn)
+            }
+        };
+        let conn = connect(max).await?;
+        let sqlite_writer = match sqlite {
+            true => Some(SqliteWriter {
+                turn: Arc::new(Mutex::new(())),
+                conn: connect(1).await?,
+            }),
+            false => None,
+        };
         if sqlite {
             tokio::spawn(checkpoint_sqlite(
                 conn.clone(),
@@ -86,7 +114,7 @@ impl Db {
         }
         Ok(Self {
             conn,
-            sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
+            sqlite_writer,
             outbox_written: Arc::new(Notify::new()),
             commit_hooks: Arc::default(),
         })
@@ -119,19 +147,19 @@ impl Db {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
-        let guard = match &self.sqlite_writer {
-            Some(lock) => Some(lock.clone().lock_owned().await),
-            None => None,
-        };
-        let tx = if guard.is_some() {
-            self.conn
-                .begin_with_options(TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..Default::default()
-                })
-                .await?
-        } else {
-            self.conn.begin().await?
+        let (tx, guard) = match &self.sqlite_writer {
+            Some(writer) => {
+                let turn = writer.turn.clone().lock_owned().await;
+                let tx = writer
+                    .conn
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?;
+                (tx, Some(turn))
+            }
+            None => (self.conn.begin().await?, None),
         };
         Ok(WriteTx {
             tx,
@@ -163,6 +191,9 @@ impl Db {
     }
 
     pub async fn close(self) {
+        if let Some(writer) = self.sqlite_writer {
+            let _ = writer.conn.close().await;
+        }
         let _ = self.conn.close().await;
     }
 }
