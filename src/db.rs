@@ -99,19 +99,18 @@ impl Db {
             }
         };
         let conn = connect(max).await?;
-        let sqlite_writer = match sqlite {
-            true => Some(SqliteWriter {
-                turn: Arc::new(Mutex::new(())),
-                conn: connect(1).await?,
-            }),
-            false => None,
-        };
-        if sqlite {
+        let sqlite_writer = if sqlite {
             tokio::spawn(checkpoint_sqlite(
                 conn.clone(),
                 Duration::from_millis(config.sqlite_checkpoint_interval_ms.max(10)),
             ));
-        }
+            Some(SqliteWriter {
+                turn: Arc::new(Mutex::new(())),
+                conn: connect(1).await?,
+            })
+        } else {
+            None
+        };
         Ok(Self {
             conn,
             sqlite_writer,
