@@ -313,6 +313,36 @@ pub async fn exec(
         .await
 }
 
+/// Runs `statements`, whose results are not needed, in order; the first that fails stops the
+/// rest and is the error. On SQLite they go as one text: one round trip to the connection's
+/// worker thread instead of one each, and a write transaction holds SQLite's one write lock
+/// through every round trip. sqlx runs the statements of a text one after another and numbers
+/// positional `?` parameters across them, so each statement keeps its own `?` (as sea-query
+/// writes them). PostgreSQL prepares one statement at a time: there they run one after another.
+pub async fn execute_all(
+    conn: &impl ConnectionTrait,
+    statements: Vec<sea_orm::Statement>,
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DatabaseBackend::Sqlite {
+        for statement in statements {
+            conn.execute_raw(statement).await?;
+        }
+        return Ok(());
+    }
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str(&statement.sql);
+        values.extend(statement.values.into_iter().flat_map(|v| v.0));
+    }
+    conn.execute_raw(stmt(DatabaseBackend::Sqlite, &sql, values))
+        .await?;
+    Ok(())
+}
+
 /// Writes `value` under `key` in `system_settings` (insert or replace).
 pub async fn put_setting(
     conn: &impl ConnectionTrait,

@@ -4,7 +4,7 @@
 //! when the change committed.
 use chrono::Utc;
 use entity::idempotency_key;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryTrait, Set, Statement};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
@@ -82,18 +82,45 @@ pub async fn claim(
     hash: &str,
     response: &impl Serialize,
 ) -> Result<bool, AppError> {
-    let inserted = idempotency_key::ActiveModel {
-        scope: Set(scope.to_string()),
-        user_id: Set(user_id),
-        key: Set(key.to_string()),
-        request_hash: Set(hash.to_string()),
-        response: Set(serde_json::to_string(response)?),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&**tx)
-    .await;
-    match inserted {
-        Ok(_) => Ok(true),
+    let insert = claim_statement(
+        tx.get_database_backend(),
+        scope,
+        user_id,
+        key,
+        hash,
+        response,
+    )?;
+    claimed(tx.execute_raw(insert).await.map(drop))
+}
+
+/// The insert `claim` runs, for a caller that sends it together with other statements
+/// (`db::execute_all`) and reads the outcome with `claimed`.
+pub fn claim_statement(
+    backend: DatabaseBackend,
+    scope: &str,
+    user_id: i64,
+    key: &str,
+    hash: &str,
+    response: &impl Serialize,
+) -> Result<Statement, AppError> {
+    Ok(
+        idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+            scope: Set(scope.to_string()),
+            user_id: Set(user_id),
+            key: Set(key.to_string()),
+            request_hash: Set(hash.to_string()),
+            response: Set(serde_json::to_string(response)?),
+            created_at: Set(Utc::now()),
+        })
+        .build(backend),
+    )
+}
+
+/// Whether the claim's insert stored the key: `false` when the key was taken (a unique
+/// violation), an error for any other failure.
+pub fn claimed(outcome: Result<(), DbErr>) -> Result<bool, AppError> {
+    match outcome {
+        Ok(()) => Ok(true),
         Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }

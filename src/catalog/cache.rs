@@ -28,8 +28,10 @@ use super::{
     taxonomy::{EVENT_AUDIENCE_CHANGED, EVENT_BRAND_CHANGED, EVENT_CATEGORY_CHANGED},
 };
 use crate::{
-    db::CommittedEvent, error::AppError, generations::Generations,
-    inventory::service::EVENT_STOCK_CHANGED,
+    db::CommittedEvent,
+    error::AppError,
+    generations::Generations,
+    inventory::service::{EVENT_DEFAULT_SAFETY_STOCK_CHANGED, EVENT_STOCK_CHANGED},
 };
 
 /// A SKU as the catalogue shows it: the columns of `skus` without the timestamps and the JSON
@@ -114,12 +116,13 @@ impl ProductBundle {
 }
 
 /// The events that change what the cache holds.
-const KNOWN_EVENTS: [&str; 5] = [
+const KNOWN_EVENTS: [&str; 6] = [
     EVENT_PRODUCT_CHANGED,
     EVENT_STOCK_CHANGED,
     EVENT_CATEGORY_CHANGED,
     EVENT_BRAND_CHANGED,
     EVENT_AUDIENCE_CHANGED,
+    EVENT_DEFAULT_SAFETY_STOCK_CHANGED,
 ];
 
 /// Ids of events applied by their committing task and not yet seen again from the dispatcher.
@@ -136,6 +139,9 @@ pub struct CatalogCache {
     taxonomy: AtomicU64,
     categories: RwLock<Option<Arc<Vec<category::Model>>>>,
     brands: RwLock<Option<Arc<HashMap<i64, brand::Model>>>>,
+    /// The shop-wide safety stock, the last step of the cascade every SKU's threshold falls
+    /// back to (`inventory::service::threshold_for`, checked by every order).
+    default_safety_stock: RwLock<Option<Arc<i32>>>,
     /// The newest stock movement applied to each cached SKU: changes can be reported out of
     /// order (commit hooks of concurrent transactions, then the dispatcher), and only a newer
     /// movement may overwrite the stock shown.
@@ -154,6 +160,7 @@ impl CatalogCache {
             taxonomy: AtomicU64::default(),
             categories: RwLock::default(),
             brands: RwLock::default(),
+            default_safety_stock: RwLock::default(),
             stock_movements: RwLock::default(),
             applied_locally: parking_lot::Mutex::default(),
         }
@@ -204,6 +211,11 @@ impl CatalogCache {
                 *self.brands.write() = None;
             }
             EVENT_AUDIENCE_CHANGED => self.forget_all_products(),
+            EVENT_DEFAULT_SAFETY_STOCK_CHANGED => {
+                // Bumped first: a value being read now must not be kept.
+                self.taxonomy.fetch_add(1, Ordering::SeqCst);
+                *self.default_safety_stock.write() = None;
+            }
             _ => {}
         }
     }
@@ -282,7 +294,19 @@ impl CatalogCache {
         }
     }
 
-    /// Moves whenever anything shared by all products changes (categories, brands, audiences).
+    /// The shop-wide default safety stock, from memory or from the database.
+    pub async fn default_safety_stock(&self, conn: &impl ConnectionTrait) -> Result<i32, AppError> {
+        if let Some(v) = self.default_safety_stock.read().clone() {
+            return Ok(*v);
+        }
+        let before = self.shared_version();
+        let v = Arc::new(crate::inventory::service::default_safety_stock(conn).await?);
+        self.keep_unless_changed(&self.default_safety_stock, before, &v);
+        Ok(*v)
+    }
+
+    /// Moves whenever anything shared by all products changes (categories, brands, audiences,
+    /// the default safety stock).
     pub fn shared_version(&self) -> (u64, u64) {
         (
             self.epoch.load(Ordering::SeqCst),

@@ -3,11 +3,10 @@
 //! accounted for. Crossing the safety threshold raises one alert (ledger, subscription, in-app
 //! notification to inventory staff, e-mail to purchasing) and re-arms when stock recovers.
 use chrono::Utc;
-use entity::{email_outbox, low_stock_alert, product, sku, stock_movement, system_setting};
+use entity::{email_outbox, low_stock_alert, product, sku, system_setting};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult,
-    QueryFilter, Set,
-    sea_query::{Expr, ExprTrait},
+    QueryFilter, Set, sea_query::Expr,
 };
 use serde_json::json;
 
@@ -24,6 +23,8 @@ use crate::{
 
 pub const EVENT_STOCK_CHANGED: &str = "inventory.stock_changed";
 pub const EVENT_LOW_STOCK: &str = "inventory.low_stock";
+/// The shop-wide default safety stock changed (caches of every instance forget it).
+pub const EVENT_DEFAULT_SAFETY_STOCK_CHANGED: &str = "inventory.default_safety_stock_changed";
 pub const SETTING_DEFAULT_SAFETY_STOCK: &str = "inventory.default_safety_stock";
 pub const DEFAULT_SAFETY_STOCK: i32 = 10;
 
@@ -56,11 +57,7 @@ pub async fn change_stock(
     tx: &WriteTx,
     change: StockChange<'_>,
 ) -> Result<Result<sku::Model, StockRefusal>, AppError> {
-    let changed = if tx.get_database_backend() == DatabaseBackend::Postgres {
-        update_with_movement(tx, &change).await?
-    } else {
-        update_then_movement(tx, &change).await?
-    };
+    let changed = update_with_movement(tx, &change).await?;
     let Some((sku, movement_id)) = changed else {
         return Ok(Err(
             match sku::Entity::find_by_id(change.sku_id).one(&**tx).await? {
@@ -93,57 +90,21 @@ pub async fn change_stock(
     Ok(Ok(sku))
 }
 
-/// The conditional update and its ledger row, as two statements. Returns the SKU as it is now
-/// and the ledger row's id, or `None` when the change was refused.
-async fn update_then_movement(
-    tx: &WriteTx,
-    change: &StockChange<'_>,
-) -> Result<Option<(sku::Model, i64)>, AppError> {
-    let now = Utc::now();
-    let Some(sku) = sku::Entity::update_many()
-        .col_expr(
-            sku::Column::Stock,
-            Expr::col(sku::Column::Stock).add(change.delta),
-        )
-        .col_expr(sku::Column::UpdatedAt, Expr::value(now))
-        .filter(sku::Column::Id.eq(change.sku_id))
-        .filter(Expr::col(sku::Column::Stock).add(change.delta).gte(0))
-        .filter(
-            Expr::col(sku::Column::Stock)
-                .add(change.delta)
-                .lte(rules::MAX_QUANTITY),
-        )
-        .exec_with_returning(&**tx)
-        .await?
-        .pop()
-    else {
-        return Ok(None);
-    };
-    let movement = stock_movement::ActiveModel {
-        sku_id: Set(sku.id),
-        product_id: Set(sku.product_id),
-        reason: Set(change.reason.as_str().to_string()),
-        reference: Set(change.reference.map(str::to_string)),
-        delta: Set(change.delta),
-        balance_after: Set(sku.stock),
-        actor_user_id: Set(change.actor),
-        note: Set(change.note.map(str::to_string)),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&**tx)
-    .await?;
-    Ok(Some((sku, movement.id)))
-}
-
-/// The same as `update_then_movement` in one statement, on PostgreSQL. An order for a hot SKU
-/// holds the SKU's row lock from this statement to its commit while the next orders queue for
-/// it, so a round trip saved here is saved once per order in the queue.
+/// The conditional update and its ledger row, in one round trip. Returns the SKU as it is now
+/// and the ledger row's id, or `None` when the change was refused. A stock change for a hot SKU
+/// is on the critical path of every order for it: on PostgreSQL the order holds the SKU's row
+/// lock from this statement to its commit, on SQLite every writer waits for the write lock.
+///
+/// PostgreSQL runs one data-modifying `WITH`. SQLite has none, so it gets a text of two
+/// statements under the same condition, which sqlx runs in one call (see `db::execute_all`): the
+/// ledger row copies the balance the update is about to write, then the update returns the SKU
+/// and, through `last_insert_rowid()`, that row's id. Both see the same row in the same
+/// transaction, so either both write or neither does.
 async fn update_with_movement(
     tx: &WriteTx,
     change: &StockChange<'_>,
 ) -> Result<Option<(sku::Model, i64)>, AppError> {
-    const SQL: &str = "WITH changed AS ( \
+    const POSTGRES: &str = "WITH changed AS ( \
             UPDATE skus SET stock = stock + $1, updated_at = $2 \
             WHERE id = $3 AND stock + $1 BETWEEN 0 AND $4 RETURNING *), \
         movement AS ( \
@@ -151,6 +112,19 @@ async fn update_with_movement(
                 balance_after, actor_user_id, note, created_at) \
             SELECT id, product_id, $5, $6, $1, stock, $7, $8, $2 FROM changed RETURNING id) \
         SELECT changed.*, movement.id AS movement_id FROM changed, movement";
+    const SQLITE: &str = "INSERT INTO stock_movements (sku_id, product_id, reason, reference, \
+            delta, balance_after, actor_user_id, note, created_at) \
+            SELECT id, product_id, $5, $6, $1, stock + $1, $7, $8, $2 FROM skus \
+            WHERE id = $3 AND stock + $1 BETWEEN 0 AND $4; \
+        UPDATE skus SET stock = stock + $1, updated_at = $2 \
+            WHERE id = $3 AND stock + $1 BETWEEN 0 AND $4 \
+            RETURNING *, last_insert_rowid() AS movement_id";
+    let backend = tx.get_database_backend();
+    let sql = if backend == DatabaseBackend::Postgres {
+        POSTGRES
+    } else {
+        SQLITE
+    };
     let values: [sea_orm::Value; 8] = [
         change.delta.into(),
         Utc::now().into(),
@@ -162,8 +136,9 @@ async fn update_with_movement(
         change.note.map(str::to_string).into(),
     ];
     let Some(row) = tx
-        .query_one_raw(crate::db::stmt(DatabaseBackend::Postgres, SQL, values))
+        .query_all_raw(crate::db::stmt(backend, sql, values))
         .await?
+        .pop()
     else {
         return Ok(None);
     };
@@ -284,9 +259,10 @@ pub async fn default_safety_stock(conn: &impl ConnectionTrait) -> Result<i32, Ap
 }
 
 /// The safety stock that applies to a SKU of `product_id` whose own setting is `own` (its own,
-/// its product's, its categories', global). The product and the category tree come from the
-/// catalogue cache, which forgets them in the commit that changes them: every order checks the
-/// threshold, and it should not cost the write lock two more statements each time.
+/// its product's, its categories', global). The product, the category tree and the global
+/// default come from the catalogue cache, which forgets them in the commit that changes them:
+/// every order checks the threshold, and it should not cost the write lock three more
+/// statements each time.
 pub async fn threshold_for(
     app: &AppState,
     conn: &impl ConnectionTrait,
@@ -327,7 +303,7 @@ pub async fn threshold_for(
         None,
         None,
         &chain,
-        default_safety_stock(conn).await?,
+        app.catalog.default_safety_stock(conn).await?,
     ))
 }
 
@@ -559,6 +535,16 @@ pub async fn stocktake(
 pub async fn set_default_safety_stock(app: &AppState, value: i32) -> Result<(), AppError> {
     let tx = app.db.begin_write().await?;
     crate::db::put_setting(&*tx, SETTING_DEFAULT_SAFETY_STOCK, value.to_string()).await?;
+    events::append(
+        &tx,
+        NewEvent {
+            event_type: EVENT_DEFAULT_SAFETY_STOCK_CHANGED,
+            aggregate_type: "Setting",
+            aggregate_id: 0,
+            recipient_user_id: None,
+            payload: json!({ "safetyStock": value }),
+        },
+    );
     tx.commit().await?;
     Ok(())
 }

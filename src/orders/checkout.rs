@@ -6,10 +6,12 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
-use entity::{address, cart_item, order, order_line, product, shipping_template, sku};
+use entity::{
+    address, cart_item, order, order_history, order_line, product, shipping_template, sku,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Set,
-    Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryTrait, Set, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -540,34 +542,46 @@ pub async fn place_order(
             ..Default::default()
         })
         .collect();
-    order_line::Entity::insert_many(rows)
-        .exec_without_returning(&*tx)
-        .await?;
-    lifecycle::record(&tx, &placed, None, Actor::user(buyer_id), None, now).await?;
+    // Written together (one round trip on SQLite), the claim first: when a concurrent request
+    // with the same key won, nothing else runs, and only the claim can violate a unique key.
+    let backend = tx.get_database_backend();
+    let mut writes = vec![
+        idempotency::claim_statement(
+            backend,
+            IDEMPOTENCY_SCOPE,
+            buyer_id,
+            idempotency_key,
+            &hash,
+            &Placed {
+                order_id: placed.id,
+            },
+        )?,
+        order_line::Entity::insert_many(rows).build(backend),
+        order_history::Entity::insert(lifecycle::history_row(
+            &placed,
+            None,
+            Actor::user(buyer_id),
+            None,
+            now,
+        ))
+        .build(backend),
+    ];
     if quote.from_cart {
-        cart_item::Entity::delete_many()
-            .filter(cart_item::Column::UserId.eq(buyer_id))
-            .filter(cart_item::Column::SkuId.is_in(quote.lines.iter().map(|l| l.sku.id)))
-            .exec(&*tx)
-            .await?;
+        writes.push(
+            cart_item::Entity::delete_many()
+                .filter(cart_item::Column::UserId.eq(buyer_id))
+                .filter(cart_item::Column::SkuId.is_in(quote.lines.iter().map(|l| l.sku.id)))
+                .build(backend),
+        );
     }
-    let claimed = idempotency::claim(
-        &tx,
-        IDEMPOTENCY_SCOPE,
-        buyer_id,
-        idempotency_key,
-        &hash,
-        &Placed {
-            order_id: placed.id,
-        },
-    )
-    .await?;
+    let claimed = idempotency::claimed(crate::db::execute_all(&*tx, writes).await)?;
     if !claimed {
         // A concurrent request with the same key committed first: undo this one entirely
         // and answer with the winner's order.
         tx.rollback().await?;
         return replay(app, buyer_id, idempotency_key, &hash).await;
     }
+    lifecycle::announce(&tx, &placed, None, Actor::user(buyer_id), None);
     // Stock last: on PostgreSQL the reservation locks the SKU's row until the commit, and every
     // order for that SKU waits for the lock, so it is taken after everything else is written.
     // Orders of this process wait for the rows in arrival order (`inventory::gates`).

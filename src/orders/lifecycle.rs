@@ -134,6 +134,22 @@ pub async fn record(
     note: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    history_row(order, from, actor, note, at)
+        .insert(&**tx)
+        .await?;
+    announce(tx, order, from, actor, note);
+    Ok(())
+}
+
+/// The history row of a status change, for `record` or for a caller that writes it together
+/// with other statements (and then calls `announce`).
+pub fn history_row(
+    order: &order::Model,
+    from: Option<OrderStatus>,
+    actor: Actor,
+    note: Option<&str>,
+    at: DateTime<Utc>,
+) -> order_history::ActiveModel {
     order_history::ActiveModel {
         order_id: Set(order.id),
         from_status: Set(from.map(|s| s.as_str().to_string())),
@@ -143,8 +159,16 @@ pub async fn record(
         created_at: Set(at),
         ..Default::default()
     }
-    .insert(&**tx)
-    .await?;
+}
+
+/// The `order.status_changed` event of a status change whose history row is written.
+pub fn announce(
+    tx: &WriteTx,
+    order: &order::Model,
+    from: Option<OrderStatus>,
+    actor: Actor,
+    note: Option<&str>,
+) {
     events::append(
         tx,
         NewEvent {
@@ -164,7 +188,6 @@ pub async fn record(
             }),
         },
     );
-    Ok(())
 }
 
 /// The lines of an order, in the order they were placed.
