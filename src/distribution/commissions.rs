@@ -117,10 +117,10 @@ pub async fn attribute(
         let _ = team::touch(tx, &settings, buyer, &sharer, product_id).await?;
     }
     let now = Utc::now();
-    let bound = team::bound_distributor(&**tx, buyer, now).await?;
-    let buyer_is_distributor = team::find(&**tx, buyer)
-        .await?
-        .is_some_and(|d| d.status == team::STATUS_ACTIVE);
+    let team::BuyerTies {
+        bound,
+        is_distributor: buyer_is_distributor,
+    } = team::buyer_ties(&**tx, buyer, now).await?;
     if bound.is_none() && !buyer_is_distributor {
         return Ok(Attribution::direct(share_code));
     }

@@ -382,17 +382,48 @@ pub async fn bound_distributor(
     customer: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, AppError> {
-    let Some(b) = customer_binding::Entity::find_by_id(customer)
-        .one(conn)
+    Ok(buyer_ties(conn, customer, now).await?.bound)
+}
+
+/// A customer's ties to the distribution: whom they are bound to and whether they distribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuyerTies {
+    /// The distributor the customer is bound to now (a live binding to an active distributor).
+    pub bound: Option<i64>,
+    /// Whether the customer is an active distributor.
+    pub is_distributor: bool,
+}
+
+/// `BuyerTies` of `customer` as of `now`, in one statement: every order reads them under the
+/// write lock (SQLite) to attribute itself.
+pub async fn buyer_ties(
+    conn: &impl ConnectionTrait,
+    customer: i64,
+    now: DateTime<Utc>,
+) -> Result<BuyerTies, AppError> {
+    const SQL: &str = "SELECT (SELECT status FROM distributors WHERE user_id = $1) AS own_status, \
+            b.distributor_user_id AS bound_to, b.expires_at AS bound_until, \
+            d.status AS bound_status \
+        FROM (SELECT 1 AS one) AS customer \
+        LEFT JOIN customer_bindings b ON b.user_id = $1 \
+        LEFT JOIN distributors d ON d.user_id = b.distributor_user_id";
+    let row = conn
+        .query_one_raw(db::stmt(
+            conn.get_database_backend(),
+            SQL,
+            [customer.into()],
+        ))
         .await?
-        .filter(|b| b.expires_at.is_none_or(|e| e > now))
-    else {
-        return Ok(None);
-    };
-    Ok(find(conn, b.distributor_user_id)
-        .await?
-        .filter(|d| d.status == STATUS_ACTIVE)
-        .map(|d| d.user_id))
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no row from the ties query")))?;
+    let own_status: Option<String> = row.try_get("", "own_status")?;
+    let bound_to: Option<i64> = row.try_get("", "bound_to")?;
+    let bound_until: Option<DateTime<Utc>> = row.try_get("", "bound_until")?;
+    let bound_status: Option<String> = row.try_get("", "bound_status")?;
+    let live = bound_until.is_none_or(|until| until > now);
+    Ok(BuyerTies {
+        bound: bound_to.filter(|_| live && bound_status.as_deref() == Some(STATUS_ACTIVE)),
+        is_distributor: own_status.as_deref() == Some(STATUS_ACTIVE),
+    })
 }
 
 /// Members of `ancestor`'s team per level, to depth 3 (kept on the distributor's row).

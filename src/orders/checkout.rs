@@ -10,8 +10,8 @@ use entity::{
     address, cart_item, order, order_history, order_line, product, shipping_template, sku,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryTrait, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult,
+    JoinType, QueryFilter, QuerySelect, QueryTrait, Set, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -234,22 +234,28 @@ pub async fn quote(
             }
         },
     };
-    let skus: HashMap<i64, sku::Model> = sku::Entity::find()
+    // Each SKU with its product's status, from the database, not the cache: another instance
+    // may have just unpublished.
+    let mut skus: HashMap<i64, sku::Model> = HashMap::with_capacity(wanted.len());
+    let mut on_sale: HashMap<i64, bool> = HashMap::with_capacity(wanted.len());
+    let with_status = sku::Entity::find()
+        .join(
+            JoinType::InnerJoin,
+            sku::Entity::belongs_to(product::Entity)
+                .from(sku::Column::ProductId)
+                .to(product::Column::Id)
+                .into(),
+        )
+        .column_as(product::Column::Status, "product_status")
         .filter(sku::Column::Id.is_in(wanted.iter().map(|l| l.sku_id)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
+        .build(conn.get_database_backend());
+    for row in conn.query_all_raw(with_status).await? {
+        let sku = sku::Model::from_query_result(&row, "")?;
+        let status: String = row.try_get("", "product_status")?;
+        on_sale.insert(sku.product_id, status == ProductStatus::OnSale.as_str());
+        skus.insert(sku.id, sku);
+    }
     let product_ids: Vec<i64> = skus.values().map(|s| s.product_id).collect();
-    // Status from the database, not the cache: another instance may have just unpublished.
-    let on_sale: HashMap<i64, bool> = product::Entity::find()
-        .filter(product::Column::Id.is_in(product_ids.iter().copied()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.status == ProductStatus::OnSale.as_str()))
-        .collect();
     let bundles = app.catalog.bundles(conn, &product_ids).await?;
     let mut lines = Vec::with_capacity(wanted.len());
     for w in &wanted {
