@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     accounts::service::EVENT_UPDATED,
     auth::{PrincipalCache, Viewer, jwt::JwtKeys},
+    cached_value::CachedValue,
     catalog::{
         cache::CatalogCache,
         keywords::KeywordCounter,
@@ -23,6 +24,7 @@ use crate::{
     graphql,
     http::{self, HttpState},
     metrics::Metrics,
+    orders::{shipping::ShippingRules, shipping_templates::EVENT_SHIPPING_TEMPLATES_CHANGED},
     search::SearchIndex,
 };
 
@@ -57,6 +59,8 @@ pub struct AppState {
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
     pub distribution: crate::distribution::settings::RuleVersions,
+    /// The default shipping template's rules (see `orders::shipping_templates`).
+    pub shipping_default: Arc<CachedValue<Option<ShippingRules>>>,
 }
 
 /// Who a token says the caller is, and until when.
@@ -177,6 +181,18 @@ pub async fn prepare(
         let catalog = catalog.clone();
         db.on_commit(Arc::new(move |events| catalog.apply(events)));
     }
+    let shipping_default = Arc::new(CachedValue::default());
+    {
+        let shipping_default = Arc::clone(&shipping_default);
+        db.on_commit(Arc::new(move |events| {
+            if events
+                .iter()
+                .any(|e| e.event_type == EVENT_SHIPPING_TEMPLATES_CHANGED)
+            {
+                shipping_default.forget();
+            }
+        }));
+    }
     let (search, needs_rebuild) = match search_mode {
         SearchIndexMode::OnDisk => {
             let dir = config.search_index_path();
@@ -220,6 +236,7 @@ pub async fn prepare(
         users,
         stock_gates,
         distribution: Default::default(),
+        shipping_default,
     });
     Ok((app, needs_rebuild))
 }
@@ -314,6 +331,9 @@ fn spawn_background(app: &Arc<AppState>) {
                     Some(app) => {
                         if e.event_type == EVENT_UPDATED {
                             app.principals.invalidate(e.aggregate_id);
+                        }
+                        if e.event_type == EVENT_SHIPPING_TEMPLATES_CHANGED {
+                            app.shipping_default.forget();
                         }
                         app.catalog.apply_dispatched(&e);
                     }

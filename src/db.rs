@@ -57,7 +57,7 @@ impl Db {
             ensure_sqlite_dir(&config.database_url)?;
         }
         let max = match config.db_max_connections {
-            0 if sqlite => 8,
+            0 if sqlite => sqlite_readers(),
             0 => 20,
             n => n,
         };
@@ -195,6 +195,16 @@ impl Db {
         }
         let _ = self.conn.close().await;
     }
+}
+
+/// How many connections SQLite reads get by default: twice the cores, from 4 to 8. Reads of a
+/// file in the page cache are CPU work, so more connections than that only wait, and each
+/// costs a worker thread, a page cache of up to 2 MB and, with glibc, often a malloc arena
+/// (on 2 cores, 8 readers measured 20 MB more RSS than 4 after the catalogue benchmark, at the
+/// same throughput).
+fn sqlite_readers() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+    (2 * cores).clamp(4, 8)
 }
 
 /// Copies SQLite's write-ahead log into the database file every `every`, until the pool

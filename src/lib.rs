@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod cached_value;
 pub mod catalog;
 pub mod config;
 pub mod db;

@@ -28,6 +28,7 @@ use super::{
     taxonomy::{EVENT_AUDIENCE_CHANGED, EVENT_BRAND_CHANGED, EVENT_CATEGORY_CHANGED},
 };
 use crate::{
+    cached_value::CachedValue,
     db::CommittedEvent,
     error::AppError,
     generations::Generations,
@@ -141,7 +142,7 @@ pub struct CatalogCache {
     brands: RwLock<Option<Arc<HashMap<i64, brand::Model>>>>,
     /// The shop-wide safety stock, the last step of the cascade every SKU's threshold falls
     /// back to (`inventory::service::threshold_for`, checked by every order).
-    default_safety_stock: RwLock<Option<Arc<i32>>>,
+    default_safety_stock: CachedValue<i32>,
     /// The newest stock movement applied to each cached SKU: changes can be reported out of
     /// order (commit hooks of concurrent transactions, then the dispatcher), and only a newer
     /// movement may overwrite the stock shown.
@@ -160,7 +161,7 @@ impl CatalogCache {
             taxonomy: AtomicU64::default(),
             categories: RwLock::default(),
             brands: RwLock::default(),
-            default_safety_stock: RwLock::default(),
+            default_safety_stock: CachedValue::default(),
             stock_movements: RwLock::default(),
             applied_locally: parking_lot::Mutex::default(),
         }
@@ -211,11 +212,7 @@ impl CatalogCache {
                 *self.brands.write() = None;
             }
             EVENT_AUDIENCE_CHANGED => self.forget_all_products(),
-            EVENT_DEFAULT_SAFETY_STOCK_CHANGED => {
-                // Bumped first: a value being read now must not be kept.
-                self.taxonomy.fetch_add(1, Ordering::SeqCst);
-                *self.default_safety_stock.write() = None;
-            }
+            EVENT_DEFAULT_SAFETY_STOCK_CHANGED => self.default_safety_stock.forget(),
             _ => {}
         }
     }
@@ -296,17 +293,14 @@ impl CatalogCache {
 
     /// The shop-wide default safety stock, from memory or from the database.
     pub async fn default_safety_stock(&self, conn: &impl ConnectionTrait) -> Result<i32, AppError> {
-        if let Some(v) = self.default_safety_stock.read().clone() {
-            return Ok(*v);
-        }
-        let before = self.shared_version();
-        let v = Arc::new(crate::inventory::service::default_safety_stock(conn).await?);
-        self.keep_unless_changed(&self.default_safety_stock, before, &v);
+        let v = self
+            .default_safety_stock
+            .get_or_load(|| crate::inventory::service::default_safety_stock(conn))
+            .await?;
         Ok(*v)
     }
 
-    /// Moves whenever anything shared by all products changes (categories, brands, audiences,
-    /// the default safety stock).
+    /// Moves whenever anything shared by all products changes (categories, brands, audiences).
     pub fn shared_version(&self) -> (u64, u64) {
         (
             self.epoch.load(Ordering::SeqCst),

@@ -6,9 +6,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
-use entity::{
-    address, cart_item, order, order_history, order_line, product, shipping_template, sku,
-};
+use entity::{address, cart_item, order, order_history, order_line, product, sku};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult,
     JoinType, QueryFilter, QuerySelect, QueryTrait, Set, Statement,
@@ -27,7 +25,6 @@ use super::{
         MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderStatus, PaymentStatus, order_number,
         valid_line_quantity,
     },
-    shipping::ShippingRules,
 };
 use crate::{
     app::AppState,
@@ -185,20 +182,6 @@ fn pricing_rules(req: &CheckoutRequest) -> Vec<Box<dyn PricingRule>> {
     ]
 }
 
-/// The default shipping template, if the shop set one (none: shipping is free).
-pub async fn default_shipping(
-    conn: &impl ConnectionTrait,
-) -> Result<Option<ShippingRules>, AppError> {
-    let Some(t) = shipping_template::Entity::find()
-        .filter(shipping_template::Column::IsDefault.eq(true))
-        .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(serde_json::from_str(&t.rules)?))
-}
-
 fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
     let (code, field, message) = match r {
         PricingRefusal::Coupon(m) => (OrderErrorCode::InvalidCoupon, "couponCode", m),
@@ -317,9 +300,14 @@ pub async fn quote(
     };
     let rules = pricing_rules(req);
     let rule_refs: Vec<&dyn PricingRule> = rules.iter().map(|r| r.as_ref()).collect();
-    let shipping = default_shipping(conn).await?;
-    let priced =
-        pricing::price(&request, &pricing_lines, &rule_refs, shipping.as_ref()).map_err(refusal)?;
+    let shipping = super::shipping_templates::default_rules(app).await?;
+    let priced = pricing::price(
+        &request,
+        &pricing_lines,
+        &rule_refs,
+        shipping.as_ref().as_ref(),
+    )
+    .map_err(refusal)?;
     Ok(Quote {
         lines,
         priced,

@@ -1,5 +1,7 @@
 //! Shipping templates as staff manage them. At most one is the default, and the default is what
 //! checkout charges; with none, shipping is free.
+use std::sync::Arc;
+
 use chrono::Utc;
 use entity::shipping_template;
 use sea_orm::{
@@ -11,7 +13,15 @@ use super::{
     errors::{OrderErrorCode, OrderResult, reject},
     shipping::ShippingRules,
 };
-use crate::{app::AppState, error::AppError};
+use crate::{
+    app::AppState,
+    db::WriteTx,
+    error::AppError,
+    events::{self, NewEvent},
+};
+
+/// A template was created, changed or deleted (every instance forgets its default).
+pub const EVENT_SHIPPING_TEMPLATES_CHANGED: &str = "orders.shipping_templates_changed";
 
 pub struct TemplateDraft {
     pub name: String,
@@ -25,6 +35,41 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<shipping_template::
         .order_by_asc(shipping_template::Column::Id)
         .all(conn)
         .await?)
+}
+
+/// The rules of the default template, if the shop set one (none: shipping is free). Every
+/// checkout asks, so they are kept in memory (`AppState::shipping_default`) until a template
+/// changes.
+pub async fn default_rules(app: &AppState) -> Result<Arc<Option<ShippingRules>>, AppError> {
+    app.shipping_default
+        .get_or_load(|| read_default_rules(app.db.conn()))
+        .await
+}
+
+async fn read_default_rules(
+    conn: &impl ConnectionTrait,
+) -> Result<Option<ShippingRules>, AppError> {
+    let Some(t) = shipping_template::Entity::find()
+        .filter(shipping_template::Column::IsDefault.eq(true))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::from_str(&t.rules)?))
+}
+
+fn announce_change(tx: &WriteTx, id: i64) {
+    events::append(
+        tx,
+        NewEvent {
+            event_type: EVENT_SHIPPING_TEMPLATES_CHANGED,
+            aggregate_type: "ShippingTemplate",
+            aggregate_id: id,
+            recipient_user_id: None,
+            payload: serde_json::json!({ "templateId": id }),
+        },
+    );
 }
 
 /// Creates (`id` none) or replaces a template.
@@ -99,6 +144,7 @@ pub async fn save(
             row.update(&*tx).await?
         }
     };
+    announce_change(&tx, row.id);
     tx.commit().await?;
     Ok(row)
 }
@@ -116,6 +162,7 @@ pub async fn delete(app: &AppState, id: i64) -> OrderResult<()> {
             "no such template",
         );
     }
+    announce_change(&tx, id);
     tx.commit().await?;
     Ok(())
 }

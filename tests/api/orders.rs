@@ -804,6 +804,21 @@ async fn the_default_shipping_template_prices_checkout() {
         )
         .await;
     assert_eq!(error_code(&denied), "FORBIDDEN");
+    let preview = |q: i64, address: Value| {
+        let lines = json!([{ "skuId": shop.sku, "quantity": q }]);
+        async move {
+            s.data(
+                Some(t),
+                PREVIEW,
+                json!({ "input": { "addressId": address, "lines": lines } }),
+            )
+            .await["checkoutPreview"]
+                .clone()
+        }
+    };
+    // Read before any template exists: what the server remembers of it must not outlive it.
+    let before = preview(1, json!(shop.address)).await;
+    assert_eq!(before["preview"]["shippingFee"], "0.00", "{before}");
     let made = s
         .data(
             Some(&clerk.token),
@@ -823,18 +838,6 @@ async fn the_default_shipping_template_prices_checkout() {
         )
         .await["createAddress"]["address"]["id"]
         .clone();
-    let preview = |q: i64, address: Value| {
-        let lines = json!([{ "skuId": shop.sku, "quantity": q }]);
-        async move {
-            s.data(
-                Some(t),
-                PREVIEW,
-                json!({ "input": { "addressId": address, "lines": lines } }),
-            )
-            .await["checkoutPreview"]
-                .clone()
-        }
-    };
     let two = preview(2, beijing.clone()).await;
     assert_eq!(two["preview"]["shippingFee"], "10.00", "{two}");
     assert_eq!(two["preview"]["payAmount"], "70.00");
@@ -842,6 +845,16 @@ async fn the_default_shipping_template_prices_checkout() {
     assert_eq!(four["preview"]["shippingFee"], "0.00", "free from ¥100.00");
     let guangdong = preview(1, json!(shop.address)).await;
     assert_eq!(user_error_codes(&guangdong), vec!["NOT_DELIVERABLE"]);
+    let deleted = s
+        .data(
+            Some(&clerk.token),
+            "mutation($id: ID!) { deleteShippingTemplate(id: $id) { userErrors { code } } }",
+            json!({ "id": made["createShippingTemplate"]["template"]["id"] }),
+        )
+        .await;
+    assert_eq!(deleted["deleteShippingTemplate"]["userErrors"], json!([]));
+    let after = preview(2, beijing).await;
+    assert_eq!(after["preview"]["shippingFee"], "0.00", "no template, free");
 }
 
 /// Until the distribution work binds buyers, attribution is written directly.
