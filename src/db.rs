@@ -339,6 +339,37 @@ pub async fn execute_all(
         }
         return Ok(());
     }
+    conn.execute_raw(one_text(statements)).await?;
+    Ok(())
+}
+
+/// Runs `statements`, each of which returns exactly one row, and returns the rows in order: on
+/// SQLite in one call, as `execute_all` does.
+pub async fn query_one_each(
+    conn: &impl ConnectionTrait,
+    statements: Vec<sea_orm::Statement>,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    let expected = statements.len();
+    let rows = if conn.get_database_backend() != DatabaseBackend::Sqlite {
+        let mut rows = Vec::with_capacity(expected);
+        for statement in statements {
+            rows.extend(conn.query_one_raw(statement).await?);
+        }
+        rows
+    } else {
+        conn.query_all_raw(one_text(statements)).await?
+    };
+    if rows.len() != expected {
+        return Err(DbErr::Custom(format!(
+            "{expected} statements returned {} rows, not one each",
+            rows.len()
+        )));
+    }
+    Ok(rows)
+}
+
+/// SQLite statements as one text, their parameters in order.
+fn one_text(statements: Vec<sea_orm::Statement>) -> sea_orm::Statement {
     let mut sql = String::new();
     let mut values = Vec::new();
     for statement in statements {
@@ -348,9 +379,7 @@ pub async fn execute_all(
         sql.push_str(&statement.sql);
         values.extend(statement.values.into_iter().flat_map(|v| v.0));
     }
-    conn.execute_raw(stmt(DatabaseBackend::Sqlite, &sql, values))
-        .await?;
-    Ok(())
+    stmt(DatabaseBackend::Sqlite, &sql, values)
 }
 
 /// Writes `value` under `key` in `system_settings` (insert or replace).

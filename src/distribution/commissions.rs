@@ -96,16 +96,14 @@ impl Attribution {
     }
 }
 
-/// Attributes an order `buyer` is placing, in the order's transaction: a share code touches
-/// the buyer's binding first (by the binding mode); then the chain starts with the bound
-/// distributor (or the buyer, with self-purchase on) and climbs the inviter tree.
-pub async fn attribute(
-    app: &AppState,
+/// The first step of attributing an order `buyer` is placing, in the order's transaction: a
+/// share code touches the buyer's binding (by the binding mode). Returns the code, normalized.
+pub async fn apply_share_code(
     tx: &WriteTx,
     buyer: i64,
     share_code: Option<&str>,
     product_id: Option<i64>,
-) -> Result<Attribution, AppError> {
+) -> Result<Option<String>, AppError> {
     let share_code = share_code
         .map(team::normalize_code)
         .filter(|c| !c.is_empty());
@@ -116,11 +114,22 @@ pub async fn attribute(
         // A refused touch (own code, loop) leaves the binding as it was.
         let _ = team::touch(tx, &settings, buyer, &sharer, product_id).await?;
     }
-    let now = Utc::now();
+    Ok(share_code)
+}
+
+/// The second step, with the buyer's ties as they are after the first: the chain starts with
+/// the bound distributor (or the buyer, with self-purchase on) and climbs the inviter tree.
+pub async fn attribute(
+    app: &AppState,
+    tx: &WriteTx,
+    buyer: i64,
+    share_code: Option<String>,
+    ties: team::BuyerTies,
+) -> Result<Attribution, AppError> {
     let team::BuyerTies {
         bound,
         is_distributor: buyer_is_distributor,
-    } = team::buyer_ties(&**tx, buyer, now).await?;
+    } = ties;
     if bound.is_none() && !buyer_is_distributor {
         return Ok(Attribution::direct(share_code));
     }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::{customer_binding, distributor, distributor_tree, user};
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QueryResult, Set, Statement, TransactionTrait, sea_query::Expr,
 };
 use serde_json::json;
 
@@ -394,27 +394,42 @@ pub struct BuyerTies {
     pub is_distributor: bool,
 }
 
-/// `BuyerTies` of `customer` as of `now`, in one statement: every order reads them under the
-/// write lock (SQLite) to attribute itself.
+/// `BuyerTies` of `customer` as of `now`, in one statement.
 pub async fn buyer_ties(
     conn: &impl ConnectionTrait,
     customer: i64,
     now: DateTime<Utc>,
 ) -> Result<BuyerTies, AppError> {
-    const SQL: &str = "SELECT (SELECT status FROM distributors WHERE user_id = $1) AS own_status, \
-            b.distributor_user_id AS bound_to, b.expires_at AS bound_until, \
-            d.status AS bound_status \
-        FROM (SELECT 1 AS one) AS customer \
-        LEFT JOIN customer_bindings b ON b.user_id = $1 \
-        LEFT JOIN distributors d ON d.user_id = b.distributor_user_id";
     let row = conn
-        .query_one_raw(db::stmt(
-            conn.get_database_backend(),
-            SQL,
-            [customer.into()],
-        ))
+        .query_one_raw(ties_statement(conn.get_database_backend(), customer))
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no row from the ties query")))?;
+    ties_from(&row, now)
+}
+
+/// The statement `buyer_ties` runs: always one row. Every order reads it under the write lock
+/// (SQLite), together with its order number.
+pub fn ties_statement(backend: DatabaseBackend, customer: i64) -> Statement {
+    // One positional parameter: on SQLite the statement may share a text with others, where
+    // numbered parameters would count from the text's first (`db::execute_all`).
+    let parameter = if backend == DatabaseBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let sql = format!(
+        "SELECT (SELECT status FROM distributors WHERE user_id = customer.id) AS own_status, \
+            b.distributor_user_id AS bound_to, b.expires_at AS bound_until, \
+            d.status AS bound_status \
+        FROM (SELECT CAST({parameter} AS BIGINT) AS id) AS customer \
+        LEFT JOIN customer_bindings b ON b.user_id = customer.id \
+        LEFT JOIN distributors d ON d.user_id = b.distributor_user_id"
+    );
+    db::stmt(backend, &sql, [customer.into()])
+}
+
+/// `BuyerTies` as of `now` from the row of `ties_statement`.
+pub fn ties_from(row: &QueryResult, now: DateTime<Utc>) -> Result<BuyerTies, AppError> {
     let own_status: Option<String> = row.try_get("", "own_status")?;
     let bound_to: Option<i64> = row.try_get("", "bound_to")?;
     let bound_until: Option<DateTime<Utc>> = row.try_get("", "bound_until")?;

@@ -29,7 +29,7 @@ use super::{
 use crate::{
     app::AppState,
     catalog::{cache::ProductBundle, rules::ProductStatus},
-    db::WriteTx,
+    distribution::team,
     error::{AppError, ServiceError},
     idempotency::{self, Prior},
     inventory::service::{self as inventory, StockRefusal},
@@ -316,30 +316,21 @@ pub async fn quote(
     })
 }
 
-/// The next order number. On PostgreSQL a sequence (no row lock held by every open checkout);
-/// on SQLite, where writers take turns anyway, a per-day counter inside the transaction.
-async fn next_order_no(tx: &WriteTx, day: &str) -> Result<String, AppError> {
-    let backend = tx.get_database_backend();
-    let row = if backend == DatabaseBackend::Postgres {
-        tx.query_one_raw(Statement::from_string(
-            backend,
-            "SELECT nextval('order_number_seq') AS n",
-        ))
-        .await?
+/// The statement that takes the next order number, one row with `n`. On PostgreSQL a sequence
+/// (no row lock held by every open checkout); on SQLite, where writers take turns anyway, a
+/// per-day counter inside the transaction.
+fn order_number_statement(backend: DatabaseBackend, day: &str) -> Statement {
+    if backend == DatabaseBackend::Postgres {
+        Statement::from_string(backend, "SELECT nextval('order_number_seq') AS n")
     } else {
-        tx.query_one_raw(Statement::from_sql_and_values(
+        Statement::from_sql_and_values(
             backend,
             "INSERT INTO order_number_sequences (day, last_value) VALUES (?, 1) \
              ON CONFLICT (day) DO UPDATE SET last_value = order_number_sequences.last_value + 1 \
              RETURNING last_value AS n",
             [day.into()],
-        ))
-        .await?
-    };
-    let n: i64 = row
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no order sequence value")))?
-        .try_get("", "n")?;
-    Ok(order_number(day, n))
+        )
+    }
 }
 
 fn line_problem_error<T>(line: &QuoteLine) -> OrderResult<T> {
@@ -450,16 +441,27 @@ pub async fn place_order(
     let now = Utc::now();
     let offset = chrono::Duration::hours(i64::from(app.config.business_utc_offset_hours));
     let day = (now + offset).format("%Y%m%d").to_string();
-    let order_no = next_order_no(&tx, &day).await?;
-
-    let attribution = crate::distribution::commissions::attribute(
-        app,
+    let share_code = crate::distribution::commissions::apply_share_code(
         &tx,
         buyer_id,
         req.share_code.as_deref().filter(|c| c.len() <= 32),
         quote.lines.first().map(|l| l.sku.product_id),
     )
     .await?;
+    // The order number and the buyer's ties in one call on SQLite (under the write lock).
+    let backend = tx.get_database_backend();
+    let rows = crate::db::query_one_each(
+        &*tx,
+        vec![
+            order_number_statement(backend, &day),
+            team::ties_statement(backend, buyer_id),
+        ],
+    )
+    .await?;
+    let order_no = order_number(&day, rows[0].try_get("", "n")?);
+    let ties = team::ties_from(&rows[1], now)?;
+    let attribution =
+        crate::distribution::commissions::attribute(app, &tx, buyer_id, share_code, ties).await?;
     let priced = &quote.priced;
     let timeout = chrono::Duration::seconds(
         i64::try_from(app.config.order_payment_timeout_secs).unwrap_or(i64::MAX / 2_000),
@@ -538,7 +540,6 @@ pub async fn place_order(
         .collect();
     // Written together (one round trip on SQLite), the claim first: when a concurrent request
     // with the same key won, nothing else runs, and only the claim can violate a unique key.
-    let backend = tx.get_database_backend();
     let mut writes = vec![
         idempotency::claim_statement(
             backend,
