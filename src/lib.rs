@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod bounded_cache;
 pub mod cached_value;
 pub mod catalog;
 pub mod config;
@@ -13,7 +14,6 @@ pub mod db;
 pub mod distribution;
 pub mod error;
 pub mod events;
-pub mod generations;
 pub mod graphql;
 pub mod http;
 pub mod idempotency;

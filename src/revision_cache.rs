@@ -10,7 +10,7 @@ use std::{collections::HashMap, future::Future, sync::Arc};
 
 use parking_lot::RwLock;
 
-use crate::error::AppError;
+use crate::{bounded_cache::BoundedCache, error::AppError};
 
 /// A value read from the database at some revision of its row.
 pub trait Revisioned {
@@ -19,16 +19,14 @@ pub trait Revisioned {
 }
 
 pub struct RevisionCache<V> {
-    entries: RwLock<HashMap<i64, Arc<V>>>,
-    /// Most values kept; 0 keeps none.
-    capacity: usize,
+    /// At most `capacity` values (0 keeps none); what lists show again stays.
+    entries: RwLock<BoundedCache<i64, Arc<V>>>,
 }
 
 impl<V: Revisioned> RevisionCache<V> {
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
-            capacity,
+            entries: RwLock::new(BoundedCache::new(capacity)),
         }
     }
 
@@ -75,19 +73,13 @@ impl<V: Revisioned> RevisionCache<V> {
     /// earlier and finished later); returns what is kept.
     fn keep(&self, v: V) -> Arc<V> {
         let v = Arc::new(v);
-        if self.capacity == 0 {
-            return v;
-        }
         let mut entries = self.entries.write();
         if let Some(kept) = entries.get(&v.id())
             && kept.revision() > v.revision()
         {
             return kept.clone();
         }
-        if entries.len() >= self.capacity && !entries.contains_key(&v.id()) {
-            evict_oldest_half(&mut entries);
-        }
-        entries.insert(v.id(), v.clone());
+        entries.insert(v.id(), v.clone(), 1);
         v
     }
 
@@ -98,15 +90,6 @@ impl<V: Revisioned> RevisionCache<V> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// Drops the half with the lowest ids: the oldest rows, which lists reach least often.
-fn evict_oldest_half<V>(entries: &mut HashMap<i64, Arc<V>>) {
-    let mut ids: Vec<i64> = entries.keys().copied().collect();
-    let half = ids.len() / 2;
-    ids.select_nth_unstable(half);
-    let cut = ids[half];
-    entries.retain(|id, _| *id >= cut);
 }
 
 #[cfg(test)]
@@ -133,16 +116,6 @@ mod tests {
     }
 
     #[test]
-    fn eviction_keeps_the_newest_rows() {
-        let mut entries: HashMap<i64, Arc<Row>> =
-            (1..=10).map(|id| (id, Arc::new(row(id, 0)))).collect();
-        evict_oldest_half(&mut entries);
-        let mut kept: Vec<i64> = entries.keys().copied().collect();
-        kept.sort_unstable();
-        assert_eq!(kept, vec![6, 7, 8, 9, 10]);
-    }
-
-    #[test]
     fn an_older_revision_never_replaces_a_newer_one() {
         let cache = RevisionCache::new(10);
         let newer = cache.keep(row(7, 3));
@@ -160,8 +133,8 @@ mod tests {
         for id in 1..=5 {
             cache.keep(row(id, 0));
         }
-        assert!(cache.len() <= 4);
-        assert!(cache.entries.read().contains_key(&5));
+        assert_eq!(cache.len(), 4);
+        assert!(cache.entries.read().get(&5).is_some());
         let off = RevisionCache::new(0);
         off.keep(row(1, 0));
         assert!(off.is_empty());

@@ -28,10 +28,10 @@ use super::{
     taxonomy::{EVENT_AUDIENCE_CHANGED, EVENT_BRAND_CHANGED, EVENT_CATEGORY_CHANGED},
 };
 use crate::{
+    bounded_cache::BoundedCache,
     cached_value::CachedValue,
     db::CommittedEvent,
     error::AppError,
-    generations::Generations,
     inventory::service::{EVENT_DEFAULT_SAFETY_STOCK_CHANGED, EVENT_STOCK_CHANGED},
 };
 
@@ -131,8 +131,8 @@ const MAX_APPLIED_LOCALLY: usize = 100_000;
 
 pub struct CatalogCache {
     /// Products by id, at most `catalog_cache_products` of them: what is read stays, what is
-    /// not ages out (`Generations`).
-    bundles: RwLock<Generations<i64, Arc<ProductBundle>>>,
+    /// not ages out (`BoundedCache`).
+    bundles: RwLock<BoundedCache<i64, Arc<ProductBundle>>>,
     /// Changes per product since start, and changes to everything (`epoch`).
     changes: RwLock<HashMap<i64, u64>>,
     epoch: AtomicU64,
@@ -155,7 +155,7 @@ impl CatalogCache {
     /// A cache of at most `max_products` products (and everything shared by all of them).
     pub fn new(max_products: usize) -> Self {
         Self {
-            bundles: RwLock::new(Generations::new(max_products)),
+            bundles: RwLock::new(BoundedCache::new(max_products)),
             changes: RwLock::default(),
             epoch: AtomicU64::default(),
             taxonomy: AtomicU64::default(),
@@ -242,7 +242,7 @@ impl CatalogCache {
             *newest = movement;
         }
         let mut bundles = self.bundles.write();
-        let Some((bundle, _)) = bundles.peek(&product_id) else {
+        let Some(bundle) = bundles.get(&product_id) else {
             return;
         };
         let Some(pos) = bundle.skus.iter().position(|s| s.id == sku_id) else {
@@ -272,23 +272,7 @@ impl CatalogCache {
 
     /// The bundle of `id` if it is in memory.
     pub fn cached(&self, id: i64) -> Option<Arc<ProductBundle>> {
-        let (bundle, old) = {
-            let bundles = self.bundles.read();
-            let (b, old) = bundles.peek(&id)?;
-            (b.clone(), old)
-        };
-        if old {
-            self.keep(&[id]);
-        }
-        Some(bundle)
-    }
-
-    /// Moves `ids` into the young generation: they were read.
-    fn keep(&self, ids: &[i64]) {
-        let mut bundles = self.bundles.write();
-        for id in ids {
-            bundles.get(id);
-        }
+        self.bundles.read().get(&id).cloned()
     }
 
     /// The shop-wide default safety stock, from memory or from the database.
@@ -336,23 +320,16 @@ impl CatalogCache {
     ) -> Result<HashMap<i64, Arc<ProductBundle>>, AppError> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
-        let mut old = Vec::new();
         {
             let cached = self.bundles.read();
             for id in ids {
-                match cached.peek(id) {
-                    Some((b, is_old)) => {
+                match cached.get(id) {
+                    Some(b) => {
                         found.insert(*id, b.clone());
-                        if is_old {
-                            old.push(*id);
-                        }
                     }
                     None => missing.push(*id),
                 }
             }
-        }
-        if !old.is_empty() {
-            self.keep(&old);
         }
         if missing.is_empty() {
             return Ok(found);

@@ -15,9 +15,9 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
-use crate::{app::AppState, generations::Generations};
+use crate::{app::AppState, bounded_cache::BoundedCache};
 
 /// Root fields whose answers depend only on the catalogue, and the types they reach. Fields of
 /// these types read products only through the request's loaders (which record their versions)
@@ -159,9 +159,9 @@ pub struct Pending {
 }
 
 pub struct ResponseCache {
-    /// Keyed by the request's raw body; sized by bytes of keys and compressed bodies, in two
-    /// generations so that what is asked for stays and what is not ages out.
-    entries: Mutex<Generations<Bytes, Arc<Entry>>>,
+    /// Keyed by the request's raw body; sized by bytes of keys and compressed bodies. What is
+    /// asked for stays and what is not ages out (`BoundedCache`).
+    entries: RwLock<BoundedCache<Bytes, Arc<Entry>>>,
     max_bytes: usize,
 }
 
@@ -172,7 +172,7 @@ impl ResponseCache {
     /// A cache of at most about `max_bytes` of responses and their keys.
     pub fn new(max_bytes: usize) -> Self {
         Self {
-            entries: Mutex::new(Generations::new(max_bytes)),
+            entries: RwLock::new(BoundedCache::new(max_bytes)),
             max_bytes,
         }
     }
@@ -187,7 +187,7 @@ impl ResponseCache {
         if !self.enabled() {
             return None;
         }
-        let entry = self.entries.lock().get(key)?;
+        let entry = self.entries.read().get(key)?.clone();
         if !entry.current(app) {
             return None;
         }
@@ -217,7 +217,7 @@ impl ResponseCache {
         }
         let entry = Arc::new(Entry::new(body, operation_name, &pending));
         let size = entry.size(&pending.key);
-        self.entries.lock().insert(pending.key, entry, size);
+        self.entries.write().insert(pending.key, entry, size);
     }
 }
 
