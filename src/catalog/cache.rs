@@ -36,8 +36,9 @@ use crate::{
 };
 
 /// A SKU as the catalogue shows it: the columns of `skus` without the timestamps and the JSON
-/// copy of the spec values (they are the spec key split again), with exact-size strings. Kept
-/// small: the cache holds every SKU of every product read.
+/// copy of the spec values (they are the spec key split again). Kept small: the cache holds
+/// every SKU of every product read (120,000 of them for 10,000 products of 12 SKUs), so its
+/// four texts share one allocation instead of four (about 90 bytes less a SKU in RSS).
 #[derive(Clone, Debug)]
 pub struct CachedSku {
     pub id: i64,
@@ -50,18 +51,29 @@ pub struct CachedSku {
     pub safety_stock: Option<i32>,
     pub weight_grams: i32,
     pub active: bool,
-    pub code: Box<str>,
-    /// The spec values joined by `rules::spec_key`.
-    pub spec_key: Box<str>,
-    pub barcode: Option<Box<str>>,
-    /// `颜色:红 尺码:S`, worked out once when the product's specs are at hand (a SKU read on
-    /// its own has none: its label is worked out when asked for).
-    pub label: Option<Box<str>>,
+    /// The code, the spec key, the barcode and the label, one after another.
+    texts: Box<str>,
+    /// Where the code, the spec key and the barcode end in `texts` (the label is the rest).
+    ends: [u32; 3],
 }
 
 impl CachedSku {
     pub fn new(sku: &sku::Model, specs: Option<&[SpecDef]>) -> Self {
-        let mut cached = Self {
+        let barcode = sku.barcode.as_deref().unwrap_or_default();
+        // A SKU read on its own has no specs at hand: its label is worked out when asked for.
+        let label = specs
+            .map(|s| label_of(&sku.spec_key, s))
+            .unwrap_or_default();
+        let mut texts = String::with_capacity(
+            sku.code.len() + sku.spec_key.len() + barcode.len() + label.len(),
+        );
+        let mut ends = [0; 3];
+        for (end, text) in ends.iter_mut().zip([&sku.code, &sku.spec_key, barcode]) {
+            texts.push_str(text);
+            *end = u32::try_from(texts.len()).unwrap_or(u32::MAX);
+        }
+        texts.push_str(&label);
+        Self {
             id: sku.id,
             product_id: sku.product_id,
             price_fen: sku.price_fen,
@@ -72,24 +84,54 @@ impl CachedSku {
             safety_stock: sku.safety_stock,
             weight_grams: sku.weight_grams,
             active: sku.active,
-            code: sku.code.as_str().into(),
-            spec_key: sku.spec_key.as_str().into(),
-            barcode: sku.barcode.as_deref().map(Into::into),
-            label: None,
+            texts: texts.into_boxed_str(),
+            ends,
+        }
+    }
+
+    fn text(&self, part: usize) -> &str {
+        let start = match part {
+            0 => 0,
+            _ => self.ends[part - 1] as usize,
         };
-        cached.label = specs.map(|s| cached.label_under(s).into());
-        cached
+        let end = self
+            .ends
+            .get(part)
+            .map_or(self.texts.len(), |e| *e as usize);
+        self.texts.get(start..end).unwrap_or_default()
+    }
+
+    pub fn code(&self) -> &str {
+        self.text(0)
+    }
+
+    /// The spec values joined by `rules::spec_key`.
+    pub fn spec_key(&self) -> &str {
+        self.text(1)
+    }
+
+    pub fn barcode(&self) -> Option<&str> {
+        Some(self.text(2)).filter(|b| !b.is_empty())
+    }
+
+    /// `颜色:红 尺码:S`, when it was worked out with the product's specs at hand.
+    pub fn label(&self) -> Option<&str> {
+        Some(self.text(3)).filter(|l| !l.is_empty())
     }
 
     /// `颜色:红 尺码:S` under `specs`, its product's specs.
     pub fn label_under(&self, specs: &[SpecDef]) -> String {
-        super::rules::spec_label(specs, &self.spec_values())
+        label_of(self.spec_key(), specs)
     }
 
     /// The spec values, in the order of the product's specs.
     pub fn spec_values(&self) -> Vec<String> {
-        super::rules::spec_values_of_key(&self.spec_key)
+        super::rules::spec_values_of_key(self.spec_key())
     }
+}
+
+fn label_of(spec_key: &str, specs: &[SpecDef]) -> String {
+    super::rules::spec_label(specs, &super::rules::spec_values_of_key(spec_key))
 }
 
 /// A product with everything shown alongside it.
@@ -111,7 +153,7 @@ impl ProductBundle {
         self.skus
             .iter()
             .find(|s| s.id == sku_id)
-            .and_then(|s| s.label.as_deref())
+            .and_then(CachedSku::label)
             .unwrap_or_default()
     }
 }
@@ -500,4 +542,66 @@ async fn load_bundles(
             )
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(code: &str, values: &[&str], barcode: Option<&str>) -> sku::Model {
+        let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        sku::Model {
+            id: 7,
+            product_id: 3,
+            code: code.into(),
+            spec_values: serde_json::to_string(&values).unwrap(),
+            spec_key: super::super::rules::spec_key(&values),
+            price_fen: 100,
+            market_price_fen: None,
+            cost_price_fen: 50,
+            stock: 5,
+            safety_stock: None,
+            weight_grams: 0,
+            barcode: barcode.map(str::to_string),
+            active: true,
+            low_stock_alerted: false,
+            sales: 0,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_cached_sku_gives_back_each_of_its_texts() {
+        let specs = [
+            SpecDef {
+                name: "颜色".into(),
+                values: vec!["红".into(), "蓝".into()],
+            },
+            SpecDef {
+                name: "尺码".into(),
+                values: vec!["S".into()],
+            },
+        ];
+        let sku = CachedSku::new(
+            &model("TEE-红-S", &["红", "S"], Some("6901234567890")),
+            Some(&specs),
+        );
+        assert_eq!(sku.code(), "TEE-红-S");
+        assert_eq!(sku.spec_values(), vec!["红", "S"]);
+        assert_eq!(sku.barcode(), Some("6901234567890"));
+        assert_eq!(sku.label(), Some("颜色:红 尺码:S"));
+
+        let alone = CachedSku::new(&model("X1", &["蓝", "S"], None), None);
+        assert_eq!(alone.code(), "X1");
+        assert_eq!(alone.barcode(), None);
+        assert_eq!(alone.label(), None, "no specs at hand, no label");
+        assert_eq!(alone.label_under(&specs), "颜色:蓝 尺码:S");
+
+        let plain = CachedSku::new(&model("P", &[], None), Some(&[]));
+        assert_eq!(
+            (plain.code(), plain.spec_key(), plain.label()),
+            ("P", "", None)
+        );
+    }
 }

@@ -237,7 +237,7 @@ impl Sku {
     }
 
     async fn code(&self) -> &str {
-        &self.sku().code
+        self.sku().code()
     }
 
     /// The spec values of this SKU, in the product's spec order.
@@ -256,7 +256,7 @@ impl Sku {
 
     /// `颜色:红 尺码:S`.
     async fn spec_label(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(match &self.sku().label {
+        Ok(match self.sku().label() {
             Some(label) => label.to_string(),
             None => self.sku().label_under(&self.specs(ctx).await?),
         })
@@ -318,7 +318,7 @@ impl Sku {
     }
 
     async fn barcode(&self) -> Option<&str> {
-        self.sku().barcode.as_deref()
+        self.sku().barcode()
     }
 
     /// False when its spec combination was removed from the product.
