@@ -63,7 +63,15 @@ impl<K: Hash + Eq + Clone, V> BoundedCache<K, V> {
     /// Keeps `value` under `key` (replacing what was there), dropping entries not used
     /// lately to make room; nothing is kept when `size` is more than the whole limit.
     pub fn insert(&mut self, key: K, value: V, size: usize) {
-        self.remove(&key);
+        // A replaced entry keeps its flag: a product whose stock changes with every order is
+        // as much in use after the change as before. A new one must be asked for again to
+        // outlast the next sweep.
+        let used = self
+            .index
+            .get(&key)
+            .copied()
+            .and_then(|at| self.take(at))
+            .is_some_and(|slot| slot.used.into_inner());
         if size > self.limit {
             return;
         }
@@ -74,8 +82,7 @@ impl<K: Hash + Eq + Clone, V> BoundedCache<K, V> {
             key: key.clone(),
             value,
             size,
-            // A new entry must be asked for again to outlast the next sweep.
-            used: AtomicBool::new(false),
+            used: AtomicBool::new(used),
         };
         let at = match self.free.pop() {
             Some(at) => {
@@ -111,12 +118,12 @@ impl<K: Hash + Eq + Clone, V> BoundedCache<K, V> {
         }
     }
 
-    fn take(&mut self, at: usize) -> Option<V> {
+    fn take(&mut self, at: usize) -> Option<Slot<K, V>> {
         let slot = self.slots[at].take()?;
         self.index.remove(&slot.key);
         self.size -= slot.size;
         self.free.push(at);
-        Some(slot.value)
+        Some(slot)
     }
 
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
@@ -125,7 +132,7 @@ impl<K: Hash + Eq + Clone, V> BoundedCache<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let at = *self.index.get(key)?;
-        self.take(at)
+        self.take(at).map(|slot| slot.value)
     }
 
     pub fn clear(&mut self) {
@@ -185,6 +192,19 @@ mod tests {
         c.insert("h", 1, 1);
         assert!(!has(&c, "a") && !has(&c, "c"));
         assert!(has(&c, "e") && has(&c, "f") && has(&c, "g") && has(&c, "h"));
+    }
+
+    #[test]
+    fn a_replaced_entry_stays_as_used_as_it_was() {
+        let mut c = BoundedCache::new(2);
+        c.insert("hot", 1, 1);
+        c.insert("cold", 1, 1);
+        c.get("hot");
+        c.insert("hot", 2, 1);
+        c.insert("new", 1, 1);
+        assert!(has(&c, "hot") && has(&c, "new"));
+        assert!(!has(&c, "cold"));
+        assert_eq!(c.get("hot"), Some(&2));
     }
 
     #[test]
