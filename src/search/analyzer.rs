@@ -14,8 +14,15 @@
 //!      and bigrams sharing positions. A typed CJK word is then found by a
 //!      phrase query over its bigrams, i.e. whenever the document contains it
 //!      as a substring, whatever jieba made of either side.
+//!
+//! A typed CJK run is cut into groups (each must occur) by jieba over the
+//! index's own vocabulary (`query_dictionary`): the words the index holds are
+//! the only ones a words field can match.
 
-use std::sync::LazyLock;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use jieba_rs::Jieba;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
@@ -35,8 +42,86 @@ const MAX_QUERY_WORDS: usize = 10;
 /// practice) so that a pathological "word" cannot blow up the term dictionary.
 const MAX_WORD_BYTES: usize = 40;
 
-/// The dictionary takes a moment to load, so it is loaded once per process.
-static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+/// Jieba with its whole dictionary, for indexing. It holds about 30 MB (a trie of 349,045
+/// words, their frequencies and the dictionary text), more than any other part of a warm
+/// catalogue server, and only indexing needs it: keywords are cut with the index's own words
+/// (`query_dictionary`). So it is loaded when a document is indexed and let go once indexing
+/// has been idle for a while (`release_idle_dictionary`).
+static FULL_DICTIONARY: DictionaryHolder = DictionaryHolder::new(Jieba::new);
+
+/// A dictionary loaded on first use and dropped when unused for a while.
+struct DictionaryHolder {
+    load: fn() -> Jieba,
+    /// The dictionary and when it was last asked for.
+    held: Mutex<Option<(Arc<Jieba>, Instant)>>,
+}
+
+impl DictionaryHolder {
+    const fn new(load: fn() -> Jieba) -> Self {
+        Self {
+            load,
+            held: Mutex::new(None),
+        }
+    }
+
+    fn get(&self) -> Arc<Jieba> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match &mut *held {
+            Some((jieba, used)) => {
+                *used = now;
+                jieba.clone()
+            }
+            None => {
+                let jieba = Arc::new((self.load)());
+                *held = Some((jieba.clone(), now));
+                jieba
+            }
+        }
+    }
+
+    /// Drops the dictionary when it was not asked for in `idle` (whoever is using it keeps
+    /// their own reference until they are done). Never waits for a load in progress.
+    fn release_idle(&self, idle: Duration) -> bool {
+        let Ok(mut held) = self.held.try_lock() else {
+            return false;
+        };
+        let idle = held
+            .as_ref()
+            .is_some_and(|(_, used)| used.elapsed() >= idle);
+        if idle {
+            *held = None;
+        }
+        idle
+    }
+}
+
+/// Lets go of the whole dictionary when nothing was indexed for `idle`.
+pub(super) fn release_idle_dictionary(idle: Duration) {
+    FULL_DICTIONARY.release_idle(idle);
+}
+
+/// A jieba that knows only `words`, each weighted by how many documents hold it: the index's
+/// own vocabulary, which is every word the whole dictionary made of the catalogue. Cutting a
+/// keyword with it finds the same words the index holds; a word no product has cannot match a
+/// words field anyway, and falls back to single characters, which stay together as one group.
+pub(super) fn query_dictionary<'a>(words: impl IntoIterator<Item = (&'a str, u64)>) -> Jieba {
+    let mut dictionary = String::new();
+    for (word, documents) in words {
+        // A dictionary line is `word frequency`: a word with a space cannot be one (and no CJK
+        // word has one).
+        if !word.contains(char::is_whitespace) && word.chars().any(is_cjk) {
+            dictionary.push_str(word);
+            dictionary.push(' ');
+            dictionary.push_str(&documents.max(1).to_string());
+            dictionary.push('\n');
+        }
+    }
+    Jieba::with_dict(&mut dictionary.as_bytes()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the keyword dictionary could not be built");
+        Jieba::empty()
+    })
+}
 
 /// NFKC + lowercase.
 pub(super) fn normalize(text: &str) -> String {
@@ -194,12 +279,14 @@ fn query_grams<'a>(pieces: impl IntoIterator<Item = Piece<'a>>) -> Vec<Positione
 /// Index-side words of a text: Latin/digit runs plus jieba search-mode words.
 fn index_words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    let mut jieba = None;
     for piece in pieces(text) {
         match piece.kind {
             // HMM off: it invents "words" for unknown character sequences,
             // which adds nothing since the grams fields cover substrings.
             PieceKind::Cjk => out.extend(
-                JIEBA
+                jieba
+                    .get_or_insert_with(|| FULL_DICTIONARY.get())
                     .cut_for_search(piece.text, false)
                     .into_iter()
                     .map(|t| t.word.to_owned()),
@@ -232,7 +319,7 @@ pub(super) struct QueryWord {
 /// Analyzes a user keyword. `None` means there is no keyword constraint
 /// (blank input); `Some(vec![])` means the keyword has nothing searchable
 /// (only punctuation or emoji) and matches nothing.
-pub(super) fn analyze_keyword(keyword: &str) -> Option<Vec<QueryWord>> {
+pub(super) fn analyze_keyword(keyword: &str, dictionary: &Jieba) -> Option<Vec<QueryWord>> {
     let keyword = match keyword.char_indices().nth(MAX_KEYWORD_CHARS) {
         Some((cut, _)) => &keyword[..cut],
         None => keyword,
@@ -243,7 +330,7 @@ pub(super) fn analyze_keyword(keyword: &str) -> Option<Vec<QueryWord>> {
     }
     let mut words: Vec<QueryWord> = Vec::new();
     for typed in normalized.split_whitespace() {
-        let Some(word) = analyze_typed_word(typed) else {
+        let Some(word) = analyze_typed_word(typed, dictionary) else {
             continue;
         };
         if !words.contains(&word) {
@@ -256,12 +343,15 @@ pub(super) fn analyze_keyword(keyword: &str) -> Option<Vec<QueryWord>> {
     Some(words)
 }
 
-fn analyze_typed_word(typed: &str) -> Option<QueryWord> {
+fn analyze_typed_word(typed: &str, dictionary: &Jieba) -> Option<QueryWord> {
     let pieces: Vec<Piece<'_>> = pieces(typed).collect();
     if pieces.is_empty() {
         return None;
     }
-    let groups = pieces.iter().flat_map(piece_groups).collect();
+    let groups = pieces
+        .iter()
+        .flat_map(|piece| piece_groups(piece, dictionary))
+        .collect();
     Some(QueryWord {
         grams: query_grams(pieces),
         groups,
@@ -269,18 +359,18 @@ fn analyze_typed_word(typed: &str) -> Option<QueryWord> {
 }
 
 /// Splits one piece of a typed word into groups. A CJK run is cut by jieba
-/// so that "红色连衣裙" matches "连衣裙 … 红色" too; consecutive one-character
-/// words are kept together because jieba falls back to single characters for
-/// words it does not know (brand names…), and those characters only mean
-/// something side by side.
-fn piece_groups(piece: &Piece<'_>) -> Vec<QueryGroup> {
+/// over `dictionary` so that "红色连衣裙" matches "连衣裙 … 红色" too;
+/// consecutive one-character words are kept together because jieba falls back
+/// to single characters for words it does not know (brand names…), and those
+/// characters only mean something side by side.
+fn piece_groups(piece: &Piece<'_>, dictionary: &Jieba) -> Vec<QueryGroup> {
     if piece.kind != PieceKind::Cjk {
         return vec![group_of(*piece, true)];
     }
     // Byte ranges of the groups within the run, and how many jieba words each holds.
     let mut spans: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
     let mut last_was_single = false;
-    for token in JIEBA.cut(piece.text, false) {
+    for token in dictionary.cut(piece.text, false) {
         let single = token.end - token.start == 1;
         match spans.last_mut() {
             Some((range, words)) if single && last_was_single => {
@@ -441,49 +531,87 @@ mod tests {
 
     #[test]
     fn query_grams_are_bigrams_with_offsets() {
-        let word = analyze_typed_word("42码运动鞋").unwrap();
+        let word = typed("42码运动鞋").unwrap();
         assert_eq!(
             terms(&word.grams),
             vec![(0, "42"), (1, "码运"), (2, "运动"), (3, "动鞋")]
         );
-        let single = analyze_typed_word("鞋").unwrap();
+        let single = typed("鞋").unwrap();
         assert_eq!(terms(&single.grams), vec![(0, "鞋")]);
     }
 
     #[test]
     fn typed_word_groups_follow_jieba() {
-        let word = analyze_typed_word("红色连衣裙").unwrap();
+        let word = typed("红色连衣裙").unwrap();
         let words: Vec<Option<&str>> = word.groups.iter().map(|g| g.word.as_deref()).collect();
         assert_eq!(words, vec![Some("红色"), Some("连衣裙")]);
 
-        let mixed = analyze_typed_word("iphone15").unwrap();
+        let mixed = typed("iphone15").unwrap();
         assert_eq!(mixed.groups.len(), 2);
     }
 
     #[test]
     fn consecutive_single_characters_stay_together() {
         // None of these characters form a dictionary word together.
-        let word = analyze_typed_word("龘靐齉").unwrap();
+        let word = typed("龘靐齉").unwrap();
         assert_eq!(word.groups.len(), 1);
         assert_eq!(terms(&word.groups[0].grams), vec![(0, "龘靐"), (1, "靐齉")]);
         assert_eq!(word.groups[0].word, None);
     }
 
+    fn typed(text: &str) -> Option<QueryWord> {
+        analyze_typed_word(text, &FULL_DICTIONARY.get())
+    }
+
+    fn keyword(text: &str) -> Option<Vec<QueryWord>> {
+        analyze_keyword(text, &FULL_DICTIONARY.get())
+    }
+
+    fn group_words(word: &QueryWord) -> Vec<Option<&str>> {
+        word.groups.iter().map(|g| g.word.as_deref()).collect()
+    }
+
+    #[test]
+    fn keywords_are_cut_with_the_words_the_index_holds() {
+        let index = query_dictionary([("红色", 3), ("连衣裙", 2), ("连衣", 1), ("nike", 9)]);
+        let word = analyze_typed_word("红色连衣裙", &index).unwrap();
+        assert_eq!(group_words(&word), vec![Some("红色"), Some("连衣裙")]);
+        // Words no product has are single characters, kept together as one substring.
+        let word = analyze_typed_word("羽绒马甲", &index).unwrap();
+        assert_eq!(group_words(&word), vec![None]);
+        assert_eq!(terms(&word.groups[0].grams).len(), 3);
+        let word = analyze_typed_word("红色羽绒", &index).unwrap();
+        assert_eq!(group_words(&word), vec![Some("红色"), None]);
+    }
+
+    #[test]
+    fn the_whole_dictionary_is_let_go_when_idle() {
+        let holder = DictionaryHolder::new(Jieba::empty);
+        let first = holder.get();
+        assert!(!holder.release_idle(Duration::from_secs(60)), "just used");
+        assert!(Arc::ptr_eq(&first, &holder.get()), "kept while in use");
+        assert!(holder.release_idle(Duration::ZERO));
+        assert!(
+            !Arc::ptr_eq(&first, &holder.get()),
+            "loaded again when asked for"
+        );
+    }
+
     #[test]
     fn keyword_edge_cases() {
-        assert_eq!(analyze_keyword(""), None);
-        assert_eq!(analyze_keyword(" \u{3000}\t"), None);
-        assert_eq!(analyze_keyword("\"():[]{}*😀"), Some(vec![]));
+        assert_eq!(keyword(""), None);
+        assert_eq!(keyword(" \u{3000}\t"), None);
+        assert_eq!(keyword("\"():[]{}*😀"), Some(vec![]));
         let long = "耐克".repeat(500);
-        let words = analyze_keyword(&long).unwrap();
+        let words = keyword(&long).unwrap();
         assert_eq!(words.len(), 1);
         assert_eq!(words[0].grams.len(), MAX_KEYWORD_CHARS - 1);
         let many = (0..50)
             .map(|i| format!("w{i}"))
             .collect::<Vec<_>>()
             .join(" ");
-        assert_eq!(analyze_keyword(&many).unwrap().len(), MAX_QUERY_WORDS);
-        let dup = analyze_keyword("耐克 耐克 ＮＩＫＥ nike").unwrap();
+        assert_eq!(keyword(&many).unwrap().len(), MAX_QUERY_WORDS);
+        let dup = keyword("耐克 耐克 ＮＩＫＥ nike").unwrap();
         assert_eq!(dup.len(), 2);
     }
 
@@ -491,7 +619,7 @@ mod tests {
     fn long_latin_words_are_capped() {
         let long = "a".repeat(1000);
         assert_eq!(index_words(&long), vec!["a".repeat(MAX_WORD_BYTES)]);
-        let word = analyze_typed_word(&long).unwrap();
+        let word = typed(&long).unwrap();
         assert_eq!(word.grams[0].1.len(), MAX_WORD_BYTES);
     }
 }

@@ -4,6 +4,8 @@
 //! - Text is normalized (NFKC + lowercase) and indexed twice: as jieba
 //!   search-mode words (for ranking) and as CJK unigrams/bigrams (so a typed
 //!   word is found wherever it occurs as a substring). See `analyzer`.
+//! - Jieba's whole dictionary (about 30 MB) is held only while indexing; a
+//!   keyword is cut with the words the index holds. See `keyword_dictionary`.
 //! - Each whitespace-separated word of a keyword must match (in any text
 //!   field); name and brand matches weigh most, the description least.
 //! - Filtering, sorting, paging and facet counting happen in one pass over
@@ -14,6 +16,7 @@
 mod analyzer;
 mod cached;
 mod collector;
+mod keyword_dictionary;
 mod query;
 mod schema;
 mod suggest;

@@ -3,6 +3,7 @@
 
 use std::ops::Bound;
 
+use jieba_rs::Jieba;
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query,
@@ -19,8 +20,13 @@ use super::schema::{Fields, NO_VALUE, Tier};
 const WORD_MATCH_BOOST: f32 = 1.5;
 
 /// The query and whether it has a keyword part (i.e. scores mean something).
-pub(super) fn build_query(fields: &Fields, q: &SearchQuery) -> (Box<dyn Query>, bool) {
-    let words = match analyze_keyword(q.keyword.as_deref().unwrap_or("")) {
+/// Keywords are cut into words with `dictionary` (see `analyzer::query_dictionary`).
+pub(super) fn build_query(
+    fields: &Fields,
+    q: &SearchQuery,
+    dictionary: &Jieba,
+) -> (Box<dyn Query>, bool) {
+    let words = match analyze_keyword(q.keyword.as_deref().unwrap_or(""), dictionary) {
         None => Vec::new(),
         // Something was typed, but nothing searchable (only emoji…).
         Some(words) if words.is_empty() => return (Box::new(EmptyQuery), false),

@@ -14,7 +14,9 @@ use tantivy::{
     TantivyDocument, Term,
 };
 
+use super::analyzer::release_idle_dictionary;
 use super::collector::{Order, ProductCollector};
+use super::keyword_dictionary::KeywordDictionary;
 use super::query::build_query;
 use super::schema::{Fields, build_schema, fast, register_tokenizers, to_document};
 use super::suggest::{SuggestSource, Suggester};
@@ -27,6 +29,8 @@ const PAYLOAD_TAG: &str = "distmall-search";
 /// Indexing memory per writer thread; segments are flushed when it is full.
 const WRITER_MEMORY_PER_THREAD: usize = 64 << 20;
 const MAX_WRITER_THREADS: usize = 4;
+/// Indexing lets go of jieba's whole dictionary after this long without a document.
+const INDEXING_DICTIONARY_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Bookkeeping stored as the payload of every commit (tantivy keeps the
 /// payload of the last commit in meta.json), so it is persisted atomically
@@ -82,6 +86,7 @@ pub(super) struct TantivySearchIndex {
     meta: RwLock<Option<String>>,
     /// Writes completed (see [`SearchIndex::generation`]).
     generation: std::sync::atomic::AtomicU64,
+    keywords: KeywordDictionary,
 }
 
 impl TantivySearchIndex {
@@ -132,6 +137,7 @@ impl TantivySearchIndex {
             suggester: RwLock::new(Arc::new(Suggester::build(sources.values()))),
             meta: RwLock::new(payload.meta.clone()),
             generation: Default::default(),
+            keywords: KeywordDictionary::default(),
             writer: Mutex::new(WriterState {
                 writer,
                 payload,
@@ -335,14 +341,17 @@ impl SearchIndex for TantivySearchIndex {
     }
 
     fn search(&self, q: &SearchQuery) -> anyhow::Result<SearchResult> {
-        let (query, has_keyword) = build_query(&self.fields, q);
+        release_idle_dictionary(INDEXING_DICTIONARY_IDLE);
+        let searcher = self.reader.searcher();
+        let dictionary = self.keywords.for_searcher(&searcher, &self.fields)?;
+        let (query, has_keyword) = build_query(&self.fields, q, &dictionary);
         let collector = ProductCollector {
             order: order_for(q.sort, has_keyword),
             window: q.offset.saturating_add(q.limit),
             facets: q.with_facets,
             audience: self.fields.audience,
         };
-        let fruit = self.reader.searcher().search(query.as_ref(), &collector)?;
+        let fruit = searcher.search(query.as_ref(), &collector)?;
         Ok(SearchResult {
             total: fruit.total,
             ids: fruit

@@ -635,6 +635,35 @@ fn facets_cover_all_matches_and_add_up() {
     assert!(index.search(&query("鞋")).unwrap().facets.is_none());
 }
 
+/// Keywords are cut with the words the index holds, learnt again after every write: a word of
+/// a product indexed after the last search splits a typed run, so its parts match apart.
+#[test]
+fn keywords_are_cut_with_the_words_indexed_so_far() {
+    let index = in_memory().unwrap();
+    index
+        .upsert(&[product(1, "夏季帽子", None, &[], &[], &[], &[9_900], 0)])
+        .unwrap();
+    assert_eq!(find(index.as_ref(), "红色连衣裙"), Vec::<i64>::new());
+    index
+        .upsert(&[product(
+            2,
+            "蓝色连衣裙 红色腰带",
+            None,
+            &[],
+            &[],
+            &[],
+            &[19_900],
+            0,
+        )])
+        .unwrap();
+    // 红色 and 连衣裙 are words now: each must occur, not the run as one substring.
+    assert_eq!(find(index.as_ref(), "红色连衣裙"), vec![2]);
+    assert_eq!(find(index.as_ref(), "红色 连衣裙"), vec![2]);
+    // Characters the index knows no word of still have to occur side by side.
+    assert_eq!(find(index.as_ref(), "色连"), vec![2]);
+    assert_eq!(find(index.as_ref(), "红连"), Vec::<i64>::new());
+}
+
 #[test]
 fn upsert_replaces_and_delete_removes() {
     let index = catalog_index();
