@@ -217,7 +217,11 @@ pub async fn rebuild(app: &AppState) -> Result<u64, AppError> {
     let index = app.search.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         index.rebuild(&mut docs.into_iter())?;
-        set_last_event_id(index.as_ref(), high_water)
+        set_last_event_id(index.as_ref(), high_water)?;
+        // The documents and the indexing buffers are freed now: hundreds of MB for a large
+        // catalogue, which glibc would otherwise keep.
+        crate::memory::give_back_free_memory();
+        Ok(())
     })
     .await
     .map_err(AppError::internal)?

@@ -91,6 +91,8 @@ impl DictionaryHolder {
             .is_some_and(|(_, used)| used.elapsed() >= idle);
         if idle {
             *held = None;
+            drop(held);
+            crate::memory::give_back_free_memory();
         }
         idle
     }
