@@ -162,9 +162,10 @@ pub struct Pending {
 /// body. Kept instead of the body, which is mostly the query text every page view repeats (a
 /// product page's is about 300 bytes, 3 MB over 10,000 pages). Two bodies with the same digest
 /// would share a response; for 128 bits of SHA-256 no way of finding such a pair is known.
-type RequestDigest = [u8; 16];
+pub type RequestDigest = [u8; 16];
 
-fn digest(body: &[u8]) -> RequestDigest {
+/// The key a request's raw body is stored and found under (computed once per request).
+pub fn digest(body: &[u8]) -> RequestDigest {
     use sha2::{Digest, Sha256};
     let hash = Sha256::digest(body);
     let mut key = RequestDigest::default();
@@ -173,8 +174,8 @@ fn digest(body: &[u8]) -> RequestDigest {
 }
 
 pub struct ResponseCache {
-    /// Keyed by the request's raw body; sized by bytes of keys and compressed bodies. What is
-    /// asked for stays and what is not ages out (`BoundedCache`).
+    /// Keyed by the digest of the request's raw body; sized by bytes of keys and compressed
+    /// bodies. What is asked for stays and what is not ages out (`BoundedCache`).
     entries: RwLock<BoundedCache<RequestDigest, Arc<Entry>>>,
     max_bytes: usize,
 }
@@ -195,13 +196,13 @@ impl ResponseCache {
         self.max_bytes > 0
     }
 
-    /// The stored response to the request `key` (its raw body), if it is still current, and
+    /// The stored response to the request `key` (the `digest` of its raw body), if it is still current, and
     /// its body. The searches it made are counted again.
-    pub fn get(&self, app: &AppState, key: &[u8]) -> Option<(Arc<Entry>, Bytes)> {
+    pub fn get(&self, app: &AppState, key: &RequestDigest) -> Option<(Arc<Entry>, Bytes)> {
         if !self.enabled() {
             return None;
         }
-        let entry = self.entries.read().get(&digest(key))?.clone();
+        let entry = self.entries.read().get(key)?.clone();
         if !entry.current(app) {
             return None;
         }
@@ -214,11 +215,11 @@ impl ResponseCache {
 
     /// Starts recording a response to `key`; the shared version is read now, before anything
     /// the response shows.
-    pub fn begin(&self, app: &AppState, key: &[u8]) -> Option<Pending> {
+    pub fn begin(&self, app: &AppState, key: RequestDigest) -> Option<Pending> {
         self.enabled().then(|| Pending {
             recorder: Arc::default(),
             shared_version: app.catalog.shared_version(),
-            key: digest(key),
+            key,
         })
     }
 

@@ -20,7 +20,10 @@ use serde::Deserialize;
 
 use super::{HttpState, refuse, ws};
 use crate::{
-    catalog::{response_cache::is_public_field, types::sees_everything},
+    catalog::{
+        response_cache::{self, is_public_field},
+        types::sees_everything,
+    },
     graphql::{context::RequestCtx, guardrails, loaders::Loaders},
     request_scope::RequestScope,
 };
@@ -266,7 +269,9 @@ async fn execute(
         }
     };
     // Everyone but staff sees the same catalogue.
-    let cache_key = body.filter(|_| app.responses.enabled() && !sees_everything(&viewer));
+    let cache_key = body
+        .filter(|_| app.responses.enabled() && !sees_everything(&viewer))
+        .map(|b| response_cache::digest(&b));
     if let Some((hit, body)) = cache_key.as_ref().and_then(|k| app.responses.get(app, k)) {
         app.metrics.record_operation(
             hit.operation_name.as_deref(),
@@ -298,7 +303,7 @@ async fn execute(
     };
     let pending = cache_key
         .filter(|_| guardrails::selects_only(&state.shape, &mut request, is_public_field))
-        .and_then(|key| app.responses.begin(app, &key));
+        .and_then(|key| app.responses.begin(app, key));
     let mut loaders = Loaders::new(
         app.db.conn().clone(),
         app.catalog.clone(),
