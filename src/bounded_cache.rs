@@ -51,13 +51,30 @@ impl<K: Hash + Eq + Clone, V> BoundedCache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let slot = self.slots[*self.index.get(key)?].as_ref()?;
+        let slot = self.slot(key)?;
         // Read first: most reads find the flag set, and a store would bounce the cache line
         // between the cores reading the same entry.
         if !slot.used.load(Ordering::Relaxed) {
             slot.used.store(true, Ordering::Relaxed);
         }
         Some(&slot.value)
+    }
+
+    /// The entry for `key`, not marked: for a writer updating it, which is no reader's use.
+    pub fn peek<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.slot(key).map(|slot| &slot.value)
+    }
+
+    fn slot<Q>(&self, key: &Q) -> Option<&Slot<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.slots[*self.index.get(key)?].as_ref()
     }
 
     /// Keeps `value` under `key` (replacing what was there), dropping entries not used
@@ -205,6 +222,19 @@ mod tests {
         assert!(has(&c, "hot") && has(&c, "new"));
         assert!(!has(&c, "cold"));
         assert_eq!(c.get("hot"), Some(&2));
+    }
+
+    #[test]
+    fn a_peek_is_not_a_use() {
+        let mut c = BoundedCache::new(2);
+        c.insert("peeked", 1, 1);
+        c.insert("next", 1, 1);
+        assert_eq!(c.peek("peeked"), Some(&1));
+        c.insert("new", 1, 1);
+        assert!(
+            !has(&c, "peeked") && has(&c, "next"),
+            "the sweep took it first"
+        );
     }
 
     #[test]

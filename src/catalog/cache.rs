@@ -284,7 +284,7 @@ impl CatalogCache {
             *newest = movement;
         }
         let mut bundles = self.bundles.write();
-        let Some(bundle) = bundles.get(&product_id) else {
+        let Some(bundle) = bundles.peek(&product_id) else {
             return;
         };
         let Some(pos) = bundle.skus.iter().position(|s| s.id == sku_id) else {
