@@ -20,13 +20,19 @@ use super::schema::{Fields, NO_VALUE, Tier};
 const WORD_MATCH_BOOST: f32 = 1.5;
 
 /// The query and whether it has a keyword part (i.e. scores mean something).
-/// Keywords are cut into words with `dictionary` (see `analyzer::query_dictionary`).
+/// A keyword is cut into words with `dictionary` (see `analyzer::query_dictionary`), which
+/// the caller gives whenever `q` has one.
 pub(super) fn build_query(
     fields: &Fields,
     q: &SearchQuery,
-    dictionary: &Jieba,
+    dictionary: Option<&Jieba>,
 ) -> (Box<dyn Query>, bool) {
-    let words = match analyze_keyword(q.keyword.as_deref().unwrap_or(""), dictionary) {
+    let analyzed = q
+        .keyword
+        .as_deref()
+        .zip(dictionary)
+        .and_then(|(keyword, dictionary)| analyze_keyword(keyword, dictionary));
+    let words = match analyzed {
         None => Vec::new(),
         // Something was typed, but nothing searchable (only emoji…).
         Some(words) if words.is_empty() => return (Box::new(EmptyQuery), false),

@@ -343,8 +343,13 @@ impl SearchIndex for TantivySearchIndex {
     fn search(&self, q: &SearchQuery) -> anyhow::Result<SearchResult> {
         release_idle_dictionary(INDEXING_DICTIONARY_IDLE);
         let searcher = self.reader.searcher();
-        let dictionary = self.keywords.for_searcher(&searcher, &self.fields)?;
-        let (query, has_keyword) = build_query(&self.fields, q, &dictionary);
+        // Category pages and other searches without a keyword need no dictionary: they do not
+        // build one for every new generation of the index.
+        let dictionary = match q.keyword {
+            Some(_) => Some(self.keywords.for_searcher(&searcher, &self.fields)?),
+            None => None,
+        };
+        let (query, has_keyword) = build_query(&self.fields, q, dictionary.as_deref());
         let collector = ProductCollector {
             order: order_for(q.sort, has_keyword),
             window: q.offset.saturating_add(q.limit),
