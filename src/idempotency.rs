@@ -1,4 +1,4 @@
-//! Idempotency keys for mutations that move money or stock (DESIGN §4): a retry with the same
+//! Idempotency keys for mutations that move money or stock (ARCHITECTURE.md §4.9): a retry with the same
 //! key and the same input returns the first result; the same key with a different input is
 //! refused. The key is claimed in the mutation's own transaction, so a result is stored exactly
 //! when the change committed.

@@ -280,7 +280,7 @@ pub struct SeedReport {
 /// The password of every demo account (README: demo accounts).
 pub const DEMO_PASSWORD: &str = "Demo12345";
 
-/// The seed's distribution example (DESIGN §8): D3 recruited D2, D2 recruited D1, and the demo
+/// The seed's distribution example (ARCHITECTURE.md §11): D3 recruited D2, D2 recruited D1, and the demo
 /// buyer is bound to D1 — a ¥100.00 order pays D1 ¥20.00, D2 ¥10.00 and D3 ¥5.00 under the
 /// default rules (20% / 10% / 5% of sales, settled monthly on the 5th).
 const DEMO_TEAM: &[(&str, &str)] = &[

@@ -1,4 +1,4 @@
-//! Distribution (DESIGN §8): distributors and their applications, the inviter tree as a closure
+//! Distribution (ARCHITECTURE.md §3.5): distributors and their applications, the inviter tree as a closure
 //! table, customer bindings and share visits, levels, versioned commission rules, commission
 //! records, the balance ledger, withdrawals, settlement runs and monthly reports. Orders learn
 //! which rule version they were placed under. Money is integer fen.

@@ -1,4 +1,4 @@
-//! Accounts (DESIGN §5): consumers signing up and in by phone + password or WeChat, refresh
+//! Accounts (ARCHITECTURE.md §3.1): consumers signing up and in by phone + password or WeChat, refresh
 //! tokens, profiles, staff and their permissions, and login throttling.
 pub mod cache;
 mod errors;

@@ -15,7 +15,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::error::AppError;
 
-/// Staff permissions (DESIGN §5). The owner has all of them.
+/// Staff permissions (ARCHITECTURE.md §5). The owner has all of them.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Permission {
     /// Products, categories, brands, specs and SKUs.

@@ -1,4 +1,4 @@
-//! Catalog (DESIGN §6): categories, brands, audiences, products with specs, SKUs and images.
+//! Catalog (ARCHITECTURE.md §3.2): categories, brands, audiences, products with specs, SKUs and images.
 pub mod cache;
 pub mod errors;
 pub mod indexing;

@@ -1,4 +1,4 @@
-//! Distribution (DESIGN §8): recruitment and review, customer bindings and the inviter tree,
+//! Distribution (ARCHITECTURE.md §3.5, §11): recruitment and review, customer bindings and the inviter tree,
 //! versioned commission rules, commission records through an order's life, settlement into an
 //! append-only balance ledger, withdrawals, levels, performance, and the GraphQL face of it.
 pub mod commissions;

@@ -1,7 +1,7 @@
 //! The distribution rules as plain functions: commission maths, which rate applies, binding
 //! decisions, settlement periods, level upgrades and withdrawal fees. No database here.
 //!
-//! Rounding (DESIGN §8): every commission record is rounded to the fen half-up (half away from
+//! Rounding (ARCHITECTURE.md §9.2): every commission record is rounded to the fen half-up (half away from
 //! zero, `money::round_to_fen`) from its own base; tiers are computed independently, so a
 //! record's amount never depends on another's rounding.
 use async_graphql::Enum;

@@ -1,4 +1,4 @@
-//! Domain events (DESIGN §10).
+//! Domain events (ARCHITECTURE.md §7).
 //!
 //! * `append` queues an event in the caller's transaction, which writes it into the
 //!   `domain_events` outbox as it commits, so an event exists exactly when its change committed.

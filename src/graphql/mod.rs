@@ -1,4 +1,4 @@
-//! Schema assembly and the GraphQL conventions shared by every area (DESIGN §4).
+//! Schema assembly and the GraphQL conventions shared by every area (ARCHITECTURE.md §4).
 pub mod context;
 pub mod errors;
 pub mod guardrails;

@@ -1,4 +1,4 @@
-//! Inventory (DESIGN §6): the stock ledger, reservations for orders, safety stock and low-stock
+//! Inventory (ARCHITECTURE.md §3.3): the stock ledger, reservations for orders, safety stock and low-stock
 //! alerts, stock reports.
 pub mod gates;
 pub mod reports;

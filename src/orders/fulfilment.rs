@@ -1,4 +1,4 @@
-//! Fulfilment (DESIGN §7): staff review paid orders and ship them, whole or in several parcels;
+//! Fulfilment (ARCHITECTURE.md §10): staff review paid orders and ship them, whole or in several parcels;
 //! delivery is confirmed by the carrier (`tracking`), the buyer, or the auto-receipt timer; the
 //! completion timer closes the after-sales window. Every status change goes through
 //! `lifecycle::transition`, one write transaction each, so each is conditional, recorded in the

@@ -1,4 +1,4 @@
-//! Orders (DESIGN §7): address book, cart, the checkout pricing pipeline, placing orders with
+//! Orders (ARCHITECTURE.md §3.4): address book, cart, the checkout pricing pipeline, placing orders with
 //! stock reserved in the same transaction, the order state machine with history and events,
 //! payments, fulfilment (approval, shipping, tracking, receipt), timers, and the GraphQL face
 //! of all of it.

@@ -1,4 +1,4 @@
-//! The checkout pricing pipeline (DESIGN §7), shared by `checkoutPreview` and `placeOrder` so
+//! The checkout pricing pipeline (ARCHITECTURE.md §9.2), shared by `checkoutPreview` and `placeOrder` so
 //! that what the buyer is shown is what the buyer is charged:
 //!
 //! unit prices → member discount → promotions → coupon → points → shipping.

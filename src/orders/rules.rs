@@ -1,4 +1,4 @@
-//! The order state machine (DESIGN §7) and the other plain rules of ordering: quantities,
+//! The order state machine (ARCHITECTURE.md §10) and the other plain rules of ordering: quantities,
 //! order numbers. Every status change in the system asks `can_transition` first; `next_states`
 //! is what `Order.nextStates` shows the dashboard.
 use async_graphql::Enum;

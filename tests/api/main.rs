@@ -6,6 +6,7 @@ mod accounts;
 mod authz;
 mod catalog;
 mod distribution;
+mod docs;
 mod events;
 mod fake_alipay;
 mod fake_kuaidi100;
