@@ -16,8 +16,11 @@ pub enum AccountErrorCode {
     InvalidCredentials,
     /// The account has been disabled by the merchant.
     AccountDisabled,
+    /// The nickname is empty, longer than 32 characters or contains control characters.
     InvalidNickname,
+    /// The avatar URL is not an http(s) URL of at most 512 characters.
     InvalidAvatar,
+    /// The birthday is before 1900-01-01 or after today.
     InvalidBirthday,
     /// The refresh token is unknown, expired or revoked: sign in again.
     InvalidRefreshToken,

@@ -88,8 +88,11 @@ impl User {
 /// Gender as the user stated it.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gender {
+    /// Not stated.
     Unknown,
+    /// 男.
     Male,
+    /// 女.
     Female,
 }
 
@@ -111,6 +114,10 @@ impl Gender {
     }
 }
 
+/// A person with an account: consumer, distributor or staff member. Reachable as `me`, by
+/// `node` (yourself, or anyone for staff), and where another object shows a person (an order's
+/// buyer or distributor, who moved stock or an order). Private fields are masked or null unless
+/// you are this user or staff.
 #[Object]
 impl User {
     /// Opaque global id.
@@ -130,19 +137,22 @@ impl User {
         }))
     }
 
+    /// Display name, 1–32 characters (用户 and the phone's last four digits until changed).
     async fn nickname(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         Ok(self.model(ctx).await?.nickname.clone())
     }
 
+    /// The avatar picture's http(s) URL; null when the user has none.
     async fn avatar_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(self.model(ctx).await?.avatar_url.clone())
     }
 
+    /// Gender as the user stated it (`UNKNOWN` when not stated).
     async fn gender(&self, ctx: &Context<'_>) -> async_graphql::Result<Gender> {
         Ok(Gender::parse(&self.model(ctx).await?.gender))
     }
 
-    /// Only visible to this user and staff.
+    /// The user's birthday; null when not given, and for anyone but this user and staff.
     async fn birthday(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
         if !self.is_privileged(ctx) {
             return Ok(None);
@@ -160,6 +170,8 @@ impl User {
         Ok(self.model(ctx).await?.password_hash.is_some())
     }
 
+    /// What the user is: always `CUSTOMER`, plus `DISTRIBUTOR` once approved and `STAFF` for
+    /// merchant employees.
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
         Ok(self.principal(ctx).await?.roles())
     }
@@ -179,6 +191,7 @@ impl User {
         Ok(self.model(ctx).await?.disabled)
     }
 
+    /// When the account was created.
     async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime> {
         Ok(self.model(ctx).await?.created_at.into())
     }
@@ -206,18 +219,23 @@ impl User {
 pub struct AuthPayload {
     /// Send as `Authorization: Bearer …`; short-lived.
     access_token: Option<String>,
+    /// When the access token stops working (`access_token_ttl_secs` after issue); null when
+    /// refused.
     access_token_expires_at: Option<DateTime>,
     /// Exchange for a new pair with `refreshToken` before it expires; each works once.
     refresh_token: Option<String>,
+    /// When the refresh token stops working (`refresh_token_ttl_days` after issue); null when
+    /// refused.
     refresh_token_expires_at: Option<DateTime>,
     #[graphql(skip)]
     user_model: Option<Arc<user::Model>>,
+    /// Why the request was refused (the tokens and user are then null); empty on success.
     user_errors: Vec<AccountError>,
 }
 
 #[ComplexObject]
 impl AuthPayload {
-    /// The signed-in user.
+    /// The signed-in user, with private fields in full; null when refused.
     async fn user(&self) -> Option<User> {
         self.user_model.clone().map(User::own)
     }
@@ -242,20 +260,24 @@ impl From<Session> for AuthPayload {
 pub struct UserPayload {
     #[graphql(skip)]
     user_model: Option<Arc<user::Model>>,
+    /// Why the change was refused (nothing changed); empty on success.
     user_errors: Vec<AccountError>,
 }
 
 #[ComplexObject]
 impl UserPayload {
+    /// The user as changed; null when refused.
     async fn user(&self) -> Option<User> {
         self.user_model.clone().map(User::from_model)
     }
 }
 
+/// The result of `logout`.
 #[derive(SimpleObject)]
 pub struct LogoutPayload {
     /// True once the session(s) are ended.
     ok: bool,
+    /// Always empty: logging out of a session that is already over succeeds too.
     user_errors: Vec<AccountError>,
 }
 
@@ -287,6 +309,7 @@ fn user_payload(result: AccountResult<user::Model>) -> async_graphql::Result<Use
     )
 }
 
+/// A new consumer account.
 #[derive(InputObject)]
 pub struct RegisterInput {
     /// Mainland mobile number; `+86` and separators are accepted.
@@ -300,12 +323,16 @@ pub struct RegisterInput {
     share_code: Option<String>,
 }
 
+/// Phone and password of an existing account.
 #[derive(InputObject)]
 pub struct LoginInput {
+    /// Mainland mobile number; `+86` and separators are accepted.
     phone: String,
+    /// The account's password.
     password: String,
 }
 
+/// A sign-in from the WeChat mini-program.
 #[derive(InputObject)]
 pub struct WechatLoginInput {
     /// The code from `wx.login()` in the mini-program.
@@ -315,11 +342,14 @@ pub struct WechatLoginInput {
     share_code: Option<String>,
 }
 
+/// The refresh token to exchange.
 #[derive(InputObject)]
 pub struct RefreshTokenInput {
+    /// The `refreshToken` of the last `AuthPayload`; it works once.
     refresh_token: String,
 }
 
+/// Which session to end: the one of `refreshToken`, or every session with `everywhere`.
 #[derive(InputObject)]
 pub struct LogoutInput {
     /// The refresh token of the session to end.
@@ -329,43 +359,61 @@ pub struct LogoutInput {
     everywhere: bool,
 }
 
+/// Profile changes; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateProfileInput {
+    /// 1–32 characters, trimmed, no control characters.
     nickname: Option<String>,
-    /// `null` removes the avatar.
+    /// An http(s) URL of at most 512 characters; `null` removes the avatar.
     avatar_url: MaybeUndefined<String>,
+    /// Gender as the user states it.
     gender: Option<Gender>,
-    /// `null` removes the birthday.
+    /// Between 1900-01-01 and today; `null` removes the birthday.
     birthday: MaybeUndefined<Date>,
 }
 
+/// The current password and the new one.
 #[derive(InputObject)]
 pub struct ChangePasswordInput {
+    /// The password the account has now.
     current_password: String,
+    /// 8–64 characters with at least one letter and one digit.
     new_password: String,
 }
 
+/// A new staff account.
 #[derive(InputObject)]
 pub struct CreateStaffInput {
+    /// Mainland mobile number, not yet used by another account.
     phone: String,
+    /// The first password: 8–64 characters with at least one letter and one digit.
     password: String,
+    /// Display name, 1–32 characters; 用户 and the phone's last four digits when omitted.
     nickname: Option<String>,
+    /// What the new staff member may do; only permissions you hold yourself. Empty by default.
     #[graphql(default)]
     permissions: Vec<Permission>,
 }
 
+/// Permissions to add to and take from one staff member.
 #[derive(InputObject)]
 pub struct UpdateStaffPermissionsInput {
+    /// The staff member's `User` id (not the owner, not yourself).
     user_id: ID,
+    /// Permissions to add; only ones you hold yourself.
     #[graphql(default)]
     grant: Vec<Permission>,
+    /// Permissions to take away.
     #[graphql(default)]
     revoke: Vec<Permission>,
 }
 
+/// Which staff account to disable or re-enable.
 #[derive(InputObject)]
 pub struct SetStaffDisabledInput {
+    /// The staff member's `User` id (not the owner, not yourself).
     user_id: ID,
+    /// True disables the account (it can no longer sign in); false re-enables it.
     disabled: bool,
 }
 
@@ -398,16 +446,28 @@ impl AccountQuery {
         ctx.viewer().user_id().map(User::by_id)
     }
 
-    /// Staff accounts, oldest first.
+    /// Staff accounts, oldest first (staff with STAFF_ADMIN).
     #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
     async fn staff_members(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
-        #[graphql(default)] include_disabled: bool,
+        #[graphql(desc = "Also list disabled staff accounts.", default)] include_disabled: bool,
     ) -> async_graphql::Result<Page<User>> {
         let window = Window::new(first, after, last, before)?;
         let mut select = user::Entity::find().filter(user::Column::IsStaff.eq(true));
@@ -436,6 +496,7 @@ impl AccountMutation {
     async fn register(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The phone, password and optional nickname and share code.")]
         input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
         let registered = service::register(
@@ -456,7 +517,7 @@ impl AccountMutation {
     async fn login(
         &self,
         ctx: &Context<'_>,
-        input: LoginInput,
+        #[graphql(desc = "The phone and password.")] input: LoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         auth_payload(
             service::login(ctx.app(), &input.phone, &input.password, ctx.client_ip()).await,
@@ -468,7 +529,7 @@ impl AccountMutation {
     async fn wechat_login(
         &self,
         ctx: &Context<'_>,
-        input: WechatLoginInput,
+        #[graphql(desc = "The `wx.login()` code and optional share code.")] input: WechatLoginInput,
     ) -> async_graphql::Result<AuthPayload> {
         let signed_in = service::wechat_login(ctx.app(), &input.code).await;
         if let (Ok(session), Some(code)) = (&signed_in, &input.share_code) {
@@ -481,7 +542,7 @@ impl AccountMutation {
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,
-        input: RefreshTokenInput,
+        #[graphql(desc = "The refresh token to exchange.")] input: RefreshTokenInput,
     ) -> async_graphql::Result<AuthPayload> {
         auth_payload(service::refresh_session(ctx.app(), &input.refresh_token).await)
     }
@@ -490,7 +551,7 @@ impl AccountMutation {
     async fn logout(
         &self,
         ctx: &Context<'_>,
-        input: LogoutInput,
+        #[graphql(desc = "Which session to end.")] input: LogoutInput,
     ) -> async_graphql::Result<LogoutPayload> {
         service::logout(
             ctx.app(),
@@ -509,7 +570,7 @@ impl AccountMutation {
     async fn update_profile(
         &self,
         ctx: &Context<'_>,
-        input: UpdateProfileInput,
+        #[graphql(desc = "The fields to change.")] input: UpdateProfileInput,
     ) -> async_graphql::Result<UserPayload> {
         let user_id = ctx.viewer().require_user()?.user_id;
         let patch = ProfilePatch {
@@ -525,7 +586,7 @@ impl AccountMutation {
     async fn change_password(
         &self,
         ctx: &Context<'_>,
-        input: ChangePasswordInput,
+        #[graphql(desc = "The current and the new password.")] input: ChangePasswordInput,
     ) -> async_graphql::Result<AuthPayload> {
         let user_id = ctx.viewer().require_user()?.user_id;
         auth_payload(
@@ -539,12 +600,13 @@ impl AccountMutation {
         )
     }
 
-    /// Creates a staff account with the given permissions (only permissions you hold).
+    /// Creates a staff account with the given permissions (staff with STAFF_ADMIN; only
+    /// permissions you hold).
     #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
     async fn create_staff(
         &self,
         ctx: &Context<'_>,
-        input: CreateStaffInput,
+        #[graphql(desc = "The new staff member.")] input: CreateStaffInput,
     ) -> async_graphql::Result<UserPayload> {
         let actor = ctx.viewer().require_permission(Permission::StaffAdmin)?;
         user_payload(
@@ -560,11 +622,13 @@ impl AccountMutation {
         )
     }
 
-    /// Grants and revokes staff permissions.
+    /// Grants and revokes staff permissions (staff with STAFF_ADMIN; not the owner, not
+    /// yourself, and only permissions you hold).
     #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
     async fn update_staff_permissions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The staff member and the permissions to grant and revoke.")]
         input: UpdateStaffPermissionsInput,
     ) -> async_graphql::Result<UserPayload> {
         let actor = ctx.viewer().require_permission(Permission::StaffAdmin)?;
@@ -578,11 +642,13 @@ impl AccountMutation {
         user_payload(result)
     }
 
-    /// Disables (or re-enables) a staff account; disabling ends its sessions at once.
+    /// Disables (or re-enables) a staff account; disabling ends its sessions at once (staff with
+    /// STAFF_ADMIN; not the owner, not yourself).
     #[graphql(guard = "PermissionGuard(Permission::StaffAdmin)")]
     async fn set_staff_disabled(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The staff member and whether to disable them.")]
         input: SetStaffDisabledInput,
     ) -> async_graphql::Result<UserPayload> {
         let actor = ctx.viewer().require_permission(Permission::StaffAdmin)?;

@@ -56,11 +56,13 @@ fn maybe<T, U>(v: MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> Option<Option<U>
 }
 
 macro_rules! payload_type {
-    ($(#[$meta:meta])* $name:ident, $field:ident: $ty:ty) => {
+    ($(#[$meta:meta])* $name:ident, $(#[$field_meta:meta])* $field:ident: $ty:ty) => {
         $(#[$meta])*
         #[derive(SimpleObject)]
         pub struct $name {
+            $(#[$field_meta])*
             $field: $ty,
+            /// Why the change was refused (nothing changed); empty on success.
             user_errors: Vec<CatalogError>,
         }
 
@@ -76,72 +78,139 @@ macro_rules! payload_type {
     };
 }
 
-payload_type!(CategoryPayload, category: Option<Category>);
-payload_type!(CategoriesPayload, categories: Vec<Category>);
-payload_type!(BrandPayload, brand: Option<Brand>);
-payload_type!(AudiencePayload, audience: Option<Audience>);
-payload_type!(ProductPayload, product: Option<Product>);
-payload_type!(ProductsPayload, products: Vec<Product>);
-payload_type!(SkusPayload, skus: Vec<Sku>);
-payload_type!(ProductImagePayload, image: Option<ProductImage>);
 payload_type!(
-    /// The id of what was deleted.
+    /// The result of creating or changing a category.
+    CategoryPayload,
+    /// The category as saved; null when refused.
+    category: Option<Category>
+);
+payload_type!(
+    /// The result of `reorderCategories`.
+    CategoriesPayload,
+    /// The sibling categories in their new order; empty when refused.
+    categories: Vec<Category>
+);
+payload_type!(
+    /// The result of `saveBrand`.
+    BrandPayload,
+    /// The brand as saved; null when refused.
+    brand: Option<Brand>
+);
+payload_type!(
+    /// The result of `saveAudience`.
+    AudiencePayload,
+    /// The audience tag as saved; null when refused.
+    audience: Option<Audience>
+);
+payload_type!(
+    /// The result of creating, changing or duplicating a product.
+    ProductPayload,
+    /// The product as saved; null when refused.
+    product: Option<Product>
+);
+payload_type!(
+    /// The result of a bulk product operation (publish, unpublish, move).
+    ProductsPayload,
+    /// The products as changed; empty when refused.
+    products: Vec<Product>
+);
+payload_type!(
+    /// The result of an operation on SKUs (specs, SKU edits, price changes).
+    SkusPayload,
+    /// The SKUs as saved; empty when refused.
+    skus: Vec<Sku>
+);
+payload_type!(
+    /// The result of `uploadProductImage`.
+    ProductImagePayload,
+    /// The stored image, not yet attached to a product (attach it with `imageIds`); null when
+    /// refused.
+    image: Option<ProductImage>
+);
+payload_type!(
+    /// The result of a delete.
     DeletePayload,
+    /// The global id of what was deleted; null when refused.
     deleted_id: Option<ID>
 );
 
+/// A new category.
 #[derive(InputObject)]
 pub struct CreateCategoryInput {
+    /// 1–64 characters, unique among its siblings.
     name: String,
     /// Null for a top-level category.
     parent_id: Option<ID>,
+    /// Position among its siblings, smallest first (ties by creation); 0 by default.
     #[graphql(default)]
     sort_order: i32,
+    /// Default safety stock (0–1,000,000 units) for SKUs of its products that set none; null
+    /// to use the shop default.
     safety_stock: Option<i32>,
 }
 
+/// Changes to a category; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateCategoryInput {
+    /// The category to change.
     id: ID,
+    /// 1–64 characters, unique among its siblings.
     name: Option<String>,
     /// Move the category: another category, or null for the top level.
     parent_id: MaybeUndefined<ID>,
+    /// Position among its siblings, smallest first.
     sort_order: Option<i32>,
+    /// Default safety stock (0–1,000,000 units) for its products' SKUs; null to use the shop
+    /// default.
     safety_stock: MaybeUndefined<i32>,
 }
 
+/// A new order for sibling categories.
 #[derive(InputObject)]
 pub struct ReorderCategoriesInput {
     /// Sibling categories in their new order.
     ids: Vec<ID>,
 }
 
+/// What to delete.
 #[derive(InputObject)]
 pub struct DeleteInput {
+    /// The global id of the category, brand or audience to delete.
     id: ID,
 }
 
+/// A brand to create (no `id`) or replace.
 #[derive(InputObject)]
 pub struct BrandInput {
     /// Absent to create, present to update.
     id: Option<ID>,
+    /// 1–64 characters, unique.
     name: String,
+    /// The logo: an http(s) URL or a `/media/…` path of an uploaded image; null for none.
     logo_url: Option<String>,
+    /// Position in `brands`, smallest first (ties by creation); 0 by default.
     #[graphql(default)]
     sort_order: i32,
 }
 
+/// An audience tag (适用人群) to create (no `id`) or replace.
 #[derive(InputObject)]
 pub struct AudienceInput {
+    /// Absent to create, present to update.
     id: Option<ID>,
+    /// 1–32 characters, unique, e.g. 儿童.
     name: String,
+    /// Position in `audiences`, smallest first (ties by creation); 0 by default.
     #[graphql(default)]
     sort_order: i32,
 }
 
+/// A spec dimension and its values, e.g. 颜色 with 红 and 蓝.
 #[derive(InputObject, Clone)]
 pub struct SpecInput {
+    /// 1–32 characters, distinct among the product's specs.
     name: String,
+    /// 1–40 distinct values of 1–32 characters each, in display order.
     values: Vec<String>,
 }
 
@@ -161,18 +230,25 @@ pub struct SkuInput {
     /// combination not listed.
     #[graphql(default)]
     spec_values: Vec<String>,
-    /// Generated when absent.
+    /// Unique SKU code; `P<product>-<n>` is generated when absent.
     code: Option<String>,
+    /// Selling price in yuan, from ¥0.01.
     price: Money,
+    /// The crossed-out reference price in yuan; null for none.
     market_price: Option<Money>,
+    /// Purchase cost per unit in yuan (the base of `PROFIT` commissions); ¥0.00 by default.
     #[graphql(default_with = "Money(rust_decimal::Decimal::ZERO)")]
     cost_price: Money,
     /// Received into stock (a RESTOCK movement).
     #[graphql(default)]
     initial_stock: i64,
+    /// The SKU's own low-stock threshold (0–1,000,000 units); null inherits the product's,
+    /// category's or shop default.
     safety_stock: Option<i32>,
+    /// Shipping weight of one unit in grams (0–1,000,000), for weight-based shipping.
     #[graphql(default)]
     weight_grams: i32,
+    /// The barcode (EAN/UPC or the merchant's own), at most 64 characters.
     barcode: Option<String>,
 }
 
@@ -192,22 +268,34 @@ impl From<SkuInput> for SkuDraft {
     }
 }
 
+/// A new product (created as a draft).
 #[derive(InputObject)]
 pub struct CreateProductInput {
+    /// 1–120 characters.
     name: String,
+    /// The selling line under the name, up to 200 characters.
     #[graphql(default)]
     subtitle: String,
     /// Rich text; scripts, event handlers and `javascript:` links are removed.
     #[graphql(default)]
     description_html: String,
+    /// Its category (needed before it can go on sale).
     category_id: Option<ID>,
+    /// Its brand; null for none.
     brand_id: Option<ID>,
+    /// Who it is for; at most 20 audience tags.
     #[graphql(default)]
     audience_ids: Vec<ID>,
+    /// A number staff may use to rank products; stored, but no list sorts by it yet.
     #[graphql(default)]
     sort_weight: i32,
+    /// Low-stock threshold (0–1,000,000 units) for its SKUs that set none; null inherits the
+    /// category's or shop default.
     safety_stock: Option<i32>,
+    /// Puts the product on sale by itself at this time (applied within
+    /// `schedule_interval_secs`).
     scheduled_on_sale_at: Option<DateTime>,
+    /// Takes the product off sale by itself at this time; after `scheduledOnSaleAt`.
     scheduled_off_sale_at: Option<DateTime>,
     /// Uploaded images, in display order.
     #[graphql(default)]
@@ -215,64 +303,100 @@ pub struct CreateProductInput {
     /// Up to 3 specs; their combinations are the SKUs.
     #[graphql(default)]
     specs: Vec<SpecInput>,
+    /// Its SKUs: one per spec combination, or one entry with no `specValues` as the default
+    /// for every combination not listed.
     skus: Vec<SkuInput>,
 }
 
+/// Changes to a product; omitted fields stay as they are, null clears.
 #[derive(InputObject)]
 pub struct UpdateProductInput {
+    /// The product to change.
     id: ID,
+    /// 1–120 characters.
     name: Option<String>,
+    /// Up to 200 characters.
     subtitle: Option<String>,
+    /// Rich text up to 100,000 bytes; scripts, event handlers and `javascript:` links are
+    /// removed.
     description_html: Option<String>,
+    /// Its category; null removes it (a product needs one to be put on sale).
     category_id: MaybeUndefined<ID>,
+    /// Its brand; null removes it.
     brand_id: MaybeUndefined<ID>,
+    /// Replaces its audience tags (at most 20).
     audience_ids: Option<Vec<ID>>,
+    /// A number staff may use to rank products; stored, but no list sorts by it yet.
     sort_weight: Option<i32>,
+    /// Low-stock threshold (0–1,000,000 units) for its SKUs that set none; null inherits.
     safety_stock: MaybeUndefined<i32>,
+    /// When it goes on sale by itself; null cancels the schedule.
     scheduled_on_sale_at: MaybeUndefined<DateTime>,
+    /// When it goes off sale by itself; null cancels the schedule.
     scheduled_off_sale_at: MaybeUndefined<DateTime>,
     /// The product's images in display order; images left out are detached.
     image_ids: Option<Vec<ID>>,
 }
 
+/// The new specs of a product.
 #[derive(InputObject)]
 pub struct SetProductSpecsInput {
+    /// The product to change.
     product_id: ID,
+    /// Up to 3 specs, replacing the current ones; at most 600 combinations.
     specs: Vec<SpecInput>,
     /// Price and other fields for SKUs of new combinations.
     new_sku_defaults: Option<SkuInput>,
 }
 
+/// Changes to one SKU; omitted fields stay as they are, null clears.
 #[derive(InputObject)]
 pub struct SkuUpdateInput {
+    /// The SKU to change.
     id: ID,
+    /// A new unique SKU code.
     code: Option<String>,
+    /// Selling price in yuan, from ¥0.01.
     price: Option<Money>,
+    /// The crossed-out reference price in yuan; null removes it.
     market_price: MaybeUndefined<Money>,
+    /// Purchase cost per unit in yuan.
     cost_price: Option<Money>,
+    /// Its own low-stock threshold (0–1,000,000 units); null inherits.
     safety_stock: MaybeUndefined<i32>,
+    /// Shipping weight of one unit in grams (0–1,000,000).
     weight_grams: Option<i32>,
+    /// At most 64 characters; null removes it.
     barcode: MaybeUndefined<String>,
 }
 
+/// SKU edits applied together.
 #[derive(InputObject)]
 pub struct UpdateSkusInput {
+    /// Up to 600 SKU changes; all are made or none.
     skus: Vec<SkuUpdateInput>,
 }
 
+/// Products for a bulk operation.
 #[derive(InputObject)]
 pub struct ProductIdsInput {
+    /// 1–500 products; all are changed or none.
     ids: Vec<ID>,
 }
 
+/// Products to move and where.
 #[derive(InputObject)]
 pub struct MoveProductsInput {
+    /// 1–500 products.
     ids: Vec<ID>,
+    /// The category they move to.
     category_id: ID,
 }
 
+/// A price change by percentage.
 #[derive(InputObject)]
 pub struct AdjustPricesInput {
+    /// 1–500 products; every active SKU of each changes.
     ids: Vec<ID>,
     /// −10 lowers every price by 10 %; results are rounded half away from zero to the fen.
     percent: Money,
@@ -281,13 +405,16 @@ pub struct AdjustPricesInput {
     include_market_price: bool,
 }
 
+/// The product to copy.
 #[derive(InputObject)]
 pub struct DuplicateProductInput {
+    /// The product to copy (with its specs, SKUs without stock, images and audiences).
     id: ID,
     /// Defaults to the original name with （副本）.
     name: Option<String>,
 }
 
+/// An image file to upload.
 #[derive(InputObject)]
 pub struct UploadProductImageInput {
     /// JPEG, PNG or WebP; size and dimension limits apply.
@@ -389,7 +516,11 @@ pub struct CatalogQuery;
 impl CatalogQuery {
     /// A product by global id; null when it does not exist or is not on sale (unless you are
     /// staff).
-    async fn product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Product>> {
+    async fn product(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The product's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Product>> {
         let Ok(id) = ids::decode("Product", &id) else {
             return Ok(None);
         };
@@ -407,7 +538,12 @@ impl CatalogQuery {
             .collect())
     }
 
-    async fn category(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Category>> {
+    /// A category by global id; null when it does not exist. Public.
+    async fn category(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The category's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Category>> {
         let Ok(id) = ids::decode("Category", &id) else {
             return Ok(None);
         };
@@ -418,6 +554,7 @@ impl CatalogQuery {
             .map(|c| Category(Arc::new(c.clone()))))
     }
 
+    /// Every brand, by `sortOrder` then creation. Public.
     async fn brands(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Brand>> {
         let all = ctx.app().catalog.brands(ctx.app().db.conn()).await?;
         let mut list: Vec<_> = all.values().cloned().collect();
@@ -425,6 +562,7 @@ impl CatalogQuery {
         Ok(list.into_iter().map(|b| Brand(Arc::new(b))).collect())
     }
 
+    /// Every audience tag, by `sortOrder` then creation. Public.
     async fn audiences(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Audience>> {
         Ok(audience::Entity::find()
             .order_by_asc(audience::Column::SortOrder)
@@ -442,11 +580,12 @@ pub struct CatalogMutation;
 
 #[Object]
 impl CatalogMutation {
+    /// Creates a category (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn create_category(
         &self,
         ctx: &Context<'_>,
-        input: CreateCategoryInput,
+        #[graphql(desc = "The new category.")] input: CreateCategoryInput,
     ) -> async_graphql::Result<CategoryPayload> {
         let result = async {
             let parent = input
@@ -467,12 +606,13 @@ impl CatalogMutation {
         CategoryPayload::from_result(result, |c| Some(Category(Arc::new(c))))
     }
 
-    /// Renames, moves (refused if it would put the category below itself), re-sorts.
+    /// Renames, moves (refused if it would put the category below itself), re-sorts (staff
+    /// with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn update_category(
         &self,
         ctx: &Context<'_>,
-        input: UpdateCategoryInput,
+        #[graphql(desc = "The category and the fields to change.")] input: UpdateCategoryInput,
     ) -> async_graphql::Result<CategoryPayload> {
         let result = async {
             let id = id_of(&input.id, "Category", Code::CategoryNotFound, "id")?;
@@ -493,11 +633,13 @@ impl CatalogMutation {
         CategoryPayload::from_result(result, |c| Some(Category(Arc::new(c))))
     }
 
+    /// Sets the display order of sibling categories: the first id gets position 0 (staff with
+    /// CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn reorder_categories(
         &self,
         ctx: &Context<'_>,
-        input: ReorderCategoriesInput,
+        #[graphql(desc = "Sibling categories in their new order.")] input: ReorderCategoriesInput,
     ) -> async_graphql::Result<CategoriesPayload> {
         let result = async {
             let ids = ids_of(&input.ids, "Category", Code::CategoryNotFound, "ids")?;
@@ -509,12 +651,12 @@ impl CatalogMutation {
         })
     }
 
-    /// Deletes a category without sub-categories or products.
+    /// Deletes a category without sub-categories or products (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn delete_category(
         &self,
         ctx: &Context<'_>,
-        input: DeleteInput,
+        #[graphql(desc = "The category to delete.")] input: DeleteInput,
     ) -> async_graphql::Result<DeletePayload> {
         let result = async {
             let id = id_of(&input.id, "Category", Code::CategoryNotFound, "id")?;
@@ -524,12 +666,12 @@ impl CatalogMutation {
         DeletePayload::from_result(result, |_| Some(input.id.clone()))
     }
 
-    /// Creates (no id) or updates a brand.
+    /// Creates (no id) or updates a brand (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn save_brand(
         &self,
         ctx: &Context<'_>,
-        input: BrandInput,
+        #[graphql(desc = "The brand to create or update.")] input: BrandInput,
     ) -> async_graphql::Result<BrandPayload> {
         let result = async {
             let id = input
@@ -543,10 +685,12 @@ impl CatalogMutation {
         BrandPayload::from_result(result, |b| Some(Brand(Arc::new(b))))
     }
 
+    /// Deletes a brand no product uses (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn delete_brand(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The brand to delete (refused while products use it).")]
         input: DeleteInput,
     ) -> async_graphql::Result<DeletePayload> {
         let result = async {
@@ -557,12 +701,12 @@ impl CatalogMutation {
         DeletePayload::from_result(result, |_| Some(input.id.clone()))
     }
 
-    /// Creates (no id) or updates an audience tag.
+    /// Creates (no id) or updates an audience tag (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn save_audience(
         &self,
         ctx: &Context<'_>,
-        input: AudienceInput,
+        #[graphql(desc = "The audience tag to create or update.")] input: AudienceInput,
     ) -> async_graphql::Result<AudiencePayload> {
         let result = async {
             let id = input
@@ -576,10 +720,12 @@ impl CatalogMutation {
         AudiencePayload::from_result(result, |a| Some(Audience(Arc::new(a))))
     }
 
+    /// Deletes an audience tag no product uses (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn delete_audience(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The audience tag to delete (refused while products use it).")]
         input: DeleteInput,
     ) -> async_graphql::Result<DeletePayload> {
         let result = async {
@@ -590,12 +736,13 @@ impl CatalogMutation {
         DeletePayload::from_result(result, |_| Some(input.id.clone()))
     }
 
-    /// Creates a draft product with its specs and SKUs (one per combination).
+    /// Creates a draft product with its specs and SKUs (one per combination); staff with
+    /// CATALOG.
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn create_product(
         &self,
         ctx: &Context<'_>,
-        input: CreateProductInput,
+        #[graphql(desc = "The product with its specs and SKUs.")] input: CreateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
         let actor = ctx.viewer().require_user()?.user_id;
         let result = async {
@@ -611,12 +758,12 @@ impl CatalogMutation {
         ProductPayload::from_result(result, product)
     }
 
-    /// Changes product fields; omitted fields stay, null clears.
+    /// Changes product fields; omitted fields stay, null clears (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn update_product(
         &self,
         ctx: &Context<'_>,
-        input: UpdateProductInput,
+        #[graphql(desc = "The product and the fields to change.")] input: UpdateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
         let result = async {
             let (id, fields) = fields_from_update(input)?;
@@ -627,11 +774,12 @@ impl CatalogMutation {
     }
 
     /// Replaces the specs; existing combinations keep their SKU, new ones get SKUs from
-    /// `newSkuDefaults`, removed ones are deactivated.
+    /// `newSkuDefaults`, removed ones are deactivated (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn set_product_specs(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The product, its new specs and defaults for new SKUs.")]
         input: SetProductSpecsInput,
     ) -> async_graphql::Result<SkusPayload> {
         let actor = ctx.viewer().require_user()?.user_id;
@@ -657,12 +805,12 @@ impl CatalogMutation {
     }
 
     /// Edits one or many SKUs at once (prices, codes, thresholds…); all or nothing. Stock
-    /// changes go through `adjustStock`.
+    /// changes go through `adjustStock` (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn update_skus(
         &self,
         ctx: &Context<'_>,
-        input: UpdateSkusInput,
+        #[graphql(desc = "The SKU changes.")] input: UpdateSkusInput,
     ) -> async_graphql::Result<SkusPayload> {
         let result = async {
             let patches = input
@@ -676,12 +824,13 @@ impl CatalogMutation {
         SkusPayload::from_result(result, |list| list.into_iter().map(Sku::new).collect())
     }
 
-    /// Puts products on sale; refused as a whole if any cannot be.
+    /// Puts products on sale; refused as a whole if any cannot be (no name, no category or no
+    /// priced SKU). Staff with CATALOG.
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn publish_products(
         &self,
         ctx: &Context<'_>,
-        input: ProductIdsInput,
+        #[graphql(desc = "The products to put on sale.")] input: ProductIdsInput,
     ) -> async_graphql::Result<ProductsPayload> {
         let result = async {
             let ids = ids_of(&input.ids, "Product", Code::ProductNotFound, "ids")?;
@@ -691,12 +840,12 @@ impl CatalogMutation {
         ProductsPayload::from_result(result, products)
     }
 
-    /// Takes products off sale.
+    /// Takes products off sale (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn unpublish_products(
         &self,
         ctx: &Context<'_>,
-        input: ProductIdsInput,
+        #[graphql(desc = "The products to take off sale.")] input: ProductIdsInput,
     ) -> async_graphql::Result<ProductsPayload> {
         let result = async {
             let ids = ids_of(&input.ids, "Product", Code::ProductNotFound, "ids")?;
@@ -706,11 +855,12 @@ impl CatalogMutation {
         ProductsPayload::from_result(result, products)
     }
 
+    /// Moves products into one category (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn move_products_to_category(
         &self,
         ctx: &Context<'_>,
-        input: MoveProductsInput,
+        #[graphql(desc = "The products and their new category.")] input: MoveProductsInput,
     ) -> async_graphql::Result<ProductsPayload> {
         let result = async {
             let ids = ids_of(&input.ids, "Product", Code::ProductNotFound, "ids")?;
@@ -726,12 +876,13 @@ impl CatalogMutation {
         ProductsPayload::from_result(result, products)
     }
 
-    /// Changes every active SKU price of the products by a percentage; all or nothing.
+    /// Changes every active SKU price of the products by a percentage, rounded half away from
+    /// zero to the fen; all or nothing (staff with CATALOG).
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn adjust_product_prices(
         &self,
         ctx: &Context<'_>,
-        input: AdjustPricesInput,
+        #[graphql(desc = "The products and the percentage.")] input: AdjustPricesInput,
     ) -> async_graphql::Result<SkusPayload> {
         let result = async {
             let ids = ids_of(&input.ids, "Product", Code::ProductNotFound, "ids")?;
@@ -742,12 +893,13 @@ impl CatalogMutation {
         SkusPayload::from_result(result, |list| list.into_iter().map(Sku::new).collect())
     }
 
-    /// Copies a product as a new draft (for next season's collection).
+    /// Copies a product as a new draft (for next season's collection): specs, SKUs with new
+    /// codes and no stock, images and audiences. Staff with CATALOG.
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn duplicate_product(
         &self,
         ctx: &Context<'_>,
-        input: DuplicateProductInput,
+        #[graphql(desc = "The product to copy and the copy's name.")] input: DuplicateProductInput,
     ) -> async_graphql::Result<ProductPayload> {
         let actor = ctx.viewer().require_user()?.user_id;
         let result = async {
@@ -758,12 +910,13 @@ impl CatalogMutation {
         ProductPayload::from_result(result, product)
     }
 
-    /// Uploads an image (GraphQL multipart request); attach it with `imageIds`.
+    /// Uploads an image (GraphQL multipart request, with an `Apollo-Require-Preflight` header);
+    /// attach it with `imageIds`. Staff with CATALOG.
     #[graphql(guard = "PermissionGuard(Permission::Catalog)")]
     async fn upload_product_image(
         &self,
         ctx: &Context<'_>,
-        input: UploadProductImageInput,
+        #[graphql(desc = "The image file.")] input: UploadProductImageInput,
     ) -> async_graphql::Result<ProductImagePayload> {
         let actor = ctx.viewer().require_user()?.user_id;
         let result = async {

@@ -41,15 +41,20 @@ pub enum ProductSortField {
     Newest,
 }
 
+/// Which way a sort runs.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SortDirection {
+    /// Smallest first.
     #[default]
     Asc,
+    /// Largest first.
     Desc,
 }
 
+/// How to order search results.
 #[derive(InputObject, Default)]
 pub struct ProductSortBy {
+    /// What to sort by; `RELEVANCE` by default.
     #[graphql(default)]
     field: ProductSortField,
     /// Used by PRICE (ascending by default); the other fields always put the best first.
@@ -72,6 +77,7 @@ pub struct ProductFilter {
     price_min: Option<Money>,
     /// Some SKU costs at most this much.
     price_max: Option<Money>,
+    /// Only products with at least one unit of an active SKU available.
     #[graphql(default)]
     in_stock_only: bool,
     /// Include drafts and products off sale (staff only; ignored for others).
@@ -82,27 +88,38 @@ pub struct ProductFilter {
 /// Products whose lowest price is in `[min, max)`.
 #[derive(SimpleObject)]
 pub struct PriceBucketCount {
+    /// Lower bound in yuan, included.
     min: Money,
-    /// Null: no upper bound.
+    /// Upper bound in yuan, excluded; null: no upper bound.
     max: Option<Money>,
+    /// Matching products in the bucket.
     count: i64,
 }
 
+/// How many matching products are in one category (its own products, not its sub-categories').
 #[derive(SimpleObject)]
 pub struct CategoryCount {
+    /// The category.
     category: Category,
+    /// Matching products in it.
     count: i64,
 }
 
+/// How many matching products are of one brand.
 #[derive(SimpleObject)]
 pub struct BrandCount {
+    /// The brand.
     brand: Brand,
+    /// Matching products of it.
     count: i64,
 }
 
+/// How many matching products are for one audience.
 #[derive(SimpleObject)]
 pub struct AudienceCount {
+    /// The audience tag.
     audience: Audience,
+    /// Matching products for it.
     count: i64,
 }
 
@@ -230,14 +247,16 @@ async fn facets(ctx: &Context<'_>, f: Facets) -> Result<ProductFacets, AppError>
     })
 }
 
-/// A search suggestion.
+/// A keyword shoppers searched for often, to suggest in the search box.
 #[derive(SimpleObject)]
 pub struct HotKeyword {
+    /// The keyword as searched, trimmed, in lower case, with inner spaces collapsed.
     keyword: String,
     /// Searches over the last seven days.
     searches: i64,
 }
 
+/// The result of `rebuildSearchIndex`.
 #[derive(SimpleObject)]
 pub struct RebuildSearchIndexPayload {
     /// Products now in the index.
@@ -254,9 +273,19 @@ impl SearchQueryRoot {
     async fn products(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ProductFilter>,
-        sort_by: Option<ProductSortBy>,
+        #[graphql(desc = "What to match; every product (on sale) when omitted.")] filter: Option<
+            ProductFilter,
+        >,
+        #[graphql(desc = "The order of results; best match first when omitted.")] sort_by: Option<
+            ProductSortBy,
+        >,
+        #[graphql(
+            desc = "At most this many products (0–100; 20 by default). Results page forward only, at most 10,000 deep."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only results after this cursor (`pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<ProductSearchConnection> {
         let filter = filter.unwrap_or_default();
@@ -344,12 +373,19 @@ impl SearchQueryRoot {
         Ok(conn)
     }
 
-    /// Completions of product and brand names for what the user is typing.
+    /// Completions of product and brand names (of products on sale) for what the user is
+    /// typing. Public.
     async fn search_suggestions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "What the user has typed so far (the first 32 characters count).")]
         prefix: String,
-        #[graphql(default = 8, validator(minimum = 1, maximum = 20))] first: usize,
+        #[graphql(
+            desc = "At most this many completions (1–20).",
+            default = 8,
+            validator(minimum = 1, maximum = 20)
+        )]
+        first: usize,
     ) -> async_graphql::Result<Vec<String>> {
         let prefix: String = prefix.chars().take(32).collect();
         let search = &ctx.app().search;
@@ -364,7 +400,12 @@ impl SearchQueryRoot {
     async fn hot_keywords(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 10, validator(minimum = 1, maximum = 50))] first: u64,
+        #[graphql(
+            desc = "At most this many keywords (1–50), most searched first.",
+            default = 10,
+            validator(minimum = 1, maximum = 50)
+        )]
+        first: u64,
     ) -> async_graphql::Result<Vec<HotKeyword>> {
         let app = ctx.app();
         Ok(keywords::hot(app.db.conn(), keywords::today(app), first)

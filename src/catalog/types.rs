@@ -49,20 +49,25 @@ impl From<Status> for ProductStatus {
 /// A product category; categories form a tree.
 pub struct Category(pub Arc<category::Model>);
 
+/// A product category; categories form a tree. Public.
 #[Object]
 impl Category {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Category", self.0.id)
     }
 
+    /// 1–64 characters, unique among its siblings.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// Position among its siblings, smallest first (ties by creation).
     async fn sort_order(&self) -> i32 {
         self.0.sort_order
     }
 
+    /// The category above; null for a top-level category.
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Category>> {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
@@ -97,7 +102,8 @@ impl Category {
             .collect())
     }
 
-    /// Default safety stock for its products' SKUs (staff only).
+    /// Default safety stock in units for its products' SKUs that set none; null when it sets
+    /// none, and for anyone but staff.
     async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
         sees_everything(ctx.viewer())
             .then_some(self.0.safety_stock)
@@ -108,20 +114,25 @@ impl Category {
 /// A brand.
 pub struct Brand(pub Arc<brand::Model>);
 
+/// A brand. Public.
 #[Object]
 impl Brand {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Brand", self.0.id)
     }
 
+    /// 1–64 characters, unique.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The logo's URL (http(s) or `/media/…`); null when it has none.
     async fn logo_url(&self) -> Option<&str> {
         self.0.logo_url.as_deref()
     }
 
+    /// Position in `brands`, smallest first (ties by creation).
     async fn sort_order(&self) -> i32 {
         self.0.sort_order
     }
@@ -130,16 +141,20 @@ impl Brand {
 /// Who a product is for (适用人群).
 pub struct Audience(pub Arc<audience::Model>);
 
+/// Who a product is for (适用人群), e.g. 儿童, 女士. Public.
 #[Object]
 impl Audience {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Audience", self.0.id)
     }
 
+    /// 1–32 characters, unique.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// Position in `audiences`, smallest first (ties by creation).
     async fn sort_order(&self) -> i32 {
         self.0.sort_order
     }
@@ -148,8 +163,10 @@ impl Audience {
 /// An uploaded product image.
 pub struct ProductImage(pub Arc<product_image::Model>);
 
+/// An uploaded product image. Public once attached to a product on sale.
 #[Object]
 impl ProductImage {
+    /// Opaque global id; attach the image to a product with `imageIds`.
     pub async fn id(&self) -> ID {
         ids::encode("ProductImage", self.0.id)
     }
@@ -159,14 +176,17 @@ impl ProductImage {
         &self.0.url
     }
 
+    /// Width in pixels.
     async fn width(&self) -> i32 {
         self.0.width
     }
 
+    /// Height in pixels.
     async fn height(&self) -> i32 {
         self.0.height
     }
 
+    /// `image/jpeg`, `image/png` or `image/webp`.
     async fn content_type(&self) -> &str {
         &self.0.content_type
     }
@@ -175,21 +195,27 @@ impl ProductImage {
 /// A spec dimension of a product and its values (颜色: 红, 蓝).
 #[derive(SimpleObject)]
 pub struct Spec {
+    /// The spec's name, e.g. 颜色.
     name: String,
+    /// Its values in display order, e.g. 红, 蓝.
     values: Vec<String>,
 }
 
 /// One spec value of a SKU (颜色: 红).
 #[derive(SimpleObject)]
 pub struct SpecValue {
+    /// The spec's name, e.g. 颜色.
     name: String,
+    /// This SKU's value of it, e.g. 红.
     value: String,
 }
 
 /// Lowest and highest price of a product's SKUs.
 #[derive(SimpleObject)]
 pub struct PriceRange {
+    /// The lowest price in yuan.
     min: Money,
+    /// The highest price in yuan (equal to `min` when every SKU costs the same).
     max: Money,
 }
 
@@ -230,12 +256,16 @@ impl Sku {
     }
 }
 
+/// A sellable variant of a product: one combination of its spec values. Visible wherever its
+/// product is (on sale, or to staff).
 #[Object]
 impl Sku {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Sku", self.sku().id)
     }
 
+    /// The SKU code, unique in the shop (`P000012-001` unless staff gave one).
     async fn code(&self) -> &str {
         self.sku().code()
     }
@@ -262,39 +292,43 @@ impl Sku {
         })
     }
 
+    /// Selling price of one unit in yuan.
     async fn price(&self) -> Money {
         Money(money::to_decimal(self.sku().price_fen))
     }
 
-    /// The crossed-out reference price, if any.
+    /// The crossed-out reference price in yuan; null when it has none.
     async fn market_price(&self) -> Option<Money> {
         self.sku()
             .market_price_fen
             .map(|f| Money(money::to_decimal(f)))
     }
 
-    /// Purchase cost: null unless you are staff.
+    /// Purchase cost of one unit in yuan; null unless you are staff.
     async fn cost_price(&self, ctx: &Context<'_>) -> Option<Money> {
         sees_everything(ctx.viewer()).then(|| Money(money::to_decimal(self.sku().cost_price_fen)))
     }
 
-    /// Units available now.
+    /// Units available now (stock reserved by unpaid orders is already taken out).
     async fn stock(&self) -> i64 {
         self.sku().stock
     }
 
+    /// Whether at least one unit is available.
     async fn in_stock(&self) -> bool {
         self.sku().stock > 0
     }
 
-    /// The SKU's own safety stock (staff only; null means it inherits).
+    /// The SKU's own low-stock threshold in units; null when it inherits, and for anyone but
+    /// staff.
     async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
         sees_everything(ctx.viewer())
             .then_some(self.sku().safety_stock)
             .flatten()
     }
 
-    /// The threshold that applies now: own, product's, category's or the global default (staff).
+    /// The low-stock threshold that applies now, in units: its own, else the product's, else the
+    /// category's, else the shop default. Null for anyone but staff.
     async fn effective_safety_stock(
         &self,
         ctx: &Context<'_>,
@@ -313,10 +347,12 @@ impl Sku {
         ))
     }
 
+    /// Shipping weight of one unit in grams.
     async fn weight_grams(&self) -> i32 {
         self.sku().weight_grams
     }
 
+    /// The barcode; null when it has none.
     async fn barcode(&self) -> Option<&str> {
         self.sku().barcode()
     }
@@ -326,10 +362,12 @@ impl Sku {
         self.sku().active
     }
 
+    /// Units sold, counted when an order is paid.
     async fn sales(&self) -> i64 {
         self.sku().sales
     }
 
+    /// The product it belongs to; null when that is not on sale and you are not staff.
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
         let p = ctx.loaders().product(self.sku().product_id).await?;
         Ok(p.filter(|p| visible(ctx.viewer(), p)).map(Product))
@@ -350,16 +388,21 @@ impl Product {
     }
 }
 
+/// A product (SPU) with its SKUs. Everyone sees products on sale; staff see every product,
+/// and only staff see cost prices, safety stock and schedules.
 #[Object]
 impl Product {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Product", self.0.id)
     }
 
+    /// 1–120 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The selling line under the name; may be empty.
     async fn subtitle(&self) -> &str {
         &self.0.subtitle
     }
@@ -369,10 +412,12 @@ impl Product {
         &self.0.description_html
     }
 
+    /// Where it is in its life cycle (consumers only ever see `ON_SALE`).
     async fn status(&self) -> ProductStatus {
         Status::parse(&self.0.status).into()
     }
 
+    /// Its category; null for a draft that has none yet.
     async fn category(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Category>> {
         let Some(id) = self.0.category_id else {
             return Ok(None);
@@ -384,6 +429,7 @@ impl Product {
             .map(|c| Category(Arc::new(c.clone()))))
     }
 
+    /// Its brand; null when it has none.
     async fn brand(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Brand>> {
         let Some(id) = self.0.brand_id else {
             return Ok(None);
@@ -391,6 +437,7 @@ impl Product {
         Ok(ctx.loaders().brand(id).await?.map(|b| Brand(Arc::new(b))))
     }
 
+    /// Who it is for (适用人群); may be empty.
     async fn audiences(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Audience>> {
         Ok(ctx
             .loaders()
@@ -414,7 +461,7 @@ impl Product {
             .unwrap_or_default())
     }
 
-    /// The first image, for lists.
+    /// The first image, for lists; null when it has no image.
     async fn cover_image(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ProductImage>> {
         Ok(ctx
             .loaders()
@@ -423,6 +470,7 @@ impl Product {
             .and_then(|v| v.first().map(|i| ProductImage(Arc::new(i.clone())))))
     }
 
+    /// Its spec dimensions with their values (颜色: 红, 蓝); empty for a product with one SKU.
     async fn specs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Spec>> {
         Ok(ctx
             .loaders()
@@ -443,7 +491,11 @@ impl Product {
     async fn skus(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] include_inactive: bool,
+        #[graphql(
+            desc = "Also list SKUs of removed spec combinations (staff only; ignored for others).",
+            default
+        )]
+        include_inactive: bool,
     ) -> async_graphql::Result<Vec<Sku>> {
         let all = include_inactive && sees_everything(ctx.viewer());
         let skus = self.cached_skus(ctx).await?;
@@ -453,7 +505,7 @@ impl Product {
             .collect())
     }
 
-    /// Lowest and highest price of the active SKUs.
+    /// Lowest and highest price of the active SKUs; null when it has none.
     async fn price_range(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PriceRange>> {
         let skus = self.cached_skus(ctx).await?;
         let prices = skus.iter().filter(|s| s.active).map(|s| s.price_fen);
@@ -480,6 +532,7 @@ impl Product {
             .sum())
     }
 
+    /// Whether any active SKU has a unit available.
     async fn in_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(self
             .cached_skus(ctx)
@@ -488,22 +541,26 @@ impl Product {
             .any(|s| s.active && s.stock > 0))
     }
 
+    /// Units sold across its SKUs, counted when an order is paid.
     async fn sales(&self) -> i64 {
         self.0.sales
     }
 
+    /// A number staff may use to rank products; stored, but no list sorts by it yet.
     async fn sort_weight(&self) -> i32 {
         self.0.sort_weight
     }
 
-    /// Product-level safety stock (staff only).
+    /// Low-stock threshold in units for its SKUs that set none; null when it sets none, and
+    /// for anyone but staff.
     async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
         sees_everything(ctx.viewer())
             .then_some(self.0.safety_stock)
             .flatten()
     }
 
-    /// When the product goes on sale by itself (staff only).
+    /// When the product goes on sale by itself; null when not scheduled, and for anyone but
+    /// staff.
     async fn scheduled_on_sale_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
         sees_everything(ctx.viewer())
             .then_some(self.0.scheduled_on_sale_at)
@@ -511,7 +568,8 @@ impl Product {
             .map(DateTime)
     }
 
-    /// When the product goes off sale by itself (staff only).
+    /// When the product goes off sale by itself; null when not scheduled, and for anyone but
+    /// staff.
     async fn scheduled_off_sale_at(&self, ctx: &Context<'_>) -> Option<DateTime> {
         sees_everything(ctx.viewer())
             .then_some(self.0.scheduled_off_sale_at)
@@ -519,14 +577,18 @@ impl Product {
             .map(DateTime)
     }
 
+    /// When it last went on sale; null when it never has.
     async fn published_at(&self) -> Option<DateTime> {
         self.0.published_at.map(DateTime)
     }
 
+    /// When it was created.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
 
+    /// When the product itself last changed (fields, status, category); SKU edits and stock
+    /// changes do not count.
     async fn updated_at(&self) -> DateTime {
         DateTime(self.0.updated_at)
     }

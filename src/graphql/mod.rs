@@ -30,6 +30,9 @@ use crate::{
     },
 };
 
+/// Everything that can be read. Catalogue queries (`product`, `products`, `categories`…) need no
+/// sign-in; `my…` fields read the signed-in user's own data; staff fields need the permission
+/// their description names. Objects the caller may not see come back as `null` or `NOT_FOUND`.
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     AccountQuery,
@@ -44,6 +47,9 @@ pub struct QueryRoot(
     node::NodeQuery,
 );
 
+/// Everything that changes state. Each mutation is all or nothing; business refusals come back
+/// in the payload's `userErrors` (nothing changed), other failures as GraphQL errors with
+/// `extensions.code` (ARCHITECTURE.md §4.3, §4.4).
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
     AccountMutation,
@@ -57,6 +63,9 @@ pub struct MutationRoot(
     DistributionMutation,
 );
 
+/// Live updates over WebSocket (graphql-transport-ws). Every event carries an `eventId`; pass the
+/// last one you received as `after` when re-subscribing to first receive what you missed, once
+/// (ARCHITECTURE.md §4.10).
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(
     NotificationSubscription,
@@ -86,7 +95,37 @@ pub fn build(config: &Config, app: Option<Arc<AppState>>) -> AppSchema {
     if let Some(app) = app {
         builder = builder.data(app);
     }
-    builder.finish()
+    describe_connections(builder).finish()
+}
+
+type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// async-graphql generates the connection types without a description; each gets one here.
+fn describe_connections(builder: Builder) -> Builder {
+    use crate::{
+        catalog::search_schema::ProductSearchConnection, graphql::relay::Page,
+        inventory::schema::StockMovement, notifications::Notification, orders::types,
+    };
+    builder
+        .override_output_type_description::<Page<Notification>>(
+            "A page of the signed-in user's notifications, newest first.",
+        )
+        .override_output_type_description::<Page<crate::accounts::User>>(
+            "A page of staff accounts, oldest first.",
+        )
+        .override_output_type_description::<ProductSearchConnection>(
+            "A page of products matching a search, in the requested order, with facet counts \
+             over every match.",
+        )
+        .override_output_type_description::<Page<StockMovement>>(
+            "A page of the stock ledger, newest movement first.",
+        )
+        .override_output_type_description::<Page<types::Order>>(
+            "A page of orders, in the requested order (newest first by default).",
+        )
+        .override_output_type_description::<Page<types::Refund>>(
+            "A page of refund and return requests, newest first.",
+        )
 }
 
 /// The SDL as checked in at `schema.graphql`: fields, arguments and enum values sorted, so the

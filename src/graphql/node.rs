@@ -19,7 +19,8 @@ use crate::{
     orders::types::{Order, can_read},
 };
 
-/// An object with a global id.
+/// An object with an opaque global id, fetchable with `node(id:)` / `nodes(ids:)` under the same
+/// authorization as everywhere else (ARCHITECTURE.md §4.1).
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "Opaque global id."))]
 pub enum Node {
@@ -131,14 +132,22 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// Fetches any object by its global id; null when it does not exist or you may not see it.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id as returned in any object's `id` field.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         Ok(resolve(ctx, &id).await?)
     }
 
-    /// Fetches up to 100 objects by global id, in the order given.
+    /// Fetches up to 100 objects by global id, in the order given; each entry is null when that
+    /// object does not exist or you may not see it. More than 100 ids is `BAD_USER_INPUT`.
     async fn nodes(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Up to 100 global ids; the answer has one entry per id, in the same order."
+        )]
         ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {

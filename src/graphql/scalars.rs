@@ -10,6 +10,10 @@ use rust_decimal::Decimal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Money(pub Decimal);
 
+/// Money in CNY yuan, as a string with exactly two decimals: `"12.30"`, `"-5.00"` (a negative
+/// amount is money going back, e.g. a ledger entry taking a reversed commission). As input, a
+/// string or a number with at most two decimals; anything finer than the fen (`"1.005"`) is
+/// refused, never rounded.
 #[Scalar(name = "Decimal")]
 impl ScalarType for Money {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -48,6 +52,8 @@ pub fn format_money(d: Decimal) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DateTime(pub chrono::DateTime<Utc>);
 
+/// A point in time: RFC 3339 in UTC with milliseconds, `"2026-11-28T16:27:46.123Z"`. Inputs may
+/// carry any offset (`"2026-11-29T00:27:46+08:00"`); they are converted to UTC.
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -74,6 +80,8 @@ impl From<chrono::DateTime<Utc>> for DateTime {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date(pub NaiveDate);
 
+/// A calendar date without a time or zone, `YYYY-MM-DD` (`"1990-05-17"`). Business days (sales
+/// reports) are days in the shop's time zone.
 #[Scalar(name = "Date")]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {

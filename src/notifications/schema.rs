@@ -23,10 +23,15 @@ use crate::{
 /// What a notification is about (the mini-program picks an icon by it).
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotificationKind {
+    /// About the account or the service itself.
     System,
+    /// A notice from the merchant (sent by staff with MARKETING).
     Marketing,
+    /// About one of the user's orders, or, for staff, an order that needs attention.
     Order,
+    /// About the user's commissions or balance.
     Commission,
+    /// Low stock (to inventory staff).
     Stock,
     /// Distributor applications and status.
     Distribution,
@@ -65,37 +70,46 @@ impl Notification {
     }
 }
 
+/// A message to one user, shown in the in-app inbox. Only its recipient can read it.
 #[Object]
 impl Notification {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         Self::global_id(self.0.id)
     }
 
+    /// What it is about.
     async fn kind(&self) -> NotificationKind {
         NotificationKind::parse(&self.0.kind)
     }
 
+    /// One line, 1–120 characters.
     async fn title(&self) -> &str {
         &self.0.title
     }
 
+    /// The message, up to 2,000 characters; may be empty.
     async fn body(&self) -> &str {
         &self.0.body
     }
 
-    /// Where tapping the notification leads: a mini-program path or a URL.
+    /// Where tapping the notification leads: a mini-program path (`/pages/…`) or an http(s)
+    /// URL; null when it leads nowhere.
     async fn link(&self) -> Option<&str> {
         self.0.link.as_deref()
     }
 
+    /// Whether the user has marked it read.
     async fn read(&self) -> bool {
         self.0.read_at.is_some()
     }
 
+    /// When it was marked read; null while unread.
     async fn read_at(&self) -> Option<DateTime> {
         self.0.read_at.map(DateTime)
     }
 
+    /// When it was sent.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
@@ -106,15 +120,20 @@ impl Notification {
 pub struct NotificationEvent {
     /// Pass as `after` when re-subscribing to receive only what came later.
     event_id: String,
+    /// The new notification.
     notification: Notification,
 }
 
 /// Why a notification mutation was refused.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotificationErrorCode {
+    /// No user has the given id.
     UserNotFound,
+    /// The title is empty or longer than 120 characters.
     InvalidTitle,
+    /// The body is longer than 2,000 characters.
     InvalidBody,
+    /// The link is neither a mini-program path starting with `/` nor an http(s) URL.
     InvalidLink,
     /// Neither `ids` nor `all: true` was given.
     NothingSelected,
@@ -126,27 +145,33 @@ crate::user_error_type!(
     NotificationErrorCode
 );
 
+/// Which of the signed-in user's notifications to mark read: `ids`, or `all: true`.
 #[derive(InputObject)]
 pub struct MarkNotificationsReadInput {
-    /// The notifications to mark read.
+    /// The notifications to mark read; ids of other users' notifications are ignored.
     ids: Option<Vec<ID>>,
     /// Mark every unread notification read instead.
     #[graphql(default)]
     all: bool,
 }
 
+/// The result of `markNotificationsRead`.
 #[derive(SimpleObject)]
 pub struct MarkNotificationsReadPayload {
     /// How many notifications changed from unread to read.
     updated_count: i64,
     /// Unread notifications left.
     unread_count: i64,
+    /// Why nothing was marked (`NOTHING_SELECTED`); empty on success.
     user_errors: Vec<NotificationError>,
 }
 
+/// A notification for one user.
 #[derive(InputObject)]
 pub struct NotifyUserInput {
+    /// The recipient's `User` id.
     user_id: ID,
+    /// What it is about; `MARKETING` when omitted.
     #[graphql(default_with = "NotificationKind::Marketing")]
     kind: NotificationKind,
     /// 1–120 characters.
@@ -158,9 +183,12 @@ pub struct NotifyUserInput {
     link: Option<String>,
 }
 
+/// The result of `notifyUser`.
 #[derive(SimpleObject)]
 pub struct NotifyUserPayload {
+    /// The notification as sent; null when refused.
     notification: Option<Notification>,
+    /// Why it was refused; empty on success.
     user_errors: Vec<NotificationError>,
 }
 
@@ -182,9 +210,21 @@ impl NotificationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only unread ones.", default)] unread: bool,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Page<Notification>> {
         let user_id = ctx.viewer().require_user()?.user_id;
@@ -222,6 +262,7 @@ impl NotificationMutation {
     async fn mark_notifications_read(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The notifications to mark, or all of them.")]
         input: MarkNotificationsReadInput,
     ) -> async_graphql::Result<MarkNotificationsReadPayload> {
         let user_id = ctx.viewer().require_user()?.user_id;
@@ -261,7 +302,7 @@ impl NotificationMutation {
     async fn notify_user(
         &self,
         ctx: &Context<'_>,
-        input: NotifyUserInput,
+        #[graphql(desc = "The recipient and the message.")] input: NotifyUserInput,
     ) -> async_graphql::Result<NotifyUserPayload> {
         payload(
             notify_user(ctx, input).await,
@@ -334,6 +375,9 @@ impl NotificationSubscription {
     async fn notification_received(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The `eventId` of the last event you received: what came after it is delivered first, once. Omit it to receive only new events."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<NotificationEvent>> + use<>>
     {

@@ -6,8 +6,11 @@ use crate::error::ServiceError;
 /// Why an orders mutation was refused.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderErrorCode {
+    /// No order of yours (or, for staff, no order) has the given id.
     OrderNotFound,
+    /// No SKU has the given id.
     SkuNotFound,
+    /// None of your addresses has the given id.
     AddressNotFound,
     /// The product is not on sale (unpublished, or its SKU was removed).
     NotOnSale,
@@ -21,7 +24,9 @@ pub enum OrderErrorCode {
     InvalidAddress,
     /// The shop does not deliver to this address.
     NotDeliverable,
+    /// The coupon code is unknown or cannot be used on this order.
     InvalidCoupon,
+    /// More points than the buyer has, or a negative number.
     InvalidPoints,
     /// The order is not in a state that allows this now (see `Order.nextStates`).
     InvalidTransition,
@@ -35,7 +40,9 @@ pub enum OrderErrorCode {
     InvalidNote,
     /// The idempotency key is empty or longer than 100 characters.
     InvalidIdempotencyKey,
+    /// No refund request has the given id.
     RefundNotFound,
+    /// No shipping template has the given id.
     ShippingTemplateNotFound,
     /// The shipping rules are not valid JSON of the documented shape, or have negative fees.
     InvalidShippingTemplate,

@@ -60,8 +60,11 @@ pub(super) async fn prefetch_shipments(
 /// A parcel of an order.
 pub struct Shipment(pub shipment::Model);
 
+/// A parcel of an order, with its contents and the carrier's tracking timeline. Visible to
+/// whoever may read the order.
 #[Object]
 impl Shipment {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("Shipment", self.0.id)
     }
@@ -73,20 +76,23 @@ impl Shipment {
     async fn carrier_name(&self) -> Option<&'static str> {
         carrier_name(&self.0.carrier)
     }
+    /// The carrier's tracking number (letters, digits and dashes, upper case).
     async fn tracking_no(&self) -> &str {
         &self.0.tracking_no
     }
+    /// How far the parcel is, as the carrier reported it (it only moves forward).
     async fn status(&self) -> ShipmentStatus {
         ShipmentStatus::of(&self.0)
     }
+    /// When staff shipped it.
     async fn shipped_at(&self) -> DateTime {
         DateTime(self.0.shipped_at)
     }
-    /// When the carrier reported it signed for.
+    /// When the carrier reported it signed for; null until then.
     async fn delivered_at(&self) -> Option<DateTime> {
         self.0.delivered_at.map(DateTime)
     }
-    /// When the carrier last pushed or was asked about it.
+    /// When the carrier last pushed or was asked about it; null when never.
     async fn last_tracked_at(&self) -> Option<DateTime> {
         self.0.last_tracked_at.map(DateTime)
     }
@@ -130,11 +136,14 @@ pub struct ShipmentLine {
     quantity: i64,
 }
 
+/// Units of one order line in a parcel.
 #[Object]
 impl ShipmentLine {
+    /// The order line; null if it no longer exists.
     async fn order_line(&self) -> Option<OrderLine> {
         self.line.clone().map(OrderLine)
     }
+    /// Units of it in this parcel.
     async fn quantity(&self) -> i64 {
         self.quantity
     }
@@ -143,8 +152,10 @@ impl ShipmentLine {
 /// One scan of a parcel, as the carrier reported it.
 pub struct TrackingEvent(pub tracking_event::Model);
 
+/// One scan of a parcel, as the carrier reported it.
 #[Object]
 impl TrackingEvent {
+    /// When the scan happened (the carrier's Beijing time, converted to UTC).
     async fn occurred_at(&self) -> DateTime {
         DateTime(self.0.occurred_at)
     }
@@ -157,6 +168,7 @@ impl TrackingEvent {
     async fn state(&self) -> Option<&str> {
         self.0.state.as_deref()
     }
+    /// Where the scan happened, when the carrier says (e.g. 浙江省杭州市); null otherwise.
     async fn area(&self) -> Option<&str> {
         self.0.area.as_deref()
     }
@@ -167,41 +179,58 @@ impl TrackingEvent {
 pub struct Carrier {
     /// Kuaidi100 code, what `shipOrder` takes.
     code: &'static str,
+    /// The carrier's Chinese name, e.g. 顺丰速运.
     name: &'static str,
 }
 
+/// Units of one order line to put in a parcel.
 #[derive(InputObject)]
 pub struct ShipLineInput {
+    /// A line of the order being shipped.
     order_line_id: ID,
+    /// Units, at most what is left to ship of the line (neither shipped nor refunded).
     quantity: i64,
 }
 
 /// A parcel to ship. Without `lines`, everything not yet shipped (nor refunded).
 #[derive(InputObject)]
 pub struct ShipOrderInput {
+    /// The order to ship.
     order_id: ID,
     /// Kuaidi100 carrier code (see `carriers`).
     carrier: String,
+    /// The carrier's tracking number: letters, digits and dashes, up to 64; not on another
+    /// parcel of the same carrier.
     tracking_no: String,
+    /// What the parcel holds; everything not yet shipped nor refunded when omitted.
     lines: Option<Vec<ShipLineInput>>,
 }
 
 /// Where an order goes instead.
 #[derive(InputObject)]
 pub struct ShippingAddressInput {
+    /// Who receives the parcel, 1–32 characters.
     recipient: String,
+    /// The recipient's 11-digit mainland mobile number.
     phone: String,
+    /// Province (省), 1–32 characters.
     province: String,
+    /// City (市), 1–32 characters.
     city: String,
+    /// District (区/县), 1–32 characters.
     district: String,
+    /// Street, building and room, 1–200 characters.
     detail: String,
 }
 
+/// The result of `shipOrder`.
 #[derive(SimpleObject)]
 pub struct ShipOrderPayload {
+    /// The order as it is now; null when refused.
     order: Option<Order>,
-    /// The new parcel.
+    /// The new parcel; null when refused.
     shipment: Option<Shipment>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<OrderError>,
 }
 
@@ -210,7 +239,7 @@ pub struct FulfilmentQuery;
 
 #[Object]
 impl FulfilmentQuery {
-    /// Common carriers and their Kuaidi100 codes.
+    /// Common carriers and their Kuaidi100 codes. Public.
     async fn carriers(&self) -> Vec<Carrier> {
         CARRIERS
             .iter()
@@ -230,11 +259,15 @@ pub struct FulfilmentMutation;
 #[Object]
 impl FulfilmentMutation {
     /// 审核: accepts a paid order for shipping (PAID → APPROVED). The note goes into the history.
+    /// Staff with ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn approve_order(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The order, `PAID`.")] id: ID,
+        #[graphql(
+            desc = "Why or what was checked, up to 500 characters; recorded in the history."
+        )]
         note: Option<String>,
     ) -> async_graphql::Result<OrderPayload> {
         let me = ctx.viewer().require_user()?;
@@ -244,11 +277,12 @@ impl FulfilmentMutation {
     }
 
     /// Ships a parcel: the first moves the order APPROVED → SHIPPED; more may follow while the
-    /// order is SHIPPED or IN_TRANSIT and something is left to ship.
+    /// order is SHIPPED or IN_TRANSIT and something is left to ship. Staff with ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn ship_order(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The order, the carrier, the tracking number and the contents.")]
         input: ShipOrderInput,
     ) -> async_graphql::Result<ShipOrderPayload> {
         let me = ctx.viewer().require_user()?;
@@ -282,13 +316,13 @@ impl FulfilmentMutation {
     }
 
     /// Changes where an order goes, until it ships (SUBMITTED, PAID or APPROVED). The old and
-    /// new address are noted in the history.
+    /// new address are noted in the history. Staff with ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn change_shipping_address(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        input: ShippingAddressInput,
+        #[graphql(desc = "The order, not yet shipped.")] order_id: ID,
+        #[graphql(desc = "The new address.")] input: ShippingAddressInput,
     ) -> async_graphql::Result<OrderPayload> {
         let me = ctx.viewer().require_user()?;
         let draft = AddressDraft {
@@ -306,13 +340,16 @@ impl FulfilmentMutation {
         )
     }
 
-    /// Replaces the internal note only staff see; an empty note clears it.
+    /// Replaces the internal note only staff see; an empty note clears it. Possible in any
+    /// status. Staff with ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn set_staff_note(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        note: Option<String>,
+        #[graphql(desc = "The order.")] order_id: ID,
+        #[graphql(desc = "Up to 1,000 characters; empty or null clears the note.")] note: Option<
+            String,
+        >,
     ) -> async_graphql::Result<OrderPayload> {
         order_payload(
             fulfilment::set_staff_note(ctx.app(), order_key(&order_id), note.as_deref()).await,
@@ -325,7 +362,7 @@ impl FulfilmentMutation {
     async fn confirm_receipt(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
+        #[graphql(desc = "The caller's own order, `SHIPPED` or `IN_TRANSIT`.")] order_id: ID,
     ) -> async_graphql::Result<OrderPayload> {
         let me = ctx.viewer().require_user()?;
         order_payload(

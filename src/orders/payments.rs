@@ -30,7 +30,9 @@ use crate::{
 pub enum ProviderKind {
     /// Completes at once without money: for demos and development, refused in production.
     Dev,
+    /// WeChat Pay (JSAPI, inside the mini-program); the buyer must have signed in with WeChat.
     WechatPay,
+    /// Alipay's mobile web cashier (H5).
     Alipay,
 }
 
@@ -50,10 +52,14 @@ impl ProviderKind {
     }
 }
 
+/// Where a payment attempt is.
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaymentState {
+    /// Started; the provider has not confirmed payment (yet).
     Pending,
+    /// The provider confirmed the money arrived.
     Succeeded,
+    /// Closed without payment (reserved: this version leaves unpaid attempts `PENDING`).
     Closed,
 }
 

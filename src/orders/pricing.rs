@@ -49,9 +49,13 @@ pub struct PricingRequest {
 /// The discount stages, in the order they run.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PricingStage {
+    /// The member level's discount (会员价).
     MemberDiscount,
+    /// Automatic promotions: 满减 tiers and 满赠 gifts.
     Promotion,
+    /// The one coupon the buyer applied.
     Coupon,
+    /// Points spent as cash.
     Points,
 }
 

@@ -33,9 +33,12 @@ pub struct OrderFilter {
     pub buyer_id: Option<i64>,
 }
 
+/// The order of an order list.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderSort {
+    /// Most recently placed first.
     Newest,
+    /// Earliest placed first.
     Oldest,
 }
 

@@ -7,6 +7,7 @@
 //! refunds of a line always add up to exactly what was paid for it, never a fen more.
 use async_graphql::Enum;
 
+/// What the buyer asks for.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefundKind {
     /// Money back without sending goods back (not received, or not shipped yet).
@@ -30,12 +31,14 @@ impl RefundKind {
     }
 }
 
+/// Where a refund request is.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefundStatus {
     /// Waiting for staff.
     Requested,
     /// Accepted; for a return, waiting for the goods.
     Approved,
+    /// Refused by staff, with a reason; the order went back to where it was.
     Rejected,
     /// The returned goods arrived.
     Returned,

@@ -21,18 +21,25 @@ use crate::{
     },
 };
 
+/// Units of one order line to refund.
 #[derive(InputObject)]
 pub struct RefundLineInput {
+    /// A line of the order.
     order_line_id: ID,
+    /// Units, at most those not yet refunded.
     quantity: i64,
 }
 
+/// A refund or return request.
 #[derive(InputObject)]
 pub struct RequestRefundInput {
+    /// The order: paid and not finished (staff may also name a completed order).
     order_id: ID,
+    /// Money only, or goods back first (a return needs something shipped).
     kind: RefundKind,
     /// Which units; absent for everything not refunded yet.
     lines: Option<Vec<RefundLineInput>>,
+    /// Why, 1–200 characters.
     reason: String,
     /// URLs of uploaded photos (at most 9).
     #[graphql(default)]
@@ -59,11 +66,15 @@ impl RequestRefundInput {
     }
 }
 
+/// The result of a refund mutation.
 #[derive(SimpleObject)]
 pub struct RefundPayload {
+    /// The request as it is now; null when refused.
     refund: Option<Refund>,
     /// The order as it is after the change.
     order: Option<Order>,
+    /// Why it was refused (nothing changed); empty on success. A provider that refuses the
+    /// money is not a refusal here: the request becomes `FAILED` and can be retried.
     user_errors: Vec<OrderError>,
 }
 
@@ -101,10 +112,23 @@ impl RefundQuery {
     async fn refunds(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only requests in any of these statuses; every request when omitted.")]
         statuses: Option<Vec<RefundStatus>>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Page<Refund>> {
         let mut select = refund::Entity::find();
@@ -138,7 +162,7 @@ impl RefundMutation {
     async fn request_refund(
         &self,
         ctx: &Context<'_>,
-        input: RequestRefundInput,
+        #[graphql(desc = "The caller's order, what to refund and why.")] input: RequestRefundInput,
     ) -> async_graphql::Result<RefundPayload> {
         let me = ctx.viewer().require_user()?;
         let req = input.into_request();
@@ -150,12 +174,13 @@ impl RefundMutation {
     }
 
     /// Order staff open a refund or return for the buyer — also for a completed order, to
-    /// honour a claim after the after-sales window. It is decided like any other.
+    /// honour a claim after the after-sales window. It is decided like any other. Staff with
+    /// ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn open_refund(
         &self,
         ctx: &Context<'_>,
-        input: RequestRefundInput,
+        #[graphql(desc = "The order, what to refund and why.")] input: RequestRefundInput,
     ) -> async_graphql::Result<RefundPayload> {
         let me = ctx.viewer().require_user()?;
         let req = input.into_request();
@@ -167,12 +192,12 @@ impl RefundMutation {
     }
 
     /// Approves a request. A refund-only request pays out at once; a return waits for
-    /// `receiveReturn`.
+    /// `receiveReturn`. Staff with ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn approve_refund(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The request, `REQUESTED`.")] id: ID,
     ) -> async_graphql::Result<RefundPayload> {
         let me = ctx.viewer().require_user()?;
         refund_payload(
@@ -183,12 +208,13 @@ impl RefundMutation {
     }
 
     /// Rejects a request with a reason for the buyer; the order returns to where it was.
+    /// Staff with ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn reject_refund(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        reason: String,
+        #[graphql(desc = "The request, `REQUESTED`.")] id: ID,
+        #[graphql(desc = "What the buyer is told, 1–200 characters.")] reason: String,
     ) -> async_graphql::Result<RefundPayload> {
         let me = ctx.viewer().require_user()?;
         refund_payload(
@@ -199,13 +225,17 @@ impl RefundMutation {
     }
 
     /// The returned goods arrived: they go back into stock (unless `restock` is false), then
-    /// the money goes back.
+    /// the money goes back. Staff with ORDERS.
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn receive_return(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        #[graphql(default = true)] restock: bool,
+        #[graphql(desc = "The return, `APPROVED`.")] id: ID,
+        #[graphql(
+            desc = "Put the returned units back into stock (a RETURNED movement); false for damaged goods.",
+            default = true
+        )]
+        restock: bool,
     ) -> async_graphql::Result<RefundPayload> {
         let me = ctx.viewer().require_user()?;
         refund_payload(
@@ -215,12 +245,12 @@ impl RefundMutation {
         .await
     }
 
-    /// Tries the payment provider again after a failed refund.
+    /// Tries the payment provider again after a failed refund (staff with ORDERS).
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn retry_refund(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The request, `FAILED`.")] id: ID,
     ) -> async_graphql::Result<RefundPayload> {
         let me = ctx.viewer().require_user()?;
         refund_payload(

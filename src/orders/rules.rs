@@ -8,15 +8,16 @@ use async_graphql::Enum;
 pub enum OrderStatus {
     /// 已提交: placed, stock reserved, waiting for payment.
     Submitted,
-    /// 已付款
+    /// 已付款: the money arrived; waiting for staff to approve.
     Paid,
     /// 已审核: reviewed by staff, ready to ship.
     Approved,
-    /// 已发货
+    /// 已发货: the first parcel left; more may follow.
     Shipped,
-    /// 运输中
+    /// 运输中: a carrier reported the parcel on its way.
     InTransit,
-    /// 已签收
+    /// 已签收: signed for, confirmed by the buyer, or received automatically; the after-sales
+    /// window (`order_after_sales_days`) runs.
     Delivered,
     /// The after-sales window closed.
     Completed,
@@ -144,9 +145,13 @@ impl OrderSource {
 /// Whether the money of an order arrived and how much went back.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PaymentStatus {
+    /// No payment has arrived.
     Unpaid,
+    /// Paid, nothing refunded.
     Paid,
+    /// Part of what was paid went back.
     PartiallyRefunded,
+    /// Everything paid went back.
     Refunded,
 }
 

@@ -32,15 +32,24 @@ use crate::{
     },
 };
 
+/// An address for the address book.
 #[derive(InputObject)]
 pub struct AddressInput {
+    /// Who receives the parcel, 1–32 characters.
     recipient: String,
+    /// The recipient's 11-digit mainland mobile number.
     phone: String,
+    /// Province (省), 1–32 characters, e.g. 浙江省.
     province: String,
+    /// City (市), 1–32 characters.
     city: String,
+    /// District (区/县), 1–32 characters.
     district: String,
+    /// Street, building and room, 1–200 characters.
     detail: String,
+    /// Six digits; optional.
     postal_code: Option<String>,
+    /// Make this the default address (the previous default stops being it).
     #[graphql(default = false)]
     is_default: bool,
 }
@@ -60,28 +69,39 @@ impl AddressInput {
     }
 }
 
+/// The result of saving an address.
 #[derive(SimpleObject)]
 pub struct AddressPayload {
+    /// The address as saved; null when refused.
     address: Option<Address>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<OrderError>,
 }
 
 /// The result of deleting an address or a shipping template.
 #[derive(SimpleObject)]
 pub struct OrderDeletePayload {
+    /// The global id of what was deleted; null when refused.
     deleted_id: Option<ID>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<OrderError>,
 }
 
+/// The result of a cart change.
 #[derive(SimpleObject)]
 pub struct CartPayload {
+    /// The whole cart after the change; null when refused.
     cart: Option<Cart>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<OrderError>,
 }
 
+/// One line to check out.
 #[derive(InputObject)]
 pub struct CheckoutLineInput {
+    /// The SKU to buy.
     sku_id: ID,
+    /// Units, 1–999.
     quantity: i64,
 }
 
@@ -89,11 +109,17 @@ pub struct CheckoutLineInput {
 /// then removes from the cart).
 #[derive(InputObject)]
 pub struct CheckoutInput {
+    /// Up to 50 lines to buy now ("buy now" without the cart); omit to check out the cart's
+    /// selected items.
     lines: Option<Vec<CheckoutLineInput>>,
+    /// One of the buyer's addresses; the default address when omitted. `placeOrder` needs one.
     address_id: Option<ID>,
+    /// A coupon code; refused with `INVALID_COUPON` until coupons exist.
     coupon_code: Option<String>,
+    /// Points to spend; refused with `INVALID_POINTS` above 0 until points exist.
     #[graphql(default = 0)]
     points_to_use: i64,
+    /// A note for the merchant, up to 200 characters.
     buyer_note: Option<String>,
     /// A distributor's share code the buyer arrived with.
     share_code: Option<String>,
@@ -129,47 +155,66 @@ impl CheckoutInput {
     }
 }
 
+/// An order to place, exactly as previewed.
 #[derive(InputObject)]
 pub struct PlaceOrderInput {
+    /// What to buy, where to, and with which discounts (the same input as `checkoutPreview`).
     checkout: CheckoutInput,
     /// A retry with the same key and input returns the first order instead of a second one.
     idempotency_key: String,
 }
 
+/// The result of `checkoutPreview`.
 #[derive(SimpleObject)]
 pub struct CheckoutPreviewPayload {
+    /// The priced basket; null when it cannot be priced at all.
     preview: Option<CheckoutPreview>,
+    /// Why it cannot be priced (an empty selection, a bad coupon, an address not delivered
+    /// to…); empty otherwise. Lines that cannot be bought are shown as warnings instead.
     user_errors: Vec<OrderError>,
 }
 
+/// The result of an order mutation.
 #[derive(SimpleObject)]
 pub struct OrderPayload {
+    /// The order as it is now; null when refused.
     order: Option<Order>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<OrderError>,
 }
 
+/// The result of `createPayment`.
 #[derive(SimpleObject)]
 pub struct PaymentPayload {
+    /// The payment attempt with what the client needs to pay; null when refused.
     payment: Option<Payment>,
+    /// The order as it is now (already `PAID` with the `DEV` provider); null when refused.
     order: Option<Order>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<OrderError>,
 }
 
 /// How many orders are in one status.
 #[derive(SimpleObject)]
 pub struct OrderStatusCount {
+    /// The status.
     status: OrderStatus,
+    /// Orders in it (0 included, so every status is listed).
     count: i64,
 }
 
+/// Which orders to list; all optional and combined with AND.
 #[derive(InputObject, Default)]
 pub struct OrderFilter {
+    /// Orders in any of these statuses.
     statuses: Option<Vec<OrderStatus>>,
     /// Placed at or after.
     from: Option<DateTime>,
     /// Placed before.
     to: Option<DateTime>,
+    /// Only orders that came this way.
     source: Option<super::rules::OrderSource>,
+    /// Only orders attributed to this distributor (their `Distributor` or `User` id).
     distributor_id: Option<ID>,
     /// Matches the order number, the recipient's phone or name.
     keyword: Option<String>,
@@ -191,13 +236,19 @@ impl OrderFilter {
     }
 }
 
+/// A shipping template (运费模板): how shipping is charged. The default template prices every
+/// checkout (staff with ORDERS).
 #[derive(SimpleObject)]
 pub struct ShippingTemplate {
+    /// Opaque global id.
     id: ID,
+    /// Staff's name for it, e.g. 全国包邮.
     name: String,
+    /// How the fee is computed.
     kind: super::shipping::ShippingKind,
     /// The rules as JSON (see the README's shipping section).
     rules: String,
+    /// Whether checkout charges by this template (at most one is the default).
     is_default: bool,
 }
 
@@ -215,21 +266,27 @@ impl From<entity::shipping_template::Model> for ShippingTemplate {
     }
 }
 
+/// A shipping template to save.
 #[derive(InputObject)]
 pub struct ShippingTemplateInput {
+    /// Staff's name for it, 1–64 characters.
     name: String,
     /// JSON, amounts in fen: `{"kind":"BY_WEIGHT","base":{"firstUnits":1000,
     /// "firstFeeFen":800,"additionalUnits":500,"additionalFeeFen":200},"regions":[{"provinces":
     /// ["新疆"],"charge":{…}}],"freeAboveFen":9900,"excludedProvinces":["西藏"]}`. `kind` is
     /// `FLAT`, `BY_WEIGHT` (units are grams) or `BY_QUANTITY` (units are items).
     rules: String,
+    /// Make this the default template (the previous default stops being it).
     #[graphql(default = false)]
     is_default: bool,
 }
 
+/// The result of saving a shipping template.
 #[derive(SimpleObject)]
 pub struct ShippingTemplatePayload {
+    /// The template as saved; null when refused.
     template: Option<ShippingTemplate>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<OrderError>,
 }
 
@@ -272,7 +329,7 @@ pub struct OrderQuery;
 
 #[Object]
 impl OrderQuery {
-    /// The caller's addresses, the default first.
+    /// The signed-in buyer's addresses: the default first, then the most recently changed.
     async fn my_addresses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Address>> {
         let me = ctx.viewer().require_user()?;
         Ok(addresses::list(ctx.app().db.conn(), me.user_id)
@@ -282,7 +339,7 @@ impl OrderQuery {
             .collect())
     }
 
-    /// The caller's cart.
+    /// The signed-in buyer's cart.
     async fn cart(&self, ctx: &Context<'_>) -> async_graphql::Result<Cart> {
         let me = ctx.viewer().require_user()?;
         Ok(Cart(cart::items(ctx.app().db.conn(), me.user_id).await?))
@@ -293,7 +350,7 @@ impl OrderQuery {
     async fn checkout_preview(
         &self,
         ctx: &Context<'_>,
-        input: CheckoutInput,
+        #[graphql(desc = "What to buy, where to, and with which discounts.")] input: CheckoutInput,
     ) -> async_graphql::Result<CheckoutPreviewPayload> {
         let me = ctx.viewer().require_user()?;
         let req = input.request()?;
@@ -311,14 +368,27 @@ impl OrderQuery {
         )
     }
 
-    /// The caller's orders, newest first.
+    /// The signed-in buyer's orders, newest first.
     async fn my_orders(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only orders in any of these statuses; every order when omitted.")]
         statuses: Option<Vec<OrderStatus>>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Page<Order>> {
         let me = ctx.viewer().require_user()?;
@@ -336,14 +406,28 @@ impl OrderQuery {
         .await
     }
 
-    /// Orders attributed to the calling distributor, newest first, buyers masked.
+    /// Orders attributed to the calling distributor, newest first, buyers masked (`FORBIDDEN`
+    /// for anyone who is not a distributor).
     async fn my_distributed_orders(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only orders in any of these statuses; every order when omitted.")]
         statuses: Option<Vec<OrderStatus>>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Page<Order>> {
         let me = ctx.viewer().require_user()?;
@@ -379,8 +463,13 @@ impl OrderQuery {
         counts(ctx, &filter).await
     }
 
-    /// One order, for its buyer or staff with ORDERS; null for anyone else.
-    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+    /// One order, for its buyer, staff with ORDERS, or the distributor it is attributed to
+    /// (buyer masked); null for anyone else.
+    async fn order(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The order's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Order>> {
         ctx.viewer().require_user()?;
         let Ok(key) = ids::decode("Order", &id) else {
             return Ok(None);
@@ -400,11 +489,24 @@ impl OrderQuery {
     async fn orders(
         &self,
         ctx: &Context<'_>,
-        filter: Option<OrderFilter>,
-        #[graphql(default_with = "OrderSort::Newest")] sort_by: OrderSort,
+        #[graphql(desc = "Which orders; every order when omitted.")] filter: Option<OrderFilter>,
+        #[graphql(desc = "Newest or oldest first.", default_with = "OrderSort::Newest")]
+        sort_by: OrderSort,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Page<Order>> {
         let filter = filter.unwrap_or_default().resolve();
@@ -422,13 +524,15 @@ impl OrderQuery {
     async fn order_counts(
         &self,
         ctx: &Context<'_>,
-        filter: Option<OrderFilter>,
+        #[graphql(desc = "Which orders to count; every order when omitted.")] filter: Option<
+            OrderFilter,
+        >,
     ) -> async_graphql::Result<Vec<OrderStatusCount>> {
         let filter = filter.unwrap_or_default().resolve();
         counts(ctx, &filter).await
     }
 
-    /// Shipping templates (staff with ORDERS).
+    /// Shipping templates, the default first (staff with ORDERS).
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn shipping_templates(
         &self,
@@ -511,30 +615,33 @@ pub struct OrderMutation;
 
 #[Object]
 impl OrderMutation {
+    /// Adds an address to the signed-in buyer's address book (at most 50).
     async fn create_address(
         &self,
         ctx: &Context<'_>,
-        input: AddressInput,
+        #[graphql(desc = "The address.")] input: AddressInput,
     ) -> async_graphql::Result<AddressPayload> {
         let me = ctx.viewer().require_user()?;
         address_payload(addresses::create(ctx.app(), me.user_id, &input.draft()).await)
     }
 
+    /// Replaces one of the signed-in buyer's addresses; orders already placed keep their copy.
     async fn update_address(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: AddressInput,
+        #[graphql(desc = "The address to replace.")] id: ID,
+        #[graphql(desc = "The new address.")] input: AddressInput,
     ) -> async_graphql::Result<AddressPayload> {
         let me = ctx.viewer().require_user()?;
         let key = ids::decode("Address", &id).unwrap_or(0);
         address_payload(addresses::update(ctx.app(), me.user_id, key, &input.draft()).await)
     }
 
+    /// Deletes one of the signed-in buyer's addresses; orders already placed keep their copy.
     async fn delete_address(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The address to delete.")] id: ID,
     ) -> async_graphql::Result<OrderDeletePayload> {
         let me = ctx.viewer().require_user()?;
         let key = ids::decode("Address", &id).unwrap_or(0);
@@ -555,8 +662,8 @@ impl OrderMutation {
     async fn add_to_cart(
         &self,
         ctx: &Context<'_>,
-        sku_id: ID,
-        #[graphql(default = 1)] quantity: i64,
+        #[graphql(desc = "The SKU to add.")] sku_id: ID,
+        #[graphql(desc = "Units to add, 1–999.", default = 1)] quantity: i64,
     ) -> async_graphql::Result<CartPayload> {
         let me = ctx.viewer().require_user()?;
         let key = ids::decode("Sku", &sku_id).unwrap_or(0);
@@ -564,11 +671,12 @@ impl OrderMutation {
         cart_payload(ctx, me.user_id, r.map(|_| ())).await
     }
 
+    /// Sets how many units of a SKU in the cart are wanted.
     async fn update_cart_item(
         &self,
         ctx: &Context<'_>,
-        sku_id: ID,
-        quantity: i64,
+        #[graphql(desc = "The SKU in the cart.")] sku_id: ID,
+        #[graphql(desc = "Units wanted, 1–999.")] quantity: i64,
     ) -> async_graphql::Result<CartPayload> {
         let me = ctx.viewer().require_user()?;
         let key = ids::decode("Sku", &sku_id).unwrap_or(0);
@@ -576,10 +684,11 @@ impl OrderMutation {
         cart_payload(ctx, me.user_id, r.map(|_| ())).await
     }
 
+    /// Removes SKUs from the cart; ids not in the cart are ignored.
     async fn remove_from_cart(
         &self,
         ctx: &Context<'_>,
-        sku_ids: Vec<ID>,
+        #[graphql(desc = "The SKUs to remove.")] sku_ids: Vec<ID>,
     ) -> async_graphql::Result<CartPayload> {
         let me = ctx.viewer().require_user()?;
         let keys: Vec<i64> = sku_ids
@@ -594,8 +703,10 @@ impl OrderMutation {
     async fn select_cart_items(
         &self,
         ctx: &Context<'_>,
-        sku_ids: Option<Vec<ID>>,
-        selected: bool,
+        #[graphql(desc = "The SKUs to tick or untick; every item when omitted.")] sku_ids: Option<
+            Vec<ID>,
+        >,
+        #[graphql(desc = "True ticks them for checkout, false unticks them.")] selected: bool,
     ) -> async_graphql::Result<CartPayload> {
         let me = ctx.viewer().require_user()?;
         let keys: Option<Vec<i64>> = sku_ids.map(|v| {
@@ -612,7 +723,7 @@ impl OrderMutation {
     async fn place_order(
         &self,
         ctx: &Context<'_>,
-        input: PlaceOrderInput,
+        #[graphql(desc = "The checkout and an idempotency key.")] input: PlaceOrderInput,
     ) -> async_graphql::Result<OrderPayload> {
         let me = ctx.viewer().require_user()?;
         let req = input.checkout.request()?;
@@ -625,8 +736,8 @@ impl OrderMutation {
     async fn cancel_order(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        reason: Option<String>,
+        #[graphql(desc = "The order, `SUBMITTED` and the caller's own.")] id: ID,
+        #[graphql(desc = "Why, up to 200 characters kept.")] reason: Option<String>,
     ) -> async_graphql::Result<OrderPayload> {
         let me = ctx.viewer().require_user()?;
         let key = ids::decode("Order", &id).unwrap_or(0);
@@ -641,8 +752,8 @@ impl OrderMutation {
     async fn create_payment(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        provider: ProviderKind,
+        #[graphql(desc = "The caller's order, `SUBMITTED` and not expired.")] order_id: ID,
+        #[graphql(desc = "Who takes the money.")] provider: ProviderKind,
     ) -> async_graphql::Result<PaymentPayload> {
         let me = ctx.viewer().require_user()?;
         let key = ids::decode("Order", &order_id).unwrap_or(0);
@@ -667,11 +778,12 @@ impl OrderMutation {
         }
     }
 
+    /// Creates a shipping template (staff with ORDERS).
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn create_shipping_template(
         &self,
         ctx: &Context<'_>,
-        input: ShippingTemplateInput,
+        #[graphql(desc = "The template.")] input: ShippingTemplateInput,
     ) -> async_graphql::Result<ShippingTemplatePayload> {
         let draft = TemplateDraft {
             name: input.name,
@@ -681,12 +793,14 @@ impl OrderMutation {
         template_payload(shipping_templates::save(ctx.app(), None, &draft).await)
     }
 
+    /// Replaces a shipping template; orders already placed keep what they were charged (staff
+    /// with ORDERS).
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn update_shipping_template(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: ShippingTemplateInput,
+        #[graphql(desc = "The template to replace.")] id: ID,
+        #[graphql(desc = "The new template.")] input: ShippingTemplateInput,
     ) -> async_graphql::Result<ShippingTemplatePayload> {
         let key = ids::decode("ShippingTemplate", &id).unwrap_or(0);
         let draft = TemplateDraft {
@@ -697,11 +811,13 @@ impl OrderMutation {
         template_payload(shipping_templates::save(ctx.app(), Some(key), &draft).await)
     }
 
+    /// Deletes a shipping template; deleting the default makes shipping free (staff with
+    /// ORDERS).
     #[graphql(guard = "PermissionGuard(Permission::Orders)")]
     async fn delete_shipping_template(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The template to delete.")] id: ID,
     ) -> async_graphql::Result<OrderDeletePayload> {
         let key = ids::decode("ShippingTemplate", &id).unwrap_or(0);
         payload(
@@ -755,15 +871,19 @@ pub struct OrderStatusEvent {
     event: Arc<events::Event>,
 }
 
+/// A status change of an order, pushed live (also sent when an order is placed, with no
+/// `fromStatus`).
 #[Object]
 impl OrderStatusEvent {
     /// Pass as `after` to resume from here.
     async fn event_id(&self) -> String {
         self.event.id.to_string()
     }
+    /// The order's global id.
     async fn order_id(&self) -> ID {
         ids::encode("Order", self.event.aggregate_id)
     }
+    /// The order number.
     async fn order_no(&self) -> Option<&str> {
         self.event.payload["orderNo"].as_str()
     }
@@ -773,15 +893,17 @@ impl OrderStatusEvent {
             .as_str()
             .and_then(OrderStatus::parse)
     }
+    /// The status the order moved to.
     async fn to_status(&self) -> Option<OrderStatus> {
         self.event.payload["to"]
             .as_str()
             .and_then(OrderStatus::parse)
     }
+    /// When the change happened.
     async fn at(&self) -> DateTime {
         DateTime(self.event.created_at)
     }
-    /// The order as it is now (read when asked for).
+    /// The order as it is now (read when asked for); null if you may no longer read it.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
         Ok(entity::order::Entity::find_by_id(self.event.aggregate_id)
             .one(ctx.app().db.conn())
@@ -834,7 +956,13 @@ impl OrderSubscription {
     async fn order_status_changed(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Follow only this order (one you may read); every order you may follow when omitted."
+        )]
         order_id: Option<ID>,
+        #[graphql(
+            desc = "The `eventId` of the last event you received: what came after it is delivered first, once. Omit it to receive only new events."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<EventStream> {
         let me = ctx.viewer().require_user()?;
@@ -867,6 +995,9 @@ impl OrderSubscription {
     async fn order_created(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The `eventId` of the last event you received: what came after it is delivered first, once. Omit it to receive only new events."
+        )]
         after: Option<String>,
     ) -> async_graphql::Result<EventStream> {
         let filter = EventFilter {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pricing::PricingLine;
 
+/// How a shipping template computes the fee.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ShippingKind {

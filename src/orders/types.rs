@@ -67,32 +67,43 @@ fn is_order_staff(viewer: &Viewer) -> bool {
 /// An entry of the buyer's address book.
 pub struct Address(pub address::Model);
 
+/// An entry of the signed-in buyer's address book; only its owner sees it. An order copies the
+/// address when placed, so editing or deleting this never changes an order.
 #[Object]
 impl Address {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("Address", self.0.id)
     }
+    /// Who receives the parcel, 1–32 characters.
     async fn recipient(&self) -> &str {
         &self.0.recipient
     }
+    /// The recipient's 11-digit mobile number.
     async fn phone(&self) -> &str {
         &self.0.phone
     }
+    /// Province (省), e.g. 浙江省; shipping charges and delivery areas are by province.
     async fn province(&self) -> &str {
         &self.0.province
     }
+    /// City (市).
     async fn city(&self) -> &str {
         &self.0.city
     }
+    /// District (区/县).
     async fn district(&self) -> &str {
         &self.0.district
     }
+    /// Street, building and room, up to 200 characters.
     async fn detail(&self) -> &str {
         &self.0.detail
     }
+    /// Six-digit postal code; null when not given.
     async fn postal_code(&self) -> Option<&str> {
         self.0.postal_code.as_deref()
     }
+    /// Whether checkout offers this address first (at most one is).
     async fn is_default(&self) -> bool {
         self.0.is_default
     }
@@ -103,6 +114,7 @@ impl Address {
 pub enum LineWarning {
     /// Unpublished or removed since it was added.
     NotOnSale,
+    /// No unit is left.
     OutOfStock,
     /// Fewer left than the quantity.
     InsufficientStock,
@@ -113,8 +125,10 @@ pub struct CartItem {
     pub item: cart_item::Model,
 }
 
+/// One SKU in the cart, with what it costs now and whether it can be bought now.
 #[Object]
 impl CartItem {
+    /// The SKU; null if it was deleted since it was added.
     async fn sku(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sku>> {
         Ok(ctx
             .loaders()
@@ -124,6 +138,8 @@ impl CartItem {
             .map(Sku::new))
     }
 
+    /// The SKU's product (even when it is no longer on sale, so the cart can show what it
+    /// was); null if the SKU was deleted.
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
         let Some(s) = ctx.loaders().skus.load_one(self.item.sku_id).await? else {
             return Ok(None);
@@ -131,15 +147,18 @@ impl CartItem {
         Ok(ctx.loaders().product(s.product_id).await?.map(Product))
     }
 
+    /// Units wanted, 1–999.
     async fn quantity(&self) -> i64 {
         self.item.quantity
     }
 
+    /// Whether the item is ticked for checkout (checkout without `lines` buys the selected
+    /// items).
     async fn selected(&self) -> bool {
         self.item.selected
     }
 
-    /// The price now.
+    /// The price of one unit now, in yuan; null if the SKU was deleted.
     async fn unit_price(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Money>> {
         Ok(ctx
             .loaders()
@@ -149,6 +168,7 @@ impl CartItem {
             .map(|s| yuan(s.price_fen)))
     }
 
+    /// Why the item cannot be bought as it is now; null when it can.
     async fn warning(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LineWarning>> {
         let Some(s) = ctx.loaders().skus.load_one(self.item.sku_id).await? else {
             return Ok(Some(LineWarning::NotOnSale));
@@ -173,8 +193,11 @@ impl CartItem {
 /// The buyer's cart.
 pub struct Cart(pub Vec<cart_item::Model>);
 
+/// The signed-in buyer's cart, kept on the server (it survives logout and follows the user
+/// across devices). Prices and stock are read fresh every time.
 #[Object]
 impl Cart {
+    /// The items, most recently added or changed first.
     async fn items(&self) -> Vec<CartItem> {
         self.0
             .iter()
@@ -191,8 +214,11 @@ impl Cart {
 /// A discount as applied at checkout.
 #[derive(SimpleObject)]
 pub struct Discount {
+    /// Which pricing stage granted it.
     stage: PricingStage,
+    /// What the buyer is shown, e.g. 满100减20.
     label: String,
+    /// What it took off, in yuan (spread over the lines it applies to).
     amount: Money,
 }
 
@@ -209,32 +235,53 @@ impl From<&AppliedDiscount> for Discount {
 /// A line of a checkout preview.
 #[derive(SimpleObject)]
 pub struct CheckoutLine {
+    /// The SKU.
     sku: Sku,
+    /// The product's name now.
     product_name: String,
+    /// The SKU's spec values, e.g. `颜色:红 尺码:S`; empty for a product without specs.
     spec_text: String,
+    /// The product's first image; null when it has none.
     image_url: Option<String>,
+    /// Units, 1–999.
     quantity: i64,
+    /// Price of one unit now, in yuan.
     unit_price: Money,
+    /// `unitPrice × quantity`, in yuan.
     line_total: Money,
     /// This line's share of every discount.
     discount: Money,
+    /// What the buyer would pay for this line: `lineTotal − discount`, in yuan.
     pay_amount: Money,
+    /// Why the line cannot be bought now; null when it can.
     warning: Option<LineWarning>,
 }
 
 /// What placing this order would charge, computed by the same pipeline as `placeOrder`.
 #[derive(SimpleObject)]
 pub struct CheckoutPreview {
+    /// The lines, priced.
     lines: Vec<CheckoutLine>,
+    /// The delivery address used: the one asked for, else the default; null when the buyer
+    /// has none (then shipping is not charged yet and `canPlace` is false).
     address: Option<Address>,
+    /// Sum of the lines' totals before discounts, in yuan.
     items_total: Money,
+    /// Taken off by the member-level stage, in yuan (0.00 until member levels exist).
     member_discount: Money,
+    /// Taken off by promotions (满减), in yuan (0.00 until promotions exist).
     promotion_discount: Money,
+    /// Taken off by the coupon, in yuan (0.00 until coupons exist).
     coupon_discount: Money,
+    /// Taken off by points, in yuan (0.00 until points exist).
     points_discount: Money,
+    /// Points the buyer would spend.
     points_used: i64,
+    /// Shipping by the default shipping template, in yuan; 0.00 when free or no template.
     shipping_fee: Money,
+    /// What the buyer would pay: goods after every discount plus shipping, in yuan.
     pay_amount: Money,
+    /// Every discount that applies, in pipeline order.
     discounts: Vec<Discount>,
     /// False when some line has a warning: `placeOrder` would refuse.
     can_place: bool,
@@ -284,19 +331,28 @@ impl From<Quote> for CheckoutPreview {
 /// Where an order goes, copied from the address book when it was placed.
 #[derive(SimpleObject)]
 pub struct ShippingAddress {
+    /// Who receives the parcel; masked (`张*`) for the distributor the order is attributed to.
     recipient: String,
+    /// The recipient's mobile; masked (`138****5678`) for the attributed distributor.
     phone: String,
+    /// Province (省).
     province: String,
+    /// City (市).
     city: String,
+    /// District (区/县).
     district: String,
+    /// Street, building and room; `****` for the attributed distributor.
     detail: String,
 }
 
 /// A line of a placed order: a snapshot of what was bought, at what price.
 pub struct OrderLine(pub order_line::Model);
 
+/// A line of a placed order: a snapshot of what was bought, at what price. Visible to whoever
+/// may read the order.
 #[Object]
 impl OrderLine {
+    /// Opaque global id (refunds and shipments name lines by it).
     async fn id(&self) -> ID {
         ids::encode("OrderLine", self.0.id)
     }
@@ -309,24 +365,31 @@ impl OrderLine {
             .await?
             .map(Sku::new))
     }
+    /// The product's name when the order was placed.
     async fn product_name(&self) -> &str {
         &self.0.product_name
     }
+    /// The SKU's spec values when the order was placed, e.g. `颜色:红 尺码:S`.
     async fn spec_text(&self) -> &str {
         &self.0.spec_text
     }
+    /// The SKU code when the order was placed.
     async fn sku_code(&self) -> &str {
         &self.0.sku_code
     }
+    /// The product's first image when the order was placed; null when it had none.
     async fn image_url(&self) -> Option<&str> {
         self.0.image_url.as_deref()
     }
+    /// Price of one unit when the order was placed, in yuan.
     async fn unit_price(&self) -> Money {
         yuan(self.0.unit_price_fen)
     }
+    /// Units bought.
     async fn quantity(&self) -> i64 {
         self.0.quantity
     }
+    /// `unitPrice × quantity`, in yuan.
     async fn line_total(&self) -> Money {
         yuan(self.0.line_total_fen)
     }
@@ -338,15 +401,19 @@ impl OrderLine {
     async fn pay_amount(&self) -> Money {
         yuan(self.0.pay_amount_fen)
     }
+    /// Units refunded so far.
     async fn refunded_quantity(&self) -> i64 {
         self.0.refunded_quantity
     }
+    /// Money refunded for this line so far, in yuan (never more than `payAmount`).
     async fn refunded_amount(&self) -> Money {
         yuan(self.0.refunded_fen)
     }
+    /// Units shipped so far.
     async fn shipped_quantity(&self) -> i64 {
         self.0.shipped_quantity
     }
+    /// A free item added by a promotion (满赠); it earns no commission.
     async fn is_gift(&self) -> bool {
         self.0.is_gift
     }
@@ -359,14 +426,19 @@ impl OrderLine {
 /// One status change of an order.
 pub struct OrderHistoryEntry(pub order_history::Model);
 
+/// One status change of an order, as recorded when it happened.
 #[Object]
 impl OrderHistoryEntry {
+    /// The status before; null for the entry that records the order being placed.
     async fn from_status(&self) -> Option<OrderStatus> {
         self.0.from_status.as_deref().and_then(OrderStatus::parse)
     }
+    /// The status after; null only for a status this server version does not know.
     async fn to_status(&self) -> Option<OrderStatus> {
         OrderStatus::parse(&self.0.to_status)
     }
+    /// Why: the cancel reason, the payment provider, a refund number, a carrier scan, staff's
+    /// note…; null when none.
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
@@ -377,6 +449,7 @@ impl OrderHistoryEntry {
         let viewer = ctx.viewer();
         (is_order_staff(viewer) || viewer.user_id() == Some(id)).then(|| User::by_id(id))
     }
+    /// When it happened.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
@@ -385,34 +458,45 @@ impl OrderHistoryEntry {
 /// An attempt to pay an order.
 pub struct Payment(pub payment::Model);
 
+/// An attempt to pay an order with one provider. Visible to whoever may read the order.
 #[Object]
 impl Payment {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("Payment", self.0.id)
     }
+    /// Who takes the money.
     async fn provider(&self) -> Option<ProviderKind> {
         ProviderKind::parse(&self.0.provider)
     }
+    /// Our payment number as the provider knows it: the order number, `P` and the attempt
+    /// (`20261128000042P1`).
     async fn out_trade_no(&self) -> &str {
         &self.0.out_trade_no
     }
+    /// The amount asked for, in yuan: the order's `payAmount` when the attempt started.
     async fn amount(&self) -> Money {
         yuan(self.0.amount_fen)
     }
+    /// Where the attempt is.
     async fn status(&self) -> Option<PaymentState> {
         PaymentState::parse(&self.0.status)
     }
-    /// The provider's transaction id once paid.
+    /// The provider's transaction id once paid; null before.
     async fn provider_transaction_id(&self) -> Option<&str> {
         self.0.provider_txn_id.as_deref()
     }
-    /// What the client passes to the provider's SDK (e.g. `wx.requestPayment`), as JSON.
+    /// What the client passes to the provider, as JSON: for `WECHAT_PAY` the arguments of
+    /// `wx.requestPayment`, for `ALIPAY` `{"payUrl": …}`, the H5 cashier to open. Null for `DEV`
+    /// and before the provider answered.
     async fn client_parameters(&self) -> Option<&str> {
         self.0.client_payload.as_deref()
     }
+    /// When the attempt started.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
+    /// When the provider confirmed the payment; null until then.
     async fn paid_at(&self) -> Option<DateTime> {
         self.0.paid_at.map(DateTime)
     }
@@ -421,8 +505,11 @@ impl Payment {
 /// An order. Readable by its buyer and by staff with ORDERS.
 pub struct Order(pub Arc<order::Model>);
 
+/// An order. Readable by its buyer, by staff with ORDERS, and by the distributor it is
+/// attributed to (with the buyer masked); anyone else gets `NOT_FOUND` or null.
 #[Object]
 impl Order {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Order", self.0.id)
     }
@@ -430,6 +517,7 @@ impl Order {
     async fn order_no(&self) -> &str {
         &self.0.order_no
     }
+    /// Where the order is in its life (ARCHITECTURE.md §10).
     async fn status(&self) -> OrderStatus {
         status_of(&self.0)
     }
@@ -437,18 +525,22 @@ impl Order {
     async fn next_states(&self) -> Vec<OrderStatus> {
         rules::next_states(status_of(&self.0), before_refund_of(&self.0))
     }
+    /// Whether the money arrived and how much went back.
     async fn payment_status(&self) -> Option<PaymentStatus> {
         PaymentStatus::parse(&self.0.payment_status)
     }
+    /// The provider that took the money; null until paid.
     async fn payment_provider(&self) -> Option<ProviderKind> {
         self.0
             .payment_provider
             .as_deref()
             .and_then(ProviderKind::parse)
     }
+    /// How the order came to be: directly, or through a distributor.
     async fn source(&self) -> Option<OrderSource> {
         OrderSource::parse(&self.0.source)
     }
+    /// The lines, in the order they were placed.
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderLine>> {
         Ok(ctx
             .loaders()
@@ -458,6 +550,7 @@ impl Order {
             .map(|v| v.iter().cloned().map(OrderLine).collect())
             .unwrap_or_default())
     }
+    /// Units across every line.
     async fn item_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         Ok(ctx
             .loaders()
@@ -467,31 +560,39 @@ impl Order {
             .map(|v| v.iter().map(|l| l.quantity).sum())
             .unwrap_or(0))
     }
+    /// Sum of the lines' totals before discounts, in yuan.
     async fn items_total(&self) -> Money {
         yuan(self.0.items_total_fen)
     }
+    /// Taken off by the member-level stage, in yuan.
     async fn member_discount(&self) -> Money {
         yuan(self.0.member_discount_fen)
     }
+    /// Taken off by promotions, in yuan.
     async fn promotion_discount(&self) -> Money {
         yuan(self.0.promotion_discount_fen)
     }
+    /// Taken off by the coupon, in yuan.
     async fn coupon_discount(&self) -> Money {
         yuan(self.0.coupon_discount_fen)
     }
+    /// Taken off by points, in yuan.
     async fn points_discount(&self) -> Money {
         yuan(self.0.points_discount_fen)
     }
+    /// Points spent on the order.
     async fn points_used(&self) -> i64 {
         self.0.points_used
     }
+    /// Shipping charged, in yuan.
     async fn shipping_fee(&self) -> Money {
         yuan(self.0.shipping_fee_fen)
     }
-    /// What the buyer pays.
+    /// What the buyer pays: goods after every discount plus shipping, in yuan.
     async fn pay_amount(&self) -> Money {
         yuan(self.0.pay_amount_fen)
     }
+    /// Money refunded so far, in yuan (shipping included once it went back).
     async fn refunded_amount(&self) -> Money {
         yuan(self.0.refunded_fen)
     }
@@ -527,6 +628,7 @@ impl Order {
             },
         }
     }
+    /// The buyer's note at checkout; null when none, and for the attributed distributor.
     async fn buyer_note(&self, ctx: &Context<'_>) -> Option<&str> {
         if sees_buyer(ctx.viewer(), &self.0) {
             self.0.buyer_note.as_deref()
@@ -534,7 +636,7 @@ impl Order {
             None
         }
     }
-    /// Internal notes (staff with ORDERS only).
+    /// Internal notes; null when none, and for anyone but staff with ORDERS.
     async fn staff_note(&self, ctx: &Context<'_>) -> Option<&str> {
         if is_order_staff(ctx.viewer()) {
             self.0.staff_note.as_deref()
@@ -583,6 +685,7 @@ impl Order {
             &parcels.unwrap_or_default(),
         ))
     }
+    /// Every payment attempt, oldest first.
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         Ok(ctx
             .loaders()
@@ -602,34 +705,45 @@ impl Order {
             .map(|v| v.iter().cloned().map(Refund).collect())
             .unwrap_or_default())
     }
+    /// When the order was placed.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
-    /// Until when an unpaid order waits for payment before it is cancelled.
+    /// Until when an unpaid order waits for payment before it is cancelled; null once it is no
+    /// longer `SUBMITTED`.
     async fn pay_before(&self) -> Option<DateTime> {
         (status_of(&self.0) == OrderStatus::Submitted)
             .then_some(self.0.expires_at)
             .flatten()
             .map(DateTime)
     }
+    /// When the payment was confirmed; null until paid.
     async fn paid_at(&self) -> Option<DateTime> {
         self.0.paid_at.map(DateTime)
     }
+    /// When staff approved it (审核); null until then.
     async fn approved_at(&self) -> Option<DateTime> {
         self.0.approved_at.map(DateTime)
     }
+    /// When its first parcel shipped; null until then.
     async fn shipped_at(&self) -> Option<DateTime> {
         self.0.shipped_at.map(DateTime)
     }
+    /// When it was delivered (signed for, confirmed by the buyer or received automatically);
+    /// null until then.
     async fn delivered_at(&self) -> Option<DateTime> {
         self.0.delivered_at.map(DateTime)
     }
+    /// When the after-sales window closed; null until then.
     async fn completed_at(&self) -> Option<DateTime> {
         self.0.completed_at.map(DateTime)
     }
+    /// When it was cancelled; null unless cancelled.
     async fn cancelled_at(&self) -> Option<DateTime> {
         self.0.cancelled_at.map(DateTime)
     }
+    /// Why it was cancelled: the buyer's reason (`cancelled by the buyer` when they gave none)
+    /// or `payment timed out`; null unless cancelled.
     async fn cancel_reason(&self) -> Option<&str> {
         self.0.cancel_reason.as_deref()
     }
@@ -638,8 +752,10 @@ impl Order {
 /// Units of one line in a refund request.
 pub struct RefundLine(pub refund_line::Model);
 
+/// Units of one order line in a refund request.
 #[Object]
 impl RefundLine {
+    /// The order line; null if it no longer exists.
     async fn order_line(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OrderLine>> {
         Ok(ctx
             .loaders()
@@ -648,10 +764,11 @@ impl RefundLine {
             .await?
             .map(|l| OrderLine((*l).clone())))
     }
+    /// Units asked back.
     async fn quantity(&self) -> i64 {
         self.0.quantity
     }
-    /// What these units return (see the refund rounding rule).
+    /// What these units return, in yuan (ARCHITECTURE.md §9.2).
     async fn amount(&self) -> Money {
         yuan(self.0.amount_fen)
     }
@@ -660,23 +777,30 @@ impl RefundLine {
 /// A refund or return request (售后).
 pub struct Refund(pub refund::Model);
 
+/// A refund or return request (售后). Visible to the order's buyer and to staff with ORDERS.
 #[Object]
 impl Refund {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("Refund", self.0.id)
     }
+    /// Human-readable refund number; also the provider's idempotency key for the refund.
     async fn refund_no(&self) -> &str {
         &self.0.refund_no
     }
+    /// Money only, or goods back first.
     async fn kind(&self) -> Option<RefundKind> {
         RefundKind::parse(&self.0.kind)
     }
+    /// Where the request is.
     async fn status(&self) -> Option<RefundStatus> {
         RefundStatus::parse(&self.0.status)
     }
+    /// Why the buyer (or staff) asked.
     async fn reason(&self) -> &str {
         &self.0.reason
     }
+    /// URLs of photos the buyer attached; may be empty.
     async fn photos(&self) -> Vec<String> {
         serde_json::from_str(&self.0.photos).unwrap_or_default()
     }
@@ -684,6 +808,7 @@ impl Refund {
     async fn amount(&self) -> Money {
         yuan(self.0.amount_fen)
     }
+    /// The units asked back, per order line.
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundLine>> {
         Ok(ctx
             .loaders()
@@ -693,6 +818,7 @@ impl Refund {
             .map(|v| v.iter().cloned().map(RefundLine).collect())
             .unwrap_or_default())
     }
+    /// The order it is for; null if you may not read that order.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
         Ok(ctx
             .loaders()
@@ -702,18 +828,23 @@ impl Refund {
             .filter(|o| can_read(ctx.viewer(), o))
             .map(Order))
     }
+    /// Why staff rejected it; null unless rejected.
     async fn reject_reason(&self) -> Option<&str> {
         self.0.reject_reason.as_deref()
     }
+    /// When it was asked for.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
+    /// When staff approved or rejected it; null until then.
     async fn decided_at(&self) -> Option<DateTime> {
         self.0.decided_at.map(DateTime)
     }
+    /// When the returned goods arrived; null for a refund without return, or until then.
     async fn received_at(&self) -> Option<DateTime> {
         self.0.received_at.map(DateTime)
     }
+    /// When the money went back; null until then.
     async fn refunded_at(&self) -> Option<DateTime> {
         self.0.refunded_at.map(DateTime)
     }
