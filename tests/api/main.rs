@@ -17,6 +17,7 @@ mod ops;
 mod orders;
 mod payments;
 mod refunds;
+mod revocation;
 mod schema;
 mod search;
 mod sessions;
