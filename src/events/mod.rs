@@ -75,8 +75,9 @@ pub fn append(tx: &WriteTx, event: NewEvent) {
 /// Writes the events queued in a transaction, just before it commits: one multi-row insert,
 /// however many events the transaction appended (on PostgreSQL the insert also notifies the
 /// listening instances, by the trigger of migration `m20261129_000007`). Writing them last
-/// also means their ids are taken at the end of the transaction, so an id that another
-/// instance sees missing is missing only as long as the commit takes.
+/// keeps short the time between taking their ids and committing, during which PostgreSQL
+/// holds the outbox's commit-order lock (migration `m20261207_000009`) and other writers of
+/// events wait.
 pub(crate) async fn write_outbox(
     tx: &DatabaseTransaction,
     queued: Vec<NewEvent>,

@@ -130,7 +130,6 @@ pub fn test_config(db: &TestDb) -> Config {
         jwt_secret: Some(TEST_JWT_SECRET.into()),
         report_sql_statements: true,
         events_poll_interval_ms: 100,
-        events_gap_timeout_ms: 1000,
         shutdown_grace_secs: 2,
         ..Config::default()
     }
