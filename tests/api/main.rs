@@ -16,6 +16,7 @@ mod inventory;
 mod ops;
 mod orders;
 mod payments;
+mod races;
 mod refunds;
 mod revocation;
 mod schema;

@@ -421,3 +421,27 @@ impl WsClient {
 pub fn statements(resp: &Value) -> u64 {
     resp["extensions"]["sqlStatements"].as_u64().unwrap()
 }
+
+/// Sends the same operation `n` times at once (each its own connection); the responses.
+pub async fn at_once(
+    s: &TestServer,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+    n: usize,
+) -> Vec<Value> {
+    let tasks = (0..n).map(|_| {
+        let mut req = reqwest::Client::new()
+            .post(s.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() })
+    });
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
