@@ -318,7 +318,6 @@ fn spawn_background(app: &Arc<AppState>) {
         app.bus.clone(),
         app.metrics.clone(),
         Duration::from_millis(app.config.events_poll_interval_ms),
-        Duration::from_millis(app.config.events_gap_timeout_ms),
         app.shutdown.clone(),
     ));
     // Changes made through any instance drop what this instance cached about them.

@@ -106,9 +106,6 @@ pub struct Config {
 
     /// How often the event dispatcher looks at the outbox when nothing woke it.
     pub events_poll_interval_ms: u64,
-    /// How long the dispatcher waits for a missing event id (a transaction still committing)
-    /// before it moves past the gap.
-    pub events_gap_timeout_ms: u64,
     pub shutdown_grace_secs: u64,
 
     /// Where uploaded media and the search index live (SQLite's file is set by `database_url`).
@@ -230,7 +227,6 @@ impl Default for Config {
             user_cache_entries: 5000,
             ws_max_message_bytes: 64 * 1024,
             events_poll_interval_ms: 500,
-            events_gap_timeout_ms: 3000,
             shutdown_grace_secs: 10,
             data_dir: "./data".into(),
             search_index_dir: None,

@@ -10,7 +10,8 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, QuerySelect, Select, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
     sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
@@ -249,6 +250,17 @@ impl WriteTx {
     /// Keeps `guards` until the transaction has committed or rolled back.
     pub fn hold_until_end(&self, guards: impl IntoIterator<Item = OwnedMutexGuard<()>>) {
         self.gates.lock().extend(guards);
+    }
+
+    /// `select`, locking the rows it reads until this transaction ends, so that writers of the
+    /// same rows take turns instead of racing to a unique key or an overwritten update
+    /// (`FOR UPDATE` on PostgreSQL; on SQLite writers take turns already).
+    pub fn locking<E: EntityTrait>(&self, select: Select<E>) -> Select<E> {
+        if self.tx.get_database_backend() == DatabaseBackend::Postgres {
+            select.lock_exclusive()
+        } else {
+            select
+        }
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {

@@ -54,23 +54,6 @@ pub async fn check<T: DeserializeOwned>(
     })
 }
 
-pub async fn record(
-    tx: &WriteTx,
-    scope: &str,
-    user_id: i64,
-    key: &str,
-    hash: &str,
-    response: &impl Serialize,
-) -> Result<(), AppError> {
-    if claim(tx, scope, user_id, key, hash, response).await? {
-        Ok(())
-    } else {
-        Err(AppError::internal(anyhow::anyhow!(
-            "idempotency key {scope}/{key} was claimed concurrently"
-        )))
-    }
-}
-
 /// Stores the result under the key; `false` when a concurrent request with the same key
 /// committed first (on PostgreSQL the transaction is then aborted: roll it back and `check`
 /// again, which replays the winner's result).

@@ -10,6 +10,7 @@ mod m20261129_000005_team_counts;
 mod m20261129_000006_order_revision;
 mod m20261129_000007_notify_trigger;
 mod m20261129_000008_user_revision;
+mod m20261207_000009_outbox_commit_order;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_order_revision::Migration),
             Box::new(m20261129_000007_notify_trigger::Migration),
             Box::new(m20261129_000008_user_revision::Migration),
+            Box::new(m20261207_000009_outbox_commit_order::Migration),
         ]
     }
 }

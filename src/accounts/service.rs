@@ -35,7 +35,7 @@ pub struct Session {
 
 pub const EVENT_REGISTERED: &str = "account.registered";
 /// Profile, password, role or permission changes; every instance drops its cached principal.
-pub const EVENT_UPDATED: &str = "account.updated";
+pub const EVENT_UPDATED: &str = crate::auth::ACCOUNT_UPDATED;
 
 pub(crate) async fn account_event(
     tx: &WriteTx,

@@ -7,4 +7,4 @@ pub mod principal;
 pub mod refresh;
 
 pub use guard::{PermissionGuard, ensure_owner_or_staff};
-pub use principal::{Permission, Principal, PrincipalCache, Role, Viewer};
+pub use principal::{ACCOUNT_UPDATED, Permission, Principal, PrincipalCache, Role, Viewer};

@@ -1,7 +1,10 @@
 //! Who is calling: the `Viewer` of a request and, when signed in, their `Principal` — roles and
-//! staff permissions as the database says *now* (cached for a few seconds), not as the token said
-//! when it was issued, so disabling an account or revoking a permission takes effect at once on
-//! this instance and within the cache lifetime everywhere else.
+//! staff permissions as the database says *now*, not as the token said when it was issued. The
+//! cache of principals drops an entry when the account changes (at once on the instance that
+//! changed it, when the `account.updated` event arrives on the others) and after a few seconds
+//! in any case, so disabling an account or revoking a permission takes effect at once here and
+//! within the event's delivery everywhere else. Long-lived callers (WebSockets) `watch` an
+//! account to learn of such changes.
 use std::{
     collections::HashMap,
     sync::Arc,
@@ -10,10 +13,15 @@ use std::{
 
 use async_graphql::Enum;
 use entity::{staff_permission, user};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use tokio::sync::watch;
 
 use crate::error::AppError;
+
+/// The outbox event written whenever an account's profile, password, roles, permissions or
+/// disabled flag change; every instance drops its cached principal when it arrives.
+pub const ACCOUNT_UPDATED: &str = "account.updated";
 
 /// Staff permissions (ARCHITECTURE.md §5). The owner has all of them.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,6 +111,17 @@ impl Principal {
         roles
     }
 
+    /// Whether this principal still holds every role and permission `before` held. A socket's
+    /// operations were authorized with `before`; when this is false they may show more than
+    /// the account may now see.
+    pub fn keeps_every_right_of(&self, before: &Principal) -> bool {
+        self.user_id == before.user_id
+            && (self.is_staff || !before.is_staff)
+            && (self.is_owner || !before.is_owner)
+            && (self.is_distributor || !before.is_distributor)
+            && before.permissions.iter().all(|p| self.has(*p))
+    }
+
     pub fn from_rows(user: &user::Model, granted: &[String]) -> Self {
         let mut permissions: Vec<Permission> = if user.is_owner {
             Permission::ALL.to_vec()
@@ -167,10 +186,13 @@ impl Viewer {
 type CacheEntry = (Instant, Option<Arc<Principal>>);
 
 /// Principals by user id, each kept for `ttl`. Local changes invalidate at once; changes made
-/// by other instances arrive as `account.changed` events and invalidate too.
+/// by other instances arrive as `account.updated` events and invalidate too.
 pub struct PrincipalCache {
     ttl: Duration,
     entries: RwLock<HashMap<i64, CacheEntry>>,
+    /// Accounts someone is watching (open WebSockets), each with a counter raised on every
+    /// invalidation. Entries nobody watches any more are dropped as the map grows.
+    watched: Mutex<HashMap<i64, watch::Sender<u64>>>,
 }
 
 impl PrincipalCache {
@@ -178,7 +200,23 @@ impl PrincipalCache {
         Self {
             ttl,
             entries: RwLock::new(HashMap::new()),
+            watched: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A receiver that changes whenever `user_id`'s account may have changed (see
+    /// `invalidate`); the holder reloads the principal with `get` to learn what changed.
+    pub fn watch(&self, user_id: i64) -> watch::Receiver<u64> {
+        let mut watched = self.watched.lock();
+        if let Some(tx) = watched.get(&user_id) {
+            return tx.subscribe();
+        }
+        if watched.len() >= 1024 && watched.len().is_power_of_two() {
+            watched.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        let (tx, rx) = watch::channel(0);
+        watched.insert(user_id, tx);
+        rx
     }
 
     /// The principal of an active account, `None` if the account is missing or disabled.
@@ -201,8 +239,17 @@ impl PrincipalCache {
         Ok(principal)
     }
 
+    /// Forgets `user_id`'s principal and tells whoever watches the account.
     pub fn invalidate(&self, user_id: i64) {
         self.entries.write().remove(&user_id);
+        let mut watched = self.watched.lock();
+        if let Some(tx) = watched.get(&user_id) {
+            if tx.receiver_count() == 0 {
+                watched.remove(&user_id);
+            } else {
+                tx.send_modify(|n| *n += 1);
+            }
+        }
     }
 }
 
@@ -265,6 +312,45 @@ mod tests {
         assert!(p.has(Permission::Orders));
         assert!(!p.has(Permission::Finance));
         assert_eq!(p.permissions, vec![Permission::Orders]);
+    }
+
+    #[test]
+    fn losing_any_role_or_permission_is_noticed_and_gaining_is_not() {
+        let before = Principal::from_rows(&user(true, false), &["ORDERS".into(), "CATALOG".into()]);
+        let same = Principal::from_rows(&user(true, false), &["CATALOG".into(), "ORDERS".into()]);
+        let more = Principal::from_rows(
+            &user(true, false),
+            &["ORDERS".into(), "CATALOG".into(), "FINANCE".into()],
+        );
+        let less = Principal::from_rows(&user(true, false), &["CATALOG".into()]);
+        let no_longer_staff = Principal::from_rows(&user(false, false), &["ORDERS".into()]);
+        assert!(same.keeps_every_right_of(&before));
+        assert!(more.keeps_every_right_of(&before));
+        assert!(!less.keeps_every_right_of(&before));
+        assert!(!no_longer_staff.keeps_every_right_of(&before));
+        let mut distributor = user(false, false);
+        distributor.is_distributor = true;
+        let was = Principal::from_rows(&distributor, &[]);
+        assert!(!Principal::from_rows(&user(false, false), &[]).keeps_every_right_of(&was));
+    }
+
+    #[tokio::test]
+    async fn watchers_hear_of_every_invalidation_of_their_account_only() {
+        let cache = PrincipalCache::new(Duration::from_secs(5));
+        let mut seven = cache.watch(7);
+        let eight = cache.watch(8);
+        cache.invalidate(7);
+        assert!(seven.has_changed().unwrap());
+        assert!(!eight.has_changed().unwrap());
+        seven.borrow_and_update();
+        drop(eight);
+        cache.invalidate(8);
+        assert!(
+            !cache.watched.lock().contains_key(&8),
+            "nobody watches 8 any more"
+        );
+        cache.invalidate(7);
+        assert!(seven.has_changed().unwrap());
     }
 
     #[test]

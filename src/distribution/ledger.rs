@@ -80,8 +80,7 @@ pub struct Posting<'a> {
 /// Locks the distributor's row until the transaction ends (PostgreSQL; SQLite has one writer).
 pub async fn lock(tx: &WriteTx, user_id: i64) -> Result<(), AppError> {
     if tx.get_database_backend() == DatabaseBackend::Postgres {
-        distributor::Entity::find_by_id(user_id)
-            .lock_exclusive()
+        tx.locking(distributor::Entity::find_by_id(user_id))
             .one(&**tx)
             .await?;
     }

@@ -1559,13 +1559,12 @@ impl DistributionSubscription {
     ) -> Result<ChangeStream> {
         let me = distributor_caller(ctx)?;
         let after = events::parse_event_id(after.as_deref())?;
-        let app = ctx.app().clone();
         let filter = EventFilter {
             event_types: commissions::EVENT_TYPES,
             recipient_user_id: Some(me.user_id),
             aggregate_id: None,
         };
-        let stream = events::subscribe(&app.bus, app.db.conn().clone(), filter, after);
+        let stream = crate::graphql::live::subscribe(ctx, filter, after);
         Ok(Box::pin(stream.map(|item| match item {
             Ok(event) => Ok(CommissionChange { event }),
             Err(e) => Err(e.into()),

@@ -1,15 +1,12 @@
-//! Tails the outbox and broadcasts events in id order.
+//! Tails the outbox and broadcasts events in id order, each once.
 //!
-//! On PostgreSQL ids come from a sequence and transactions commit in any order, so id 41 can
-//! become visible after id 42. The dispatcher therefore keeps a cursor below which every id has
-//! been delivered, delivers what it sees above it, and waits for a missing id for
-//! `events_gap_timeout_ms` (the transaction may still be committing) before it moves past it (it
-//! may also have rolled back). On SQLite writers are serialised and ids have no holes.
-use std::{
-    collections::BTreeMap,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+//! A visible id means every smaller id is settled — visible too, or gone for good (its
+//! transaction rolled back): on SQLite writers take turns, and on PostgreSQL the outbox's ids
+//! are drawn under a lock held until the drawing transaction ends (migration
+//! `m20261207_000009_outbox_commit_order`). So the dispatcher reads past its cursor and moves
+//! the cursor to the last id read: it never waits for a missing id, and an event that commits
+//! late — however late — is never skipped, live or when a client resumes after a later one.
+use std::{sync::Arc, time::Duration};
 
 use entity::domain_event;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -21,50 +18,18 @@ use crate::{db::Db, metrics::Metrics};
 
 const BATCH: u64 = 500;
 
-struct Cursor {
-    /// Every id up to here has been delivered (or given up on).
-    contiguous: i64,
-    /// Delivered ids above `contiguous`, with when each was delivered: an id still missing below
-    /// one of them has been missing at least since then.
-    ahead: BTreeMap<i64, Instant>,
-}
-
-impl Cursor {
-    fn delivered(&mut self, id: i64, at: Instant) {
-        self.ahead.insert(id, at);
-        while self.ahead.remove(&(self.contiguous + 1)).is_some() {
-            self.contiguous += 1;
-        }
-    }
-
-    /// Moves past every hole that has stayed open for `timeout`. Each hole is timed from the
-    /// delivery of the first id above it, so holes seen together (transactions rolled back
-    /// together, as when a load's requests are cancelled) are given up on together, not one
-    /// timeout after another.
-    fn settle_gaps(&mut self, now: Instant, timeout: Duration) {
-        while let Some((&first, &at)) = self.ahead.first_key_value() {
-            if now.saturating_duration_since(at) < timeout {
-                return;
-            }
-            self.contiguous = first - 1;
-            self.delivered(first, at);
-        }
-    }
-}
-
 pub async fn run_dispatcher(
     db: Db,
     bus: Arc<EventBus>,
     metrics: Arc<Metrics>,
     poll: Duration,
-    gap_timeout: Duration,
     shutdown: CancellationToken,
 ) {
     let wake = db.outbox_signal();
     if db.is_postgres() {
         spawn_pg_listener(&db, wake.clone(), shutdown.clone());
     }
-    let start = loop {
+    let mut cursor = loop {
         match latest_id(&db).await {
             Ok(id) => break id,
             Err(e) => {
@@ -76,12 +41,8 @@ pub async fn run_dispatcher(
             }
         }
     };
-    let mut cursor = Cursor {
-        contiguous: start,
-        ahead: BTreeMap::new(),
-    };
     loop {
-        if let Err(e) = drain(&db, &bus, &metrics, &mut cursor, gap_timeout).await {
+        if let Err(e) = drain(&db, &bus, &metrics, &mut cursor).await {
             tracing::error!(error = %e, "event dispatcher failed to read the outbox");
         }
         tokio::select! {
@@ -100,35 +61,27 @@ async fn latest_id(db: &Db) -> Result<i64, sea_orm::DbErr> {
         .map_or(0, |e| e.id))
 }
 
+/// Publishes every event after `cursor`, in id order, and moves the cursor past them.
 async fn drain(
     db: &Db,
     bus: &EventBus,
     metrics: &Metrics,
-    cursor: &mut Cursor,
-    gap_timeout: Duration,
+    cursor: &mut i64,
 ) -> Result<(), sea_orm::DbErr> {
     loop {
         let rows = domain_event::Entity::find()
-            .filter(domain_event::Column::Id.gt(cursor.contiguous))
+            .filter(domain_event::Column::Id.gt(*cursor))
             .order_by_asc(domain_event::Column::Id)
             .limit(BATCH)
             .all(db.conn())
             .await?;
         let full = rows.len() as u64 == BATCH;
-        let mut sent = 0;
-        let now = Instant::now();
+        metrics.events_dispatched(rows.len() as u64);
         for row in rows {
-            if cursor.ahead.contains_key(&row.id) {
-                continue;
-            }
-            let id = row.id;
+            *cursor = row.id;
             bus.publish(Arc::new(Event::from(row)));
-            cursor.delivered(id, now);
-            sent += 1;
         }
-        metrics.events_dispatched(sent);
-        cursor.settle_gaps(now, gap_timeout);
-        if !full || sent == 0 {
+        if !full {
             return Ok(());
         }
     }
@@ -166,78 +119,4 @@ fn spawn_pg_listener(db: &Db, wake: Arc<Notify>, shutdown: CancellationToken) {
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cursor(at: i64) -> Cursor {
-        Cursor {
-            contiguous: at,
-            ahead: BTreeMap::new(),
-        }
-    }
-
-    fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
-
-    #[test]
-    fn contiguous_ids_advance_the_cursor() {
-        let t0 = Instant::now();
-        let mut c = cursor(10);
-        c.delivered(11, t0);
-        c.delivered(12, t0);
-        assert_eq!(c.contiguous, 12);
-        assert!(c.ahead.is_empty());
-    }
-
-    #[test]
-    fn a_late_id_fills_the_hole() {
-        let t0 = Instant::now();
-        let mut c = cursor(10);
-        c.delivered(12, t0);
-        assert_eq!(c.contiguous, 10);
-        c.settle_gaps(t0 + secs(2), secs(3));
-        assert_eq!(c.contiguous, 10, "still waiting for 11");
-        c.delivered(11, t0 + secs(2));
-        assert_eq!(c.contiguous, 12);
-    }
-
-    #[test]
-    fn an_abandoned_hole_is_skipped_after_the_timeout() {
-        let t0 = Instant::now();
-        let mut c = cursor(10);
-        c.delivered(12, t0);
-        c.delivered(13, t0);
-        c.settle_gaps(t0 + secs(3), secs(3));
-        assert_eq!(c.contiguous, 13);
-        assert!(c.ahead.is_empty());
-    }
-
-    #[test]
-    fn holes_seen_together_are_given_up_on_together() {
-        let t0 = Instant::now();
-        let mut c = cursor(10);
-        for id in [12, 14, 16] {
-            c.delivered(id, t0);
-        }
-        c.settle_gaps(t0 + secs(2), secs(3));
-        assert_eq!(c.contiguous, 10);
-        c.settle_gaps(t0 + secs(3), secs(3));
-        assert_eq!(c.contiguous, 16, "three holes, one timeout");
-    }
-
-    #[test]
-    fn a_newer_hole_waits_its_own_timeout() {
-        let t0 = Instant::now();
-        let mut c = cursor(10);
-        c.delivered(12, t0);
-        c.delivered(14, t0 + secs(2));
-        c.settle_gaps(t0 + secs(3), secs(3));
-        assert_eq!(c.contiguous, 12, "13 has been missing for one second only");
-        c.delivered(13, t0 + secs(4));
-        assert_eq!(c.contiguous, 14);
-    }
 }

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use entity::domain_event;
 use futures::Stream;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use tokio::sync::broadcast;
 
@@ -75,8 +75,9 @@ pub fn append(tx: &WriteTx, event: NewEvent) {
 /// Writes the events queued in a transaction, just before it commits: one multi-row insert,
 /// however many events the transaction appended (on PostgreSQL the insert also notifies the
 /// listening instances, by the trigger of migration `m20261129_000007`). Writing them last
-/// also means their ids are taken at the end of the transaction, so an id that another
-/// instance sees missing is missing only as long as the commit takes.
+/// keeps short the time between taking their ids and committing, during which PostgreSQL
+/// holds the outbox's commit-order lock (migration `m20261207_000009`) and other writers of
+/// events wait.
 pub(crate) async fn write_outbox(
     tx: &DatabaseTransaction,
     queued: Vec<NewEvent>,
@@ -160,23 +161,47 @@ impl EventBus {
 async fn missed_events(
     conn: &impl ConnectionTrait,
     filter: &EventFilter,
+    live_only: Option<LiveOnly>,
     after: i64,
 ) -> Result<Vec<Arc<Event>>, AppError> {
-    let mut q = domain_event::Entity::find()
-        .filter(domain_event::Column::Id.gt(after))
-        .filter(domain_event::Column::EventType.is_in(filter.event_types.iter().copied()));
+    let mut wanted = Condition::all()
+        .add(domain_event::Column::EventType.is_in(filter.event_types.iter().copied()));
     if let Some(r) = filter.recipient_user_id {
-        q = q.filter(domain_event::Column::RecipientUserId.eq(r));
+        wanted = wanted.add(domain_event::Column::RecipientUserId.eq(r));
     }
     if let Some(a) = filter.aggregate_id {
-        q = q.filter(domain_event::Column::AggregateId.eq(a));
+        wanted = wanted.add(domain_event::Column::AggregateId.eq(a));
     }
-    let rows = q
+    if let Some(l) = live_only {
+        wanted = Condition::any().add(wanted).add(
+            Condition::all()
+                .add(domain_event::Column::EventType.eq(l.event_type))
+                .add(domain_event::Column::AggregateId.eq(l.aggregate_id)),
+        );
+    }
+    let rows = domain_event::Entity::find()
+        .filter(domain_event::Column::Id.gt(after))
+        .filter(wanted)
         .order_by_asc(domain_event::Column::Id)
         .limit(REPLAY_BATCH)
         .all(conn)
         .await?;
     Ok(rows.into_iter().map(|m| Arc::new(Event::from(m))).collect())
+}
+
+/// Events of one kind about one aggregate that a subscription also receives while live, in
+/// their place among its own events, but never when it replays what it missed (they say that
+/// something changed *now*, such as the subscriber's own account).
+#[derive(Clone, Copy, Debug)]
+pub struct LiveOnly {
+    pub event_type: &'static str,
+    pub aggregate_id: i64,
+}
+
+impl LiveOnly {
+    fn matches(&self, e: &Event) -> bool {
+        e.event_type == self.event_type && e.aggregate_id == self.aggregate_id
+    }
 }
 
 /// The stream of events for one subscription: the events after `after` that it missed, then live
@@ -191,13 +216,27 @@ pub fn subscribe<C>(
 where
     C: ConnectionTrait + Send + Sync + 'static,
 {
+    subscribe_with(bus, conn, filter, after, None)
+}
+
+/// `subscribe`, also yielding the live events `live_only` names.
+pub fn subscribe_with<C>(
+    bus: &EventBus,
+    conn: C,
+    filter: EventFilter,
+    after: Option<i64>,
+    live_only: Option<LiveOnly>,
+) -> impl Stream<Item = Result<Arc<Event>, AppError>> + Send + 'static + use<C>
+where
+    C: ConnectionTrait + Send + Sync + 'static,
+{
     let mut rx = bus.receiver();
     async_stream::try_stream! {
         let mut replayed: HashSet<i64> = HashSet::new();
         let mut high_water = after;
         if let Some(mut from) = after {
             loop {
-                let batch = missed_events(&conn, &filter, from).await?;
+                let batch = missed_events(&conn, &filter, None, from).await?;
                 let full = batch.len() as u64 == REPLAY_BATCH;
                 for e in batch {
                     from = e.id;
@@ -213,7 +252,7 @@ where
         loop {
             match rx.recv().await {
                 Ok(e) => {
-                    if filter.matches(&e)
+                    if (filter.matches(&e) || live_only.is_some_and(|l| l.matches(&e)))
                         && !replayed.contains(&e.id)
                         && after.is_none_or(|a| e.id > a)
                     {
@@ -222,9 +261,10 @@ where
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // This subscriber fell behind the bus; read what it lost from the outbox.
+                    // This subscriber fell behind the bus; read what it lost from the outbox
+                    // (the live-only events among it too: they were live when they were lost).
                     let from = high_water.unwrap_or(0);
-                    for e in missed_events(&conn, &filter, from).await? {
+                    for e in missed_events(&conn, &filter, live_only, from).await? {
                         high_water = Some(e.id);
                         replayed.insert(e.id);
                         yield e;

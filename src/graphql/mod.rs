@@ -3,6 +3,7 @@ pub mod context;
 pub mod errors;
 pub mod guardrails;
 pub mod ids;
+pub mod live;
 pub mod loaders;
 pub mod node;
 pub mod relay;

@@ -2,9 +2,10 @@
 //! Client and urql speak), written here because the library's own handler closes with generic
 //! codes where the protocol prescribes specific ones, has no initialisation timeout and no cap
 //! on subscriptions per socket. Close codes:
-//! 4400 bad message · 4401 subscribe before ack · 4403 bad or expired token · 4406 wrong
-//! subprotocol · 4408 no `connection_init` in time · 4409 duplicate operation id ·
-//! 4429 second `connection_init` · 1001 server shutting down.
+//! 4400 bad message · 4401 subscribe before ack · 4403 bad or expired token, or the account
+//! disabled while the socket is open · 4406 wrong subprotocol · 4408 no `connection_init` in
+//! time · 4409 duplicate operation id · 4429 second `connection_init` · 1001 server shutting
+//! down.
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Instant};
 
 use async_graphql::{Request, Variables};
@@ -15,10 +16,11 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::HttpState;
 use crate::{
+    app::AppState,
     auth::Viewer,
     graphql::{context::RequestCtx, guardrails, loaders::Loaders},
     metrics::Metrics,
@@ -149,6 +151,8 @@ async fn run_protocol(
     let mut initialised = false;
     let mut acknowledged = false;
     let mut viewer = Viewer::Anonymous;
+    // Raised whenever the signed-in account may have changed (disabled, roles, permissions).
+    let mut account: Option<watch::Receiver<u64>> = None;
     // Finished operations are pruned when their id or a free slot is needed: a channel to
     // report them would cost every socket its buffer.
     let mut operations: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
@@ -163,6 +167,15 @@ async fn run_protocol(
             }
             _ = app.shutdown.cancelled() => {
                 break close(1001, "server shutting down");
+            }
+            _ = account_changed(&mut account) => {
+                // Operations started from now on run as the account is now; a disabled
+                // account's socket closes at once. Running subscriptions watch the account
+                // themselves (`graphql::live`).
+                match current_viewer(app, &viewer).await {
+                    Some(now) => viewer = now,
+                    None => break close(4403, "Forbidden: the account is disabled"),
+                }
             }
             frame = incoming.next() => {
                 let raw = match frame {
@@ -187,6 +200,7 @@ async fn run_protocol(
                         match Box::pin(app.authenticate(auth.as_deref())).await {
                             Ok(session) => {
                                 viewer = session.viewer;
+                                account = viewer.user_id().map(|id| app.principals.watch(id));
                                 if let Some(exp) = session.expires_at {
                                     let left = (exp - chrono::Utc::now()).to_std().unwrap_or_default();
                                     expiry.as_mut().reset((Instant::now() + left).into());
@@ -224,6 +238,11 @@ async fn run_protocol(
                             }))).await;
                             continue;
                         }
+                        // Authorized as the account is now, not as it was at `connection_init`.
+                        match current_viewer(app, &viewer).await {
+                            Some(now) => viewer = now,
+                            None => break close(4403, "Forbidden: the account is disabled"),
+                        }
                         let handle = start_operation(state, id.clone(), payload, viewer.clone(), client_ip, out.clone());
                         operations.insert(id, handle);
                     }
@@ -240,6 +259,35 @@ async fn run_protocol(
         h.abort();
     }
     let _ = out.send(reason).await;
+}
+
+/// Resolves when the watched account may have changed; never without an account.
+async fn account_changed(account: &mut Option<watch::Receiver<u64>>) {
+    match account {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                // The cache never drops a sender someone still holds; wait forever if it did.
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The socket's viewer as the account is now: `None` when it was disabled or removed. A
+/// database failure keeps the viewer it had (the next operation tries again).
+async fn current_viewer(app: &AppState, viewer: &Viewer) -> Option<Viewer> {
+    let Some(user_id) = viewer.user_id() else {
+        return Some(Viewer::Anonymous);
+    };
+    match Box::pin(app.principals.get(app.db.conn(), user_id)).await {
+        Ok(Some(p)) => Some(Viewer::User(p)),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = ?e, user_id, "cannot reload a socket's account");
+            Some(viewer.clone())
+        }
+    }
 }
 
 /// Close reasons are limited to 123 bytes.

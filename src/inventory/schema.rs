@@ -608,7 +608,7 @@ impl InventorySubscription {
             aggregate_id: None,
         };
         let db = app.db.conn().clone();
-        let stream = events::subscribe(&app.bus, db.clone(), filter, after);
+        let stream = crate::graphql::live::subscribe(ctx, filter, after);
         Ok(stream.filter_map(move |item| {
             let db = db.clone();
             async move {

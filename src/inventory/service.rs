@@ -481,8 +481,18 @@ pub async fn adjust_stock(
         sku_id: sku.id,
         stock: sku.stock,
     };
-    if let Some(key) = idempotency_key {
-        idempotency::record(&tx, "adjustStock", actor, key, &hash, &done).await?;
+    if let Some(key) = idempotency_key
+        && !idempotency::claim(&tx, "adjustStock", actor, key, &hash, &done).await?
+    {
+        // A retry with the same key committed first: undo this one and answer as it did.
+        tx.rollback().await?;
+        return match idempotency::check(app.db.conn(), "adjustStock", actor, key, &hash).await? {
+            Prior::Replay(done) => Ok(Ok(done)),
+            Prior::Mismatch => Ok(Err(OperationRefusal::KeyReused)),
+            Prior::New => Err(AppError::internal(anyhow::anyhow!(
+                "idempotency key adjustStock/{key} vanished"
+            ))),
+        };
     }
     tx.commit().await?;
     Ok(Ok(done))

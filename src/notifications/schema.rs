@@ -383,13 +383,12 @@ impl NotificationSubscription {
     {
         let user_id = ctx.viewer().require_user()?.user_id;
         let after = events::parse_event_id(after.as_deref())?;
-        let app = ctx.app().clone();
         let filter = EventFilter {
             event_types: &[EVENT_CREATED],
             recipient_user_id: Some(user_id),
             aggregate_id: None,
         };
-        let stream = events::subscribe(&app.bus, app.db.conn().clone(), filter, after);
+        let stream = crate::graphql::live::subscribe(ctx, filter, after);
         Ok(stream.filter_map(|item| async move {
             match item {
                 Ok(e) => service::from_payload(&e.payload).map(|n| {

@@ -378,11 +378,10 @@ async fn open_payment(
     provider: ProviderKind,
 ) -> OrderResult<(order::Model, payment::Model)> {
     let tx = app.db.begin_write().await?;
-    let Some(current) = order::Entity::find_by_id(order_id)
-        .filter(order::Column::UserId.eq(buyer_id))
-        .one(&*tx)
-        .await?
-    else {
+    // Locked: payments started at once for one order take turns, and the later ones are given
+    // the first one's pending payment.
+    let find = order::Entity::find_by_id(order_id).filter(order::Column::UserId.eq(buyer_id));
+    let Some(current) = tx.locking(find).one(&*tx).await? else {
         return reject_whole(OrderErrorCode::OrderNotFound, "no such order");
     };
     let expired = current.expires_at.is_some_and(|e| e <= Utc::now());

@@ -101,7 +101,8 @@ pub async fn request(
     if let Requester::Buyer(buyer) = requester {
         find = find.filter(order::Column::UserId.eq(buyer));
     }
-    let Some(current) = find.one(&*tx).await? else {
+    // Locked: two requests for one order take turns, and the second sees the first's refund.
+    let Some(current) = tx.locking(find).one(&*tx).await? else {
         return reject_whole(OrderErrorCode::OrderNotFound, "no such order");
     };
     let status = status_of(&current);

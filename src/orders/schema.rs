@@ -929,8 +929,7 @@ fn status_stream(
     involving: Option<i64>,
 ) -> async_graphql::Result<EventStream> {
     let after = events::parse_event_id(after.as_deref())?;
-    let app = ctx.app().clone();
-    let stream = events::subscribe(&app.bus, app.db.conn().clone(), filter, after);
+    let stream = crate::graphql::live::subscribe(ctx, filter, after);
     Ok(Box::pin(stream.filter_map(move |item| async move {
         match item {
             Ok(event) if only_new && !event.payload["from"].is_null() => None,

@@ -234,3 +234,87 @@ async fn notify_user_validates_its_input() {
         .await;
     assert_eq!(d["notifications"]["totalCount"], 0);
 }
+
+/// A transaction that wrote an event and commits 5 s later — as a long settlement does — while
+/// others write events: its event is delivered, in id order, live and to a client resuming
+/// after an earlier event, and nothing after it is delivered before it.
+#[tokio::test]
+async fn an_event_that_commits_late_is_never_skipped() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    let user = register(&s, "13800000091", "Secret123").await;
+    let user_key = distmall::graphql::ids::decode("User", &user.id.clone().into()).unwrap();
+    let mut live = subscribe_live(&s, &user.token, "1", None).await;
+    notify(&s, &boss.token, &user.id, "之前").await;
+    let before = next_event(&mut live, "1").await["eventId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The slow transaction draws its event id now and commits in 5 s.
+    let slow = s.app().db.begin_write().await.unwrap();
+    let payload = json!({ "id": 1, "userId": user_key, "kind": "SYSTEM", "title": "迟到",
+        "body": "", "createdAt": chrono::Utc::now().to_rfc3339() });
+    let drawn = tokio::spawn({
+        let s_url = s.url("/graphql");
+        let (boss, user_id) = (boss.token.clone(), user.id.clone());
+        async move {
+            // Meanwhile, five more events are written by other requests.
+            let http = reqwest::Client::new();
+            let mut sent = Vec::new();
+            for i in 0..5 {
+                let body = json!({ "query": NOTIFY, "variables": { "input": { "userId": user_id, "title": format!("随后{i}"), "kind": "SYSTEM" } } });
+                sent.push(http.post(&s_url).bearer_auth(&boss).json(&body).send());
+            }
+            for r in futures::future::join_all(sent).await {
+                assert!(r.unwrap().status().is_success());
+            }
+        }
+    });
+    entity::domain_event::ActiveModel {
+        event_type: Set("notification.created".into()),
+        aggregate_type: Set("notification".into()),
+        aggregate_id: Set(1),
+        recipient_user_id: Set(Some(user_key)),
+        payload: Set(payload.to_string()),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&*slow)
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    slow.commit().await.unwrap();
+    drawn.await.unwrap();
+
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        let e = next_event(&mut live, "1").await;
+        seen.push((
+            e["eventId"].as_str().unwrap().parse::<i64>().unwrap(),
+            e["notification"]["title"].as_str().unwrap().to_string(),
+        ));
+    }
+    live.expect_silence(Duration::from_millis(300)).await;
+    let mut titles: Vec<&str> = seen.iter().map(|(_, t)| t.as_str()).collect();
+    titles.sort_unstable();
+    assert_eq!(
+        titles,
+        ["迟到", "随后0", "随后1", "随后2", "随后3", "随后4"],
+        "{seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "delivered in id order: {seen:?}"
+    );
+
+    // A client that resumes after the event before all of them gets the same six, in order.
+    let mut resumed = subscribe_live(&s, &user.token, "2", Some(&before)).await;
+    for (id, title) in &seen {
+        let e = next_event(&mut resumed, "2").await;
+        assert_eq!(e["eventId"], id.to_string());
+        assert_eq!(e["notification"]["title"], title.as_str());
+    }
+    resumed.expect_silence(Duration::from_millis(300)).await;
+}

@@ -130,7 +130,6 @@ pub fn test_config(db: &TestDb) -> Config {
         jwt_secret: Some(TEST_JWT_SECRET.into()),
         report_sql_statements: true,
         events_poll_interval_ms: 100,
-        events_gap_timeout_ms: 1000,
         shutdown_grace_secs: 2,
         ..Config::default()
     }
@@ -421,4 +420,28 @@ impl WsClient {
 /// The statements one request ran, as the server reports them in `extensions.sqlStatements`.
 pub fn statements(resp: &Value) -> u64 {
     resp["extensions"]["sqlStatements"].as_u64().unwrap()
+}
+
+/// Sends the same operation `n` times at once (each its own connection); the responses.
+pub async fn at_once(
+    s: &TestServer,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+    n: usize,
+) -> Vec<Value> {
+    let tasks = (0..n).map(|_| {
+        let mut req = reqwest::Client::new()
+            .post(s.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() })
+    });
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
 }
