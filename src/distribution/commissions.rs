@@ -43,11 +43,16 @@ pub const EVENT_TYPES: &[&str] = &[
     ledger::EVENT_BALANCE_CHANGED,
 ];
 
+/// Where a commission record is in its life (ARCHITECTURE.md §11).
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommissionStatus {
+    /// The order was paid; the buyer can still ask for a refund.
     Estimated,
+    /// The order completed (its after-sales window closed); waiting for settlement.
     Confirmed,
+    /// Credited to the distributor's balance by a settlement run.
     Settled,
+    /// Refunds took all of it back.
     Reversed,
 }
 

@@ -10,6 +10,7 @@ pub enum DistributionErrorCode {
     AlreadyDistributor,
     /// An application of the caller is waiting for review.
     ApplicationPending,
+    /// No application has the given id.
     ApplicationNotFound,
     /// The application was reviewed already.
     ApplicationReviewed,
@@ -20,6 +21,7 @@ pub enum DistributionErrorCode {
     NotEligible,
     /// No active distributor has this referral code.
     UnknownReferralCode,
+    /// No distributor has the given id.
     DistributorNotFound,
     /// Nobody binds to themselves or invites themselves.
     SelfReferral,
@@ -27,6 +29,7 @@ pub enum DistributionErrorCode {
     ReferralLoop,
     /// The rules, settings or level are not valid (see the message).
     InvalidSettings,
+    /// No distributor level has the given id.
     LevelNotFound,
     /// The amount is outside the withdrawal minimum and maximum, or has fractions of a fen.
     InvalidAmount,
@@ -34,11 +37,14 @@ pub enum DistributionErrorCode {
     InsufficientBalance,
     /// The account is empty or malformed for the channel.
     InvalidAccount,
+    /// No withdrawal has the given id.
     WithdrawalNotFound,
     /// The withdrawal is not in a state that allows this.
     InvalidTransition,
     /// A reason or reference is empty or too long.
     InvalidNote,
+    /// No product has the given id (not returned yet: `shareLink` answers a product it cannot
+    /// show with `NOT_FOUND`).
     ProductNotFound,
 }
 

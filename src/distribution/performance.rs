@@ -199,10 +199,13 @@ pub async fn performance(
 /// What a ranking orders by.
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RankBy {
+    /// Paid amount of attributed orders, net of refunds.
     Sales,
+    /// Paid attributed orders.
     Orders,
     /// Estimated, confirmed and settled commission earned in the period.
     Commission,
+    /// Customers newly bound to the distributor.
     PromotedCustomers,
 }
 

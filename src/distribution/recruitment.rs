@@ -20,10 +20,14 @@ use crate::{
     notifications::service::{NewNotification, notify},
 };
 
+/// Where a distributor application is.
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApplicationStatus {
+    /// Waiting for staff review (`REVIEW` recruitment).
     Pending,
+    /// Approved: the applicant is a distributor.
     Approved,
+    /// Rejected with a reason the applicant is told; they may apply again.
     Rejected,
 }
 

@@ -35,11 +35,15 @@ impl CommissionBase {
     }
 }
 
+/// How often confirmed commissions are settled into balances.
 #[derive(Enum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SettlementCycle {
+    /// Every day, for the day before.
     Daily,
+    /// Every week on the payout weekday, for the week before (Monday to Sunday).
     Weekly,
+    /// Every month on the payout day, for the month before.
     #[default]
     Monthly,
 }

@@ -160,17 +160,24 @@ async fn team_page(
 /// A page of a team, with the count per level.
 #[derive(SimpleObject)]
 pub struct TeamConnection {
+    /// Team members per level, whatever the page.
     counts: TeamCounts,
+    /// The page of members, to the depth asked for.
     members: Page<TeamMember>,
 }
 
+/// Which commission records to list; all optional and combined with AND.
 #[derive(InputObject, Default)]
 pub struct CommissionFilter {
+    /// Records in any of these statuses.
     statuses: Option<Vec<CommissionStatus>>,
     /// Staff only: one distributor's records.
     distributor_id: Option<ID>,
+    /// Records of this order.
     order_id: Option<ID>,
+    /// Created at or after this time.
     created_from: Option<DateTime>,
+    /// Created before this time.
     created_to: Option<DateTime>,
 }
 
@@ -336,8 +343,14 @@ impl DistributionQuery {
             .map(DistributorApplication))
     }
 
-    /// A link and code to share a product (or the shop) that binds whoever comes through it.
-    async fn share_link(&self, ctx: &Context<'_>, product_id: Option<ID>) -> Result<ShareLink> {
+    /// A link and code to share a product (or the shop) that binds whoever comes through it
+    /// (distributors only; `FORBIDDEN` for others).
+    async fn share_link(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A product on sale to link to; the shop when omitted.")]
+        product_id: Option<ID>,
+    ) -> Result<ShareLink> {
         let me = distributor_caller(ctx)?;
         let d = team::find(ctx.app().db.conn(), me.user_id)
             .await?
@@ -368,17 +381,33 @@ impl DistributionQuery {
     async fn my_team(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 1)] depth: i32,
+        #[graphql(
+            desc = "How many levels below to include, 1–3 (1: those invited directly).",
+            default = 1
+        )]
+        depth: i32,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<TeamConnection> {
         let me = distributor_caller(ctx)?;
         team_page(ctx, me.user_id, depth, window(first, after, last, before)?).await
     }
 
-    /// The distributors above the caller, nearest first (at most three).
+    /// The distributors above the caller, nearest first (at most three; distributors only).
     async fn my_upline(&self, ctx: &Context<'_>) -> Result<Vec<TeamMember>> {
         let me = distributor_caller(ctx)?;
         let ids = team::upline(ctx.app().db.conn(), me.user_id, 3).await?;
@@ -405,10 +434,24 @@ impl DistributionQuery {
     async fn my_commissions(
         &self,
         ctx: &Context<'_>,
-        filter: Option<CommissionFilter>,
+        #[graphql(desc = "Which records; `distributorId` is ignored here.")] filter: Option<
+            CommissionFilter,
+        >,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<Commission>> {
         let me = ctx.viewer().require_user()?;
@@ -424,7 +467,7 @@ impl DistributionQuery {
         .await
     }
 
-    /// The caller's balance.
+    /// The signed-in user's balance (all zero for someone who never earned).
     async fn my_balance(&self, ctx: &Context<'_>) -> Result<Balance> {
         let me = ctx.viewer().require_user()?;
         balance_of(ctx, me.user_id).await
@@ -434,10 +477,24 @@ impl DistributionQuery {
     async fn my_ledger(
         &self,
         ctx: &Context<'_>,
-        kinds: Option<Vec<LedgerKind>>,
+        #[graphql(desc = "Only entries of these kinds; every entry when omitted.")] kinds: Option<
+            Vec<LedgerKind>,
+        >,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<LedgerEntry>> {
         let me = ctx.viewer().require_user()?;
@@ -448,10 +505,23 @@ impl DistributionQuery {
     async fn my_withdrawals(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only requests in any of these statuses; every request when omitted.")]
         statuses: Option<Vec<WithdrawalStatus>>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<Withdrawal>> {
         let me = ctx.viewer().require_user()?;
@@ -464,7 +534,7 @@ impl DistributionQuery {
         .await
     }
 
-    /// Distributor levels, lowest rank first.
+    /// Distributor levels, lowest rank first (anyone signed in).
     async fn distributor_levels(&self, ctx: &Context<'_>) -> Result<Vec<DistributorLevel>> {
         ctx.viewer().require_user()?;
         Ok(distributor_level::Entity::find()
@@ -482,11 +552,26 @@ impl DistributionQuery {
     async fn distributors(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "True: only active distributors; false: only disabled ones; omitted: both."
+        )]
         active: Option<bool>,
         #[graphql(desc = "Name, phone or referral code.")] keyword: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<Distributor>> {
         let mut select = distributor::Entity::find();
@@ -520,8 +605,12 @@ impl DistributionQuery {
         .await?)
     }
 
-    /// One distributor (themselves, or staff with DISTRIBUTION).
-    async fn distributor(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Distributor>> {
+    /// One distributor (themselves, or staff with DISTRIBUTION); null for anyone else.
+    async fn distributor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The distributor's global id.")] id: ID,
+    ) -> Result<Option<Distributor>> {
         let key = key("Distributor", &id);
         if !super::types::can_read_distributor(ctx.viewer(), key) {
             ctx.viewer().require_user()?;
@@ -536,11 +625,27 @@ impl DistributionQuery {
     async fn distributor_team(
         &self,
         ctx: &Context<'_>,
-        distributor_id: ID,
-        #[graphql(default = 1)] depth: i32,
+        #[graphql(desc = "The distributor whose team to list.")] distributor_id: ID,
+        #[graphql(
+            desc = "How many levels below to include, 1–3 (1: those invited directly).",
+            default = 1
+        )]
+        depth: i32,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<TeamConnection> {
         team_page(
@@ -557,10 +662,23 @@ impl DistributionQuery {
     async fn distributor_applications(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only applications in this status; every application when omitted.")]
         status: Option<ApplicationStatus>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<DistributorApplication>> {
         let mut select = distributor_application::Entity::find();
@@ -583,10 +701,24 @@ impl DistributionQuery {
     async fn commissions(
         &self,
         ctx: &Context<'_>,
-        filter: Option<CommissionFilter>,
+        #[graphql(desc = "Which records; every record when omitted.")] filter: Option<
+            CommissionFilter,
+        >,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<Commission>> {
         let me = ctx.viewer().require_user()?;
@@ -602,8 +734,13 @@ impl DistributionQuery {
         .await
     }
 
-    /// One commission record (its distributor, or staff).
-    async fn commission(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Commission>> {
+    /// One commission record (its distributor, or staff with DISTRIBUTION or FINANCE); null for
+    /// anyone else.
+    async fn commission(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The record's global id.")] id: ID,
+    ) -> Result<Option<Commission>> {
         ctx.viewer().require_user()?;
         Ok(commission::Entity::find_by_id(key("Commission", &id))
             .one(ctx.app().db.conn())
@@ -614,7 +751,11 @@ impl DistributionQuery {
 
     /// A distributor's balance (staff with FINANCE).
     #[graphql(guard = "PermissionGuard(Permission::Finance)")]
-    async fn distributor_balance(&self, ctx: &Context<'_>, distributor_id: ID) -> Result<Balance> {
+    async fn distributor_balance(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The distributor.")] distributor_id: ID,
+    ) -> Result<Balance> {
         balance_of(ctx, key("Distributor", &distributor_id)).await
     }
 
@@ -623,17 +764,34 @@ impl DistributionQuery {
     async fn withdrawals(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only requests in any of these statuses; every request when omitted.")]
         statuses: Option<Vec<WithdrawalStatus>>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<Withdrawal>> {
         withdrawal_page(ctx, None, statuses, window(first, after, last, before)?).await
     }
 
-    /// One withdrawal (its distributor, or finance staff).
-    async fn withdrawal(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Withdrawal>> {
+    /// One withdrawal (its distributor, or finance staff); null for anyone else.
+    async fn withdrawal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The withdrawal's global id.")] id: ID,
+    ) -> Result<Option<Withdrawal>> {
         ctx.viewer().require_user()?;
         Ok(withdrawal::Entity::find_by_id(key("Withdrawal", &id))
             .one(ctx.app().db.conn())
@@ -663,9 +821,13 @@ impl DistributionQuery {
     async fn distributor_performance(
         &self,
         ctx: &Context<'_>,
-        period: PerformancePeriod,
-        from: Option<DateTime>,
+        #[graphql(desc = "Which period, in shop time.")] period: PerformancePeriod,
+        #[graphql(desc = "`CUSTOM` only: the start, included.")] from: Option<DateTime>,
+        #[graphql(desc = "`CUSTOM` only: the end, excluded; at most 366 days after `from`.")]
         to: Option<DateTime>,
+        #[graphql(
+            desc = "Staff with DISTRIBUTION: whose performance; the caller's own when omitted."
+        )]
         distributor_id: Option<ID>,
     ) -> Result<DistributorPerformance> {
         let me = ctx.viewer().require_user()?;
@@ -688,11 +850,12 @@ impl DistributionQuery {
     async fn distributor_ranking(
         &self,
         ctx: &Context<'_>,
-        period: PerformancePeriod,
-        from: Option<DateTime>,
+        #[graphql(desc = "Which period, in shop time.")] period: PerformancePeriod,
+        #[graphql(desc = "`CUSTOM` only: the start, included.")] from: Option<DateTime>,
+        #[graphql(desc = "`CUSTOM` only: the end, excluded; at most 366 days after `from`.")]
         to: Option<DateTime>,
-        by: RankBy,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(desc = "What to rank by.")] by: RankBy,
+        #[graphql(desc = "How many places, 1–100.", default = 20)] first: i32,
     ) -> Result<Vec<RankedDistributor>> {
         if !(1..=100).contains(&first) {
             return Err(AppError::bad_input("first is 1 to 100").into());
@@ -716,13 +879,25 @@ impl DistributionQuery {
             .collect())
     }
 
-    /// The caller's monthly reports, newest first.
+    /// The caller's monthly reports, newest first (distributors only).
     async fn my_monthly_reports(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<MonthlyReport>> {
         let me = distributor_caller(ctx)?;
@@ -745,10 +920,22 @@ impl DistributionQuery {
     async fn distributor_reports(
         &self,
         ctx: &Context<'_>,
-        period: String,
+        #[graphql(desc = "The month, `YYYY-MM`.")] period: String,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<MonthlyReport>> {
         Ok(relay::paginate(
@@ -768,9 +955,21 @@ impl DistributionQuery {
     async fn settlement_runs(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "Only items after this cursor (an edge's `cursor`, or `pageInfo.endCursor` for the next page)."
+        )]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list (0–100); not together with `first`."
+        )]
         last: Option<i32>,
+        #[graphql(
+            desc = "Only items before this cursor (an edge's `cursor`, or `pageInfo.startCursor` for the previous page)."
+        )]
         before: Option<String>,
     ) -> Result<Page<SettlementRun>> {
         let me = ctx.viewer().require_user()?;
@@ -790,25 +989,33 @@ impl DistributionQuery {
     }
 }
 
+/// One answer on the application form.
 #[derive(InputObject)]
 pub struct AnswerInput {
+    /// The form field's key (see `distributionSettings.applicationFields`).
     key: String,
+    /// The answer, up to 500 characters.
     value: String,
 }
 
+/// An application to become a distributor.
 #[derive(InputObject)]
 pub struct ApplyForDistributorInput {
+    /// Answers to the merchant's form; every required field needs one.
     #[graphql(default)]
     answers: Vec<AnswerInput>,
     /// The referral code of the distributor who invited the applicant.
     inviter_code: Option<String>,
 }
 
+/// The result of applying or of a review.
 #[derive(SimpleObject)]
 pub struct ApplicationPayload {
+    /// The application as it is now; null when refused.
     application: Option<DistributorApplication>,
     /// Set when the application was approved (at once, or by this review).
     distributor: Option<Distributor>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<DistributionError>,
 }
 
@@ -834,17 +1041,23 @@ async fn application_payload(
     }
 }
 
+/// A decision on a pending application.
 #[derive(InputObject)]
 pub struct ReviewApplicationInput {
+    /// The application, `PENDING`.
     application_id: ID,
+    /// True approves (the applicant becomes a distributor), false rejects.
     approve: bool,
     /// Required to reject; shown to the applicant.
     reason: Option<String>,
 }
 
+/// The result of a change to a distributor.
 #[derive(SimpleObject)]
 pub struct DistributorPayload {
+    /// The distributor as it is now; null when refused.
     distributor: Option<Distributor>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<DistributionError>,
 }
 
@@ -864,44 +1077,66 @@ fn distributor_payload(
     )
 }
 
+/// Changes to a distributor's profile; omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateDistributorInput {
+    /// The distributor.
     distributor_id: ID,
+    /// Display name, 1–64 characters.
     name: Option<String>,
+    /// Contact mobile, a mainland number.
     phone: Option<String>,
+    /// The team's name, up to 64 characters.
     team_name: Option<String>,
     /// A level id; give `clearLevel` to remove the level.
     level_id: Option<ID>,
+    /// Remove their level (wins over `levelId`).
     #[graphql(default)]
     clear_level: bool,
 }
 
+/// The whole distribution settings document; it replaces the current one.
 #[derive(InputObject)]
 pub struct DistributionSettingsInput {
+    /// How customers become distributors.
     recruitment_mode: RecruitmentMode,
+    /// For `SPEND_THRESHOLD`: what an applicant's paid orders must reach, in yuan; 0.00 when
+    /// omitted.
     #[graphql(default)]
     spend_threshold: Option<Money>,
+    /// The application form: up to 20 fields with distinct keys.
     application_fields: Vec<ApplicationField>,
+    /// The distributor agreement, up to 20,000 characters.
     agreement: String,
+    /// When a new touch replaces a customer's binding.
     binding_mode: BindingMode,
+    /// For `DAYS`: how long a binding lasts, 1–3650 days.
     #[graphql(default = 30)]
     binding_days: u32,
+    /// The smallest withdrawal, in yuan, from ¥0.01.
     withdrawal_min: Money,
+    /// The largest withdrawal, in yuan, not below the minimum.
     withdrawal_max: Money,
-    /// Percent, e.g. "0.6".
+    /// Percent, e.g. "0.6": from 0 to below 100 with at most two decimals; 0 when omitted.
     #[graphql(default)]
     withdrawal_fee_rate: Option<String>,
 }
 
+/// The result of `updateDistributionSettings`.
 #[derive(SimpleObject)]
 pub struct DistributionSettingsPayload {
+    /// The settings as saved; null when refused.
     settings: Option<DistributionSettingsView>,
+    /// Why they were refused (`INVALID_SETTINGS`, nothing changed); empty on success.
     user_errors: Vec<DistributionError>,
 }
 
+/// A product's or SKU's own commission: give `rates` or `fixedAmounts`, not both.
 #[derive(InputObject)]
 pub struct CommissionOverrideInput {
+    /// The product.
     product_id: ID,
+    /// One SKU of it (then this wins over the product's own override); every SKU when omitted.
     sku_id: Option<ID>,
     /// Percent per tier.
     rates: Option<Vec<String>>,
@@ -909,29 +1144,43 @@ pub struct CommissionOverrideInput {
     fixed_amounts: Option<Vec<Money>>,
 }
 
+/// A level's own commission rates.
 #[derive(InputObject)]
 pub struct LevelRatesInput {
+    /// The level.
     level_id: ID,
+    /// Percent per tier as decimal strings, nearest distributor first, at most as many as the
+    /// rules have tiers.
     rates: Vec<String>,
 }
 
+/// A new version of the commission rules.
 #[derive(InputObject)]
 pub struct CommissionRulesInput {
     /// Percent per tier, nearest distributor first (1–3), e.g. ["20", "10", "5"].
     rates: Vec<String>,
+    /// What rates apply to.
     base: CommissionBase,
+    /// Whether a distributor earns tier 1 on their own purchases.
     self_purchase: bool,
+    /// How often confirmed commissions are settled.
     cycle: SettlementCycle,
+    /// Weekly: 1 (Monday) to 7; monthly: 1–28; daily: ignored.
     payout_day: u32,
+    /// Per-product and per-SKU overrides.
     #[graphql(default)]
     overrides: Vec<CommissionOverrideInput>,
+    /// Rates per distributor level.
     #[graphql(default)]
     level_rates: Vec<LevelRatesInput>,
 }
 
+/// The result of `publishCommissionRules`.
 #[derive(SimpleObject)]
 pub struct CommissionRulesPayload {
+    /// The new version; null when refused.
     rules: Option<CommissionRulesView>,
+    /// Why they were refused (`INVALID_SETTINGS`, nothing changed); empty on success.
     user_errors: Vec<DistributionError>,
 }
 
@@ -1003,53 +1252,76 @@ impl CommissionRulesInput {
     }
 }
 
+/// A distributor level to create (no `id`) or replace; give at least one condition.
 #[derive(InputObject)]
 pub struct LevelInput {
     /// Absent to create a level.
     id: Option<ID>,
+    /// 1–32 characters.
     name: String,
+    /// 1–100, unique; higher is better.
     rank: i32,
+    /// True: every condition given must hold; false: any one.
     #[graphql(default)]
     require_all: bool,
+    /// At least this many distributors they invited themselves.
     invited_distributors: Option<i64>,
+    /// At least this much attributed sales of everyone below them, in yuan.
     team_sales: Option<Money>,
+    /// At least this much of their own attributed sales, in yuan.
     own_sales: Option<Money>,
+    /// At least this many paid attributed orders.
     order_count: Option<i64>,
 }
 
+/// The result of `saveDistributorLevel`.
 #[derive(SimpleObject)]
 pub struct LevelPayload {
+    /// The level as saved; null when refused.
     level: Option<DistributorLevel>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<DistributionError>,
 }
 
+/// The result of `deleteDistributorLevel`.
 #[derive(SimpleObject)]
 pub struct DeleteLevelPayload {
+    /// The deleted level's global id; null when refused.
     deleted_id: Option<ID>,
+    /// Why it was refused (a distributor holds it, or it does not exist); empty on success.
     user_errors: Vec<DistributionError>,
 }
 
+/// The result of `runSettlement`.
 #[derive(SimpleObject)]
 pub struct SettlementPayload {
+    /// The period's run: this one, or the earlier one that settled it.
     run: SettlementRun,
     /// False when the period had been settled before (nothing changed).
     settled_now: bool,
 }
 
+/// A withdrawal request.
 #[derive(InputObject)]
 pub struct RequestWithdrawalInput {
+    /// In yuan, between the settings' minimum and maximum and at most the available balance.
     amount: Money,
+    /// Where the money goes.
     channel: WithdrawalChannel,
     /// Bank card number, or the WeChat account to pay.
     account: String,
-    /// The account holder's name.
+    /// The account holder's name, up to 32 characters.
     account_name: Option<String>,
 }
 
+/// The result of a withdrawal mutation.
 #[derive(SimpleObject)]
 pub struct WithdrawalPayload {
+    /// The request as it is now; null when refused.
     withdrawal: Option<Withdrawal>,
+    /// The distributor's balance after the change; null when refused.
     balance: Option<Balance>,
+    /// Why it was refused (nothing changed); empty on success.
     user_errors: Vec<DistributionError>,
 }
 
@@ -1075,12 +1347,15 @@ async fn withdrawal_payload(
     }
 }
 
+/// The result of `bindReferrer`.
 #[derive(SimpleObject)]
 pub struct BindingPayload {
     /// The distributor the caller is bound to after this (null: none).
     bound_to: Option<String>,
     /// Whether this touch changed the binding.
     changed: bool,
+    /// Why the code binds nobody (unknown code, own code, a loop); empty otherwise. A binding
+    /// kept by the binding mode is not an error: `changed` is false.
     user_errors: Vec<DistributionError>,
 }
 
@@ -1093,6 +1368,7 @@ impl DistributionMutation {
     async fn apply_for_distributor(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The form's answers and the inviter's code.")]
         input: ApplyForDistributorInput,
     ) -> Result<ApplicationPayload> {
         let me = ctx.viewer().require_user()?;
@@ -1113,12 +1389,13 @@ impl DistributionMutation {
         application_payload(ctx, r).await
     }
 
-    /// Records that a share link was opened (anyone, signed in or not).
+    /// Records that a share link was opened (anyone, signed in or not), for the distributor's
+    /// statistics; it binds nobody. False when the code names no active distributor.
     async fn record_share_visit(
         &self,
         ctx: &Context<'_>,
-        code: String,
-        product_id: Option<ID>,
+        #[graphql(desc = "The referral code in the link.")] code: String,
+        #[graphql(desc = "The product the link opened, if any.")] product_id: Option<ID>,
     ) -> Result<bool> {
         let viewer = ctx.viewer().principal().map(|p| p.user_id);
         let product = product_id.as_ref().map(|p| key("Product", p));
@@ -1130,8 +1407,8 @@ impl DistributionMutation {
     async fn bind_referrer(
         &self,
         ctx: &Context<'_>,
-        code: String,
-        product_id: Option<ID>,
+        #[graphql(desc = "The referral code in the link.")] code: String,
+        #[graphql(desc = "The product the link opened, if any.")] product_id: Option<ID>,
     ) -> Result<BindingPayload> {
         let me = ctx.viewer().require_user()?;
         let product = product_id.as_ref().map(|p| key("Product", p));
@@ -1167,7 +1444,7 @@ impl DistributionMutation {
     async fn review_distributor_application(
         &self,
         ctx: &Context<'_>,
-        input: ReviewApplicationInput,
+        #[graphql(desc = "The application and the decision.")] input: ReviewApplicationInput,
     ) -> Result<ApplicationPayload> {
         let me = ctx.viewer().require_user()?;
         let r = recruitment::review(
@@ -1186,7 +1463,10 @@ impl DistributionMutation {
     async fn set_distributor_enabled(
         &self,
         ctx: &Context<'_>,
-        distributor_id: ID,
+        #[graphql(desc = "The distributor.")] distributor_id: ID,
+        #[graphql(
+            desc = "False disables them (they earn nothing and cannot withdraw); true re-enables."
+        )]
         enabled: bool,
     ) -> Result<DistributorPayload> {
         distributor_payload(
@@ -1199,6 +1479,7 @@ impl DistributionMutation {
     async fn update_distributor(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The distributor and the fields to change.")]
         input: UpdateDistributorInput,
     ) -> Result<DistributorPayload> {
         let level_id = if input.clear_level {
@@ -1230,7 +1511,8 @@ impl DistributionMutation {
     async fn move_distributor(
         &self,
         ctx: &Context<'_>,
-        distributor_id: ID,
+        #[graphql(desc = "The distributor to move, with their whole team.")] distributor_id: ID,
+        #[graphql(desc = "Their new inviter; the top of the tree when omitted.")]
         inviter_id: Option<ID>,
     ) -> Result<DistributorPayload> {
         distributor_payload(
@@ -1249,7 +1531,7 @@ impl DistributionMutation {
     async fn update_distribution_settings(
         &self,
         ctx: &Context<'_>,
-        input: DistributionSettingsInput,
+        #[graphql(desc = "The whole settings document.")] input: DistributionSettingsInput,
     ) -> Result<DistributionSettingsPayload> {
         let refused = |field: &str, message: String| DistributionSettingsPayload {
             settings: None,
@@ -1296,7 +1578,7 @@ impl DistributionMutation {
     async fn publish_commission_rules(
         &self,
         ctx: &Context<'_>,
-        input: CommissionRulesInput,
+        #[graphql(desc = "The new rules.")] input: CommissionRulesInput,
     ) -> Result<CommissionRulesPayload> {
         let me = ctx.viewer().require_user()?;
         let refused = |e: DistributionError| CommissionRulesPayload {
@@ -1327,7 +1609,7 @@ impl DistributionMutation {
     async fn save_distributor_level(
         &self,
         ctx: &Context<'_>,
-        input: LevelInput,
+        #[graphql(desc = "The level.")] input: LevelInput,
     ) -> Result<LevelPayload> {
         let fen = |m: Option<Money>| m.map(|m| money::to_fen(m.0).unwrap_or(-1));
         let conditions = LevelConditions {
@@ -1356,7 +1638,7 @@ impl DistributionMutation {
     async fn delete_distributor_level(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The level to delete.")] id: ID,
     ) -> Result<DeleteLevelPayload> {
         crate::graphql::errors::payload(
             levels::delete(ctx.app(), key("DistributorLevel", &id)).await,
@@ -1377,6 +1659,7 @@ impl DistributionMutation {
     async fn evaluate_distributor_levels(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "One distributor; every distributor when omitted.")]
         distributor_id: Option<ID>,
     ) -> Result<i64> {
         let raised = match distributor_id {
@@ -1412,7 +1695,7 @@ impl DistributionMutation {
     async fn request_withdrawal(
         &self,
         ctx: &Context<'_>,
-        input: RequestWithdrawalInput,
+        #[graphql(desc = "The amount and where to pay it.")] input: RequestWithdrawalInput,
     ) -> Result<WithdrawalPayload> {
         let me = distributor_caller(ctx)?;
         let Some(amount_fen) = money::to_fen(input.amount.0) else {
@@ -1438,7 +1721,11 @@ impl DistributionMutation {
 
     /// Approve a pending withdrawal (staff with FINANCE).
     #[graphql(guard = "PermissionGuard(Permission::Finance)")]
-    async fn approve_withdrawal(&self, ctx: &Context<'_>, id: ID) -> Result<WithdrawalPayload> {
+    async fn approve_withdrawal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The withdrawal, `PENDING`.")] id: ID,
+    ) -> Result<WithdrawalPayload> {
         let me = ctx.viewer().require_user()?;
         let r = withdrawals::approve(ctx.app(), me.user_id, key("Withdrawal", &id)).await;
         withdrawal_payload(ctx, r).await
@@ -1449,7 +1736,8 @@ impl DistributionMutation {
     async fn mark_withdrawal_paid(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The withdrawal, `APPROVED`.")] id: ID,
+        #[graphql(desc = "The bank's or WeChat's reference of the transfer, 1–64 characters.")]
         transfer_reference: String,
     ) -> Result<WithdrawalPayload> {
         let r =
@@ -1462,8 +1750,8 @@ impl DistributionMutation {
     async fn reject_withdrawal(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        reason: String,
+        #[graphql(desc = "The withdrawal, `PENDING` or `APPROVED`.")] id: ID,
+        #[graphql(desc = "What the distributor is told, 1–500 characters.")] reason: String,
     ) -> Result<WithdrawalPayload> {
         let me = ctx.viewer().require_user()?;
         let r = withdrawals::reject_request(ctx.app(), me.user_id, key("Withdrawal", &id), &reason)
@@ -1472,11 +1760,16 @@ impl DistributionMutation {
     }
 }
 
+/// What changed in a `commissionChanged` event.
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommissionChangeKind {
+    /// New `ESTIMATED` records: an order was paid.
     Created,
+    /// Records became `CONFIRMED`: an order completed.
     Confirmed,
+    /// Records became `SETTLED`: a settlement run credited them.
     Settled,
+    /// A refund took (part of) a record back.
     Reversed,
     /// The balance moved (settlement, reversal, withdrawal).
     Balance,
@@ -1487,12 +1780,15 @@ pub struct CommissionChange {
     event: Arc<events::Event>,
 }
 
+/// A change of the subscriber's commissions or balance, pushed live. Which fields are set
+/// depends on `kind`.
 #[Object]
 impl CommissionChange {
     /// Pass as `after` to resume from here.
     async fn event_id(&self) -> String {
         self.event.id.to_string()
     }
+    /// What changed.
     async fn kind(&self) -> CommissionChangeKind {
         match self.event.event_type.as_str() {
             commissions::EVENT_CREATED => CommissionChangeKind::Created,
@@ -1502,6 +1798,7 @@ impl CommissionChange {
             _ => CommissionChangeKind::Balance,
         }
     }
+    /// The order concerned; null for settlements and balance changes.
     async fn order_no(&self) -> Option<&str> {
         self.event.payload["orderNo"].as_str()
     }
@@ -1517,25 +1814,28 @@ impl CommissionChange {
             })
             .unwrap_or_default()
     }
-    /// What the records pay now (created, confirmed, reversed), or what a settlement credited.
+    /// What the records pay now (created, confirmed, reversed), or what a settlement credited,
+    /// in yuan; null for balance changes.
     async fn amount(&self) -> Option<Money> {
         self.event.payload["amountFen"].as_i64().map(yuan)
     }
-    /// Taken back by a refund.
+    /// Taken back by the refund, in yuan (`REVERSED` only; null otherwise).
     async fn reversed_amount(&self) -> Option<Money> {
         self.event.payload["reversedFen"].as_i64().map(yuan)
     }
-    /// The settled records' count (settlements).
+    /// The settled records' count (`SETTLED` only; null otherwise).
     async fn records(&self) -> Option<i64> {
         self.event.payload["records"].as_i64()
     }
-    /// Balances after a balance change.
+    /// Available money after a balance change, in yuan (`BALANCE` only; null otherwise).
     async fn available(&self) -> Option<Money> {
         self.event.payload["availableFen"].as_i64().map(yuan)
     }
+    /// Frozen money after a balance change, in yuan (`BALANCE` only; null otherwise).
     async fn frozen(&self) -> Option<Money> {
         self.event.payload["frozenFen"].as_i64().map(yuan)
     }
+    /// When the change happened.
     async fn at(&self) -> DateTime {
         DateTime(self.event.created_at)
     }
@@ -1555,6 +1855,9 @@ impl DistributionSubscription {
     async fn commission_changed(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The `eventId` of the last event you received: what came after it is delivered first, once. Omit it to receive only new events."
+        )]
         after: Option<String>,
     ) -> Result<ChangeStream> {
         let me = distributor_caller(ctx)?;

@@ -50,6 +50,7 @@ pub struct ApplicationField {
     pub key: String,
     /// What the form shows, e.g. 销售经验.
     pub label: String,
+    /// Whether an application must answer it.
     pub required: bool,
 }
 

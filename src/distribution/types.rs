@@ -60,14 +60,20 @@ pub fn can_read_withdrawal(viewer: &Viewer, w: &withdrawal::Model) -> bool {
 /// A distributor's profile.
 pub struct Distributor(pub distributor::Model);
 
+/// A distributor's profile. Readable by the distributor themselves and by staff with
+/// DISTRIBUTION (finance staff reach it through withdrawals, both through commissions).
 #[Object]
 impl Distributor {
+    /// Opaque global id (it carries the distributor's user id).
     pub async fn id(&self) -> ID {
         ids::encode("Distributor", self.0.user_id)
     }
+    /// The distributor's account.
     async fn user(&self) -> User {
         User::by_id(self.0.user_id)
     }
+    /// The 8-character referral code in their share links (also what `bindReferrer` and
+    /// `inviterCode` take).
     async fn referral_code(&self) -> &str {
         &self.0.referral_code
     }
@@ -75,19 +81,24 @@ impl Distributor {
     async fn status(&self) -> &str {
         &self.0.status
     }
+    /// Display name, 1–64 characters (the account's nickname at approval until staff change it).
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// Contact mobile number, in full (only the distributor and staff read this object); null
+    /// when the account has no phone.
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
+    /// The team's name staff gave it, up to 64 characters; null when none.
     async fn team_name(&self) -> Option<&str> {
         self.0.team_name.as_deref()
     }
+    /// Their distributor level; null when they have none.
     async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DistributorLevel>> {
         level_of(ctx, self.0.level_id).await
     }
-    /// Who recruited this distributor.
+    /// Who recruited this distributor; null for a distributor at the top of the tree.
     async fn inviter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TeamMember>> {
         let Some(id) = self.0.inviter_user_id else {
             return Ok(None);
@@ -107,9 +118,11 @@ impl Distributor {
     async fn sales(&self) -> Money {
         yuan(self.0.own_sales_fen)
     }
+    /// Paid orders attributed to this distributor.
     async fn order_count(&self) -> i64 {
         self.0.order_count
     }
+    /// When they became a distributor.
     async fn approved_at(&self) -> DateTime {
         DateTime(self.0.approved_at)
     }
@@ -139,14 +152,19 @@ pub struct TeamMember {
     pub joined_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Someone in a distributor's team or upline, as that distributor sees them: name, masked
+/// phone, level and sales — nothing that reaches their customers or money.
 #[Object]
 impl TeamMember {
+    /// The member's `Distributor` id.
     pub async fn id(&self) -> ID {
         ids::encode("Distributor", self.d.user_id)
     }
+    /// The member's display name.
     async fn name(&self) -> &str {
         &self.d.name
     }
+    /// The member's mobile, masked (`138****5678`); null when they have none.
     async fn phone(&self) -> Option<String> {
         self.d.phone.as_deref().map(mask_phone)
     }
@@ -154,19 +172,24 @@ impl TeamMember {
     async fn depth(&self) -> i32 {
         self.depth
     }
+    /// The member's distributor level; null when they have none.
     async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DistributorLevel>> {
         level_of(ctx, self.d.level_id).await
     }
-    /// Their attributed sales: shown for the viewer's own team, not for those above them.
+    /// Their attributed sales in yuan, net of refunds: shown for the viewer's own team, null for
+    /// those above them.
     async fn sales(&self) -> Option<Money> {
         (self.depth > 0).then(|| yuan(self.d.own_sales_fen))
     }
+    /// Their paid attributed orders: shown for the viewer's own team, null for those above.
     async fn order_count(&self) -> Option<i64> {
         (self.depth > 0).then_some(self.d.order_count)
     }
+    /// False while staff have disabled them (a disabled distributor earns nothing).
     async fn active(&self) -> bool {
         self.d.status == super::team::STATUS_ACTIVE
     }
+    /// When they joined this team (or, for the upline, became a distributor).
     async fn joined_at(&self) -> DateTime {
         DateTime(self.joined_at.unwrap_or(self.d.approved_at))
     }
@@ -175,35 +198,51 @@ impl TeamMember {
 /// Members of a team per level below the distributor.
 #[derive(SimpleObject, Clone, Copy, Default)]
 pub struct TeamCounts {
+    /// Distributors they invited themselves.
     pub level1: i64,
+    /// Distributors invited by those.
     pub level2: i64,
+    /// The level below that.
     pub level3: i64,
+    /// All three levels together.
     pub total: i64,
 }
 
 pub struct DistributorLevel(pub Arc<distributor_level::Model>);
 
+/// What a distributor must achieve to reach a level. Conditions that are null are not asked.
 #[derive(SimpleObject)]
 pub struct LevelConditionsView {
     /// Every condition set must hold (else any one).
     require_all: bool,
+    /// At least this many distributors they invited themselves.
     invited_distributors: Option<i64>,
+    /// At least this much attributed sales of everyone below them in the tree, in yuan.
     team_sales: Option<Money>,
+    /// At least this much of their own attributed sales, in yuan (net of refunds).
     own_sales: Option<Money>,
+    /// At least this many paid attributed orders.
     order_count: Option<i64>,
 }
 
+/// A distributor level (e.g. 银牌, 金牌) with its upgrade conditions; the beneficiary's level
+/// may have its own commission rates. Readable by anyone signed in.
 #[Object]
 impl DistributorLevel {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("DistributorLevel", self.0.id)
     }
+    /// 1–32 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// 1–100, unique; a higher rank is a higher level. Levels rise automatically after each
+    /// settlement, never fall by themselves.
     async fn rank(&self) -> i32 {
         self.0.rank
     }
+    /// What reaching this level takes.
     async fn conditions(&self) -> LevelConditionsView {
         let c = conditions_of(&self.0);
         LevelConditionsView {
@@ -218,23 +257,32 @@ impl DistributorLevel {
 
 pub struct DistributorApplication(pub distributor_application::Model);
 
+/// One answer on an application form.
 #[derive(SimpleObject)]
 pub struct ApplicationAnswer {
+    /// The form field's key, e.g. `experience`.
     key: String,
+    /// What the applicant answered, up to 500 characters.
     value: String,
 }
 
+/// An application to become a distributor. Readable by the applicant and by staff with
+/// DISTRIBUTION.
 #[Object]
 impl DistributorApplication {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("DistributorApplication", self.0.id)
     }
+    /// Who applied.
     async fn applicant(&self) -> User {
         User::by_id(self.0.user_id)
     }
+    /// Where the application is.
     async fn status(&self) -> Option<ApplicationStatus> {
         ApplicationStatus::parse(&self.0.status)
     }
+    /// The form's answers, one per field answered.
     async fn answers(&self) -> Vec<ApplicationAnswer> {
         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&self.0.answers)
             .unwrap_or_default()
@@ -245,16 +293,20 @@ impl DistributorApplication {
             })
             .collect()
     }
+    /// The referral code of the distributor who invited the applicant; null when none.
     async fn inviter_code(&self) -> Option<&str> {
         self.0.inviter_code.as_deref()
     }
-    /// Why it was rejected.
+    /// Why it was rejected (the applicant is told); null unless rejected.
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
+    /// When it was sent.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
+    /// When it was approved or rejected (at once under `OPEN`, `INVITATION` and a reached
+    /// `SPEND_THRESHOLD`); null while pending.
     async fn reviewed_at(&self) -> Option<DateTime> {
         self.0.reviewed_at.map(DateTime)
     }
@@ -263,8 +315,11 @@ impl DistributorApplication {
 /// A commission record: what one order line pays one distributor at one tier.
 pub struct Commission(pub commission::Model);
 
+/// A commission record: what one order line pays one distributor at one tier (ARCHITECTURE.md
+/// §11). Readable by the distributor who earns it and by staff with DISTRIBUTION or FINANCE.
 #[Object]
 impl Commission {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Commission", self.0.id)
     }
@@ -272,9 +327,11 @@ impl Commission {
     async fn tier(&self) -> i16 {
         self.0.tier
     }
+    /// Where the record is: estimated, confirmed, settled or reversed.
     async fn status(&self) -> Option<CommissionStatus> {
         CommissionStatus::parse(&self.0.status)
     }
+    /// What the rate applied to, under the rule version of the order.
     async fn base_kind(&self) -> CommissionBase {
         if self.0.base_kind == CommissionBase::Profit.as_str() {
             CommissionBase::Profit
@@ -282,30 +339,34 @@ impl Commission {
             CommissionBase::Sales
         }
     }
-    /// What the rate applied to: the line's paid amount (or profit).
+    /// What the rate applied to, in yuan: the line's paid amount (or profit) when the record was
+    /// created.
     async fn base(&self) -> Money {
         yuan(self.0.base_fen)
     }
-    /// Percent, when a rate applied.
+    /// Percent as a decimal string (`"20"` is 20 %), when a rate applied; null for a fixed
+    /// amount.
     async fn rate(&self) -> Option<String> {
         self.0.rate.clone()
     }
-    /// Per unit, when a fixed override applied.
+    /// Yuan per unit, when a fixed override applied; null when a rate did.
     async fn fixed_per_unit(&self) -> Option<Money> {
         self.0.fixed_fen.map(yuan)
     }
-    /// What the record pays now.
+    /// What the record pays now, in yuan, rounded half up to the fen.
     async fn amount(&self) -> Money {
         yuan(self.0.amount_fen)
     }
-    /// What refunds took back.
+    /// What refunds took back, in yuan (0.00 when none).
     async fn reversed_amount(&self) -> Money {
         yuan(self.0.reversed_fen)
     }
+    /// The commission rule version the order was placed under.
     async fn rule_version(&self) -> i64 {
         self.0.rule_version
     }
-    /// The order's number, product and buyer (masked): enough to recognise the sale.
+    /// The order's number; null if the order no longer exists. With `productName`, `quantity`
+    /// and `buyer` (masked): enough to recognise the sale.
     async fn order_no(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(ctx
             .loaders()
@@ -314,6 +375,7 @@ impl Commission {
             .await?
             .map(|o| o.order_no.clone()))
     }
+    /// The order line's product name; null if the line no longer exists.
     async fn product_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(ctx
             .loaders()
@@ -322,6 +384,7 @@ impl Commission {
             .await?
             .map(|l| l.product_name.clone()))
     }
+    /// Units the order line bought; null if the line no longer exists.
     async fn quantity(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
         Ok(ctx
             .loaders()
@@ -330,7 +393,7 @@ impl Commission {
             .await?
             .map(|l| l.quantity))
     }
-    /// The buyer's nickname, masked (`张*`).
+    /// The buyer's nickname, masked (`张*`); null if the account no longer exists.
     async fn buyer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(ctx
             .loaders()
@@ -339,7 +402,8 @@ impl Commission {
             .await?
             .map(|u| mask_name(&u.nickname)))
     }
-    /// Who earns it (staff only; a distributor knows it is them).
+    /// Who earns it; null for anyone but staff with DISTRIBUTION or FINANCE (a distributor knows
+    /// it is them).
     async fn distributor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Distributor>> {
         if !is_staff_with(ctx.viewer(), Permission::Distribution)
             && !is_staff_with(ctx.viewer(), Permission::Finance)
@@ -353,15 +417,19 @@ impl Commission {
             .await?
             .map(|d| Distributor((*d).clone())))
     }
+    /// When the order was paid and the record created.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
+    /// When the order completed and the record was confirmed; null until then.
     async fn confirmed_at(&self) -> Option<DateTime> {
         self.0.confirmed_at.map(DateTime)
     }
+    /// When a settlement run credited it; null until then.
     async fn settled_at(&self) -> Option<DateTime> {
         self.0.settled_at.map(DateTime)
     }
+    /// When refunds took all of it back; null unless `REVERSED`.
     async fn reversed_at(&self) -> Option<DateTime> {
         self.0.reversed_at.map(DateTime)
     }
@@ -382,29 +450,41 @@ pub struct Balance {
 
 pub struct LedgerEntry(pub balance_entry::Model);
 
+/// One entry of a distributor's append-only balance ledger (ARCHITECTURE.md §9.3); the
+/// balances after the latest entry are the balance. Readable by the distributor.
 #[Object]
 impl LedgerEntry {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("LedgerEntry", self.0.id)
     }
+    /// Why money moved.
     async fn kind(&self) -> Option<LedgerKind> {
         LedgerKind::parse(&self.0.kind)
     }
+    /// Change of the available money, in yuan (negative when it went down).
     async fn available_change(&self) -> Money {
         yuan(self.0.available_delta_fen)
     }
+    /// Change of the frozen money, in yuan (negative when it went down).
     async fn frozen_change(&self) -> Money {
         yuan(self.0.frozen_delta_fen)
     }
+    /// Available money after this entry, in yuan (negative while a reversal is being repaid).
     async fn available_after(&self) -> Money {
         yuan(self.0.available_after_fen)
     }
+    /// Frozen money after this entry, in yuan.
     async fn frozen_after(&self) -> Money {
         yuan(self.0.frozen_after_fen)
     }
+    /// What it refers to: the settlement period, the withdrawal number, the transfer reference
+    /// or rejection reason of a withdrawal, or the refund number of a reversal; null when none
+    /// was recorded.
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
+    /// When it was posted.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
@@ -412,24 +492,31 @@ impl LedgerEntry {
 
 pub struct Withdrawal(pub withdrawal::Model);
 
+/// A request to pay out part of a distributor's available balance. Readable by the
+/// distributor who asked and by staff with FINANCE.
 #[Object]
 impl Withdrawal {
+    /// Opaque global id.
     pub async fn id(&self) -> ID {
         ids::encode("Withdrawal", self.0.id)
     }
+    /// Human-readable number: `W`, the time asked and six random digits.
     async fn withdrawal_no(&self) -> &str {
         &self.0.withdrawal_no
     }
+    /// What was asked for and frozen, in yuan.
     async fn amount(&self) -> Money {
         yuan(self.0.amount_fen)
     }
+    /// The fee, in yuan: `amount × withdrawalFeeRate %`, rounded half up to the fen.
     async fn fee(&self) -> Money {
         yuan(self.0.fee_fen)
     }
-    /// What reaches the distributor.
+    /// What reaches the distributor: `amount − fee`, in yuan.
     async fn net_amount(&self) -> Money {
         yuan(self.0.net_fen)
     }
+    /// Where the money goes.
     async fn channel(&self) -> Option<WithdrawalChannel> {
         WithdrawalChannel::parse(&self.0.channel)
     }
@@ -441,19 +528,23 @@ impl Withdrawal {
             rules::mask_account(&self.0.account)
         }
     }
+    /// The account holder's name; null when not given.
     async fn account_name(&self) -> Option<&str> {
         self.0.account_name.as_deref()
     }
+    /// Where the request is.
     async fn status(&self) -> Option<WithdrawalStatus> {
         WithdrawalStatus::parse(&self.0.status)
     }
+    /// Why finance rejected it; null unless rejected.
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
+    /// The bank's or WeChat's reference of the transfer; null until paid.
     async fn transfer_reference(&self) -> Option<&str> {
         self.0.transfer_ref.as_deref()
     }
-    /// Who asked (finance staff).
+    /// Who asked; null for anyone but finance staff.
     async fn distributor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Distributor>> {
         if !is_staff_with(ctx.viewer(), Permission::Finance) {
             return Ok(None);
@@ -465,12 +556,15 @@ impl Withdrawal {
             .await?
             .map(|d| Distributor((*d).clone())))
     }
+    /// When it was asked for.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
+    /// When finance approved or rejected it; null until then.
     async fn reviewed_at(&self) -> Option<DateTime> {
         self.0.reviewed_at.map(DateTime)
     }
+    /// When finance marked it paid; null until then.
     async fn paid_at(&self) -> Option<DateTime> {
         self.0.paid_at.map(DateTime)
     }
@@ -478,8 +572,11 @@ impl Withdrawal {
 
 pub struct SettlementRun(pub settlement_run::Model);
 
+/// One settlement: the confirmed commissions of a period credited to their distributors.
+/// Readable by staff with DISTRIBUTION or FINANCE.
 #[Object]
 impl SettlementRun {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("SettlementRun", self.0.id)
     }
@@ -491,31 +588,43 @@ impl SettlementRun {
     async fn cutoff(&self) -> DateTime {
         DateTime(self.0.cutoff)
     }
+    /// Commission records it settled.
     async fn records(&self) -> i64 {
         self.0.records
     }
+    /// Distributors it credited (one ledger entry each).
     async fn distributors(&self) -> i64 {
         self.0.distributors
     }
+    /// What it credited in all, in yuan.
     async fn total(&self) -> Money {
         yuan(self.0.total_fen)
     }
+    /// When it ran.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
 }
 
+/// A product's or SKU's own commission: rates or fixed amounts per tier.
 #[derive(SimpleObject)]
 pub struct CommissionOverrideView {
+    /// The product it applies to.
     product_id: ID,
+    /// The one SKU it applies to (it then wins over the product's own); null for every SKU.
     sku_id: Option<ID>,
+    /// Percent per tier as decimal strings, nearest distributor first; null when fixed.
     rates: Option<Vec<String>>,
+    /// Yuan per unit per tier, nearest distributor first; null when rates apply.
     fixed_amounts: Option<Vec<Money>>,
 }
 
+/// A level's own commission rates, used when the beneficiary holds that level.
 #[derive(SimpleObject)]
 pub struct LevelRatesView {
+    /// The level.
     level_id: ID,
+    /// Percent per tier as decimal strings, nearest distributor first.
     rates: Vec<String>,
 }
 
@@ -525,13 +634,14 @@ pub struct CommissionRulesView {
     pub rules: CommissionRules,
 }
 
+/// A version of the commission rules (ARCHITECTURE.md §11). Readable by anyone signed in.
 #[Object(name = "CommissionRules")]
 impl CommissionRulesView {
     /// Null for the built-in defaults before any version was published.
     async fn version(&self) -> Option<i64> {
         self.version.as_ref().map(|v| v.id)
     }
-    /// Percent per tier, nearest distributor first.
+    /// Percent per tier as decimal strings, nearest distributor first (1–3 tiers).
     async fn rates(&self) -> Vec<String> {
         self.rules
             .rates
@@ -539,18 +649,25 @@ impl CommissionRulesView {
             .map(|r| r.normalize().to_string())
             .collect()
     }
+    /// What rates apply to.
     async fn base(&self) -> CommissionBase {
         self.rules.base
     }
+    /// Whether a distributor earns tier 1 on their own purchases (otherwise their inviter
+    /// does).
     async fn self_purchase(&self) -> bool {
         self.rules.self_purchase
     }
+    /// How often confirmed commissions are settled.
     async fn cycle(&self) -> SettlementCycle {
         self.rules.cycle
     }
+    /// Weekly: day of the week (1 = Monday … 7); monthly: day of the month (1–28); daily:
+    /// ignored. Settlement runs on or after it.
     async fn payout_day(&self) -> u32 {
         self.rules.payout_day
     }
+    /// Per-product and per-SKU overrides.
     async fn overrides(&self) -> Vec<CommissionOverrideView> {
         self.rules
             .overrides
@@ -569,6 +686,7 @@ impl CommissionRulesView {
             })
             .collect()
     }
+    /// Rates per distributor level (used for a beneficiary at that level).
     async fn level_rates(&self) -> Vec<LevelRatesView> {
         self.rules
             .level_rates
@@ -579,6 +697,7 @@ impl CommissionRulesView {
             })
             .collect()
     }
+    /// When this version was published; null for the built-in defaults.
     async fn created_at(&self) -> Option<DateTime> {
         self.version.as_ref().map(|v| DateTime(v.created_at))
     }
@@ -586,34 +705,44 @@ impl CommissionRulesView {
 
 pub struct DistributionSettingsView(pub DistributionSettings);
 
+/// The merchant's distribution settings: recruitment, the application form, binding and
+/// withdrawals. Readable by anyone signed in.
 #[Object(name = "DistributionSettings")]
 impl DistributionSettingsView {
+    /// How customers become distributors.
     async fn recruitment_mode(&self) -> RecruitmentMode {
         self.0.recruitment_mode
     }
-    /// For `SPEND_THRESHOLD` recruitment.
+    /// For `SPEND_THRESHOLD` recruitment: what an applicant's paid orders (net of refunds) must
+    /// reach, in yuan.
     async fn spend_threshold(&self) -> Money {
         yuan(self.0.spend_threshold_fen)
     }
+    /// The application form's questions, in order.
     async fn application_fields(&self) -> &[ApplicationField] {
         &self.0.application_fields
     }
+    /// The distributor agreement applicants accept, up to 20,000 characters.
     async fn agreement(&self) -> &str {
         &self.0.agreement
     }
+    /// When a new touch (share link or code) replaces a customer's binding.
     async fn binding_mode(&self) -> rules::BindingMode {
         self.0.binding_mode
     }
+    /// How long a `DAYS` binding lasts, in days.
     async fn binding_days(&self) -> u32 {
         self.0.binding_days
     }
+    /// The smallest withdrawal, in yuan.
     async fn withdrawal_min(&self) -> Money {
         yuan(self.0.withdrawal_min_fen)
     }
+    /// The largest withdrawal, in yuan.
     async fn withdrawal_max(&self) -> Money {
         yuan(self.0.withdrawal_max_fen)
     }
-    /// Percent of the amount.
+    /// The withdrawal fee, percent of the amount as a decimal string (`"0.6"` is 0.6 %).
     async fn withdrawal_fee_rate(&self) -> String {
         self.0.withdrawal_fee_rate.normalize().to_string()
     }
@@ -626,14 +755,18 @@ pub struct ShareLink {
     pub code: String,
     /// The link to share (the shop's public URL, or a path when none is configured).
     pub url: String,
+    /// The product the link opens; null for a link to the shop.
     pub product_id: Option<ID>,
 }
 
-/// Commission by status.
+/// Commission by status, in yuan.
 #[derive(SimpleObject)]
 pub struct CommissionByStatus {
+    /// Of records still `ESTIMATED` (their orders not completed).
     pub estimated: Money,
+    /// Of records `CONFIRMED`, waiting for settlement.
     pub confirmed: Money,
+    /// Of records `SETTLED` into the balance.
     pub settled: Money,
     /// Taken back by refunds.
     pub reversed: Money,
@@ -642,7 +775,9 @@ pub struct CommissionByStatus {
 /// What a distributor did in a period.
 #[derive(SimpleObject)]
 pub struct DistributorPerformance {
+    /// Start of the period, included.
     pub from: DateTime,
+    /// End of the period, excluded.
     pub to: DateTime,
     /// Paid orders attributed to the distributor.
     pub orders: i64,
@@ -682,38 +817,51 @@ impl DistributorPerformance {
 /// A place in the ranking.
 #[derive(SimpleObject)]
 pub struct RankedDistributor {
+    /// 1 for the best.
     pub rank: i32,
+    /// The distributor; null if they no longer exist.
     pub distributor: Option<Distributor>,
+    /// What they did in the period.
     pub performance: DistributorPerformance,
 }
 
 /// A distributor's monthly report, snapshotted on the 1st.
 pub struct MonthlyReport(pub entity::distributor_report::Model);
 
+/// A distributor's monthly report, snapshotted on the 1st for the month before: the same
+/// figures as `distributorPerformance` for that month, frozen. Readable by the distributor and
+/// by staff with DISTRIBUTION.
 #[Object]
 impl MonthlyReport {
+    /// Opaque global id.
     async fn id(&self) -> ID {
         ids::encode("MonthlyReport", self.0.id)
     }
-    /// `YYYY-MM`.
+    /// The month, `YYYY-MM` (shop time).
     async fn period(&self) -> &str {
         &self.0.period
     }
+    /// The distributor it is about.
     async fn distributor_id(&self) -> ID {
         ids::encode("Distributor", self.0.user_id)
     }
+    /// Paid orders attributed to the distributor in the month.
     async fn orders(&self) -> i64 {
         self.0.orders
     }
+    /// Their paid amount net of refunds, in yuan.
     async fn sales(&self) -> Money {
         yuan(self.0.sales_fen)
     }
+    /// Customers newly bound to the distributor in the month.
     async fn promoted_customers(&self) -> i64 {
         self.0.promoted_customers
     }
+    /// Distributors who joined their team (three levels) in the month.
     async fn new_team_members(&self) -> i64 {
         self.0.new_team_members
     }
+    /// Commission of records created in the month, by status when the report was written.
     async fn commission(&self) -> CommissionByStatus {
         CommissionByStatus {
             estimated: yuan(self.0.estimated_fen),
@@ -722,6 +870,7 @@ impl MonthlyReport {
             reversed: yuan(self.0.reversed_fen),
         }
     }
+    /// When the report was written.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }

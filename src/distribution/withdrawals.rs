@@ -18,9 +18,12 @@ use super::{
 };
 use crate::{app::AppState, db::WriteTx, error::AppError, money};
 
+/// Where a withdrawal is paid to.
 #[derive(async_graphql::Enum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WithdrawalChannel {
+    /// A bank card (12–19 digits).
     BankCard,
+    /// A WeChat wallet (零钱).
     WechatWallet,
 }
 
@@ -41,11 +44,16 @@ impl WithdrawalChannel {
     }
 }
 
+/// Where a withdrawal request is.
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WithdrawalStatus {
+    /// Asked for; the amount is frozen, waiting for finance.
     Pending,
+    /// Approved by finance; waiting for the transfer.
     Approved,
+    /// Transferred; the frozen amount left the balance.
     Paid,
+    /// Rejected with a reason; the amount returned to the available balance.
     Rejected,
 }
 

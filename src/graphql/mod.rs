@@ -104,8 +104,9 @@ type Builder = async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Subscriptio
 /// async-graphql generates the connection types without a description; each gets one here.
 fn describe_connections(builder: Builder) -> Builder {
     use crate::{
-        catalog::search_schema::ProductSearchConnection, graphql::relay::Page,
-        inventory::schema::StockMovement, notifications::Notification, orders::types,
+        catalog::search_schema::ProductSearchConnection, distribution::types as dist,
+        graphql::relay::Page, inventory::schema::StockMovement, notifications::Notification,
+        orders::types,
     };
     builder
         .override_output_type_description::<Page<Notification>>(
@@ -126,6 +127,30 @@ fn describe_connections(builder: Builder) -> Builder {
         )
         .override_output_type_description::<Page<types::Refund>>(
             "A page of refund and return requests, newest first.",
+        )
+        .override_output_type_description::<Page<dist::Distributor>>(
+            "A page of distributors, newest account first.",
+        )
+        .override_output_type_description::<Page<dist::DistributorApplication>>(
+            "A page of distributor applications, newest first.",
+        )
+        .override_output_type_description::<Page<dist::TeamMember>>(
+            "A page of a distributor's team, newest account first.",
+        )
+        .override_output_type_description::<Page<dist::Commission>>(
+            "A page of commission records, newest first.",
+        )
+        .override_output_type_description::<Page<dist::LedgerEntry>>(
+            "A page of a distributor's balance ledger, newest entry first.",
+        )
+        .override_output_type_description::<Page<dist::Withdrawal>>(
+            "A page of withdrawal requests, newest first.",
+        )
+        .override_output_type_description::<Page<dist::MonthlyReport>>(
+            "A page of monthly distributor reports, newest first.",
+        )
+        .override_output_type_description::<Page<dist::SettlementRun>>(
+            "A page of settlement runs, newest first.",
         )
 }
 

@@ -16,6 +16,109 @@ fn schema_graphql_matches_the_code() {
     );
 }
 
+/// Every element of `sdl` a client developer would look up that has no description: types,
+/// fields, arguments, input fields and enum values, as `Type`, `Type.field`,
+/// `Type.field(argument)` or `Enum.VALUE`. GraphQL's built-in scalars and directives and the
+/// introspection types are not in the exported SDL, so they are not checked.
+fn undocumented(sdl: &str) -> Vec<String> {
+    use async_graphql::parser::types::{InputValueDefinition, TypeKind, TypeSystemDefinition};
+    use async_graphql::{Positioned, parser::parse_schema};
+
+    fn blank(description: &Option<Positioned<String>>) -> bool {
+        description
+            .as_ref()
+            .is_none_or(|d| d.node.trim().is_empty())
+    }
+    fn inputs(owner: &str, values: &[Positioned<InputValueDefinition>], out: &mut Vec<String>) {
+        for v in values {
+            if blank(&v.node.description) {
+                out.push(format!("{owner}({})", v.node.name.node));
+            }
+        }
+    }
+
+    let doc = parse_schema(sdl).expect("the SDL parses");
+    let mut missing = Vec::new();
+    for definition in doc.definitions {
+        let TypeSystemDefinition::Type(t) = definition else {
+            continue;
+        };
+        let t = t.node;
+        let name = t.name.node.to_string();
+        if blank(&t.description) {
+            missing.push(name.clone());
+        }
+        let fields = match &t.kind {
+            TypeKind::Object(o) => &o.fields,
+            TypeKind::Interface(i) => &i.fields,
+            TypeKind::Enum(e) => {
+                for v in &e.values {
+                    if blank(&v.node.description) {
+                        missing.push(format!("{name}.{}", v.node.value.node));
+                    }
+                }
+                continue;
+            }
+            TypeKind::InputObject(i) => {
+                for f in &i.fields {
+                    if blank(&f.node.description) {
+                        missing.push(format!("{name}.{}", f.node.name.node));
+                    }
+                }
+                continue;
+            }
+            TypeKind::Scalar | TypeKind::Union(_) => continue,
+        };
+        for f in fields {
+            let field = format!("{name}.{}", f.node.name.node);
+            if blank(&f.node.description) {
+                missing.push(field.clone());
+            }
+            inputs(&field, &f.node.arguments, &mut missing);
+        }
+    }
+    missing
+}
+
+#[test]
+fn the_description_check_finds_what_is_missing() {
+    let sdl = r#"
+        """A thing."""
+        type Thing {
+            """Its name."""
+            name(short: Boolean): String!
+            size: Int!
+        }
+        enum Colour { """Red.""" RED BLUE }
+        input ThingInput { """Its name.""" name: String! colour: Colour }
+        scalar Money
+    "#;
+    assert_eq!(
+        undocumented(sdl),
+        [
+            "Thing.name(short)",
+            "Thing.size",
+            "Colour",
+            "Colour.BLUE",
+            "ThingInput",
+            "ThingInput.colour",
+            "Money",
+        ]
+    );
+}
+
+#[test]
+fn every_type_field_argument_and_enum_value_has_a_description() {
+    let missing = undocumented(&distmall::graphql::sdl());
+    assert!(
+        missing.is_empty(),
+        "{} schema elements have no description (the schema is the client developers' manual: \
+         say what each is, its unit, who may see it and when it is null):\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
+
 /// What the examples refer to: the owner signs in as staff, consumer 13800000001 and
 /// distributor 13800000002 exist with password Secret123, and category 1 holds product 1
 /// (on sale) with SKU 1. The distributor was approved through application 1, has the referral
