@@ -11,6 +11,7 @@ mod fake_alipay;
 mod fake_kuaidi100;
 mod fake_smtp;
 mod fake_wechatpay;
+mod freshness;
 mod fulfilment;
 mod inventory;
 mod ops;
