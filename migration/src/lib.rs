@@ -10,6 +10,8 @@ mod m20261129_000005_team_counts;
 mod m20261129_000006_order_revision;
 mod m20261129_000007_notify_trigger;
 mod m20261129_000008_user_revision;
+mod m20261130_000009_commission_capped;
+mod m20261130_000010_distributor_figures_net;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_order_revision::Migration),
             Box::new(m20261129_000007_notify_trigger::Migration),
             Box::new(m20261129_000008_user_revision::Migration),
+            Box::new(m20261130_000009_commission_capped::Migration),
+            Box::new(m20261130_000010_distributor_figures_net::Migration),
         ]
     }
 }
