@@ -103,10 +103,13 @@ impl Distributor {
                 joined_at: None,
             }))
     }
-    /// Paid amount of the orders attributed to this distributor, net of refunds.
+    /// What the goods of the paid orders attributed to this distributor paid, net of refunds
+    /// (shipping is no sale): the level condition "own sales".
     async fn sales(&self) -> Money {
         yuan(self.0.own_sales_fen)
     }
+    /// Paid orders attributed to this distributor, less those whose goods were all refunded:
+    /// the level condition "order count".
     async fn order_count(&self) -> i64 {
         self.0.order_count
     }
@@ -301,6 +304,12 @@ impl Commission {
     /// What refunds took back.
     async fn reversed_amount(&self) -> Money {
         yuan(self.0.reversed_fen)
+    }
+    /// True when this record was cut by the cap: a line never pays more commission, over all
+    /// its tiers, than its base (what the line paid, or its profit), so once the nearer tiers
+    /// have taken the base this tier gets only what was left. `amount` is what is paid.
+    async fn capped(&self) -> bool {
+        self.0.capped
     }
     async fn rule_version(&self) -> i64 {
         self.0.rule_version
