@@ -22,6 +22,9 @@ pub struct Model {
     pub fixed_fen: Option<i64>,
     /// What the record pays now (after reversals).
     pub amount_fen: i64,
+    /// The rules asked for more than the line's base left for this tier, and the amount was cut
+    /// so that the line's records together stay within its base.
+    pub capped: bool,
     /// What refunds took back from the original amount.
     pub reversed_fen: i64,
     /// `ESTIMATED`, `CONFIRMED`, `SETTLED` or `REVERSED`.

@@ -10,7 +10,9 @@ mod m20261129_000005_team_counts;
 mod m20261129_000006_order_revision;
 mod m20261129_000007_notify_trigger;
 mod m20261129_000008_user_revision;
-mod m20261207_000009_outbox_commit_order;
+mod m20261130_000009_commission_capped;
+mod m20261130_000010_distributor_figures_net;
+mod m20261207_000011_outbox_commit_order;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -43,7 +45,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_order_revision::Migration),
             Box::new(m20261129_000007_notify_trigger::Migration),
             Box::new(m20261129_000008_user_revision::Migration),
-            Box::new(m20261207_000009_outbox_commit_order::Migration),
+            Box::new(m20261130_000009_commission_capped::Migration),
+            Box::new(m20261130_000010_distributor_figures_net::Migration),
+            Box::new(m20261207_000011_outbox_commit_order::Migration),
         ]
     }
 }

@@ -24,7 +24,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::{
     rules::SpecDef,
-    service::{EVENT_PRODUCT_CHANGED, spec_def},
+    service::{EVENT_PRODUCT_CHANGED, EVENT_SALES_COUNTED, spec_def},
     taxonomy::{EVENT_AUDIENCE_CHANGED, EVENT_BRAND_CHANGED, EVENT_CATEGORY_CHANGED},
 };
 use crate::{
@@ -135,7 +135,7 @@ fn label_of(spec_key: &str, specs: &[SpecDef]) -> String {
 }
 
 /// A product with everything shown alongside it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ProductBundle {
     pub product: Arc<product::Model>,
     /// Every SKU (active and inactive), in id order.
@@ -159,9 +159,10 @@ impl ProductBundle {
 }
 
 /// The events that change what the cache holds.
-const KNOWN_EVENTS: [&str; 6] = [
+const KNOWN_EVENTS: [&str; 7] = [
     EVENT_PRODUCT_CHANGED,
     EVENT_STOCK_CHANGED,
+    EVENT_SALES_COUNTED,
     EVENT_CATEGORY_CHANGED,
     EVENT_BRAND_CHANGED,
     EVENT_AUDIENCE_CHANGED,
@@ -191,6 +192,9 @@ pub struct CatalogCache {
     stock_movements: RwLock<HashMap<i64, i64>>,
     /// Events this instance committed and applied at once (see `apply_dispatched`).
     applied_locally: parking_lot::Mutex<std::collections::HashSet<i64>>,
+    /// Products changed by an event the search index may not have applied yet, with the
+    /// newest such event (see `unindexed_products`).
+    unindexed: parking_lot::Mutex<HashMap<i64, i64>>,
 }
 
 impl CatalogCache {
@@ -206,6 +210,7 @@ impl CatalogCache {
             default_safety_stock: CachedValue::default(),
             stock_movements: RwLock::default(),
             applied_locally: parking_lot::Mutex::default(),
+            unindexed: parking_lot::Mutex::default(),
         }
     }
 
@@ -223,6 +228,7 @@ impl CatalogCache {
         }
         drop(local);
         for e in events {
+            self.note_unindexed(e.event_type, e.aggregate_id, e.id);
             self.apply_one(e.event_type, e.aggregate_id, &e.payload);
         }
     }
@@ -235,14 +241,39 @@ impl CatalogCache {
             return;
         }
         if let Some(event_type) = KNOWN_EVENTS.into_iter().find(|t| *t == e.event_type) {
+            self.note_unindexed(event_type, e.aggregate_id, e.id);
             self.apply_one(event_type, e.aggregate_id, &e.payload);
         }
+    }
+
+    /// A product's change is in the database (and this cache) before it is in the search
+    /// index: until the index has applied event `event_id`, a search may match the product as
+    /// it was (on sale, say, after it was taken off sale).
+    fn note_unindexed(&self, event_type: &str, product_id: i64, event_id: i64) {
+        if event_type == EVENT_PRODUCT_CHANGED {
+            let mut unindexed = self.unindexed.lock();
+            let newest = unindexed.entry(product_id).or_default();
+            *newest = (*newest).max(event_id);
+        }
+    }
+
+    /// Products whose latest change the search index may not show yet. A search checks them
+    /// against the catalogue first, so that its hits, counts and facets agree with what it can
+    /// show (`catalog::search_schema`).
+    pub fn unindexed_products(&self) -> Vec<i64> {
+        self.unindexed.lock().keys().copied().collect()
+    }
+
+    /// The search index has applied every event up to `event_id`.
+    pub fn indexed_through(&self, event_id: i64) {
+        self.unindexed.lock().retain(|_, e| *e > event_id);
     }
 
     fn apply_one(&self, event_type: &str, aggregate_id: i64, payload: &serde_json::Value) {
         match event_type {
             EVENT_PRODUCT_CHANGED => self.forget_product(aggregate_id),
             EVENT_STOCK_CHANGED => self.apply_stock(payload),
+            EVENT_SALES_COUNTED => self.apply_sales(payload),
             EVENT_CATEGORY_CHANGED => {
                 // Bumped first: a list being read now must not be kept.
                 self.taxonomy.fetch_add(1, Ordering::SeqCst);
@@ -283,21 +314,54 @@ impl CatalogCache {
             }
             *newest = movement;
         }
+        self.patch(product_id, |bundle| {
+            let mut skus = bundle.skus.to_vec();
+            let sku = skus.iter_mut().find(|s| s.id == sku_id)?;
+            sku.stock = balance;
+            Some(ProductBundle {
+                skus: skus.into(),
+                ..bundle.clone()
+            })
+        });
+    }
+
+    /// Sales counted at payment, applied in place as stock is. Counts only grow, and the
+    /// event carries them as they are after the change, so the larger count is the newer.
+    fn apply_sales(&self, payload: &serde_json::Value) {
+        let Some(product_id) = payload["productId"].as_i64() else {
+            return;
+        };
+        *self.changes.write().entry(product_id).or_default() += 1;
+        let product_sales = payload["sales"].as_i64().unwrap_or_default();
+        let sku_sales: Vec<(i64, i64)> = payload["skus"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| Some((s["skuId"].as_i64()?, s["sales"].as_i64()?)))
+            .collect();
+        self.patch(product_id, |bundle| {
+            let mut product = (*bundle.product).clone();
+            product.sales = product.sales.max(product_sales);
+            let mut skus = bundle.skus.to_vec();
+            for (id, sales) in &sku_sales {
+                if let Some(sku) = skus.iter_mut().find(|s| s.id == *id) {
+                    sku.sales = sku.sales.max(*sales);
+                }
+            }
+            Some(ProductBundle {
+                product: Arc::new(product),
+                skus: skus.into(),
+                ..bundle.clone()
+            })
+        });
+    }
+
+    /// Replaces the cached bundle of `product_id` (if cached) by what `change` makes of it,
+    /// without marking it as used (only reads do).
+    fn patch(&self, product_id: i64, change: impl FnOnce(&ProductBundle) -> Option<ProductBundle>) {
         let mut bundles = self.bundles.write();
-        let Some(bundle) = bundles.peek(&product_id) else {
+        let Some(updated) = bundles.peek(&product_id).and_then(|b| change(b)) else {
             return;
-        };
-        let Some(pos) = bundle.skus.iter().position(|s| s.id == sku_id) else {
-            return;
-        };
-        let mut skus = bundle.skus.to_vec();
-        skus[pos].stock = balance;
-        let updated = ProductBundle {
-            product: bundle.product.clone(),
-            skus: skus.into(),
-            images: bundle.images.clone(),
-            specs: bundle.specs.clone(),
-            audiences: bundle.audiences.clone(),
         };
         bundles.insert(product_id, Arc::new(updated), 1);
     }

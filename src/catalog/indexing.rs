@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{
     rules::{self, ProductStatus},
-    service::EVENT_PRODUCT_CHANGED,
+    service::{EVENT_PRODUCT_CHANGED, EVENT_SALES_COUNTED},
     taxonomy::{EVENT_BRAND_CHANGED, EVENT_CATEGORY_CHANGED, parents_of},
 };
 use crate::{
@@ -22,9 +22,10 @@ use crate::{
 };
 
 /// Events that can change what the index holds.
-const EVENT_TYPES: [&str; 4] = [
+const EVENT_TYPES: [&str; 5] = [
     EVENT_PRODUCT_CHANGED,
     EVENT_STOCK_CHANGED,
+    EVENT_SALES_COUNTED,
     EVENT_CATEGORY_CHANGED,
     EVENT_BRAND_CHANGED,
 ];
@@ -116,7 +117,7 @@ async fn affected_products(
     let mut brands = HashSet::new();
     for e in events {
         match e.event_type.as_str() {
-            EVENT_PRODUCT_CHANGED => {
+            EVENT_PRODUCT_CHANGED | EVENT_SALES_COUNTED => {
                 ids.insert(e.aggregate_id);
             }
             EVENT_STOCK_CHANGED if e.payload["crossedZero"] == true => {
@@ -198,7 +199,11 @@ pub async fn refresh(
     })
     .await
     .map_err(AppError::internal)?
-    .map_err(AppError::Internal)
+    .map_err(AppError::Internal)?;
+    if let Some(id) = through_event {
+        app.catalog.indexed_through(id);
+    }
+    Ok(())
 }
 
 /// Replaces the index content with every product in the database.
@@ -226,6 +231,7 @@ pub async fn rebuild(app: &AppState) -> Result<u64, AppError> {
     .await
     .map_err(AppError::internal)?
     .map_err(AppError::Internal)?;
+    app.catalog.indexed_through(high_water);
     Ok(count)
 }
 
@@ -253,6 +259,27 @@ async fn catch_up(app: &AppState) -> Result<(), AppError> {
     }
 }
 
+/// How often at most sales figures alone are written to the index.
+const SALES_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Adds to `batch` what else arrives in the next moment, so it goes into one commit.
+async fn gather(
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<Event>>,
+    batch: &mut Vec<Arc<Event>>,
+) {
+    let deadline = tokio::time::sleep(Duration::from_millis(20));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            r = rx.recv() => match r {
+                Ok(e) => batch.push(e),
+                Err(_) => return,
+            },
+            _ = &mut deadline => return,
+        }
+    }
+}
+
 /// Brings the index up to date and follows the outbox until shutdown.
 pub async fn start(app: &Arc<AppState>, needs_rebuild: bool) -> anyhow::Result<()> {
     let mut rx = app.bus.receiver();
@@ -269,35 +296,46 @@ pub async fn start(app: &Arc<AppState>, needs_rebuild: bool) -> anyhow::Result<(
     }
     let app = app.clone();
     tokio::spawn(async move {
+        // Sales change with every paid order: the index takes them at most once a second
+        // (product pages show them at once, from the catalogue cache), or with the next other
+        // change, whichever comes first.
+        let mut waiting: Vec<Arc<Event>> = Vec::new();
+        let mut due: Option<tokio::time::Instant> = None;
         loop {
             let first = tokio::select! {
-                r = rx.recv() => r,
+                r = rx.recv() => Some(r),
+                _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => None,
                 _ = app.shutdown.cancelled() => return,
             };
             let mut batch = Vec::new();
+            let timer_rang = first.is_none();
             match first {
-                Ok(e) => batch.push(e),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                None => {}
+                Some(Ok(e)) => {
+                    batch.push(e);
+                    gather(&mut rx, &mut batch).await;
+                }
+                Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                    // The catch-up reads what was waiting too.
+                    waiting.clear();
+                    due = None;
                     if let Err(e) = catch_up(&app).await {
                         tracing::error!(error = ?e, "search index catch-up failed");
                     }
                     continue;
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-            // Gather what else arrives in the next moment into one commit.
-            let deadline = tokio::time::sleep(Duration::from_millis(20));
-            tokio::pin!(deadline);
-            loop {
-                tokio::select! {
-                    r = rx.recv() => match r {
-                        Ok(e) => batch.push(e),
-                        Err(_) => break,
-                    },
-                    _ = &mut deadline => break,
-                }
+                Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
             }
             batch.retain(|e| EVENT_TYPES.contains(&e.event_type.as_str()));
+            if !timer_rang && batch.iter().all(|e| e.event_type == EVENT_SALES_COUNTED) {
+                if !batch.is_empty() {
+                    waiting.append(&mut batch);
+                    due.get_or_insert_with(|| tokio::time::Instant::now() + SALES_INTERVAL);
+                }
+                continue;
+            }
+            batch.append(&mut waiting);
+            due = None;
             if batch.is_empty() {
                 continue;
             }

@@ -263,6 +263,24 @@ pub struct RebuildSearchIndexPayload {
     indexed: i64,
 }
 
+/// Those of `ids` that `query` would no longer match as the products are now (`now`): gone,
+/// or off sale for a search of products on sale.
+fn no_longer_matching(
+    query: &SearchQuery,
+    ids: &[i64],
+    now: &std::collections::HashMap<i64, Arc<entity::product::Model>>,
+) -> Vec<i64> {
+    ids.iter()
+        .copied()
+        .filter(|id| {
+            now.get(id).is_none_or(|p| {
+                !query.include_unpublished
+                    && p.status != super::rules::ProductStatus::OnSale.as_str()
+            })
+        })
+        .collect()
+}
+
 #[derive(Default)]
 pub struct SearchQueryRoot;
 
@@ -307,7 +325,7 @@ impl SearchQueryRoot {
             return Err(AppError::bad_input("narrow the search to see more results").into());
         }
         let staff = sees_everything(ctx.viewer());
-        let query = SearchQuery {
+        let mut query = SearchQuery {
             keyword: filter.keyword.clone(),
             category_id: filter
                 .category_id
@@ -319,6 +337,7 @@ impl SearchQueryRoot {
             price_max_fen: fen(filter.price_max, "priceMax")?,
             in_stock_only: filter.in_stock_only,
             include_unpublished: staff && filter.include_unpublished,
+            exclude_ids: Vec::new(),
             sort: match (sort_by.field, sort_by.direction) {
                 (ProductSortField::Relevance, _) => SearchSort::Relevance,
                 (ProductSortField::Price, SortDirection::Asc) => SearchSort::PriceAsc,
@@ -330,12 +349,31 @@ impl SearchQueryRoot {
             limit: limit as usize,
             with_facets: ctx.look_ahead().field("facets").exists(),
         };
+        // Hits, totals and facets must agree with what this response can show. The index
+        // lags the database by a moment: products changed since it last caught up are checked
+        // first and left out of the search if they no longer match; a hit that turns out not
+        // to match (changed during this request) is left out by a second search.
+        let unindexed = ctx.app().catalog.unindexed_products();
+        if !unindexed.is_empty() {
+            let now = ctx.loaders().products(unindexed.iter().copied()).await?;
+            query.exclude_ids = no_longer_matching(&query, &unindexed, &now);
+        }
         let recorder = ctx.loaders().recorder();
         let search = &ctx.app().search;
-        if let Some(r) = recorder {
-            r.search(search.generation());
-        }
-        let result = search.search(&query).map_err(AppError::Internal)?;
+        let mut second_search = false;
+        let (result, products) = loop {
+            if let Some(r) = recorder {
+                r.search(search.generation());
+            }
+            let result = search.search(&query).map_err(AppError::Internal)?;
+            let products = ctx.loaders().products(result.ids.iter().copied()).await?;
+            let changed = no_longer_matching(&query, &result.ids, &products);
+            if changed.is_empty() || second_search {
+                break (result, products);
+            }
+            query.exclude_ids.extend(changed);
+            second_search = true;
+        };
         // Hot keywords are what shoppers look for: staff searching the dashboard are not counted.
         if offset == 0
             && !staff
@@ -346,7 +384,6 @@ impl SearchQueryRoot {
                 r.keyword(k);
             }
         }
-        let products = ctx.loaders().products(result.ids.iter().copied()).await?;
         let facets = match result.facets {
             Some(f) => Some(facets(ctx, f).await?),
             None => None,

@@ -10,7 +10,8 @@ use entity::{
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, sea_query::Expr,
+    QueryOrder, Set,
+    sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
 
@@ -45,6 +46,69 @@ pub async fn product_event(tx: &WriteTx, product_id: i64, change: &str) -> Resul
             payload: json!({ "productId": product_id, "change": change }),
         },
     );
+    Ok(())
+}
+
+/// Units sold were counted (`count_sales`); the payload carries the counts after the change, so
+/// a cache that applies it in place can never count a sale twice.
+pub const EVENT_SALES_COUNTED: &str = "product.sales_counted";
+
+/// One line of a paid order, as far as sales figures go.
+pub struct Sold {
+    pub product_id: i64,
+    pub sku_id: i64,
+    pub quantity: i64,
+}
+
+/// Counts units sold (when the money arrives) on each SKU and its product — the figures shown
+/// on product pages and sorted by in "best sellers" — and announces each product's new counts.
+pub async fn count_sales(tx: &WriteTx, sold: &[Sold]) -> Result<(), AppError> {
+    let mut by_product: Vec<(i64, Vec<serde_json::Value>, i64)> = Vec::new();
+    for line in sold {
+        let sku_sales = sku::Entity::update_many()
+            .col_expr(
+                sku::Column::Sales,
+                Expr::col(sku::Column::Sales).add(line.quantity),
+            )
+            .filter(sku::Column::Id.eq(line.sku_id))
+            .exec_with_returning(&**tx)
+            .await?
+            .pop()
+            .map_or(0, |s| s.sales);
+        let product_sales = product::Entity::update_many()
+            .col_expr(
+                product::Column::Sales,
+                Expr::col(product::Column::Sales).add(line.quantity),
+            )
+            .filter(product::Column::Id.eq(line.product_id))
+            .exec_with_returning(&**tx)
+            .await?
+            .pop()
+            .map_or(0, |p| p.sales);
+        let sku = json!({ "skuId": line.sku_id, "sales": sku_sales });
+        match by_product
+            .iter_mut()
+            .find(|(p, _, _)| *p == line.product_id)
+        {
+            Some((_, skus, total)) => {
+                skus.push(sku);
+                *total = product_sales;
+            }
+            None => by_product.push((line.product_id, vec![sku], product_sales)),
+        }
+    }
+    for (product_id, skus, sales) in by_product {
+        events::append(
+            tx,
+            NewEvent {
+                event_type: EVENT_SALES_COUNTED,
+                aggregate_type: "Product",
+                aggregate_id: product_id,
+                recipient_user_id: None,
+                payload: json!({ "productId": product_id, "sales": sales, "skus": skus }),
+            },
+        );
+    }
     Ok(())
 }
 

@@ -8,7 +8,8 @@ use chrono::Utc;
 use entity::{commission, distributor, order, order_line};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::json;
@@ -16,8 +17,9 @@ use serde_json::json;
 use super::{
     ledger::{self, LedgerKind, Posting},
     rules::{
-        ChainLink, CommissionBase, LineFacts, Pay, amount_after_refund, chain_start,
-        commissions_for_line,
+        ChainLink, ChainStart, CommissionBase, FiguresChange, LineFacts, Pay, Standing,
+        amounts_after_refund, chain_start, commissions_for_line, figures_on_payment,
+        figures_on_refund,
     },
     settings, team,
 };
@@ -123,7 +125,8 @@ pub async fn apply_share_code(
 }
 
 /// The second step, with the buyer's ties as they are after the first: the chain starts with
-/// the bound distributor (or the buyer, with self-purchase on) and climbs the inviter tree.
+/// the bound distributor — or, for a distributor's own order, with the buyer (self-purchase on)
+/// or their inviter (off) — and climbs the inviter tree.
 pub async fn attribute(
     app: &AppState,
     tx: &WriteTx,
@@ -139,10 +142,21 @@ pub async fn attribute(
         return Ok(Attribution::direct(share_code));
     }
     let (version, rules) = app.distribution.current(tx).await?;
-    let Some(start) = chain_start(buyer, buyer_is_distributor, rules.self_purchase, bound) else {
+    let above = rules.tiers() as i32 - 1;
+    let chain = match chain_start(buyer, buyer_is_distributor, rules.self_purchase, bound) {
+        ChainStart::Nobody => Vec::new(),
+        ChainStart::Bound(start) => team::upline(&**tx, start, above).await?,
+        ChainStart::OwnUpline { buyer_earns: true } => team::upline(&**tx, buyer, above).await?,
+        // The buyer's upline one level further, without the buyer.
+        ChainStart::OwnUpline { buyer_earns: false } => {
+            let mut chain = team::upline(&**tx, buyer, above + 1).await?;
+            chain.retain(|id| *id != buyer);
+            chain
+        }
+    };
+    let Some(start) = chain.first().copied() else {
         return Ok(Attribution::direct(share_code));
     };
-    let chain = team::upline(&**tx, start, rules.tiers() as i32 - 1).await?;
     Ok(Attribution {
         source: OrderSource::Distributor,
         distributor: Some(start),
@@ -271,6 +285,7 @@ pub async fn on_paid(
                 rate: Set(rate),
                 fixed_fen: Set(fixed),
                 amount_fen: Set(c.amount_fen),
+                capped: Set(c.capped),
                 reversed_fen: Set(0),
                 status: Set(CommissionStatus::Estimated.as_str().into()),
                 rule_version: Set(version),
@@ -285,18 +300,12 @@ pub async fn on_paid(
         }
     }
     if let Some(attributed) = order.distributor_user_id {
-        distributor::Entity::update_many()
-            .col_expr(
-                distributor::Column::OwnSalesFen,
-                Expr::col(distributor::Column::OwnSalesFen).add(order.pay_amount_fen),
-            )
-            .col_expr(
-                distributor::Column::OrderCount,
-                Expr::col(distributor::Column::OrderCount).add(1),
-            )
-            .filter(distributor::Column::UserId.eq(attributed))
-            .exec(&**tx)
-            .await?;
+        let goods_paid = lines
+            .iter()
+            .filter(|l| !l.is_gift)
+            .map(|l| l.pay_amount_fen)
+            .sum();
+        move_figures(tx, attributed, figures_on_payment(goods_paid)).await?;
     }
     if rows.is_empty() {
         return Ok(());
@@ -335,78 +344,164 @@ pub async fn on_completed(tx: &WriteTx, order: &order::Model) -> Result<(), AppE
     announce(tx, EVENT_CONFIRMED, Some(order), &confirmed, json!({})).await
 }
 
+/// Adds `change` to the own figures (level conditions) of the distributor `user_id`.
+async fn move_figures(tx: &WriteTx, user_id: i64, change: FiguresChange) -> Result<(), AppError> {
+    if change == FiguresChange::default() {
+        return Ok(());
+    }
+    distributor::Entity::update_many()
+        .col_expr(
+            distributor::Column::OwnSalesFen,
+            Expr::col(distributor::Column::OwnSalesFen).add(change.sales_fen),
+        )
+        .col_expr(
+            distributor::Column::OrderCount,
+            Expr::col(distributor::Column::OrderCount).add(change.orders),
+        )
+        .filter(distributor::Column::UserId.eq(user_id))
+        .exec(&**tx)
+        .await?;
+    Ok(())
+}
+
+/// What one refund returned of an order's goods (gifts and shipping aside).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefundedGoods {
+    pub amount_fen: i64,
+    pub units: i64,
+}
+
+/// One record's change by a refund.
+struct Recomputed {
+    record: commission::Model,
+    amount_fen: i64,
+    capped: bool,
+}
+
+impl Recomputed {
+    fn taken(&self) -> i64 {
+        self.record.amount_fen - self.amount_fen
+    }
+
+    fn settled(&self) -> bool {
+        self.record.status == CommissionStatus::Settled.as_str()
+    }
+}
+
+/// The records of `lines` recomputed on what is still paid for, line by line (a line's tiers
+/// together, so that they stay within its base): those whose amount changes.
+fn recompute(
+    records: Vec<commission::Model>,
+    lines: &HashMap<i64, &order_line::Model>,
+) -> Vec<Recomputed> {
+    let mut by_line: BTreeMap<i64, Vec<commission::Model>> = BTreeMap::new();
+    for r in records {
+        by_line.entry(r.order_line_id).or_default().push(r);
+    }
+    let mut changed = Vec::new();
+    for (line_id, mut rs) in by_line {
+        let Some(line) = lines.get(&line_id) else {
+            continue;
+        };
+        rs.sort_by_key(|r| r.tier);
+        let standing: Vec<Standing> = rs
+            .iter()
+            .map(|r| Standing {
+                pay: pay_of(r),
+                amount_fen: r.amount_fen,
+            })
+            .collect();
+        let after = amounts_after_refund(base_kind_of(&rs[0]), &facts(line), &standing);
+        for (record, (amount_fen, capped)) in rs.into_iter().zip(after) {
+            if amount_fen != record.amount_fen {
+                changed.push(Recomputed {
+                    capped: capped || record.capped,
+                    record,
+                    amount_fen,
+                });
+            }
+        }
+    }
+    changed
+}
+
 /// Money of `lines` went back to the buyer (the lines already carry their refunded totals):
-/// each of their records is recomputed on what is still paid for. The difference is taken
-/// back — from the record while unsettled, by a negative ledger entry once settled.
+/// each line's records are recomputed on what is still paid for. The difference is taken
+/// back — from the record while unsettled, by a negative ledger entry once settled — and the
+/// refund takes back what the order gave to the attributed distributor's own figures.
+///
+/// Locks, on PostgreSQL: the records first, in id order (a settlement run locks what it settles
+/// in the same order, so one of the two waits for the other and then sees what it did), then the
+/// distributors this refund writes to, in id order (as settlement does after its records). The
+/// updates are guarded on the status and amount that were read, so a record changed behind
+/// this refund's back fails it instead of being overwritten.
 pub async fn on_refund(
     tx: &WriteTx,
     order: &order::Model,
     lines: &[order_line::Model],
-    refunded_fen: i64,
+    goods: RefundedGoods,
     reference: &str,
 ) -> Result<(), AppError> {
-    if let Some(attributed) = order.distributor_user_id {
-        distributor::Entity::update_many()
-            .col_expr(
-                distributor::Column::OwnSalesFen,
-                Expr::col(distributor::Column::OwnSalesFen).sub(refunded_fen),
-            )
-            .filter(distributor::Column::UserId.eq(attributed))
-            .exec(&**tx)
-            .await?;
-    }
+    let postgres = tx.get_database_backend() == DatabaseBackend::Postgres;
     let by_line: HashMap<i64, &order_line::Model> = lines.iter().map(|l| (l.id, l)).collect();
-    let records = commission::Entity::find()
+    let mut query = commission::Entity::find()
         .filter(commission::Column::OrderLineId.is_in(by_line.keys().copied()))
         .filter(commission::Column::Status.ne(CommissionStatus::Reversed.as_str()))
-        .order_by_asc(commission::Column::Id)
-        .all(&**tx)
-        .await?;
+        .order_by_asc(commission::Column::Id);
+    if postgres {
+        query = query.lock_exclusive();
+    }
+    let changed = recompute(query.all(&**tx).await?, &by_line);
+    let mut writes: Vec<i64> = changed
+        .iter()
+        .filter(|c| c.settled())
+        .map(|c| c.record.beneficiary_user_id)
+        .chain(order.distributor_user_id)
+        .collect();
+    writes.sort_unstable();
+    writes.dedup();
+    ledger::lock_many(tx, &writes).await?;
     let now = Utc::now();
-    let mut changed = Vec::new();
-    for r in records {
-        let Some(line) = by_line.get(&r.order_line_id) else {
-            continue;
-        };
-        let amount = amount_after_refund(base_kind_of(&r), &pay_of(&r), &facts(line), r.amount_fen);
-        let taken = r.amount_fen - amount;
-        if taken == 0 {
-            continue;
-        }
-        let settled = r.status == CommissionStatus::Settled.as_str();
-        let status = if amount == 0 {
+    let mut updated_records = Vec::with_capacity(changed.len());
+    for c in &changed {
+        let r = &c.record;
+        let status = if c.amount_fen == 0 {
             CommissionStatus::Reversed.as_str()
         } else {
             r.status.as_str()
         };
-        let Some(updated) = commission::Entity::update_many()
-            .col_expr(commission::Column::AmountFen, Expr::value(amount))
+        let updated = commission::Entity::update_many()
+            .col_expr(commission::Column::AmountFen, Expr::value(c.amount_fen))
             .col_expr(
                 commission::Column::ReversedFen,
-                Expr::value(r.reversed_fen + taken),
+                Expr::value(r.reversed_fen + c.taken()),
             )
+            .col_expr(commission::Column::Capped, Expr::value(c.capped))
             .col_expr(commission::Column::Status, Expr::value(status))
             .col_expr(
                 commission::Column::ReversedAt,
-                Expr::value((amount == 0).then_some(now).or(r.reversed_at)),
+                Expr::value((c.amount_fen == 0).then_some(now).or(r.reversed_at)),
             )
             .col_expr(commission::Column::UpdatedAt, Expr::value(now))
             .filter(commission::Column::Id.eq(r.id))
+            .filter(commission::Column::Status.eq(&r.status))
             .filter(commission::Column::AmountFen.eq(r.amount_fen))
             .exec_with_returning(&**tx)
             .await?
             .pop()
-        else {
-            continue;
-        };
-        if settled {
-            ledger::lock(tx, r.beneficiary_user_id).await?;
+            .ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!(
+                    "commission {} changed while refund {reference} recomputed it",
+                    r.id
+                ))
+            })?;
+        if c.settled() {
             ledger::post(
                 tx,
                 Posting {
                     user_id: r.beneficiary_user_id,
                     kind: LedgerKind::Reversal,
-                    available_delta_fen: -taken,
+                    available_delta_fen: -c.taken(),
                     frozen_delta_fen: 0,
                     reference_type: "COMMISSION",
                     reference_id: r.id,
@@ -415,11 +510,28 @@ pub async fn on_refund(
             )
             .await?;
         }
-        changed.push((updated, taken));
+        updated_records.push(updated);
     }
-    let records: Vec<commission::Model> = changed.iter().map(|(r, _)| r.clone()).collect();
-    let taken: HashMap<i64, i64> = changed.iter().map(|(r, t)| (r.id, *t)).collect();
-    for r in &records {
+    if let Some(attributed) = order.distributor_user_id {
+        let kept: i64 = order_line::Entity::find()
+            .filter(order_line::Column::OrderId.eq(order.id))
+            .all(&**tx)
+            .await?
+            .iter()
+            .filter(|l| !l.is_gift)
+            .map(|l| l.quantity - l.refunded_quantity)
+            .sum();
+        move_figures(
+            tx,
+            attributed,
+            figures_on_refund(goods.amount_fen, goods.units, kept),
+        )
+        .await?;
+    }
+    for (r, taken) in updated_records
+        .iter()
+        .zip(changed.iter().map(Recomputed::taken))
+    {
         // One event per record: each says how much was taken back and whether it was settled.
         events::append(
             tx,
@@ -433,7 +545,7 @@ pub async fn on_refund(
                     "orderNo": order.order_no,
                     "commissionIds": [r.id],
                     "amountFen": r.amount_fen,
-                    "reversedFen": taken.get(&r.id).copied().unwrap_or(0),
+                    "reversedFen": taken,
                     "status": r.status,
                 }),
             },

@@ -87,6 +87,22 @@ pub async fn lock(tx: &WriteTx, user_id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Locks the rows of the distributors `user_ids` (sorted, no duplicates) until the transaction
+/// ends (PostgreSQL), in id order: transactions that each lock several distributors this way
+/// wait for one another instead of deadlocking.
+pub async fn lock_many(tx: &WriteTx, user_ids: &[i64]) -> Result<(), AppError> {
+    debug_assert!(user_ids.windows(2).all(|w| w[0] < w[1]));
+    if tx.get_database_backend() == DatabaseBackend::Postgres && !user_ids.is_empty() {
+        distributor::Entity::find()
+            .filter(distributor::Column::UserId.is_in(user_ids.iter().copied()))
+            .order_by_asc(distributor::Column::UserId)
+            .lock_exclusive()
+            .all(&**tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The balances now (from the latest entry).
 pub async fn balances(conn: &impl ConnectionTrait, user_id: i64) -> Result<Balances, AppError> {
     Ok(balance_entry::Entity::find()

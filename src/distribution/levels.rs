@@ -177,8 +177,10 @@ pub async fn evaluate(app: &AppState, ids: &[i64]) -> Result<usize, AppError> {
     }
     let rank_of: HashMap<i64, i32> = levels.iter().map(|(id, rank, _)| (*id, *rank)).collect();
     let achieved = achievements(app.db.conn(), ids).await?;
-    let current: HashMap<i64, Option<i64>> = distributor::Entity::find()
+    // In id order: a transaction that writes several distributors locks them in that order.
+    let current: Vec<(i64, Option<i64>)> = distributor::Entity::find()
         .filter(distributor::Column::UserId.is_in(ids.iter().copied()))
+        .order_by_asc(distributor::Column::UserId)
         .all(app.db.conn())
         .await?
         .into_iter()

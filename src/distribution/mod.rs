@@ -19,12 +19,15 @@ use std::{sync::Arc, time::Duration};
 
 use crate::app::AppState;
 
-/// Starts the settlement job (it settles when the payout day of the rules in force has come,
-/// once per period across instances) and the monthly report job (on the 1st).
+/// Starts the settlement job (it settles every period whose payout day under the rules in force
+/// has come, once per period across instances, catching up after downtime) and the monthly
+/// report job (on the 1st).
 pub fn spawn_jobs(app: &Arc<AppState>) {
     let every = Duration::from_secs(app.config.distribution_job_interval_secs.max(1));
     crate::jobs::spawn(app, "distribution.settlement", every, |app| async move {
-        settlement::run_if_due(&app, chrono::Utc::now()).await
+        settlement::run_if_due(&app, chrono::Utc::now())
+            .await
+            .map(drop)
     });
     crate::jobs::spawn(
         app,

@@ -1573,7 +1573,11 @@ impl DistributionMutation {
     }
 
     /// Publish a new version of the commission rules (staff with DISTRIBUTION). Orders keep
-    /// the version they were placed under.
+    /// the version they were placed under. Refused (`INVALID_SETTINGS`, nothing published)
+    /// when the rules could pay an order line more commission than its base: level rates
+    /// whose highest rate per tier add up to more than 100% (one order can combine levels),
+    /// or fixed amounts per unit above what a unit of a SKU they apply to sells for (or earns,
+    /// on profit) at today's price and cost.
     #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
     async fn publish_commission_rules(
         &self,
@@ -1589,19 +1593,20 @@ impl DistributionMutation {
             Ok(r) => r,
             Err(e) => return Ok(refused(e)),
         };
-        if let Err((field, message)) = rules.validate() {
-            return Ok(refused(bad_rules(field, message)));
-        }
-        let tx = ctx.app().db.begin_write().await?;
-        let version = settings::publish(&tx, &rules, Some(me.user_id)).await?;
-        tx.commit().await?;
-        Ok(CommissionRulesPayload {
-            rules: Some(CommissionRulesView {
-                version: Some(version),
-                rules,
-            }),
-            user_errors: vec![],
-        })
+        crate::graphql::errors::payload(
+            settings::publish_checked(ctx.app(), &rules, Some(me.user_id)).await,
+            move |version| CommissionRulesPayload {
+                rules: Some(CommissionRulesView {
+                    version: Some(version),
+                    rules,
+                }),
+                user_errors: vec![],
+            },
+            |e| CommissionRulesPayload {
+                rules: None,
+                user_errors: e,
+            },
+        )
     }
 
     /// Create or change a distributor level (staff with DISTRIBUTION).

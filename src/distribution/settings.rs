@@ -4,14 +4,20 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
-use entity::{commission_rule_version, system_setting};
+use entity::{commission_rule_version, distributor_level, product, sku, system_setting};
 use parking_lot::RwLock;
 use rust_decimal::Decimal;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 
-use super::rules::{BindingMode, CommissionRules, RuleError};
-use crate::{db::WriteTx, error::AppError};
+use super::{
+    errors::{DistributionErrorCode, DistributionResult, reject},
+    rules::{BindingMode, CommissionRules, RuleContext, RuleError, SkuPrices},
+};
+use crate::{app::AppState, db::WriteTx, error::AppError};
 
 const SETTINGS_KEY: &str = "distribution.settings";
 
@@ -250,6 +256,67 @@ pub async fn latest(
         .limit(1)
         .one(conn)
         .await?)
+}
+
+/// What `rules` are checked against: the levels' names and the SKUs of the products their
+/// overrides name, as they are now.
+async fn rule_context(
+    conn: &impl ConnectionTrait,
+    rules: &CommissionRules,
+) -> Result<RuleContext, AppError> {
+    let level_names = distributor_level::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|l| (l.id, l.name))
+        .collect();
+    let mut product_ids: Vec<i64> = rules.overrides.iter().map(|o| o.product_id).collect();
+    product_ids.sort_unstable();
+    product_ids.dedup();
+    let names: HashMap<i64, String> = product::Entity::find()
+        .filter(product::Column::Id.is_in(product_ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let skus = sku::Entity::find()
+        .filter(sku::Column::ProductId.is_in(product_ids))
+        .filter(sku::Column::Active.eq(true))
+        .order_by_asc(sku::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| SkuPrices {
+            product_id: s.product_id,
+            sku_id: s.id,
+            label: format!(
+                "{} (SKU {})",
+                names.get(&s.product_id).map_or("?", String::as_str),
+                s.code
+            ),
+            price_fen: s.price_fen,
+            cost_fen: s.cost_price_fen,
+        })
+        .collect();
+    Ok(RuleContext { level_names, skus })
+}
+
+/// Publishes `rules` as the version in force, as staff save them: refused (and nothing written)
+/// when a table is malformed, when tables could together pay a line more than its base, or
+/// when a fixed override pays more per unit than a SKU it applies to earns now.
+pub async fn publish_checked(
+    app: &AppState,
+    rules: &CommissionRules,
+    by: Option<i64>,
+) -> DistributionResult<commission_rule_version::Model> {
+    let tx = app.db.begin_write().await?;
+    if let Err((field, message)) = rules.validate(&rule_context(&*tx, rules).await?) {
+        return reject(DistributionErrorCode::InvalidSettings, field, message);
+    }
+    let version = publish(&tx, rules, by).await?;
+    tx.commit().await?;
+    Ok(version)
 }
 
 /// Writes `rules` as a new version.

@@ -114,11 +114,13 @@ impl Distributor {
                 joined_at: None,
             }))
     }
-    /// Paid amount of the orders attributed to this distributor, net of refunds.
+    /// What the goods of the paid orders attributed to this distributor paid, net of refunds
+    /// (shipping is no sale): the level condition "own sales".
     async fn sales(&self) -> Money {
         yuan(self.0.own_sales_fen)
     }
-    /// Paid orders attributed to this distributor.
+    /// Paid orders attributed to this distributor, less those whose goods were all refunded:
+    /// the level condition "order count".
     async fn order_count(&self) -> i64 {
         self.0.order_count
     }
@@ -353,13 +355,20 @@ impl Commission {
     async fn fixed_per_unit(&self) -> Option<Money> {
         self.0.fixed_fen.map(yuan)
     }
-    /// What the record pays now, in yuan, rounded half up to the fen.
+    /// What the record pays now, in yuan: rounded half up to the fen, after the cap (see
+    /// `capped`) and any refunds.
     async fn amount(&self) -> Money {
         yuan(self.0.amount_fen)
     }
     /// What refunds took back, in yuan (0.00 when none).
     async fn reversed_amount(&self) -> Money {
         yuan(self.0.reversed_fen)
+    }
+    /// True when this record was cut by the cap: a line never pays more commission, over all
+    /// its tiers, than its base (what the line paid, or its profit), so once the nearer tiers
+    /// have taken the base this tier gets only what was left. `amount` is what is paid.
+    async fn capped(&self) -> bool {
+        self.0.capped
     }
     /// The commission rule version the order was placed under.
     async fn rule_version(&self) -> i64 {

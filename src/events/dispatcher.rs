@@ -3,7 +3,7 @@
 //! A visible id means every smaller id is settled — visible too, or gone for good (its
 //! transaction rolled back): on SQLite writers take turns, and on PostgreSQL the outbox's ids
 //! are drawn under a lock held until the drawing transaction ends (migration
-//! `m20261207_000009_outbox_commit_order`). So the dispatcher reads past its cursor and moves
+//! `m20261207_000011_outbox_commit_order`). So the dispatcher reads past its cursor and moves
 //! the cursor to the last id read: it never waits for a missing id, and an event that commits
 //! late — however late — is never skipped, live or when a client resumes after a later one.
 use std::{sync::Arc, time::Duration};

@@ -76,7 +76,7 @@ pub fn append(tx: &WriteTx, event: NewEvent) {
 /// however many events the transaction appended (on PostgreSQL the insert also notifies the
 /// listening instances, by the trigger of migration `m20261129_000007`). Writing them last
 /// keeps short the time between taking their ids and committing, during which PostgreSQL
-/// holds the outbox's commit-order lock (migration `m20261207_000009`) and other writers of
+/// holds the outbox's commit-order lock (migration `m20261207_000011`) and other writers of
 /// events wait.
 pub(crate) async fn write_outbox(
     tx: &DatabaseTransaction,

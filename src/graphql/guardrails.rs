@@ -36,6 +36,12 @@ struct FieldShape {
     type_name: String,
     paged: bool,
     by_ids: bool,
+    /// A list that is not the page of a connection (`edges`, `nodes` of a `…Connection`).
+    unpaged_list: bool,
+}
+
+fn is_list(t: &async_graphql::parser::types::Type) -> bool {
+    matches!(t.base, BaseType::List(_))
 }
 
 fn named(t: &async_graphql::parser::types::Type) -> String {
@@ -73,6 +79,9 @@ impl SchemaShape {
                             type_name: named(&f.node.ty.node),
                             paged: args.contains(&"first") || args.contains(&"last"),
                             by_ids: args.contains(&"ids"),
+                            unpaged_list: is_list(&f.node.ty.node)
+                                && !(t.node.name.node.ends_with("Connection")
+                                    && matches!(f.node.name.node.as_str(), "edges" | "nodes")),
                         },
                     )
                 })
@@ -221,9 +230,20 @@ fn find_operation<'a>(
         .find(|(name, _)| wanted.is_none() || name.map(Name::as_str) == wanted)
 }
 
-/// The cost of a selection: each field costs one plus its selection, and a paged field's
-/// selection counts once per item of the page (`first`/`last`, 20 by default, at most 100) —
-/// as Shopify and Saleor count it.
+/// How many items an unpaged list of objects is counted as having.
+pub const LIST_ESTIMATE: usize = 3;
+
+/// The cost of a selection, counted as Shopify counts it: what a field costs is how much work
+/// it can cause, not how many fields are asked for.
+/// * A scalar or enum field is free: it comes with its object's row.
+/// * An object costs one plus its selection: resolvers read relations through per-request
+///   loaders, one batch for every object of a page, not a query per item.
+/// * A list of objects that is not paged (an order's lines, a product's SKUs) costs one plus
+///   its selection [`LIST_ESTIMATE`] times: what a response holds multiplies with every list
+///   nested in another, even when each level is one batch.
+/// * A paged field (`first`/`last`, 20 by default, at most 100) costs two plus its selection
+///   once per item of the page, so nested pages multiply; `nodes(ids)` costs its selection once
+///   per id.
 fn cost(
     shape: &SchemaShape,
     doc: &ExecutableDocument,
@@ -240,6 +260,9 @@ fn cost(
         .map(|sel| match &sel.node {
             Selection::Field(f) => {
                 let f = &f.node;
+                if f.selection_set.node.items.is_empty() {
+                    return 0;
+                }
                 let info = shape.field(parent, f.name.node.as_str());
                 let child_type = info.map_or("", |i| i.type_name.as_str());
                 let child = cost(
@@ -250,18 +273,24 @@ fn cost(
                     vars,
                     depth + 1,
                 );
-                let per_item = match info {
-                    Some(i) if i.paged => int_arg(f, "first", vars)
-                        .or_else(|| int_arg(f, "last", vars))
-                        .unwrap_or(DEFAULT_PAGE_SIZE as i64)
-                        .clamp(1, MAX_PAGE_SIZE as i64)
-                        as usize,
-                    Some(i) if i.by_ids => list_len(f, "ids", vars).unwrap_or(1).max(1),
-                    _ => 1,
-                };
-                per_item
-                    .saturating_mul(child.max(usize::from(per_item > 1)))
-                    .saturating_add(1)
+                match info {
+                    Some(i) if i.paged => {
+                        let page = int_arg(f, "first", vars)
+                            .or_else(|| int_arg(f, "last", vars))
+                            .unwrap_or(DEFAULT_PAGE_SIZE as i64)
+                            .clamp(1, MAX_PAGE_SIZE as i64)
+                            as usize;
+                        page.saturating_mul(child).saturating_add(2)
+                    }
+                    Some(i) if i.by_ids => list_len(f, "ids", vars)
+                        .unwrap_or(1)
+                        .max(1)
+                        .saturating_mul(child.saturating_add(1)),
+                    Some(i) if i.unpaged_list => {
+                        LIST_ESTIMATE.saturating_mul(child).saturating_add(1)
+                    }
+                    _ => child.saturating_add(1),
+                }
             }
             fragment => fragment_target(doc, parent, fragment)
                 .map_or(0, |(on, set)| cost(shape, doc, on, set, vars, depth + 1)),
@@ -487,36 +516,90 @@ mod tests {
     }
 
     #[test]
-    fn plain_fields_cost_one_each() {
+    fn scalars_are_free_and_objects_cost_one() {
         assert_eq!(
             checked("{ me { id nickname } }", serde_json::json!({}))
                 .unwrap()
                 .cost,
-            3
+            1
+        );
+        assert_eq!(
+            checked("{ __typename me { id } }", serde_json::json!({}))
+                .unwrap()
+                .cost,
+            1
         );
     }
 
     #[test]
     fn page_sizes_multiply_including_from_variables() {
-        // notifications: 10 × (edges 1 + node 1 + id 1 + title 1 = 4) + 1 = 41
-        let q = "query($n: Int) { notifications(first: $n) { edges { node { id title } } } }";
-        assert_eq!(checked(q, serde_json::json!({ "n": 10 })).unwrap().cost, 41);
+        // notifications: 2 + 10 × (edges 1 + node 1) = 22
+        let q = "query($n: Int) { notifications(first: $n) { totalCount edges { node { id title } } } }";
+        assert_eq!(checked(q, serde_json::json!({ "n": 10 })).unwrap().cost, 22);
         assert_eq!(
             checked(q, serde_json::json!({})).unwrap().cost,
-            81,
+            42,
             "20 by default"
         );
         let big = "{ notifications(first: 100) { edges { node { id title } } } a: notifications(first: 100) { edges { node { id title } } } b: notifications(first: 100) { edges { node { id title } } } }";
+        assert_eq!(checked(big, serde_json::json!({})).unwrap().cost, 606);
+    }
+
+    #[test]
+    fn nested_pages_multiply() {
+        // A page of 100 users, each with a page of 100 notifications, is refused.
+        let sdl = SDL.replace(
+            "type User implements Node { id: ID!, nickname: String }",
+            "type User implements Node { id: ID!, nickname: String, notifications(first: Int): NotificationConnection! }",
+        );
+        let shape = SchemaShape::from_sdl(&sdl).unwrap();
+        let limits = Limits {
+            max_complexity: 1000,
+            max_aliases: 3,
+            introspection: false,
+        };
+        let q = "{ nodes(ids: [\"a\", \"b\"]) { ... on User { notifications(first: 100) { edges { node { title } } } } } }";
+        let mut req = Request::new(q);
+        // 2 ids × (1 + 2 + 100 × 2)
+        assert_eq!(check(&shape, &limits, &mut req).unwrap().cost, 406);
+        let q = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on User { notifications(first: 100) { edges { node { title } } } } } }";
+        let ids: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        let mut req =
+            Request::new(q).variables(Variables::from_json(serde_json::json!({ "ids": ids })));
         assert_eq!(
-            error_code(&checked(big, serde_json::json!({})).err().unwrap()),
+            error_code(&check(&shape, &limits, &mut req).err().unwrap()),
             "QUERY_TOO_COMPLEX"
+        );
+    }
+
+    #[test]
+    fn lists_count_three_items_and_nested_lists_multiply() {
+        let sdl = SDL.replace(
+            "type User implements Node { id: ID!, nickname: String }",
+            "type User implements Node { id: ID!, nickname: String, roles: [String!]!, friends: [User!]! }",
+        );
+        let shape = SchemaShape::from_sdl(&sdl).unwrap();
+        let limits = Limits {
+            max_complexity: 1000,
+            max_aliases: 3,
+            introspection: false,
+        };
+        let cost = |q: &str| check(&shape, &limits, &mut Request::new(q)).unwrap().cost;
+        // A list of scalars is free; friends { id }: 1 + 3 × 0.
+        assert_eq!(cost("{ me { roles friends { id } } }"), 2);
+        // me 1 + friends (1 + 3 × (friends 1 + 3 × 0)) = 5
+        assert_eq!(cost("{ me { friends { friends { id } } } }"), 5);
+        // The page's own list (`edges`) is counted by the page size, not again.
+        assert_eq!(
+            cost("{ notifications(first: 10) { edges { node { id } } } }"),
+            22
         );
     }
 
     #[test]
     fn fragments_count_on_their_type() {
         let q = "{ nodes(ids: [\"a\", \"b\"]) { ...F } } fragment F on User { id nickname }";
-        assert_eq!(checked(q, serde_json::json!({})).unwrap().cost, 5);
+        assert_eq!(checked(q, serde_json::json!({})).unwrap().cost, 2);
     }
 
     #[test]

@@ -335,6 +335,8 @@ async fn execute(
         started.elapsed(),
         resp.errors.iter().map(guardrails::error_code),
     );
+    // A response that could have come from memory says it did not.
+    let cacheable = pending.is_some();
     // Stored without `sqlStatements`: serving it again runs none.
     let stored = match pending {
         Some(p) if resp.errors.is_empty() => {
@@ -344,18 +346,23 @@ async fn execute(
         }
         _ => None,
     };
-    if app.config.report_sql_statements {
-        resp.extensions.insert(
-            "sqlStatements".into(),
-            async_graphql::Value::from(scope.sql_statements()),
-        );
-    } else if let Some(body) = stored {
-        let mut r = body_response(body, &rid);
+    let mut r = match stored {
+        Some(body) if !app.config.report_sql_statements => body_response(body, &rid),
+        _ => {
+            if app.config.report_sql_statements {
+                resp.extensions.insert(
+                    "sqlStatements".into(),
+                    async_graphql::Value::from(scope.sql_statements()),
+                );
+            }
+            json_response(&resp, &rid)
+        }
+    };
+    if cacheable {
         r.headers_mut()
-            .insert("x-cache", HeaderValue::from_static("hit"));
-        return r;
+            .insert("x-cache", HeaderValue::from_static("miss"));
     }
-    json_response(&resp, &rid)
+    r
 }
 
 /// A stored body reporting that serving it ran no statement (tests and profiling only).

@@ -4,11 +4,8 @@
 //! history row and one event. A notification whose amount differs from what was asked changes
 //! nothing and alerts the staff who look after orders and money.
 use chrono::Utc;
-use entity::{order, order_line, payment, payment_alert, product, sku, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
-    sea_query::{Expr, ExprTrait},
-};
+use entity::{order, order_line, payment, payment_alert, user};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 
 use super::{
     errors::{OrderErrorCode, OrderResult, reject, reject_whole},
@@ -19,6 +16,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::Permission,
+    catalog::{self, service::Sold},
     db::WriteTx,
     error::AppError,
     notifications::service::{NewNotification, notify, staff_with},
@@ -246,35 +244,20 @@ async fn record_in(app: &AppState, tx: &WriteTx, n: &Notified<'_>) -> Result<Rec
         return Ok(Recorded::PaidTooLate);
     };
     let lines = lifecycle::lines_of(&**tx, paid.id).await?;
-    count_sales(tx, &lines).await?;
+    let sold: Vec<Sold> = lines
+        .iter()
+        .map(|l| Sold {
+            product_id: l.product_id,
+            sku_id: l.sku_id,
+            quantity: l.quantity,
+        })
+        .collect();
+    catalog::service::count_sales(tx, &sold).await?;
     crate::distribution::commissions::on_paid(app, tx, &paid, &lines).await?;
     if crate::distribution::recruitment::on_paid(tx, paid.user_id).await? {
         app.principals.invalidate(paid.user_id);
     }
     Ok(Recorded::Paid)
-}
-
-/// Units sold count when the money arrives (for "sort by sales" and reports).
-async fn count_sales(tx: &WriteTx, lines: &[order_line::Model]) -> Result<(), AppError> {
-    for line in lines {
-        sku::Entity::update_many()
-            .col_expr(
-                sku::Column::Sales,
-                Expr::col(sku::Column::Sales).add(line.quantity),
-            )
-            .filter(sku::Column::Id.eq(line.sku_id))
-            .exec(&**tx)
-            .await?;
-        product::Entity::update_many()
-            .col_expr(
-                product::Column::Sales,
-                Expr::col(product::Column::Sales).add(line.quantity),
-            )
-            .filter(product::Column::Id.eq(line.product_id))
-            .exec(&**tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Why a provider cannot take this payment.

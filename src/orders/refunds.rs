@@ -505,12 +505,17 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
         return Ok(r);
     };
     let mut refunded_line_ids = Vec::new();
+    let mut goods = crate::distribution::commissions::RefundedGoods::default();
     for rl in refund_lines(&tx, r.id).await? {
         refunded_line_ids.push(rl.order_line_id);
         let line = order_line::Entity::find_by_id(rl.order_line_id)
             .one(&*tx)
             .await?
             .ok_or_else(|| AppError::not_found("order line"))?;
+        if !line.is_gift {
+            goods.amount_fen += rl.amount_fen;
+            goods.units += rl.quantity;
+        }
         // Units never shipped go back on the shelf; returned ones came back on receipt.
         let unshipped = Ord::max(
             line.quantity - line.shipped_quantity - line.refunded_quantity,
@@ -560,7 +565,7 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
         &tx,
         &updated,
         &refunded_lines,
-        r.amount_fen,
+        goods,
         &r.refund_no,
     )
     .await?;

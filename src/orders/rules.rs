@@ -120,7 +120,8 @@ pub fn next_states(from: OrderStatus, before_refund: Option<OrderStatus>) -> Vec
 pub enum OrderSource {
     /// Bought without a distributor.
     Direct,
-    /// Through the buyer's binding to a distributor or a share code.
+    /// Through the buyer's binding to a distributor or a share code; for a distributor's own
+    /// order, through themselves (self-purchase on) or their inviter.
     Distributor,
     /// Through a group-buying campaign.
     GroupBuy,

@@ -89,6 +89,9 @@ pub struct SearchQuery {
     pub in_stock_only: bool,
     /// Staff only; otherwise only on-sale products match.
     pub include_unpublished: bool,
+    /// Products that match nothing, whatever the index says about them (the caller knows
+    /// better: they changed and the index has not caught up).
+    pub exclude_ids: Vec<i64>,
     /// Ties are broken by product id, descending.
     pub sort: SearchSort,
     pub offset: usize,
@@ -107,6 +110,7 @@ impl Default for SearchQuery {
             price_max_fen: None,
             in_stock_only: false,
             include_unpublished: false,
+            exclude_ids: Vec::new(),
             sort: SearchSort::default(),
             offset: 0,
             limit: 20,

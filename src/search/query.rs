@@ -53,6 +53,12 @@ pub(super) fn build_query(
             Box::new(ConstScoreQuery::new(f, 0.0)) as Box<dyn Query>,
         )
     }));
+    if !q.exclude_ids.is_empty() {
+        if clauses.is_empty() {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        clauses.push((Occur::MustNot, any_of(fields.id, &q.exclude_ids)));
+    }
     if clauses.is_empty() {
         return (Box::new(AllQuery), false);
     }

@@ -217,6 +217,30 @@ fn chinese_words_match_as_people_type_them() {
 }
 
 #[test]
+fn excluded_products_are_in_no_hit_count_or_facet() {
+    let index = catalog_index();
+    let index = index.as_ref();
+    let docs = catalog();
+    for q in [query("鞋"), SearchQuery::default()] {
+        let all = index.search(&q).unwrap();
+        let excluded = SearchQuery {
+            exclude_ids: vec![1, 3],
+            ..q.clone()
+        };
+        let rest = index.search(&excluded).unwrap();
+        let expected: Vec<i64> = all
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| ![1, 3].contains(id))
+            .collect();
+        assert_eq!(rest.ids, expected);
+        assert_eq!(rest.total, all.total - 2);
+        assert_facets_add_up(index, &excluded, &docs);
+    }
+}
+
+#[test]
 fn keywords_that_match_nothing_return_nothing() {
     let index = catalog_index();
     let index = index.as_ref();

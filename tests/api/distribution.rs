@@ -13,27 +13,27 @@ use crate::{
     support::*,
 };
 
-const APPLY: &str = "mutation($input: ApplyForDistributorInput!) { applyForDistributor(input: $input) { application { id status reason } distributor { id referralCode } userErrors { code field message } } }";
-const REVIEW: &str = "mutation($input: ReviewApplicationInput!) { reviewDistributorApplication(input: $input) { application { status reason } distributor { id referralCode } userErrors { code field message } } }";
-const BIND: &str = "mutation($code: String!) { bindReferrer(code: $code) { boundTo changed userErrors { code message } } }";
+pub(crate) const APPLY: &str = "mutation($input: ApplyForDistributorInput!) { applyForDistributor(input: $input) { application { id status reason } distributor { id referralCode } userErrors { code field message } } }";
+pub(crate) const REVIEW: &str = "mutation($input: ReviewApplicationInput!) { reviewDistributorApplication(input: $input) { application { status reason } distributor { id referralCode } userErrors { code field message } } }";
+pub(crate) const BIND: &str = "mutation($code: String!) { bindReferrer(code: $code) { boundTo changed userErrors { code message } } }";
 const SETTINGS: &str = "mutation($input: DistributionSettingsInput!) { updateDistributionSettings(input: $input) { settings { recruitmentMode bindingMode } userErrors { code field message } } }";
-const RULES: &str = "mutation($input: CommissionRulesInput!) { publishCommissionRules(input: $input) { rules { version rates base } userErrors { code field message } } }";
+pub(crate) const RULES: &str = "mutation($input: CommissionRulesInput!) { publishCommissionRules(input: $input) { rules { version rates base } userErrors { code field message } } }";
 const MY_COMMISSIONS: &str = "query { myCommissions { edges { node { id tier status base rate fixedPerUnit amount reversedAmount orderNo productName buyer distributor { id } } } } }";
 const BALANCE: &str = "query { myBalance { available frozen pendingCommission lifetimeEarned } }";
 const WITHDRAW: &str = "mutation($input: RequestWithdrawalInput!) { requestWithdrawal(input: $input) { withdrawal { id status amount fee netAmount account } balance { available frozen } userErrors { code field message } } }";
 const CHANGES: &str = "subscription { commissionChanged { kind amount reversedAmount orderNo available frozen records } }";
 
 /// A shop with a ¥100.00 product costing ¥60.00, its owner, and a buyer with an address.
-struct Shop {
-    s: TestServer,
-    boss: Account,
-    buyer: Account,
-    address: String,
-    sku: Value,
-    product: Value,
+pub(crate) struct Shop {
+    pub(crate) s: TestServer,
+    pub(crate) boss: Account,
+    pub(crate) buyer: Account,
+    pub(crate) address: String,
+    pub(crate) sku: Value,
+    pub(crate) product: Value,
 }
 
-async fn shop() -> Shop {
+pub(crate) async fn shop() -> Shop {
     let s = TestServer::start_with(|c| {
         c.order_after_sales_days = 0;
         // Settlement runs are started by the tests, at the times they choose.
@@ -65,15 +65,15 @@ async fn shop() -> Shop {
 }
 
 /// A distributor: their account, global id and referral code.
-struct Dist {
-    a: Account,
-    id: String,
-    code: String,
+pub(crate) struct Dist {
+    pub(crate) a: Account,
+    pub(crate) id: String,
+    pub(crate) code: String,
 }
 
 impl Shop {
     /// Registers `phone`, binds it to `inviter` (if any), applies and is approved by staff.
-    async fn distributor(&self, phone: &str, inviter: Option<&Dist>) -> Dist {
+    pub(crate) async fn distributor(&self, phone: &str, inviter: Option<&Dist>) -> Dist {
         let a = register(&self.s, phone, "Secret123").await;
         if let Some(i) = inviter {
             let b = self
@@ -115,7 +115,7 @@ impl Shop {
     }
 
     /// The seed's chain: D3 at the top, D2 invited by D3, D1 by D2, and the buyer bound to D1.
-    async fn chain(&self) -> (Dist, Dist, Dist) {
+    pub(crate) async fn chain(&self) -> (Dist, Dist, Dist) {
         let d3 = self.distributor("13800008003", None).await;
         let d2 = self.distributor("13800008002", Some(&d3)).await;
         let d1 = self.distributor("13800008011", Some(&d2)).await;
@@ -128,7 +128,13 @@ impl Shop {
     }
 
     /// Places an order of `quantity` units as `buyer`; returns its id.
-    async fn place(&self, buyer: &Account, address: &str, quantity: i64, key: &str) -> Value {
+    pub(crate) async fn place(
+        &self,
+        buyer: &Account,
+        address: &str,
+        quantity: i64,
+        key: &str,
+    ) -> Value {
         let placed = place(
             &self.s,
             &buyer.token,
@@ -141,7 +147,7 @@ impl Shop {
         placed["order"]["id"].clone()
     }
 
-    async fn pay(&self, buyer: &Account, order: &Value) {
+    pub(crate) async fn pay(&self, buyer: &Account, order: &Value) {
         let paid = self
             .s
             .data(Some(&buyer.token), PAY, json!({ "id": order, "p": "DEV" }))
@@ -150,14 +156,19 @@ impl Shop {
     }
 
     /// The buyer orders and pays `quantity` units.
-    async fn buy(&self, quantity: i64, key: &str) -> Value {
+    pub(crate) async fn buy(&self, quantity: i64, key: &str) -> Value {
         let order = self.place(&self.buyer, &self.address, quantity, key).await;
         self.pay(&self.buyer, &order).await;
         order
     }
 
     /// Approve, ship, buyer confirms, after-sales window (0 days) closes: COMPLETED.
-    async fn complete(&self, order: &Value) {
+    pub(crate) async fn complete(&self, order: &Value) {
+        self.complete_for(&self.buyer, order).await
+    }
+
+    /// `complete` for an order `buyer` placed.
+    pub(crate) async fn complete_for(&self, buyer: &Account, order: &Value) {
         let t = Some(self.boss.token.as_str());
         let a = self
             .s
@@ -181,7 +192,7 @@ impl Shop {
         let c = self
             .s
             .data(
-                Some(&self.buyer.token),
+                Some(&buyer.token),
                 "mutation($id: ID!) { confirmReceipt(orderId: $id) { order { status } userErrors { code } } }",
                 json!({ "id": order }),
             )
@@ -205,7 +216,7 @@ impl Shop {
     }
 
     /// Runs the settlement as if it were `days_ahead` days from now.
-    async fn settle(&self, days_ahead: i64) -> bool {
+    pub(crate) async fn settle(&self, days_ahead: i64) -> bool {
         let outcome = distmall::distribution::settlement::run(
             self.s.app(),
             Utc::now() + chrono::Duration::days(days_ahead),
@@ -216,7 +227,7 @@ impl Shop {
         matches!(outcome, distmall::distribution::settlement::Settled::Ran(_))
     }
 
-    async fn commissions(&self, d: &Dist) -> Vec<Value> {
+    pub(crate) async fn commissions(&self, d: &Dist) -> Vec<Value> {
         self.s
             .data(Some(&d.a.token), MY_COMMISSIONS, json!({}))
             .await["myCommissions"]["edges"]
@@ -227,11 +238,11 @@ impl Shop {
             .collect()
     }
 
-    async fn balance(&self, d: &Dist) -> Value {
+    pub(crate) async fn balance(&self, d: &Dist) -> Value {
         self.s.data(Some(&d.a.token), BALANCE, json!({})).await["myBalance"].clone()
     }
 
-    async fn publish_rules(&self, input: Value) -> Value {
+    pub(crate) async fn publish_rules(&self, input: Value) -> Value {
         let d = self
             .s
             .data(Some(&self.boss.token), RULES, json!({ "input": input }))
@@ -249,7 +260,7 @@ fn rand_suffix(order: &Value) -> i64 {
         .fold(0i64, |h, b| (h * 31 + i64::from(b)) % 1_000_000_000)
 }
 
-fn amounts(records: &[Value]) -> Vec<(i64, String, String)> {
+pub(crate) fn amounts(records: &[Value]) -> Vec<(i64, String, String)> {
     records
         .iter()
         .map(|r| {
@@ -832,10 +843,10 @@ async fn self_purchase_pays_the_buyer_only_when_switched_on() {
 }
 
 const REQUEST_REFUND: &str = "mutation($input: RequestRefundInput!) { requestRefund(input: $input) { refund { id } userErrors { code message } } }";
-const OPEN_REFUND: &str = "mutation($input: RequestRefundInput!) { openRefund(input: $input) { refund { id } userErrors { code message } } }";
-const APPROVE_REFUND: &str = "mutation($id: ID!) { approveRefund(id: $id) { refund { status amount } order { status } userErrors { code message } } }";
+pub(crate) const OPEN_REFUND: &str = "mutation($input: RequestRefundInput!) { openRefund(input: $input) { refund { id } userErrors { code message } } }";
+pub(crate) const APPROVE_REFUND: &str = "mutation($id: ID!) { approveRefund(id: $id) { refund { status amount } order { status } userErrors { code message } } }";
 
-async fn line_of(shop: &Shop, order: &Value) -> Value {
+pub(crate) async fn line_of(shop: &Shop, order: &Value) -> Value {
     shop.s
         .data(
             Some(&shop.boss.token),
@@ -846,13 +857,24 @@ async fn line_of(shop: &Shop, order: &Value) -> Value {
         .clone()
 }
 
-async fn refund(shop: &Shop, order: &Value, quantity: i64, by_staff: bool) {
+pub(crate) async fn refund(shop: &Shop, order: &Value, quantity: i64, by_staff: bool) {
+    refund_as(shop, &shop.buyer, order, quantity, by_staff).await
+}
+
+/// `refund` of an order `buyer` placed.
+pub(crate) async fn refund_as(
+    shop: &Shop,
+    buyer: &Account,
+    order: &Value,
+    quantity: i64,
+    by_staff: bool,
+) {
     let line = line_of(shop, order).await;
     let input = json!({ "input": { "orderId": order, "kind": if by_staff { "RETURN" } else { "REFUND_ONLY" }, "lines": [{ "orderLineId": line, "quantity": quantity }], "reason": "质量问题" } });
     let (token, query, field) = if by_staff {
         (&shop.boss.token, OPEN_REFUND, "openRefund")
     } else {
-        (&shop.buyer.token, REQUEST_REFUND, "requestRefund")
+        (&buyer.token, REQUEST_REFUND, "requestRefund")
     };
     let r = shop.s.data(Some(token), query, input).await[field].clone();
     assert_eq!(r["userErrors"], json!([]), "{r}");

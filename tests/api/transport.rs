@@ -117,7 +117,11 @@ async fn deep_complex_and_alias_heavy_queries_are_refused() {
     assert!(resp["data"].is_null());
 
     let a = register(&s, "13800000052", "Secret123").await;
-    let page = "notifications(first: 100) { edges { cursor node { id kind title body link read readAt createdAt } } }";
+    // Lists nested in lists multiply what one response holds, batched or not.
+    let explosive = "{ products(first: 100) { edges { node { skus { product { skus { product { skus { product { images { url } } } } } } } } } } }";
+    let resp = s.gql(Some(&a.token), explosive, json!({})).await;
+    assert_eq!(error_code(&resp), "QUERY_TOO_COMPLEX", "{resp}");
+    let page = "myOrders(first: 100) { edges { node { lines { sku { product { skus { specValues { spec } } } } } } } }";
     let heavy = format!("{{ a: {page} b: {page} c: {page} }}");
     let resp = s.gql(Some(&a.token), &heavy, json!({})).await;
     assert_eq!(error_code(&resp), "QUERY_TOO_COMPLEX", "{resp}");
@@ -139,6 +143,39 @@ async fn deep_complex_and_alias_heavy_queries_are_refused() {
         )
         .await;
     assert_eq!(error_code(&resp), "BAD_USER_INPUT");
+}
+
+/// The documented page size is usable: the dashboard's order desk and the shop's product
+/// listing, as the playground shows them, fit the cost limit with `first: 100`.
+#[tokio::test]
+async fn the_largest_page_of_the_everyday_lists_fits_the_cost_limit() {
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    let examples = distmall::playground_examples();
+    let example = |name: &str| {
+        examples
+            .iter()
+            .find(|e| e["name"].as_str().is_some_and(|n| n.starts_with(name)))
+            .unwrap_or_else(|| panic!("example {name}"))
+            .clone()
+    };
+    for (name, token) in [
+        ("09-orders", Some(boss.token.as_str())),
+        ("08-search-products", None),
+    ] {
+        let e = example(name);
+        let query = e["query"]
+            .as_str()
+            .unwrap()
+            .replace("first: 20", "first: 100");
+        assert!(query.contains("first: 100"), "{query}");
+        let resp = s.gql(token, &query, e["variables"].clone()).await;
+        assert!(resp["errors"].is_null(), "{name}: {resp}");
+        let cost = resp["extensions"]["cost"]["requestedQueryCost"]
+            .as_u64()
+            .unwrap();
+        assert!(cost <= 2500, "{name} costs {cost}");
+    }
 }
 
 #[tokio::test]
