@@ -32,8 +32,8 @@ use super::{
     types::{
         Balance, Commission, CommissionRulesView, DistributionSettingsView, Distributor,
         DistributorApplication, DistributorLevel, DistributorPerformance, LedgerEntry,
-        MonthlyReport, RankedDistributor, SettlementRun, ShareLink, TeamCounts, TeamMember,
-        Withdrawal, can_read_commission, can_read_withdrawal,
+        MonthlyReport, RankedDistributor, SettlementRun, ShareLink, TeamConnection, TeamEdge,
+        TeamMember, UplineEntry, Withdrawal, can_read_commission, can_read_withdrawal,
     },
     withdrawals::{self, WithdrawalChannel, WithdrawalRequest, WithdrawalStatus},
 };
@@ -145,23 +145,23 @@ async fn team_page(
         .distributors
         .load_many(page.rows.iter().map(|r| r.descendant_user_id))
         .await?;
-    let mut page = page;
+    let (has_previous_page, has_next_page) = (page.has_previous(), page.has_next());
     // Distributors are never deleted; a row without one is skipped rather than trusted.
-    page.rows
-        .retain(|r| found.contains_key(&r.descendant_user_id));
-    let members = page.into_page(|r| TeamMember {
-        d: found[&r.descendant_user_id].clone(),
-        depth: r.depth,
-        joined_at: Some(r.created_at),
-    });
-    Ok(TeamConnection { counts, members })
-}
-
-/// A page of a team, with the count per level.
-#[derive(SimpleObject)]
-pub struct TeamConnection {
-    counts: TeamCounts,
-    members: Page<TeamMember>,
+    let edges = page
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            let member = found.get(&row.descendant_user_id)?.clone();
+            Some(TeamEdge { row, member })
+        })
+        .collect();
+    Ok(TeamConnection {
+        edges,
+        has_previous_page,
+        has_next_page,
+        counts,
+        depth,
+    })
 }
 
 #[derive(InputObject, Default)]
@@ -379,7 +379,7 @@ impl DistributionQuery {
     }
 
     /// The distributors above the caller, nearest first (at most three).
-    async fn my_upline(&self, ctx: &Context<'_>) -> Result<Vec<TeamMember>> {
+    async fn my_upline(&self, ctx: &Context<'_>) -> Result<Vec<UplineEntry>> {
         let me = distributor_caller(ctx)?;
         let ids = team::upline(ctx.app().db.conn(), me.user_id, 3).await?;
         let found = ctx
@@ -392,10 +392,9 @@ impl DistributionQuery {
             .skip(1)
             .enumerate()
             .filter_map(|(i, id)| {
-                found.get(id).map(|d| TeamMember {
-                    d: d.clone(),
-                    depth: -(i as i32 + 1),
-                    joined_at: None,
+                found.get(id).map(|d| UplineEntry {
+                    distance: i as i32 + 1,
+                    member: TeamMember(d.clone()),
                 })
             })
             .collect())

@@ -403,7 +403,7 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
         .s
         .data(
             Some(&d3.a.token),
-            "query { myTeam(depth: 3) { counts { level1 level2 level3 total } members { edges { node { name depth phone sales } } } } }",
+            "query { myTeam(depth: 3) { counts { level1 level2 level3 total } totalCount edges { depth sales node { name phone } } } }",
             json!({}),
         )
         .await;
@@ -411,16 +411,17 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
         team["myTeam"]["counts"],
         json!({ "level1": 1, "level2": 1, "level3": 1, "total": 3 })
     );
-    let depths: Vec<i64> = team["myTeam"]["members"]["edges"]
+    assert_eq!(team["myTeam"]["totalCount"], 3);
+    let depths: Vec<i64> = team["myTeam"]["edges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["node"]["depth"].as_i64().unwrap())
+        .map(|e| e["depth"].as_i64().unwrap())
         .collect();
     assert_eq!(depths, vec![3, 2, 1], "newest first, with their depth");
     // Team members' phones are masked.
     assert!(
-        team["myTeam"]["members"]["edges"][0]["node"]["phone"]
+        team["myTeam"]["edges"][0]["node"]["phone"]
             .as_str()
             .unwrap()
             .contains('*')
@@ -433,13 +434,13 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
             .s
             .data(
                 Some(&d3.a.token),
-                "query($after: String) { myTeam(depth: 3, first: 1, after: $after) { members { edges { node { id } } pageInfo { hasNextPage endCursor } } } }",
+                "query($after: String) { myTeam(depth: 3, first: 1, after: $after) { edges { node { distributorId } } pageInfo { hasNextPage endCursor } } }",
                 json!({ "after": after }),
             )
             .await;
-        let members = &page["myTeam"]["members"];
+        let members = &page["myTeam"];
         seen.push(
-            members["edges"][0]["node"]["id"]
+            members["edges"][0]["node"]["distributorId"]
                 .as_str()
                 .unwrap()
                 .to_string(),
@@ -456,42 +457,58 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
         .s
         .data(
             Some(&d3.a.token),
-            "query { myTeam(depth: 3, last: 2) { members { edges { node { id } } pageInfo { hasPreviousPage } } } }",
+            "query { myTeam(depth: 3, last: 2) { edges { node { distributorId } } pageInfo { hasPreviousPage } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        last["myTeam"]["members"]["edges"],
-        json!([{ "node": { "id": d1.id } }, { "node": { "id": d2.id } }])
+        last["myTeam"]["edges"],
+        json!([{ "node": { "distributorId": d1.id } }, { "node": { "distributorId": d2.id } }])
     );
-    assert_eq!(
-        last["myTeam"]["members"]["pageInfo"]["hasPreviousPage"],
-        true
-    );
+    assert_eq!(last["myTeam"]["pageInfo"]["hasPreviousPage"], true);
     let one_level = shop
         .s
         .data(
             Some(&d3.a.token),
-            "query { myTeam(depth: 1) { members { edges { node { id } } } } }",
+            "query { myTeam(depth: 1) { edges { node { distributorId } } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        one_level["myTeam"]["members"]["edges"],
-        json!([{ "node": { "id": d2.id } }])
+        one_level["myTeam"]["edges"],
+        json!([{ "node": { "distributorId": d2.id } }])
     );
     let upline = shop
         .s
         .data(
             Some(&d4.a.token),
-            "query { myUpline { id depth sales } }",
+            "query { myUpline { distance member { distributorId } } }",
             json!({}),
         )
         .await;
-    // Those above are named, but their business is their own.
     assert_eq!(
         upline["myUpline"],
-        json!([{ "id": d1.id, "depth": -1, "sales": null }, { "id": d2.id, "depth": -2, "sales": null }, { "id": d3.id, "depth": -3, "sales": null }])
+        json!([
+            { "distance": 1, "member": { "distributorId": d1.id } },
+            { "distance": 2, "member": { "distributorId": d2.id } },
+            { "distance": 3, "member": { "distributorId": d3.id } }
+        ])
+    );
+    // Those above are named, but their business is their own: the upline has no sales.
+    let sales = shop
+        .s
+        .gql(
+            Some(&d4.a.token),
+            "query { myUpline { member { sales } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        sales["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sales"),
+        "{sales}"
     );
 
     // Nobody binds to themselves; an upline cannot bind to their own team.
@@ -1331,11 +1348,14 @@ async fn recruitment_follows_the_form_and_the_mode() {
         .s
         .data(
             t(&invited).as_deref(),
-            "query { myUpline { id } myDistributor { referralCode } }",
+            "query { myUpline { member { distributorId } } myDistributor { referralCode } }",
             json!({}),
         )
         .await;
-    assert_eq!(up["myUpline"], json!([{ "id": inviter.id }]));
+    assert_eq!(
+        up["myUpline"],
+        json!([{ "member": { "distributorId": inviter.id } }])
+    );
     assert_eq!(
         up["myDistributor"]["referralCode"].as_str().unwrap().len(),
         8
@@ -1439,6 +1459,32 @@ async fn performance_ranking_and_the_monthly_report() {
             { "rank": 3, "distributor": { "id": d3.id }, "performance": { "commission": { "estimated": "15.00" } } }
         ])
     );
+    // A ranked distributor is the same `Distributor` in every ranking and list: the place and
+    // the period's figures are on the ranking entry, which has no id of its own.
+    const RANKED: &str = "query($by: RankBy!) { distributorRanking(period: MONTH, by: $by) { rank distributor { __typename id name referralCode sales orderCount level { __typename id } inviter { __typename id name } } performance { orders sales commission { estimated } } } }";
+    let mut rankings = Vec::new();
+    for by in ["COMMISSION", "SALES", "ORDERS"] {
+        rankings.push(
+            shop.s
+                .data(Some(&shop.boss.token), RANKED, json!({ "by": by }))
+                .await,
+        );
+    }
+    let listed = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "query { distributors { edges { node { __typename id name referralCode sales orderCount } } } }",
+            json!({}),
+        )
+        .await;
+    let seen = assert_cache_consistent(&[
+        ("by commission", &rankings[0]),
+        ("by sales", &rankings[1]),
+        ("by orders", &rankings[2]),
+        ("distributors", &listed),
+    ]);
+    assert_eq!(seen[&("Distributor".to_string(), d1.id.clone())], 4);
 
     // On the 1st the month's reports are written, once.
     let due = first_of_next_month();
@@ -1546,4 +1592,133 @@ async fn levels_rise_with_achievements_and_pay_their_own_rates() {
         user_error_codes(&held["deleteDistributorLevel"]),
         vec!["INVALID_SETTINGS"]
     );
+}
+
+/// Every `TeamEdge` of a team page: `(member's distributor id, depth)`, in page order.
+fn depths(team: &Value) -> Vec<(String, i64)> {
+    team["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["distributorId"].as_str().unwrap().to_string(),
+                e["depth"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_team_member_is_the_same_object_in_every_tree_and_upline() {
+    let shop = shop().await;
+    // 王总 (D3) recruited 李姐 (D2), who recruited 小张 (D1); D4 joined under 小张.
+    let (d1, d2, d3) = shop.chain().await;
+    let d4 = shop.distributor("13800008004", Some(&d1)).await;
+    shop.buy(1, "tree").await;
+    let staff = Some(shop.boss.token.as_str());
+    const MEMBER: &str =
+        "__typename id distributorId name phone active approvedAt level { __typename id name }";
+    let tree = format!(
+        "query($d: ID!) {{ distributorTeam(distributorId: $d, depth: 3) {{ totalCount counts {{ level1 level2 level3 total }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} edges {{ cursor depth joinedAt sales orderCount node {{ {MEMBER} }} }} }} }}"
+    );
+    let my_tree = format!(
+        "query {{ myTeam(depth: 3) {{ totalCount edges {{ depth sales node {{ {MEMBER} }} }} nodes {{ {MEMBER} }} }} }}"
+    );
+    let upline = format!("query {{ myUpline {{ distance member {{ {MEMBER} }} }} }}");
+    let inviter = format!(
+        "query($d: ID!) {{ distributor(id: $d) {{ __typename id name inviter {{ {MEMBER} }} }} }}"
+    );
+    // The dashboard opens 王总's tree, then 李姐's; each distributor opens their own.
+    let wang_tree = shop.s.data(staff, &tree, json!({ "d": d3.id })).await;
+    let li_tree = shop.s.data(staff, &tree, json!({ "d": d2.id })).await;
+    let wang_own = shop.s.data(Some(&d3.a.token), &my_tree, json!({})).await;
+    let li_own = shop.s.data(Some(&d2.a.token), &my_tree, json!({})).await;
+    let d4_upline = shop.s.data(Some(&d4.a.token), &upline, json!({})).await;
+    let zhang_upline = shop.s.data(Some(&d1.a.token), &upline, json!({})).await;
+    let d4_inviter = shop.s.data(staff, &inviter, json!({ "d": d4.id })).await;
+    let zhang_inviter = shop.s.data(staff, &inviter, json!({ "d": d1.id })).await;
+    let seen = assert_cache_consistent(&[
+        ("王总's tree", &wang_tree),
+        ("李姐's tree", &li_tree),
+        ("王总's own tree", &wang_own),
+        ("李姐's own tree", &li_own),
+        ("D4's upline", &d4_upline),
+        ("小张's upline", &zhang_upline),
+        ("D4's inviter", &d4_inviter),
+        ("小张's inviter", &zhang_inviter),
+    ]);
+
+    // Where 小张 stands differs per tree, and is said on the edges.
+    let wang = &wang_tree["distributorTeam"];
+    let li = &li_tree["distributorTeam"];
+    assert_eq!(
+        depths(wang),
+        vec![(d4.id.clone(), 3), (d1.id.clone(), 2), (d2.id.clone(), 1)]
+    );
+    assert_eq!(depths(li), vec![(d4.id.clone(), 2), (d1.id.clone(), 1)]);
+    assert_eq!(wang["totalCount"], 3);
+    assert_eq!(
+        li["counts"],
+        json!({ "level1": 1, "level2": 1, "level3": 0, "total": 2 })
+    );
+    // Those above see a member's sales: 小张 sold the ¥100.00 order.
+    assert_eq!(wang["edges"][1]["sales"], "100.00");
+    assert_eq!(wang["edges"][1]["orderCount"], 1);
+    assert_eq!(li["edges"][1]["sales"], "100.00");
+    // 小张 is one object everywhere: four trees, D4's upline and D4's inviter; and it is not
+    // the `Distributor` record (a different id, so Relay's id-keyed store keeps them apart).
+    let zhang = wang["edges"][1]["node"].clone();
+    assert_ne!(zhang["id"], json!(d1.id));
+    assert_eq!(zhang["distributorId"], json!(d1.id));
+    assert!(zhang["phone"].as_str().unwrap().contains('*'));
+    let key = (
+        "TeamMember".to_string(),
+        zhang["id"].as_str().unwrap().to_string(),
+    );
+    assert!(
+        seen[&key] >= 7,
+        "小张 compared in every response: {}",
+        seen[&key]
+    );
+    assert_eq!(d4_inviter["distributor"]["inviter"]["id"], zhang["id"]);
+    assert_eq!(
+        d4_upline["myUpline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (
+                u["distance"].as_i64().unwrap(),
+                u["member"]["distributorId"].clone()
+            ))
+            .collect::<Vec<_>>(),
+        vec![(1, json!(d1.id)), (2, json!(d2.id)), (3, json!(d3.id))]
+    );
+    // Upline entries show no sales at all.
+    assert!(d4_upline["myUpline"][0].get("sales").is_none());
+
+    // A TeamMember is a Node, for those who may see it: its team above, its upline below,
+    // itself and staff; not a stranger in another tree.
+    let stranger = shop.distributor("13800008005", None).await;
+    const NODE: &str =
+        "query($id: ID!) { node(id: $id) { __typename id ... on TeamMember { name } } }";
+    for (who, sees) in [
+        (&d3.a, true),
+        (&d4.a, true),
+        (&d1.a, true),
+        (&shop.boss, true),
+        (&stranger.a, false),
+        (&shop.buyer, false),
+    ] {
+        let n = shop
+            .s
+            .data(Some(&who.token), NODE, json!({ "id": zhang["id"] }))
+            .await;
+        if sees {
+            assert_eq!(n["node"]["id"], zhang["id"], "{n}");
+            assert_eq!(n["node"]["__typename"], "TeamMember");
+        } else {
+            assert_eq!(n["node"], Value::Null, "{n}");
+        }
+    }
 }
