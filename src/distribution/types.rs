@@ -58,6 +58,27 @@ pub fn can_read_withdrawal(viewer: &Viewer, w: &withdrawal::Model) -> bool {
         .is_some_and(|me| me.user_id == w.user_id || me.has(Permission::Finance))
 }
 
+/// Whether a distributor may earn, recruit and share.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistributorStatus {
+    /// Earns commission, recruits and shares.
+    Active,
+    /// Disabled by staff (`setDistributorEnabled`): loses the DISTRIBUTOR role, earns no new
+    /// commission, their referral code binds nobody and they cannot withdraw; their team,
+    /// records and balance stay.
+    Disabled,
+}
+
+impl DistributorStatus {
+    pub fn of(d: &distributor::Model) -> Self {
+        if d.status == super::team::STATUS_ACTIVE {
+            DistributorStatus::Active
+        } else {
+            DistributorStatus::Disabled
+        }
+    }
+}
+
 /// A distributor's profile.
 pub struct Distributor(pub distributor::Model);
 
@@ -72,9 +93,9 @@ impl Distributor {
     async fn referral_code(&self) -> &str {
         &self.0.referral_code
     }
-    /// `ACTIVE` or `DISABLED`.
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Whether the distributor is active or disabled by staff.
+    async fn status(&self) -> DistributorStatus {
+        DistributorStatus::of(&self.0)
     }
     async fn name(&self) -> &str {
         &self.0.name

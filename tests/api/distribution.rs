@@ -1722,3 +1722,96 @@ async fn a_team_member_is_the_same_object_in_every_tree_and_upline() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_order_names_its_distributor_profile_to_those_who_may_see_it() {
+    let shop = shop().await;
+    let (d1, d2, _d3) = shop.chain().await;
+    let order = shop.buy(1, "attributed").await;
+    const ORDER: &str = "query($id: ID!) { order(id: $id) { id distributor { __typename id referralCode status level { name } } } }";
+    let clerk = staff(&shop.s, &shop.boss.token, "13700008003", &["ORDERS"]).await;
+    // The referral code and status come with the order: no second lookup.
+    for (who, token) in [
+        ("owner", &shop.boss.token),
+        ("ORDERS staff", &clerk.token),
+        ("the distributor", &d1.a.token),
+    ] {
+        let seen = shop
+            .s
+            .data(Some(token), ORDER, json!({ "id": order }))
+            .await;
+        assert_eq!(
+            seen["order"]["distributor"],
+            json!({ "__typename": "Distributor", "id": d1.id, "referralCode": d1.code, "status": "ACTIVE", "level": null }),
+            "{who}: {seen}"
+        );
+    }
+    // The buyer reads the order but not the distributor's profile.
+    let buyer = shop
+        .s
+        .data(Some(&shop.buyer.token), ORDER, json!({ "id": order }))
+        .await;
+    assert_eq!(buyer["order"]["id"], order);
+    assert_eq!(buyer["order"]["distributor"], Value::Null);
+
+    // The order list and its CSV take that same id to filter by distributor.
+    const BY_DISTRIBUTOR: &str =
+        "query($d: ID!) { orders(filter: { distributorId: $d }) { totalCount } }";
+    for (d, count) in [(&d1, 1), (&d2, 0)] {
+        let listed = shop
+            .s
+            .data(Some(&clerk.token), BY_DISTRIBUTOR, json!({ "d": d.id }))
+            .await;
+        assert_eq!(listed["orders"]["totalCount"], count, "{listed}");
+        let csv = shop
+            .s
+            .http
+            .get(shop.s.url("/exports/orders.csv"))
+            .query(&[("distributorId", d.id.as_str())])
+            .bearer_auth(&clerk.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(csv.lines().count(), 1 + count, "{csv}");
+    }
+}
+
+#[tokio::test]
+async fn a_distributors_status_is_an_enum() {
+    let shop = shop().await;
+    let d = shop.distributor("13800008021", None).await;
+    let introspected = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "{ __type(name: \"Distributor\") { fields { name type { kind ofType { kind name enumValues { name } } } } } }",
+            json!({}),
+        )
+        .await;
+    let status = introspected["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "status")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        status["type"],
+        json!({ "kind": "NON_NULL", "ofType": { "kind": "ENUM", "name": "DistributorStatus", "enumValues": [{ "name": "ACTIVE" }, { "name": "DISABLED" }] } })
+    );
+    let off = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($d: ID!) { setDistributorEnabled(distributorId: $d, enabled: false) { distributor { status } userErrors { code } } }",
+            json!({ "d": d.id }),
+        )
+        .await;
+    assert_eq!(
+        off["setDistributorEnabled"]["distributor"]["status"],
+        "DISABLED"
+    );
+}
