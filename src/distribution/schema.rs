@@ -45,7 +45,7 @@ use crate::{
         context::CtxExt,
         ids,
         relay::{self, Page, Window},
-        scalars::{DateTime, Money},
+        scalars::{DateTime, Money, Percent},
     },
     money,
     orders::types::yuan,
@@ -887,9 +887,10 @@ pub struct DistributionSettingsInput {
     binding_days: u32,
     withdrawal_min: Money,
     withdrawal_max: Money,
-    /// Percent, e.g. "0.6".
+    /// The fee taken from each withdrawal as a rate of its amount, from 0 to below 100
+    /// (`"0.6"`: ¥0.60 per ¥100.00); none when absent.
     #[graphql(default)]
-    withdrawal_fee_rate: Option<String>,
+    withdrawal_fee_rate: Option<Percent>,
 }
 
 #[derive(SimpleObject)]
@@ -902,8 +903,10 @@ pub struct DistributionSettingsPayload {
 pub struct CommissionOverrideInput {
     product_id: ID,
     sku_id: Option<ID>,
-    /// Percent per tier.
-    rates: Option<Vec<String>>,
+    /// Rate per tier, nearest distributor first, each from 0 to 100 and together at most 100
+    /// (`["30", "0"]`: 30 % to tier 1, nothing to the others); give either this or
+    /// `fixedAmounts`.
+    rates: Option<Vec<Percent>>,
     /// Per unit per tier.
     fixed_amounts: Option<Vec<Money>>,
 }
@@ -911,13 +914,16 @@ pub struct CommissionOverrideInput {
 #[derive(InputObject)]
 pub struct LevelRatesInput {
     level_id: ID,
-    rates: Vec<String>,
+    /// Rate per tier for a beneficiary holding the level, nearest distributor first (1–3
+    /// rates, each from 0 to 100, together at most 100).
+    rates: Vec<Percent>,
 }
 
 #[derive(InputObject)]
 pub struct CommissionRulesInput {
-    /// Percent per tier, nearest distributor first (1–3), e.g. ["20", "10", "5"].
-    rates: Vec<String>,
+    /// Rate per tier, nearest distributor first: 1–3 rates, each from 0 to 100 and together
+    /// at most 100, e.g. `["20", "10", "5"]` for 20 %, 10 % and 5 %.
+    rates: Vec<Percent>,
     base: CommissionBase,
     self_purchase: bool,
     cycle: SettlementCycle,
@@ -938,19 +944,8 @@ fn bad_rules(field: &str, message: impl Into<String>) -> DistributionError {
     DistributionError::new(Code::InvalidSettings, Some(field), message)
 }
 
-fn parse_rates(
-    field: &str,
-    raw: &[String],
-) -> std::result::Result<Vec<Decimal>, DistributionError> {
-    raw.iter()
-        .map(|r| r.trim().parse::<Decimal>())
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| {
-            bad_rules(
-                field,
-                "a rate is a decimal number of percent, e.g. \"12.5\"",
-            )
-        })
+fn rates_of(rates: &[Percent]) -> Vec<Decimal> {
+    rates.iter().map(|r| r.0).collect()
 }
 
 impl CommissionRulesInput {
@@ -966,11 +961,7 @@ impl CommissionRulesInput {
                     .map(|s| ids::decode("Sku", s))
                     .transpose()
                     .map_err(|_| bad_rules("overrides", "not a SKU id"))?,
-                rates: o
-                    .rates
-                    .as_deref()
-                    .map(|r| parse_rates("overrides", r))
-                    .transpose()?,
+                rates: o.rates.as_deref().map(rates_of),
                 fixed_fen: o
                     .fixed_amounts
                     .map(|f| {
@@ -987,11 +978,11 @@ impl CommissionRulesInput {
             level_rates.push(LevelRates {
                 level_id: ids::decode("DistributorLevel", &l.level_id)
                     .map_err(|_| bad_rules("levelRates", "not a level id"))?,
-                rates: parse_rates("levelRates", &l.rates)?,
+                rates: rates_of(&l.rates),
             });
         }
         Ok(CommissionRules {
-            rates: parse_rates("rates", &self.rates)?,
+            rates: rates_of(&self.rates),
             base: self.base,
             self_purchase: self.self_purchase,
             cycle: self.cycle,
@@ -1258,13 +1249,6 @@ impl DistributionMutation {
                 message,
             )],
         };
-        let fee_rate = match input.withdrawal_fee_rate.as_deref().map(str::trim) {
-            None | Some("") => Decimal::ZERO,
-            Some(r) => match r.parse::<Decimal>() {
-                Ok(d) => d,
-                Err(_) => return Ok(refused("withdrawalFeeRate", "not a number".into())),
-            },
-        };
         let fen = |m: Money| money::to_fen(m.0).unwrap_or(-1);
         let conf = settings::DistributionSettings {
             recruitment_mode: input.recruitment_mode,
@@ -1275,7 +1259,7 @@ impl DistributionMutation {
             binding_days: input.binding_days,
             withdrawal_min_fen: fen(input.withdrawal_min),
             withdrawal_max_fen: fen(input.withdrawal_max),
-            withdrawal_fee_rate: fee_rate,
+            withdrawal_fee_rate: input.withdrawal_fee_rate.map_or(Decimal::ZERO, |r| r.0),
         };
         if let Err((field, message)) = conf.validate() {
             return Ok(refused(field, message));

@@ -26,7 +26,7 @@ use crate::{
         context::CtxExt,
         ids,
         relay::encode_cursor,
-        scalars::{DateTime, Money},
+        scalars::{DateTime, Money, Percent},
     },
     orders::types::{mask_name, yuan},
 };
@@ -436,9 +436,14 @@ impl Commission {
     async fn base(&self) -> Money {
         yuan(self.0.base_fen)
     }
-    /// Percent, when a rate applied.
-    async fn rate(&self) -> Option<String> {
-        self.0.rate.clone()
+    /// The rate applied to `base`; null when a fixed amount per unit applied instead
+    /// (`fixedPerUnit`).
+    async fn rate(&self) -> Option<Percent> {
+        self.0
+            .rate
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .map(Percent)
     }
     /// Per unit, when a fixed override applied.
     async fn fixed_per_unit(&self) -> Option<Money> {
@@ -655,18 +660,24 @@ impl SettlementRun {
     }
 }
 
+/// What a product or SKU pays instead of the level and tier rates: rates or a fixed amount
+/// per unit, per tier.
 #[derive(SimpleObject)]
 pub struct CommissionOverrideView {
     product_id: ID,
     sku_id: Option<ID>,
-    rates: Option<Vec<String>>,
+    /// Rate per tier, nearest distributor first (a tier without one pays nothing); null when
+    /// the override pays fixed amounts.
+    rates: Option<Vec<Percent>>,
     fixed_amounts: Option<Vec<Money>>,
 }
 
+/// The rates a distributor level pays instead of the tier rates.
 #[derive(SimpleObject)]
 pub struct LevelRatesView {
     level_id: ID,
-    rates: Vec<String>,
+    /// Rate per tier for a beneficiary holding the level, nearest distributor first.
+    rates: Vec<Percent>,
 }
 
 /// A version of the commission rules.
@@ -681,13 +692,10 @@ impl CommissionRulesView {
     async fn version(&self) -> Option<i64> {
         self.version.as_ref().map(|v| v.id)
     }
-    /// Percent per tier, nearest distributor first.
-    async fn rates(&self) -> Vec<String> {
-        self.rules
-            .rates
-            .iter()
-            .map(|r| r.normalize().to_string())
-            .collect()
+    /// Rate per tier, nearest distributor first (the seed's 20 / 10 / 5 is `["20.00", "10.00",
+    /// "5.00"]`).
+    async fn rates(&self) -> Vec<Percent> {
+        self.rules.rates.iter().copied().map(Percent).collect()
     }
     async fn base(&self) -> CommissionBase {
         self.rules.base
@@ -711,7 +719,7 @@ impl CommissionRulesView {
                 rates: o
                     .rates
                     .as_ref()
-                    .map(|r| r.iter().map(|x| x.normalize().to_string()).collect()),
+                    .map(|r| r.iter().copied().map(Percent).collect()),
                 fixed_amounts: o
                     .fixed_fen
                     .as_ref()
@@ -725,7 +733,7 @@ impl CommissionRulesView {
             .iter()
             .map(|l| LevelRatesView {
                 level_id: ids::encode("DistributorLevel", l.level_id),
-                rates: l.rates.iter().map(|x| x.normalize().to_string()).collect(),
+                rates: l.rates.iter().copied().map(Percent).collect(),
             })
             .collect()
     }
@@ -763,9 +771,10 @@ impl DistributionSettingsView {
     async fn withdrawal_max(&self) -> Money {
         yuan(self.0.withdrawal_max_fen)
     }
-    /// Percent of the amount.
-    async fn withdrawal_fee_rate(&self) -> String {
-        self.0.withdrawal_fee_rate.normalize().to_string()
+    /// The fee taken from each withdrawal, as a rate of its amount (`"0.60"`: ¥0.60 per
+    /// ¥100.00), rounded to the fen.
+    async fn withdrawal_fee_rate(&self) -> Percent {
+        Percent(self.0.withdrawal_fee_rate)
     }
 }
 

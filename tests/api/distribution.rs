@@ -775,7 +775,7 @@ async fn profit_base_overrides_and_rule_versions() {
     // The product override: 30% to tier 1, nothing to tier 2 (no record), tier 3 has no rate.
     shop.buy(1, "override").await;
     assert_eq!(shop.commissions(&d1).await[0]["amount"], "30.00");
-    assert_eq!(shop.commissions(&d1).await[0]["rate"], "30");
+    assert_eq!(shop.commissions(&d1).await[0]["rate"], "30.00");
     assert_eq!(
         shop.commissions(&d2).await.len(),
         2,
@@ -1814,4 +1814,96 @@ async fn a_distributors_status_is_an_enum() {
         off["setDistributorEnabled"]["distributor"]["status"],
         "DISABLED"
     );
+}
+
+#[tokio::test]
+async fn rates_are_percentages_with_two_decimals_in_and_out() {
+    let shop = shop().await;
+    let (d1, _d2, _d3) = shop.chain().await;
+    let t = Some(shop.boss.token.as_str());
+    let level = shop
+        .s
+        .data(
+            t,
+            "mutation { saveDistributorLevel(input: { name: \"金牌\", rank: 1, invitedDistributors: 9 }) { level { id } userErrors { code } } }",
+            json!({}),
+        )
+        .await["saveDistributorLevel"]["level"]["id"]
+        .clone();
+    const PUBLISH_RULES: &str = "mutation($input: CommissionRulesInput!) { publishCommissionRules(input: $input) { rules { version rates overrides { rates } levelRates { rates } } userErrors { code field } } }";
+    // Strings or numbers, as many decimals as needed up to two; always read back with two.
+    let rules = |rates: Value| {
+        json!({ "input": {
+            "rates": rates, "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5,
+            "overrides": [{ "productId": shop.product, "rates": [12.5, "0"] }],
+            "levelRates": [{ "levelId": level, "rates": ["25", "12", "6.05"] }]
+        } })
+    };
+    let published = shop
+        .s
+        .data(t, PUBLISH_RULES, rules(json!(["20", 10, "5.5"])))
+        .await["publishCommissionRules"]
+        .clone();
+    assert_eq!(published["userErrors"], json!([]), "{published}");
+    assert_eq!(
+        published["rules"]["rates"],
+        json!(["20.00", "10.00", "5.50"])
+    );
+    assert_eq!(
+        published["rules"]["overrides"][0]["rates"],
+        json!(["12.50", "0.00"])
+    );
+    assert_eq!(
+        published["rules"]["levelRates"][0]["rates"],
+        json!(["25.00", "12.00", "6.05"])
+    );
+    let version = published["rules"]["version"].clone();
+
+    // Not a percentage, or finer than two decimals: refused before anything runs. Out of
+    // range: refused in userErrors. Either way the rules in force stay.
+    for bad in [json!(["20", "abc"]), json!(["12.345"]), json!(["20%"])] {
+        let resp = shop.s.gql(t, PUBLISH_RULES, rules(bad.clone())).await;
+        assert_eq!(error_code(&resp), "BAD_USER_INPUT", "{bad}: {resp}");
+    }
+    let over = shop.s.data(t, PUBLISH_RULES, rules(json!(["101"]))).await;
+    assert_eq!(
+        user_error_codes(&over["publishCommissionRules"]),
+        vec!["INVALID_SETTINGS"]
+    );
+    let current = shop
+        .s
+        .data(t, "{ commissionRules { version rates } }", json!({}))
+        .await;
+    assert_eq!(
+        current["commissionRules"],
+        json!({ "version": version, "rates": ["20.00", "10.00", "5.50"] })
+    );
+
+    // The override's 12.5 % of ¥100.00, as the record says it.
+    shop.buy(1, "rate").await;
+    let record = &shop.commissions(&d1).await[0];
+    assert_eq!(record["rate"], "12.50");
+    assert_eq!(record["amount"], "12.50");
+
+    // The withdrawal fee rate is the same scalar.
+    const FEE: &str = "mutation($fee: Percent) { updateDistributionSettings(input: { recruitmentMode: REVIEW, applicationFields: [], agreement: \"协议\", bindingMode: PERMANENT, withdrawalMin: \"1.00\", withdrawalMax: \"5000.00\", withdrawalFeeRate: $fee }) { settings { withdrawalFeeRate } userErrors { code field } } }";
+    let fee = shop.s.data(t, FEE, json!({ "fee": "0.6" })).await;
+    assert_eq!(
+        fee["updateDistributionSettings"]["settings"]["withdrawalFeeRate"],
+        "0.60"
+    );
+    let all = shop.s.data(t, FEE, json!({ "fee": 100 })).await;
+    assert_eq!(
+        user_error_codes(&all["updateDistributionSettings"]),
+        vec!["INVALID_SETTINGS"]
+    );
+    let read = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            "{ distributionSettings { withdrawalFeeRate } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(read["distributionSettings"]["withdrawalFeeRate"], "0.60");
 }
