@@ -1019,11 +1019,40 @@ pub struct DeleteLevelPayload {
     user_errors: Vec<DistributionError>,
 }
 
+/// The result of `runSettlement`.
 #[derive(SimpleObject)]
 pub struct SettlementPayload {
-    run: SettlementRun,
-    /// False when the period had been settled before (nothing changed).
+    /// The period's run: this call's, or the earlier one that settled it; null when refused.
+    run: Option<SettlementRun>,
+    /// True when this call settled the period; false when it had been settled before (nothing
+    /// changed) or the run was refused.
     settled_now: bool,
+    /// Why the run was refused. Empty today: a run either settles the period or finds it
+    /// settled; listed so that every mutation answers the same way.
+    user_errors: Vec<DistributionError>,
+}
+
+/// The result of `evaluateDistributorLevels`.
+#[derive(SimpleObject)]
+pub struct EvaluateLevelsPayload {
+    /// How many distributors rose to a higher level (this never lowers a level); null when
+    /// refused.
+    raised: Option<i64>,
+    /// The distributor asked about, with the level they hold now; null when all were
+    /// evaluated or the call was refused.
+    distributor: Option<Distributor>,
+    /// Why nothing was evaluated (`DISTRIBUTOR_NOT_FOUND` for an unknown `distributorId`).
+    user_errors: Vec<DistributionError>,
+}
+
+/// The result of `recordShareVisit`.
+#[derive(SimpleObject)]
+pub struct ShareVisitPayload {
+    /// Whether the visit was recorded.
+    recorded: bool,
+    /// Why it was not: `UNKNOWN_REFERRAL_CODE` when no active distributor has the code,
+    /// `PRODUCT_NOT_FOUND` when the product is unknown or not on sale.
+    user_errors: Vec<DistributionError>,
 }
 
 #[derive(InputObject)]
@@ -1103,16 +1132,45 @@ impl DistributionMutation {
         application_payload(ctx, r).await
     }
 
-    /// Records that a share link was opened (anyone, signed in or not).
+    /// Records that a share link was opened (anyone, signed in or not). An unknown code or a
+    /// product the caller cannot see records nothing and says why in `userErrors`.
     async fn record_share_visit(
         &self,
         ctx: &Context<'_>,
-        code: String,
-        product_id: Option<ID>,
-    ) -> Result<bool> {
+        #[graphql(desc = "The referral code in the link.")] code: String,
+        #[graphql(desc = "The product the link shows, when it shows one.")] product_id: Option<ID>,
+    ) -> Result<ShareVisitPayload> {
+        let refused = |code: Code, field: &str, message: &str| ShareVisitPayload {
+            recorded: false,
+            user_errors: vec![DistributionError::new(code, Some(field), message)],
+        };
+        let product = match &product_id {
+            Some(id) => {
+                let key = key("Product", id);
+                let p = ctx.loaders().product(key).await?;
+                if !p.is_some_and(|p| crate::catalog::types::visible(ctx.viewer(), &p)) {
+                    return Ok(refused(
+                        Code::ProductNotFound,
+                        "productId",
+                        "no such product on sale",
+                    ));
+                }
+                Some(key)
+            }
+            None => None,
+        };
         let viewer = ctx.viewer().principal().map(|p| p.user_id);
-        let product = product_id.as_ref().map(|p| key("Product", p));
-        Ok(team::record_visit(ctx.app(), &code, product, viewer).await?)
+        if !team::record_visit(ctx.app(), &code, product, viewer).await? {
+            return Ok(refused(
+                Code::UnknownReferralCode,
+                "code",
+                "no active distributor has this code",
+            ));
+        }
+        Ok(ShareVisitPayload {
+            recorded: true,
+            user_errors: vec![],
+        })
     }
 
     /// The caller arrived through a share link or code (at registration or later): binds them
@@ -1354,19 +1412,41 @@ impl DistributionMutation {
         )
     }
 
-    /// Re-evaluate levels now: one distributor, or all (staff with DISTRIBUTION). Returns how
+    /// Re-evaluate levels now: one distributor, or all (staff with DISTRIBUTION). Says how
     /// many rose.
     #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
     async fn evaluate_distributor_levels(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The one distributor to evaluate; all of them when absent.")]
         distributor_id: Option<ID>,
-    ) -> Result<i64> {
-        let raised = match distributor_id {
-            Some(id) => levels::evaluate(ctx.app(), &[key("Distributor", &id)]).await?,
-            None => levels::evaluate_all(ctx.app()).await?,
+    ) -> Result<EvaluateLevelsPayload> {
+        let Some(id) = distributor_id else {
+            let raised = levels::evaluate_all(ctx.app()).await?;
+            return Ok(EvaluateLevelsPayload {
+                raised: Some(raised as i64),
+                distributor: None,
+                user_errors: vec![],
+            });
         };
-        Ok(raised as i64)
+        let who = key("Distributor", &id);
+        if team::find(ctx.app().db.conn(), who).await?.is_none() {
+            return Ok(EvaluateLevelsPayload {
+                raised: None,
+                distributor: None,
+                user_errors: vec![DistributionError::new(
+                    Code::DistributorNotFound,
+                    Some("distributorId"),
+                    "no such distributor",
+                )],
+            });
+        }
+        let raised = levels::evaluate(ctx.app(), &[who]).await?;
+        Ok(EvaluateLevelsPayload {
+            raised: Some(raised as i64),
+            distributor: team::find(ctx.app().db.conn(), who).await?.map(Distributor),
+            user_errors: vec![],
+        })
     }
 
     /// Settle the last complete period now (staff with DISTRIBUTION or FINANCE). Running it
@@ -1379,12 +1459,14 @@ impl DistributionMutation {
         Ok(
             match settlement::run(ctx.app(), chrono::Utc::now(), Some(me.user_id)).await? {
                 Settled::Ran(r) => SettlementPayload {
-                    run: SettlementRun(r),
+                    run: Some(SettlementRun(r)),
                     settled_now: true,
+                    user_errors: vec![],
                 },
                 Settled::AlreadySettled(r) => SettlementPayload {
-                    run: SettlementRun(r),
+                    run: Some(SettlementRun(r)),
                     settled_now: false,
+                    user_errors: vec![],
                 },
             },
         )
@@ -1465,18 +1547,16 @@ pub enum CommissionChangeKind {
     Balance,
 }
 
-/// A change of the subscriber's commissions or balance, pushed live.
+/// A change of the subscriber's commissions or balance, pushed live. `kind` says what
+/// changed and which fields are set: each field has one meaning and is null for the kinds it
+/// does not belong to.
+#[derive(async_graphql::Description)]
 pub struct CommissionChange {
     event: Arc<events::Event>,
 }
 
-#[Object]
 impl CommissionChange {
-    /// Pass as `after` to resume from here.
-    async fn event_id(&self) -> String {
-        self.event.id.to_string()
-    }
-    async fn kind(&self) -> CommissionChangeKind {
+    fn change_kind(&self) -> CommissionChangeKind {
         match self.event.event_type.as_str() {
             commissions::EVENT_CREATED => CommissionChangeKind::Created,
             commissions::EVENT_CONFIRMED => CommissionChangeKind::Confirmed,
@@ -1485,10 +1565,42 @@ impl CommissionChange {
             _ => CommissionChangeKind::Balance,
         }
     }
+
+    /// The payload's `key` when this change is one of `kinds`.
+    fn figure(&self, kinds: &[CommissionChangeKind], key: &str) -> Option<i64> {
+        if !kinds.contains(&self.change_kind()) {
+            return None;
+        }
+        self.event.payload[key].as_i64()
+    }
+}
+
+/// The kinds that concern records of one order.
+const RECORD_KINDS: &[CommissionChangeKind] = &[
+    CommissionChangeKind::Created,
+    CommissionChangeKind::Confirmed,
+    CommissionChangeKind::Reversed,
+];
+
+#[Object(use_type_description)]
+impl CommissionChange {
+    /// Pass as `after` to resume from here.
+    async fn event_id(&self) -> String {
+        self.event.id.to_string()
+    }
+    /// What changed.
+    async fn kind(&self) -> CommissionChangeKind {
+        self.change_kind()
+    }
+    /// The number of the order the records belong to (CREATED, CONFIRMED, REVERSED); null for
+    /// SETTLED and BALANCE.
     async fn order_no(&self) -> Option<&str> {
+        if !RECORD_KINDS.contains(&self.change_kind()) {
+            return None;
+        }
         self.event.payload["orderNo"].as_str()
     }
-    /// The records concerned (none for settlements and balance changes).
+    /// The records concerned (CREATED, CONFIRMED, REVERSED); empty for SETTLED and BALANCE.
     async fn commission_ids(&self) -> Vec<ID> {
         self.event.payload["commissionIds"]
             .as_array()
@@ -1500,25 +1612,41 @@ impl CommissionChange {
             })
             .unwrap_or_default()
     }
-    /// What the records pay now (created, confirmed, reversed), or what a settlement credited.
-    async fn amount(&self) -> Option<Money> {
-        self.event.payload["amountFen"].as_i64().map(yuan)
+    /// CREATED, CONFIRMED and REVERSED: what the records concerned pay now, after this
+    /// change, in yuan (`"0.00"` once a refund took everything); null for SETTLED and BALANCE.
+    async fn commission_amount(&self) -> Option<Money> {
+        self.figure(RECORD_KINDS, "amountFen").map(yuan)
     }
-    /// Taken back by a refund.
+    /// REVERSED: what this refund took back from the record, in yuan; null for the other
+    /// kinds.
     async fn reversed_amount(&self) -> Option<Money> {
-        self.event.payload["reversedFen"].as_i64().map(yuan)
+        self.figure(&[CommissionChangeKind::Reversed], "reversedFen")
+            .map(yuan)
     }
-    /// The settled records' count (settlements).
-    async fn records(&self) -> Option<i64> {
-        self.event.payload["records"].as_i64()
+    /// SETTLED: what the settlement credited to the balance, the total of the records it
+    /// settled, in yuan; null for the other kinds.
+    async fn settled_amount(&self) -> Option<Money> {
+        self.figure(&[CommissionChangeKind::Settled], "amountFen")
+            .map(yuan)
     }
-    /// Balances after a balance change.
+    /// SETTLED: how many of the subscriber's records the settlement settled; null for the
+    /// other kinds.
+    async fn settled_records(&self) -> Option<i64> {
+        self.figure(&[CommissionChangeKind::Settled], "records")
+    }
+    /// BALANCE: the available balance after the change, in yuan (negative while a reversal is
+    /// being repaid); null for the other kinds.
     async fn available(&self) -> Option<Money> {
-        self.event.payload["availableFen"].as_i64().map(yuan)
+        self.figure(&[CommissionChangeKind::Balance], "availableFen")
+            .map(yuan)
     }
+    /// BALANCE: the frozen balance after the change (asked for in withdrawals not yet paid or
+    /// rejected), in yuan; null for the other kinds.
     async fn frozen(&self) -> Option<Money> {
-        self.event.payload["frozenFen"].as_i64().map(yuan)
+        self.figure(&[CommissionChangeKind::Balance], "frozenFen")
+            .map(yuan)
     }
+    /// When the change was made.
     async fn at(&self) -> DateTime {
         DateTime(self.event.created_at)
     }

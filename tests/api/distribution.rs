@@ -21,7 +21,7 @@ const RULES: &str = "mutation($input: CommissionRulesInput!) { publishCommission
 const MY_COMMISSIONS: &str = "query { myCommissions { edges { node { id tier status base rate fixedPerUnit amount reversedAmount orderNo productName buyer distributor { id } } } } }";
 const BALANCE: &str = "query { myBalance { available frozen pendingCommission lifetimeEarned } }";
 const WITHDRAW: &str = "mutation($input: RequestWithdrawalInput!) { requestWithdrawal(input: $input) { withdrawal { id status amount fee netAmount account } balance { available frozen } userErrors { code field message } } }";
-const CHANGES: &str = "subscription { commissionChanged { kind amount reversedAmount orderNo available frozen records } }";
+const CHANGES: &str = "subscription { commissionChanged { kind orderNo commissionAmount reversedAmount settledAmount settledRecords available frozen } }";
 
 /// A shop with a ¥100.00 product costing ¥60.00, its owner, and a buyer with an address.
 struct Shop {
@@ -270,6 +270,18 @@ async fn subscribed(s: &TestServer, d: &Dist) -> WsClient {
     ws
 }
 
+/// A change's figures, each set only for the kinds it belongs to.
+fn figures(c: &Value) -> Value {
+    json!({
+        "commissionAmount": c["commissionAmount"],
+        "reversedAmount": c["reversedAmount"],
+        "settledAmount": c["settledAmount"],
+        "settledRecords": c["settledRecords"],
+        "available": c["available"],
+        "frozen": c["frozen"],
+    })
+}
+
 /// The next `commissionChanged` payload.
 async fn next_change(ws: &mut WsClient) -> Value {
     let msg = ws.recv().await.expect("a commission change");
@@ -289,7 +301,10 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     for (ws, amount) in [(&mut w1, "20.00"), (&mut w2, "10.00"), (&mut w3, "5.00")] {
         let c = next_change(ws).await;
         assert_eq!(c["kind"], "CREATED", "{c}");
-        assert_eq!(c["amount"], amount);
+        assert_eq!(
+            figures(&c),
+            json!({ "commissionAmount": amount, "reversedAmount": null, "settledAmount": null, "settledRecords": null, "available": null, "frozen": null })
+        );
         assert!(c["orderNo"].is_string());
     }
     for (d, tier, amount) in [(&d1, 1, "20.00"), (&d2, 2, "10.00"), (&d3, 3, "5.00")] {
@@ -320,7 +335,10 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     for (ws, amount) in [(&mut w1, "20.00"), (&mut w2, "10.00"), (&mut w3, "5.00")] {
         let c = next_change(ws).await;
         assert_eq!(c["kind"], "CONFIRMED", "{c}");
-        assert_eq!(c["amount"], amount);
+        assert_eq!(
+            figures(&c),
+            json!({ "commissionAmount": amount, "reversedAmount": null, "settledAmount": null, "settledRecords": null, "available": null, "frozen": null })
+        );
     }
 
     assert!(shop.settle(40).await, "the first run settles");
@@ -331,11 +349,17 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     ] {
         let balance = next_change(ws).await;
         assert_eq!(balance["kind"], "BALANCE", "{balance}");
-        assert_eq!(balance["available"], amount);
+        assert_eq!(
+            figures(&balance),
+            json!({ "commissionAmount": null, "reversedAmount": null, "settledAmount": null, "settledRecords": null, "available": amount, "frozen": "0.00" })
+        );
+        assert_eq!(balance["orderNo"], Value::Null);
         let settled = next_change(ws).await;
         assert_eq!(settled["kind"], "SETTLED", "{settled}");
-        assert_eq!(settled["amount"], amount);
-        assert_eq!(settled["records"], 1);
+        assert_eq!(
+            figures(&settled),
+            json!({ "commissionAmount": null, "reversedAmount": null, "settledAmount": amount, "settledRecords": 1, "available": null, "frozen": null })
+        );
         let b = shop.balance(d).await;
         assert_eq!(b["available"], amount);
         assert_eq!(b["pendingCommission"], "0.00");
@@ -371,7 +395,7 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     resumed
         .subscribe(
             "r",
-            "subscription { commissionChanged(after: \"0\") { eventId kind amount } }",
+            "subscription { commissionChanged(after: \"0\") { eventId kind commissionAmount } }",
             json!({}),
         )
         .await;
@@ -391,6 +415,17 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     buyer_ws.subscribe("c", CHANGES, json!({})).await;
     let refused = buyer_ws.recv().await.unwrap();
     assert_eq!(refused["type"], "error", "{refused}");
+
+    // Staff may settle now through the API; it answers like every other mutation.
+    const RUN: &str =
+        "mutation { runSettlement { settledNow run { period } userErrors { code } } }";
+    let ran = shop.s.data(Some(&shop.boss.token), RUN, json!({})).await;
+    assert_eq!(ran["runSettlement"]["userErrors"], json!([]), "{ran}");
+    assert!(ran["runSettlement"]["run"]["period"].is_string(), "{ran}");
+    let again = shop.s.data(Some(&shop.boss.token), RUN, json!({})).await;
+    assert_eq!(again["runSettlement"]["settledNow"], false, "{again}");
+    let distributor = shop.s.gql(Some(&d1.a.token), RUN, json!({})).await;
+    assert_eq!(error_code(&distributor), "FORBIDDEN");
 }
 
 #[tokio::test]
@@ -711,22 +746,41 @@ async fn each_binding_mode_decides_who_keeps_the_customer() {
         (json!(b.id), json!(true))
     );
 
-    // Opening a link is recorded, signed in or not; an unknown code records nothing.
-    for (code, recorded) in [
-        (b.code.as_str(), true),
-        (a.code.as_str(), false),
-        ("NOPE1234", false),
+    // Opening a link is recorded, signed in or not; an unknown (or disabled) code or an
+    // unknown product records nothing and says why.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let visits = || entity::share_visit::Entity::find().count(shop.s.app().db.conn());
+    let before = visits().await.unwrap();
+    for (code, product, errors) in [
+        (b.code.as_str(), shop.product.clone(), vec![]),
+        (
+            a.code.as_str(),
+            shop.product.clone(),
+            vec!["UNKNOWN_REFERRAL_CODE"],
+        ),
+        (
+            "NOPE1234",
+            shop.product.clone(),
+            vec!["UNKNOWN_REFERRAL_CODE"],
+        ),
+        (
+            b.code.as_str(),
+            json!("UHJvZHVjdDo5OTk5"),
+            vec!["PRODUCT_NOT_FOUND"],
+        ),
     ] {
         let v = shop
             .s
             .data(
                 None,
-                "mutation($c: String!, $p: ID) { recordShareVisit(code: $c, productId: $p) }",
-                json!({ "c": code, "p": shop.product }),
+                "mutation($c: String!, $p: ID) { recordShareVisit(code: $c, productId: $p) { recorded userErrors { code field message } } }",
+                json!({ "c": code, "p": product }),
             )
             .await;
-        assert_eq!(v["recordShareVisit"], recorded);
+        assert_eq!(user_error_codes(&v["recordShareVisit"]), errors, "{v}");
+        assert_eq!(v["recordShareVisit"]["recorded"], errors.is_empty());
     }
+    assert_eq!(visits().await.unwrap(), before + 1);
     // An unknown code is a clear error.
     let unknown = shop
         .s
@@ -910,12 +964,14 @@ async fn refunds_take_commission_back_before_and_after_settlement() {
 
     // Before settlement: two units paid, one refunded → half the commission is reversed.
     let first = shop.buy(2, "two").await;
-    assert_eq!(next_change(&mut w1).await["amount"], "40.00");
+    assert_eq!(next_change(&mut w1).await["commissionAmount"], "40.00");
     refund(&shop, &first, 1, false).await;
     let reversed = next_change(&mut w1).await;
     assert_eq!(reversed["kind"], "REVERSED", "{reversed}");
-    assert_eq!(reversed["reversedAmount"], "20.00");
-    assert_eq!(reversed["amount"], "20.00");
+    assert_eq!(
+        figures(&reversed),
+        json!({ "commissionAmount": "20.00", "reversedAmount": "20.00", "settledAmount": null, "settledRecords": null, "available": null, "frozen": null })
+    );
     let r = &shop.commissions(&d1).await[0];
     assert_eq!(
         (r["amount"].clone(), r["reversedAmount"].clone()),
@@ -1548,18 +1604,26 @@ async fn levels_rise_with_achievements_and_pay_their_own_rates() {
     assert_eq!(rules["userErrors"], json!([]), "{rules}");
 
     // D3 invited D2 and D2 invited D1: both qualify; D1 invited nobody.
-    let raised = shop
-        .s
-        .data(t, "mutation { evaluateDistributorLevels }", json!({}))
-        .await;
-    assert_eq!(raised["evaluateDistributorLevels"], 2);
-    let again = shop
-        .s
-        .data(t, "mutation { evaluateDistributorLevels }", json!({}))
-        .await;
+    const EVALUATE: &str = "mutation($d: ID) { evaluateDistributorLevels(distributorId: $d) { raised distributor { id level { name } } userErrors { code field } } }";
+    let raised = shop.s.data(t, EVALUATE, json!({})).await;
     assert_eq!(
-        again["evaluateDistributorLevels"], 0,
+        raised["evaluateDistributorLevels"],
+        json!({ "raised": 2, "distributor": null, "userErrors": [] })
+    );
+    let again = shop.s.data(t, EVALUATE, json!({})).await;
+    assert_eq!(
+        again["evaluateDistributorLevels"]["raised"], 0,
         "levels only rise once"
+    );
+    let one = shop.s.data(t, EVALUATE, json!({ "d": d2.id })).await;
+    assert_eq!(
+        one["evaluateDistributorLevels"],
+        json!({ "raised": 0, "distributor": { "id": d2.id, "level": { "name": "银牌推广员" } }, "userErrors": [] })
+    );
+    let unknown = shop.s.data(t, EVALUATE, json!({ "d": "bogus" })).await;
+    assert_eq!(
+        unknown["evaluateDistributorLevels"],
+        json!({ "raised": null, "distributor": null, "userErrors": [{ "code": "DISTRIBUTOR_NOT_FOUND", "field": ["input", "distributorId"] }] })
     );
 
     shop.buy(1, "levels").await;

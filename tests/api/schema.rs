@@ -256,3 +256,45 @@ async fn every_rate_and_percentage_is_a_percent() {
         "the scalar says what 20 % looks like: {description}"
     );
 }
+
+#[tokio::test]
+async fn every_mutation_returns_a_payload_with_user_errors() {
+    let s = TestServer::start().await;
+    let types = introspected_types(&s).await;
+    let by_name = |name: &str| types.iter().find(|t| t["name"] == name).unwrap();
+    let field = |t: &Value, name: &str| {
+        t["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"] == name)
+            .cloned()
+    };
+    let mutations = by_name("MutationRoot")["fields"].as_array().unwrap();
+    assert!(mutations.len() > 50);
+    let mut without = Vec::new();
+    for m in mutations {
+        let payload = named(&m["type"]);
+        let errors = (payload["kind"] == "OBJECT" && m["type"]["kind"] == "NON_NULL")
+            .then(|| field(by_name(payload["name"].as_str().unwrap()), "userErrors"))
+            .flatten();
+        // `userErrors: [SomeError!]!`, each with a code, the input field and a message.
+        let well_formed = errors.is_some_and(|e| {
+            let list = &e["type"];
+            let error = named(list);
+            list["kind"] == "NON_NULL"
+                && list["ofType"]["kind"] == "LIST"
+                && list["ofType"]["ofType"]["kind"] == "NON_NULL"
+                && ["code", "field", "message"]
+                    .iter()
+                    .all(|f| field(by_name(error["name"].as_str().unwrap()), f).is_some())
+        });
+        if !well_formed {
+            without.push(m["name"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        without.is_empty(),
+        "mutations without userErrors: {without:?}"
+    );
+}
