@@ -153,8 +153,9 @@ async fn level_of(
 /// `Distributor` id) and its fields are the same in every tree and for every viewer, so a client
 /// cache may merge every appearance into one record; where a member stands in a particular tree
 /// (depth, when they joined it) and their sales are on the `TeamEdge` that leads to them.
-/// Visible to the distributors whose team (to three levels) or upline they are in, to
-/// themselves, and to staff with DISTRIBUTION.
+/// Shown to the distributors whose team (to three levels) or upline they are in, to
+/// themselves, and to staff (as a distributor's `inviter`); `node` opens it for the same
+/// distributors, themselves and staff with DISTRIBUTION.
 #[derive(Description)]
 pub struct TeamMember(pub Arc<distributor::Model>);
 
