@@ -20,7 +20,7 @@ use crate::{
         context::CtxExt,
         errors::payload,
         ids,
-        scalars::{DateTime, Money},
+        scalars::{DateTime, Money, Percent},
     },
 };
 
@@ -398,8 +398,9 @@ pub struct MoveProductsInput {
 pub struct AdjustPricesInput {
     /// 1–500 products; every active SKU of each changes.
     ids: Vec<ID>,
-    /// −10 lowers every price by 10 %; results are rounded half away from zero to the fen.
-    percent: Money,
+    /// The change, from −90 to 1000: `"-10"` lowers every price by 10 %, `"15"` raises it by
+    /// 15 %; results are rounded half away from zero to the fen.
+    percent: Percent,
     /// Also change market prices.
     #[graphql(default)]
     include_market_price: bool,

@@ -13,6 +13,7 @@ use entity::{audience, brand};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{
+    errors::CatalogError,
     indexing, keywords,
     types::{Audience, Brand, Category, Product, sees_everything, visible},
 };
@@ -259,8 +260,11 @@ pub struct HotKeyword {
 /// The result of `rebuildSearchIndex`.
 #[derive(SimpleObject)]
 pub struct RebuildSearchIndexPayload {
-    /// Products now in the index.
-    indexed: i64,
+    /// Products now in the index; null when refused.
+    indexed: Option<i64>,
+    /// Why the rebuild was refused. Empty today: a rebuild waits for one already running and
+    /// then runs; listed so that every mutation answers the same way.
+    user_errors: Vec<CatalogError>,
 }
 
 /// Those of `ids` that `query` would no longer match as the products are now (`now`): gone,
@@ -466,6 +470,9 @@ impl SearchMutationRoot {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<RebuildSearchIndexPayload> {
         let n = indexing::rebuild(ctx.app()).await?;
-        Ok(RebuildSearchIndexPayload { indexed: n as i64 })
+        Ok(RebuildSearchIndexPayload {
+            indexed: Some(n as i64),
+            user_errors: vec![],
+        })
     }
 }

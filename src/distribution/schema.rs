@@ -32,8 +32,8 @@ use super::{
     types::{
         Balance, Commission, CommissionRulesView, DistributionSettingsView, Distributor,
         DistributorApplication, DistributorLevel, DistributorPerformance, LedgerEntry,
-        MonthlyReport, RankedDistributor, SettlementRun, ShareLink, TeamCounts, TeamMember,
-        Withdrawal, can_read_commission, can_read_withdrawal,
+        MonthlyReport, RankedDistributor, SettlementRun, ShareLink, TeamConnection, TeamEdge,
+        TeamMember, UplineEntry, Withdrawal, can_read_commission, can_read_withdrawal,
     },
     withdrawals::{self, WithdrawalChannel, WithdrawalRequest, WithdrawalStatus},
 };
@@ -45,7 +45,7 @@ use crate::{
         context::CtxExt,
         ids,
         relay::{self, Page, Window},
-        scalars::{DateTime, Money},
+        scalars::{DateTime, Money, Percent},
     },
     money,
     orders::types::yuan,
@@ -145,25 +145,23 @@ async fn team_page(
         .distributors
         .load_many(page.rows.iter().map(|r| r.descendant_user_id))
         .await?;
-    let mut page = page;
+    let (has_previous_page, has_next_page) = (page.has_previous(), page.has_next());
     // Distributors are never deleted; a row without one is skipped rather than trusted.
-    page.rows
-        .retain(|r| found.contains_key(&r.descendant_user_id));
-    let members = page.into_page(|r| TeamMember {
-        d: found[&r.descendant_user_id].clone(),
-        depth: r.depth,
-        joined_at: Some(r.created_at),
-    });
-    Ok(TeamConnection { counts, members })
-}
-
-/// A page of a team, with the count per level.
-#[derive(SimpleObject)]
-pub struct TeamConnection {
-    /// Team members per level, whatever the page.
-    counts: TeamCounts,
-    /// The page of members, to the depth asked for.
-    members: Page<TeamMember>,
+    let edges = page
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            let member = found.get(&row.descendant_user_id)?.clone();
+            Some(TeamEdge { row, member })
+        })
+        .collect();
+    Ok(TeamConnection {
+        edges,
+        has_previous_page,
+        has_next_page,
+        counts,
+        depth,
+    })
 }
 
 /// Which commission records to list; all optional and combined with AND.
@@ -407,8 +405,8 @@ impl DistributionQuery {
         team_page(ctx, me.user_id, depth, window(first, after, last, before)?).await
     }
 
-    /// The distributors above the caller, nearest first (at most three; distributors only).
-    async fn my_upline(&self, ctx: &Context<'_>) -> Result<Vec<TeamMember>> {
+    /// The distributors above the caller, nearest first (at most three).
+    async fn my_upline(&self, ctx: &Context<'_>) -> Result<Vec<UplineEntry>> {
         let me = distributor_caller(ctx)?;
         let ids = team::upline(ctx.app().db.conn(), me.user_id, 3).await?;
         let found = ctx
@@ -421,10 +419,9 @@ impl DistributionQuery {
             .skip(1)
             .enumerate()
             .filter_map(|(i, id)| {
-                found.get(id).map(|d| TeamMember {
-                    d: d.clone(),
-                    depth: -(i as i32 + 1),
-                    joined_at: None,
+                found.get(id).map(|d| UplineEntry {
+                    distance: i as i32 + 1,
+                    member: TeamMember(d.clone()),
                 })
             })
             .collect())
@@ -1117,9 +1114,10 @@ pub struct DistributionSettingsInput {
     withdrawal_min: Money,
     /// The largest withdrawal, in yuan, not below the minimum.
     withdrawal_max: Money,
-    /// Percent, e.g. "0.6": from 0 to below 100 with at most two decimals; 0 when omitted.
+    /// The fee taken from each withdrawal as a rate of its amount, from 0 to below 100
+    /// (`"0.6"`: ¥0.60 per ¥100.00); none when absent.
     #[graphql(default)]
-    withdrawal_fee_rate: Option<String>,
+    withdrawal_fee_rate: Option<Percent>,
 }
 
 /// The result of `updateDistributionSettings`.
@@ -1138,8 +1136,10 @@ pub struct CommissionOverrideInput {
     product_id: ID,
     /// One SKU of it (then this wins over the product's own override); every SKU when omitted.
     sku_id: Option<ID>,
-    /// Percent per tier.
-    rates: Option<Vec<String>>,
+    /// Rate per tier, nearest distributor first, each from 0 to 100 and together at most 100
+    /// (`["30", "0"]`: 30 % to tier 1, nothing to the others); give either this or
+    /// `fixedAmounts`.
+    rates: Option<Vec<Percent>>,
     /// Per unit per tier.
     fixed_amounts: Option<Vec<Money>>,
 }
@@ -1149,16 +1149,17 @@ pub struct CommissionOverrideInput {
 pub struct LevelRatesInput {
     /// The level.
     level_id: ID,
-    /// Percent per tier as decimal strings, nearest distributor first, at most as many as the
-    /// rules have tiers.
-    rates: Vec<String>,
+    /// Rate per tier for a beneficiary holding the level, nearest distributor first (1–3
+    /// rates, each from 0 to 100, together at most 100).
+    rates: Vec<Percent>,
 }
 
 /// A new version of the commission rules.
 #[derive(InputObject)]
 pub struct CommissionRulesInput {
-    /// Percent per tier, nearest distributor first (1–3), e.g. ["20", "10", "5"].
-    rates: Vec<String>,
+    /// Rate per tier, nearest distributor first: 1–3 rates, each from 0 to 100 and together
+    /// at most 100, e.g. `["20", "10", "5"]` for 20 %, 10 % and 5 %.
+    rates: Vec<Percent>,
     /// What rates apply to.
     base: CommissionBase,
     /// Whether a distributor earns tier 1 on their own purchases.
@@ -1188,19 +1189,8 @@ fn bad_rules(field: &str, message: impl Into<String>) -> DistributionError {
     DistributionError::new(Code::InvalidSettings, Some(field), message)
 }
 
-fn parse_rates(
-    field: &str,
-    raw: &[String],
-) -> std::result::Result<Vec<Decimal>, DistributionError> {
-    raw.iter()
-        .map(|r| r.trim().parse::<Decimal>())
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| {
-            bad_rules(
-                field,
-                "a rate is a decimal number of percent, e.g. \"12.5\"",
-            )
-        })
+fn rates_of(rates: &[Percent]) -> Vec<Decimal> {
+    rates.iter().map(|r| r.0).collect()
 }
 
 impl CommissionRulesInput {
@@ -1216,11 +1206,7 @@ impl CommissionRulesInput {
                     .map(|s| ids::decode("Sku", s))
                     .transpose()
                     .map_err(|_| bad_rules("overrides", "not a SKU id"))?,
-                rates: o
-                    .rates
-                    .as_deref()
-                    .map(|r| parse_rates("overrides", r))
-                    .transpose()?,
+                rates: o.rates.as_deref().map(rates_of),
                 fixed_fen: o
                     .fixed_amounts
                     .map(|f| {
@@ -1237,11 +1223,11 @@ impl CommissionRulesInput {
             level_rates.push(LevelRates {
                 level_id: ids::decode("DistributorLevel", &l.level_id)
                     .map_err(|_| bad_rules("levelRates", "not a level id"))?,
-                rates: parse_rates("levelRates", &l.rates)?,
+                rates: rates_of(&l.rates),
             });
         }
         Ok(CommissionRules {
-            rates: parse_rates("rates", &self.rates)?,
+            rates: rates_of(&self.rates),
             base: self.base,
             self_purchase: self.self_purchase,
             cycle: self.cycle,
@@ -1295,10 +1281,37 @@ pub struct DeleteLevelPayload {
 /// The result of `runSettlement`.
 #[derive(SimpleObject)]
 pub struct SettlementPayload {
-    /// The period's run: this one, or the earlier one that settled it.
-    run: SettlementRun,
-    /// False when the period had been settled before (nothing changed).
+    /// The period's run: this call's, or the earlier one that settled it; null when refused.
+    run: Option<SettlementRun>,
+    /// True when this call settled the period; false when it had been settled before (nothing
+    /// changed) or the run was refused.
     settled_now: bool,
+    /// Why the run was refused. Empty today: a run either settles the period or finds it
+    /// settled; listed so that every mutation answers the same way.
+    user_errors: Vec<DistributionError>,
+}
+
+/// The result of `evaluateDistributorLevels`.
+#[derive(SimpleObject)]
+pub struct EvaluateLevelsPayload {
+    /// How many distributors rose to a higher level (this never lowers a level); null when
+    /// refused.
+    raised: Option<i64>,
+    /// The distributor asked about, with the level they hold now; null when all were
+    /// evaluated or the call was refused.
+    distributor: Option<Distributor>,
+    /// Why nothing was evaluated (`DISTRIBUTOR_NOT_FOUND` for an unknown `distributorId`).
+    user_errors: Vec<DistributionError>,
+}
+
+/// The result of `recordShareVisit`.
+#[derive(SimpleObject)]
+pub struct ShareVisitPayload {
+    /// Whether the visit was recorded.
+    recorded: bool,
+    /// Why it was not: `UNKNOWN_REFERRAL_CODE` when no active distributor has the code,
+    /// `PRODUCT_NOT_FOUND` when the product is unknown or not on sale.
+    user_errors: Vec<DistributionError>,
 }
 
 /// A withdrawal request.
@@ -1389,17 +1402,45 @@ impl DistributionMutation {
         application_payload(ctx, r).await
     }
 
-    /// Records that a share link was opened (anyone, signed in or not), for the distributor's
-    /// statistics; it binds nobody. False when the code names no active distributor.
+    /// Records that a share link was opened (anyone, signed in or not). An unknown code or a
+    /// product the caller cannot see records nothing and says why in `userErrors`.
     async fn record_share_visit(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The referral code in the link.")] code: String,
-        #[graphql(desc = "The product the link opened, if any.")] product_id: Option<ID>,
-    ) -> Result<bool> {
+        #[graphql(desc = "The product the link shows, when it shows one.")] product_id: Option<ID>,
+    ) -> Result<ShareVisitPayload> {
+        let refused = |code: Code, field: &str, message: &str| ShareVisitPayload {
+            recorded: false,
+            user_errors: vec![DistributionError::new(code, Some(field), message)],
+        };
+        let product = match &product_id {
+            Some(id) => {
+                let key = key("Product", id);
+                let p = ctx.loaders().product(key).await?;
+                if !p.is_some_and(|p| crate::catalog::types::visible(ctx.viewer(), &p)) {
+                    return Ok(refused(
+                        Code::ProductNotFound,
+                        "productId",
+                        "no such product on sale",
+                    ));
+                }
+                Some(key)
+            }
+            None => None,
+        };
         let viewer = ctx.viewer().principal().map(|p| p.user_id);
-        let product = product_id.as_ref().map(|p| key("Product", p));
-        Ok(team::record_visit(ctx.app(), &code, product, viewer).await?)
+        if !team::record_visit(ctx.app(), &code, product, viewer).await? {
+            return Ok(refused(
+                Code::UnknownReferralCode,
+                "code",
+                "no active distributor has this code",
+            ));
+        }
+        Ok(ShareVisitPayload {
+            recorded: true,
+            user_errors: vec![],
+        })
     }
 
     /// The caller arrived through a share link or code (at registration or later): binds them
@@ -1541,13 +1582,6 @@ impl DistributionMutation {
                 message,
             )],
         };
-        let fee_rate = match input.withdrawal_fee_rate.as_deref().map(str::trim) {
-            None | Some("") => Decimal::ZERO,
-            Some(r) => match r.parse::<Decimal>() {
-                Ok(d) => d,
-                Err(_) => return Ok(refused("withdrawalFeeRate", "not a number".into())),
-            },
-        };
         let fen = |m: Money| money::to_fen(m.0).unwrap_or(-1);
         let conf = settings::DistributionSettings {
             recruitment_mode: input.recruitment_mode,
@@ -1558,7 +1592,7 @@ impl DistributionMutation {
             binding_days: input.binding_days,
             withdrawal_min_fen: fen(input.withdrawal_min),
             withdrawal_max_fen: fen(input.withdrawal_max),
-            withdrawal_fee_rate: fee_rate,
+            withdrawal_fee_rate: input.withdrawal_fee_rate.map_or(Decimal::ZERO, |r| r.0),
         };
         if let Err((field, message)) = conf.validate() {
             return Ok(refused(field, message));
@@ -1658,20 +1692,41 @@ impl DistributionMutation {
         )
     }
 
-    /// Re-evaluate levels now: one distributor, or all (staff with DISTRIBUTION). Returns how
+    /// Re-evaluate levels now: one distributor, or all (staff with DISTRIBUTION). Says how
     /// many rose.
     #[graphql(guard = "PermissionGuard(Permission::Distribution)")]
     async fn evaluate_distributor_levels(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "One distributor; every distributor when omitted.")]
+        #[graphql(desc = "The one distributor to evaluate; all of them when absent.")]
         distributor_id: Option<ID>,
-    ) -> Result<i64> {
-        let raised = match distributor_id {
-            Some(id) => levels::evaluate(ctx.app(), &[key("Distributor", &id)]).await?,
-            None => levels::evaluate_all(ctx.app()).await?,
+    ) -> Result<EvaluateLevelsPayload> {
+        let Some(id) = distributor_id else {
+            let raised = levels::evaluate_all(ctx.app()).await?;
+            return Ok(EvaluateLevelsPayload {
+                raised: Some(raised as i64),
+                distributor: None,
+                user_errors: vec![],
+            });
         };
-        Ok(raised as i64)
+        let who = key("Distributor", &id);
+        if team::find(ctx.app().db.conn(), who).await?.is_none() {
+            return Ok(EvaluateLevelsPayload {
+                raised: None,
+                distributor: None,
+                user_errors: vec![DistributionError::new(
+                    Code::DistributorNotFound,
+                    Some("distributorId"),
+                    "no such distributor",
+                )],
+            });
+        }
+        let raised = levels::evaluate(ctx.app(), &[who]).await?;
+        Ok(EvaluateLevelsPayload {
+            raised: Some(raised as i64),
+            distributor: team::find(ctx.app().db.conn(), who).await?.map(Distributor),
+            user_errors: vec![],
+        })
     }
 
     /// Settle the last complete period now (staff with DISTRIBUTION or FINANCE). Running it
@@ -1684,12 +1739,14 @@ impl DistributionMutation {
         Ok(
             match settlement::run(ctx.app(), chrono::Utc::now(), Some(me.user_id)).await? {
                 Settled::Ran(r) => SettlementPayload {
-                    run: SettlementRun(r),
+                    run: Some(SettlementRun(r)),
                     settled_now: true,
+                    user_errors: vec![],
                 },
                 Settled::AlreadySettled(r) => SettlementPayload {
-                    run: SettlementRun(r),
+                    run: Some(SettlementRun(r)),
                     settled_now: false,
+                    user_errors: vec![],
                 },
             },
         )
@@ -1780,21 +1837,16 @@ pub enum CommissionChangeKind {
     Balance,
 }
 
-/// A change of the subscriber's commissions or balance, pushed live.
+/// A change of the subscriber's commissions or balance, pushed live. `kind` says what
+/// changed and which fields are set: each field has one meaning and is null for the kinds it
+/// does not belong to.
+#[derive(async_graphql::Description)]
 pub struct CommissionChange {
     event: Arc<events::Event>,
 }
 
-/// A change of the subscriber's commissions or balance, pushed live. Which fields are set
-/// depends on `kind`.
-#[Object]
 impl CommissionChange {
-    /// Pass as `after` to resume from here.
-    async fn event_id(&self) -> String {
-        self.event.id.to_string()
-    }
-    /// What changed.
-    async fn kind(&self) -> CommissionChangeKind {
+    fn change_kind(&self) -> CommissionChangeKind {
         match self.event.event_type.as_str() {
             commissions::EVENT_CREATED => CommissionChangeKind::Created,
             commissions::EVENT_CONFIRMED => CommissionChangeKind::Confirmed,
@@ -1803,11 +1855,42 @@ impl CommissionChange {
             _ => CommissionChangeKind::Balance,
         }
     }
-    /// The order concerned; null for settlements and balance changes.
+
+    /// The payload's `key` when this change is one of `kinds`.
+    fn figure(&self, kinds: &[CommissionChangeKind], key: &str) -> Option<i64> {
+        if !kinds.contains(&self.change_kind()) {
+            return None;
+        }
+        self.event.payload[key].as_i64()
+    }
+}
+
+/// The kinds that concern records of one order.
+const RECORD_KINDS: &[CommissionChangeKind] = &[
+    CommissionChangeKind::Created,
+    CommissionChangeKind::Confirmed,
+    CommissionChangeKind::Reversed,
+];
+
+#[Object(use_type_description)]
+impl CommissionChange {
+    /// Pass as `after` to resume from here.
+    async fn event_id(&self) -> String {
+        self.event.id.to_string()
+    }
+    /// What changed.
+    async fn kind(&self) -> CommissionChangeKind {
+        self.change_kind()
+    }
+    /// The number of the order the records belong to (CREATED, CONFIRMED, REVERSED); null for
+    /// SETTLED and BALANCE.
     async fn order_no(&self) -> Option<&str> {
+        if !RECORD_KINDS.contains(&self.change_kind()) {
+            return None;
+        }
         self.event.payload["orderNo"].as_str()
     }
-    /// The records concerned (none for settlements and balance changes).
+    /// The records concerned (CREATED, CONFIRMED, REVERSED); empty for SETTLED and BALANCE.
     async fn commission_ids(&self) -> Vec<ID> {
         self.event.payload["commissionIds"]
             .as_array()
@@ -1819,28 +1902,41 @@ impl CommissionChange {
             })
             .unwrap_or_default()
     }
-    /// What the records pay now (created, confirmed, reversed), or what a settlement credited,
-    /// in yuan; null for balance changes.
-    async fn amount(&self) -> Option<Money> {
-        self.event.payload["amountFen"].as_i64().map(yuan)
+    /// CREATED, CONFIRMED and REVERSED: what the records concerned pay now, after this
+    /// change, in yuan (`"0.00"` once a refund took everything); null for SETTLED and BALANCE.
+    async fn commission_amount(&self) -> Option<Money> {
+        self.figure(RECORD_KINDS, "amountFen").map(yuan)
     }
-    /// Taken back by the refund, in yuan (`REVERSED` only; null otherwise).
+    /// REVERSED: what this refund took back from the record, in yuan; null for the other
+    /// kinds.
     async fn reversed_amount(&self) -> Option<Money> {
-        self.event.payload["reversedFen"].as_i64().map(yuan)
+        self.figure(&[CommissionChangeKind::Reversed], "reversedFen")
+            .map(yuan)
     }
-    /// The settled records' count (`SETTLED` only; null otherwise).
-    async fn records(&self) -> Option<i64> {
-        self.event.payload["records"].as_i64()
+    /// SETTLED: what the settlement credited to the balance, the total of the records it
+    /// settled, in yuan; null for the other kinds.
+    async fn settled_amount(&self) -> Option<Money> {
+        self.figure(&[CommissionChangeKind::Settled], "amountFen")
+            .map(yuan)
     }
-    /// Available money after a balance change, in yuan (`BALANCE` only; null otherwise).
+    /// SETTLED: how many of the subscriber's records the settlement settled; null for the
+    /// other kinds.
+    async fn settled_records(&self) -> Option<i64> {
+        self.figure(&[CommissionChangeKind::Settled], "records")
+    }
+    /// BALANCE: the available balance after the change, in yuan (negative while a reversal is
+    /// being repaid); null for the other kinds.
     async fn available(&self) -> Option<Money> {
-        self.event.payload["availableFen"].as_i64().map(yuan)
+        self.figure(&[CommissionChangeKind::Balance], "availableFen")
+            .map(yuan)
     }
-    /// Frozen money after a balance change, in yuan (`BALANCE` only; null otherwise).
+    /// BALANCE: the frozen balance after the change (asked for in withdrawals not yet paid or
+    /// rejected), in yuan; null for the other kinds.
     async fn frozen(&self) -> Option<Money> {
-        self.event.payload["frozenFen"].as_i64().map(yuan)
+        self.figure(&[CommissionChangeKind::Balance], "frozenFen")
+            .map(yuan)
     }
-    /// When the change happened.
+    /// When the change was made.
     async fn at(&self) -> DateTime {
         DateTime(self.event.created_at)
     }

@@ -4,10 +4,10 @@
 //! read withdrawals (with the full account) and commissions. Buyers appear masked.
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, Description, ID, Object, SimpleObject, connection::PageInfo};
 use entity::{
     balance_entry, commission, commission_rule_version, distributor, distributor_application,
-    distributor_level, settlement_run, withdrawal,
+    distributor_level, distributor_tree, settlement_run, withdrawal,
 };
 
 use super::{
@@ -25,7 +25,8 @@ use crate::{
     graphql::{
         context::CtxExt,
         ids,
-        scalars::{DateTime, Money},
+        relay::encode_cursor,
+        scalars::{DateTime, Money, Percent},
     },
     orders::types::{mask_name, yuan},
 };
@@ -57,6 +58,27 @@ pub fn can_read_withdrawal(viewer: &Viewer, w: &withdrawal::Model) -> bool {
         .is_some_and(|me| me.user_id == w.user_id || me.has(Permission::Finance))
 }
 
+/// Whether a distributor may earn, recruit and share.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistributorStatus {
+    /// Earns commission, recruits and shares.
+    Active,
+    /// Disabled by staff (`setDistributorEnabled`): loses the DISTRIBUTOR role, earns no new
+    /// commission, their referral code binds nobody and they cannot withdraw; their team,
+    /// records and balance stay.
+    Disabled,
+}
+
+impl DistributorStatus {
+    pub fn of(d: &distributor::Model) -> Self {
+        if d.status == super::team::STATUS_ACTIVE {
+            DistributorStatus::Active
+        } else {
+            DistributorStatus::Disabled
+        }
+    }
+}
+
 /// A distributor's profile.
 pub struct Distributor(pub distributor::Model);
 
@@ -77,9 +99,9 @@ impl Distributor {
     async fn referral_code(&self) -> &str {
         &self.0.referral_code
     }
-    /// `ACTIVE` or `DISABLED`.
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Whether the distributor is active or disabled by staff.
+    async fn status(&self) -> DistributorStatus {
+        DistributorStatus::of(&self.0)
     }
     /// Display name, 1–64 characters (the account's nickname at approval until staff change it).
     async fn name(&self) -> &str {
@@ -98,7 +120,7 @@ impl Distributor {
     async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DistributorLevel>> {
         level_of(ctx, self.0.level_id).await
     }
-    /// Who recruited this distributor; null for a distributor at the top of the tree.
+    /// Who recruited this distributor, as teams show them; null at the top of a tree.
     async fn inviter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TeamMember>> {
         let Some(id) = self.0.inviter_user_id else {
             return Ok(None);
@@ -108,11 +130,7 @@ impl Distributor {
             .distributors
             .load_one(id)
             .await?
-            .map(|d| TeamMember {
-                d,
-                depth: -1,
-                joined_at: None,
-            }))
+            .map(TeamMember))
     }
     /// What the goods of the paid orders attributed to this distributor paid, net of refunds
     /// (shipping is no sale): the level condition "own sales".
@@ -145,56 +163,179 @@ async fn level_of(
     })
 }
 
-/// Someone in a distributor's team or upline, as that distributor sees them: name, masked
-/// phone, level and sales — nothing that reaches their customers or money.
-pub struct TeamMember {
-    pub d: Arc<distributor::Model>,
-    /// Levels below the viewer (1 = invited by them); -1 above.
-    pub depth: i32,
-    pub joined_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+/// A distributor as the teams and uplines they appear in show them: name, masked phone, level
+/// and whether they are active, never their customers or money. It has its own id (not the
+/// `Distributor` id) and its fields are the same in every tree and for every viewer, so a client
+/// cache may merge every appearance into one record; where a member stands in a particular tree
+/// (depth, when they joined it) and their sales are on the `TeamEdge` that leads to them.
+/// Shown to the distributors whose team (to three levels) or upline they are in, to
+/// themselves, and to staff (as a distributor's `inviter`); `node` opens it for the same
+/// distributors, themselves and staff with DISTRIBUTION.
+#[derive(Description)]
+pub struct TeamMember(pub Arc<distributor::Model>);
 
-/// Someone in a distributor's team or upline, as that distributor sees them: name, masked
-/// phone, level and sales — nothing that reaches their customers or money.
-#[Object]
+#[Object(use_type_description)]
 impl TeamMember {
-    /// The member's `Distributor` id.
+    /// Opaque global id of this team-member view of a distributor (`node` fetches it).
     pub async fn id(&self) -> ID {
-        ids::encode("Distributor", self.d.user_id)
+        ids::encode("TeamMember", self.0.user_id)
     }
-    /// The member's display name.
+    /// The global id of the same person's `Distributor` profile, which only they and staff with
+    /// DISTRIBUTION may open.
+    async fn distributor_id(&self) -> ID {
+        ids::encode("Distributor", self.0.user_id)
+    }
+    /// The distributor's name as on their profile.
     async fn name(&self) -> &str {
-        &self.d.name
+        &self.0.name
     }
-    /// The member's mobile, masked (`138****5678`); null when they have none.
+    /// Their mobile number, masked (`138****0001`); null when their profile has none.
     async fn phone(&self) -> Option<String> {
-        self.d.phone.as_deref().map(mask_phone)
+        self.0.phone.as_deref().map(mask_phone)
     }
-    /// 1 for those the viewer invited, 2 for theirs, 3 below; upline members are negative.
-    async fn depth(&self) -> i32 {
-        self.depth
-    }
-    /// The member's distributor level; null when they have none.
+    /// Their distributor level; null while they hold none.
     async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DistributorLevel>> {
-        level_of(ctx, self.d.level_id).await
-    }
-    /// Their attributed sales in yuan, net of refunds: shown for the viewer's own team, null for
-    /// those above them.
-    async fn sales(&self) -> Option<Money> {
-        (self.depth > 0).then(|| yuan(self.d.own_sales_fen))
-    }
-    /// Their paid attributed orders: shown for the viewer's own team, null for those above.
-    async fn order_count(&self) -> Option<i64> {
-        (self.depth > 0).then_some(self.d.order_count)
+        level_of(ctx, self.0.level_id).await
     }
     /// False while staff have disabled them (a disabled distributor earns nothing).
     async fn active(&self) -> bool {
-        self.d.status == super::team::STATUS_ACTIVE
+        self.0.status == super::team::STATUS_ACTIVE
     }
-    /// When they joined this team (or, for the upline, became a distributor).
+    /// When they became a distributor.
+    async fn approved_at(&self) -> DateTime {
+        DateTime(self.0.approved_at)
+    }
+}
+
+/// Whether the viewer may see `member` as a `TeamMember`: staff with DISTRIBUTION, the member
+/// themselves, and an active distributor whose team (to three levels) or upline they are in.
+pub async fn can_read_team_member(
+    conn: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    member: i64,
+) -> Result<bool, crate::error::AppError> {
+    use sea_orm::EntityTrait;
+    let Some(me) = viewer.principal() else {
+        return Ok(false);
+    };
+    if me.user_id == member || me.has(Permission::Distribution) {
+        return Ok(true);
+    }
+    if !me.is_distributor {
+        return Ok(false);
+    }
+    for pair in [(me.user_id, member), (member, me.user_id)] {
+        if entity::distributor_tree::Entity::find_by_id(pair)
+            .one(conn)
+            .await?
+            .is_some_and(|row| (1..=3).contains(&row.depth))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A member of a distributor's team as seen from that distributor (the tree's root): the edge
+/// carries what depends on the tree, the node who the member is.
+#[derive(Description)]
+pub struct TeamEdge {
+    pub row: distributor_tree::Model,
+    pub member: Arc<distributor::Model>,
+}
+
+#[Object(use_type_description)]
+impl TeamEdge {
+    /// Pass as `after` (or `before`) to page on from this member.
+    async fn cursor(&self) -> String {
+        encode_cursor(self.row.descendant_user_id)
+    }
+    /// The member.
+    async fn node(&self) -> TeamMember {
+        TeamMember(self.member.clone())
+    }
+    /// Levels below the tree's root: 1 for those the root invited, 2 for those they invited, 3
+    /// below that. The same member has another depth in another distributor's tree.
+    async fn depth(&self) -> i32 {
+        self.row.depth
+    }
+    /// When the member entered the root's team: at their approval, or when staff moved them (or
+    /// someone above them) into it.
     async fn joined_at(&self) -> DateTime {
-        DateTime(self.joined_at.unwrap_or(self.d.approved_at))
+        DateTime(self.row.created_at)
     }
+    /// Paid amount of the orders attributed to the member, net of refunds, all time, in yuan.
+    /// On the edge because only those above a member see it (their upline shows no sales).
+    async fn sales(&self) -> Money {
+        yuan(self.member.own_sales_fen)
+    }
+    /// Paid orders attributed to the member, all time (seen from above only, like `sales`).
+    async fn order_count(&self) -> i64 {
+        self.member.order_count
+    }
+}
+
+/// One page of a distributor's team — the inviter tree below them, to the depth asked for —
+/// newest member first, as a Relay connection, with the team's size per level.
+#[derive(Description)]
+pub struct TeamConnection {
+    pub edges: Vec<TeamEdge>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+    pub counts: TeamCounts,
+    /// Deepest level the page was asked for (1–3).
+    pub depth: i32,
+}
+
+#[Object(use_type_description)]
+impl TeamConnection {
+    /// The members on this page, each with where they stand in this tree.
+    async fn edges(&self) -> &[TeamEdge] {
+        &self.edges
+    }
+    /// The members on this page without their edges' tree-relative fields.
+    async fn nodes(&self) -> Vec<TeamMember> {
+        self.edges
+            .iter()
+            .map(|e| TeamMember(e.member.clone()))
+            .collect()
+    }
+    /// Whether there are members before or after this page, and the cursors at its ends.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self
+                .edges
+                .first()
+                .map(|e| encode_cursor(e.row.descendant_user_id)),
+            end_cursor: self
+                .edges
+                .last()
+                .map(|e| encode_cursor(e.row.descendant_user_id)),
+        }
+    }
+    /// Members down to the depth asked for, across all pages.
+    async fn total_count(&self) -> i64 {
+        [self.counts.level1, self.counts.level2, self.counts.level3]
+            .iter()
+            .take(self.depth.clamp(0, 3) as usize)
+            .sum()
+    }
+    /// Members per level below the root, to level 3 whatever the depth asked for.
+    async fn counts(&self) -> TeamCounts {
+        self.counts
+    }
+}
+
+/// A distributor above the caller in the inviter tree.
+#[derive(SimpleObject)]
+pub struct UplineEntry {
+    /// Levels above the caller: 1 for the distributor who invited them, 2 for that one's
+    /// inviter, 3 above that.
+    pub distance: i32,
+    /// Who it is (their sales are not shown: a distributor's business is seen from above only).
+    pub member: TeamMember,
 }
 
 /// Members of a team per level below the distributor.
@@ -346,10 +487,14 @@ impl Commission {
     async fn base(&self) -> Money {
         yuan(self.0.base_fen)
     }
-    /// Percent as a decimal string (`"20"` is 20 %), when a rate applied; null for a fixed
-    /// amount.
-    async fn rate(&self) -> Option<String> {
-        self.0.rate.clone()
+    /// The rate applied to `base`; null when a fixed amount per unit applied instead
+    /// (`fixedPerUnit`).
+    async fn rate(&self) -> Option<Percent> {
+        self.0
+            .rate
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .map(Percent)
     }
     /// Yuan per unit, when a fixed override applied; null when a rate did.
     async fn fixed_per_unit(&self) -> Option<Money> {
@@ -615,26 +760,28 @@ impl SettlementRun {
     }
 }
 
-/// A product's or SKU's own commission: rates or fixed amounts per tier.
+/// What a product or SKU pays instead of the level and tier rates: rates or a fixed amount
+/// per unit, per tier.
 #[derive(SimpleObject)]
 pub struct CommissionOverrideView {
     /// The product it applies to.
     product_id: ID,
     /// The one SKU it applies to (it then wins over the product's own); null for every SKU.
     sku_id: Option<ID>,
-    /// Percent per tier as decimal strings, nearest distributor first; null when fixed.
-    rates: Option<Vec<String>>,
-    /// Yuan per unit per tier, nearest distributor first; null when rates apply.
+    /// Rate per tier, nearest distributor first (a tier without one pays nothing); null when
+    /// the override pays fixed amounts.
+    rates: Option<Vec<Percent>>,
+    /// Yuan per unit per tier, nearest distributor first; null when the override pays rates.
     fixed_amounts: Option<Vec<Money>>,
 }
 
-/// A level's own commission rates, used when the beneficiary holds that level.
+/// The rates a distributor level pays instead of the tier rates.
 #[derive(SimpleObject)]
 pub struct LevelRatesView {
     /// The level.
     level_id: ID,
-    /// Percent per tier as decimal strings, nearest distributor first.
-    rates: Vec<String>,
+    /// Rate per tier for a beneficiary holding the level, nearest distributor first.
+    rates: Vec<Percent>,
 }
 
 /// A version of the commission rules.
@@ -650,13 +797,10 @@ impl CommissionRulesView {
     async fn version(&self) -> Option<i64> {
         self.version.as_ref().map(|v| v.id)
     }
-    /// Percent per tier as decimal strings, nearest distributor first (1–3 tiers).
-    async fn rates(&self) -> Vec<String> {
-        self.rules
-            .rates
-            .iter()
-            .map(|r| r.normalize().to_string())
-            .collect()
+    /// Rate per tier, nearest distributor first (the seed's 20 / 10 / 5 is `["20.00", "10.00",
+    /// "5.00"]`).
+    async fn rates(&self) -> Vec<Percent> {
+        self.rules.rates.iter().copied().map(Percent).collect()
     }
     /// What rates apply to.
     async fn base(&self) -> CommissionBase {
@@ -687,7 +831,7 @@ impl CommissionRulesView {
                 rates: o
                     .rates
                     .as_ref()
-                    .map(|r| r.iter().map(|x| x.normalize().to_string()).collect()),
+                    .map(|r| r.iter().copied().map(Percent).collect()),
                 fixed_amounts: o
                     .fixed_fen
                     .as_ref()
@@ -702,7 +846,7 @@ impl CommissionRulesView {
             .iter()
             .map(|l| LevelRatesView {
                 level_id: ids::encode("DistributorLevel", l.level_id),
-                rates: l.rates.iter().map(|x| x.normalize().to_string()).collect(),
+                rates: l.rates.iter().copied().map(Percent).collect(),
             })
             .collect()
     }
@@ -751,9 +895,10 @@ impl DistributionSettingsView {
     async fn withdrawal_max(&self) -> Money {
         yuan(self.0.withdrawal_max_fen)
     }
-    /// The withdrawal fee, percent of the amount as a decimal string (`"0.6"` is 0.6 %).
-    async fn withdrawal_fee_rate(&self) -> String {
-        self.0.withdrawal_fee_rate.normalize().to_string()
+    /// The fee taken from each withdrawal, as a rate of its amount (`"0.60"`: ¥0.60 per
+    /// ¥100.00), rounded to the fen.
+    async fn withdrawal_fee_rate(&self) -> Percent {
+        Percent(self.0.withdrawal_fee_rate)
     }
 }
 

@@ -134,9 +134,6 @@ fn describe_connections(builder: Builder) -> Builder {
         .override_output_type_description::<Page<dist::DistributorApplication>>(
             "A page of distributor applications, newest first.",
         )
-        .override_output_type_description::<Page<dist::TeamMember>>(
-            "A page of a distributor's team, newest account first.",
-        )
         .override_output_type_description::<Page<dist::Commission>>(
             "A page of commission records, newest first.",
         )

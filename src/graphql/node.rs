@@ -11,8 +11,8 @@ use crate::{
     accounts::User,
     catalog::types::{Brand, Category, Product, Sku, visible},
     distribution::types::{
-        Commission, Distributor, Withdrawal, can_read_commission, can_read_distributor,
-        can_read_withdrawal,
+        Commission, Distributor, TeamMember, Withdrawal, can_read_commission, can_read_distributor,
+        can_read_team_member, can_read_withdrawal,
     },
     error::AppError,
     notifications::Notification,
@@ -32,6 +32,7 @@ pub enum Node {
     Brand(Brand),
     Order(Order),
     Distributor(Distributor),
+    TeamMember(TeamMember),
     Commission(Commission),
     Withdrawal(Withdrawal),
 }
@@ -105,6 +106,17 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, AppError> {
             .await?
             .filter(|d| can_read_distributor(ctx.viewer(), d.user_id))
             .map(|d| Node::Distributor(Distributor((*d).clone())))),
+        "TeamMember" => {
+            if !can_read_team_member(ctx.app().db.conn(), ctx.viewer(), key).await? {
+                return Ok(None);
+            }
+            Ok(ctx
+                .loaders()
+                .distributors
+                .load_one(key)
+                .await?
+                .map(|d| Node::TeamMember(TeamMember(d))))
+        }
         "Commission" => Ok(entity::commission::Entity::find_by_id(key)
             .one(ctx.app().db.conn())
             .await?

@@ -290,6 +290,10 @@ impl<M> RowPage<M> {
         self.has_next
     }
 
+    pub fn has_previous(&self) -> bool {
+        self.has_previous
+    }
+
     /// The same page holding other rows: what the caller made of these, in the same order
     /// (rows that vanished meanwhile may be left out).
     pub fn with_rows<N>(self, rows: Vec<N>, id_of: fn(&N) -> i64) -> RowPage<N> {

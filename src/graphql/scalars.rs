@@ -1,6 +1,7 @@
 //! Custom scalars. `Decimal` is money in yuan as a string with exactly two decimals ("12.30"),
-//! `DateTime` is RFC 3339 in UTC with milliseconds ("2026-11-28T16:27:46.123Z"), `Date` is a
-//! calendar date ("1990-05-17").
+//! `Percent` a percentage in percent with two decimals ("20.00" is 20 %), `DateTime` is
+//! RFC 3339 in UTC with milliseconds ("2026-11-28T16:27:46.123Z"), `Date` is a calendar date
+//! ("1990-05-17").
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
@@ -45,6 +46,53 @@ impl ScalarType for Money {
 pub fn format_money(d: Decimal) -> String {
     let mut d = d.round_dp(2);
     d.rescale(2);
+    d.to_string()
+}
+
+/// A percentage, in percent (not a fraction), as a string with two decimals: 20 % is
+/// `"20.00"`, 12.5 % is `"12.50"`, 0.6 % is `"0.60"` (and `"0.20"` is 0.2 %, not 20 %). Every
+/// rate and percentage in the API uses it: commission tiers, level rates, overrides, the
+/// withdrawal fee rate and price adjustments. Inputs may be a string or a number with at most
+/// two decimals (`"20"`, `20`, `"12.5"`); the range each field allows is in its description,
+/// and a value outside it is refused in the mutation's `userErrors`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, async_graphql::Description)]
+pub struct Percent(pub Decimal);
+
+#[Scalar(name = "Percent", use_type_description)]
+impl ScalarType for Percent {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let d = match &value {
+            Value::String(s) => s.trim().parse::<Decimal>().map_err(|_| {
+                InputValueError::custom(
+                    "a percentage is a decimal number of percent, e.g. \"12.5\"",
+                )
+            })?,
+            Value::Number(n) => n
+                .to_string()
+                .parse::<Decimal>()
+                .map_err(|_| InputValueError::custom("not a decimal number"))?,
+            _ => return Err(InputValueError::expected_type(value)),
+        };
+        if d.normalize().scale() > 2 {
+            return Err(InputValueError::custom(
+                "a percentage has at most two decimals",
+            ));
+        }
+        Ok(Percent(d.normalize()))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(format_percent(self.0))
+    }
+}
+
+/// Two decimals (`20` → `"20.00"`); a value with more (none is accepted as input) keeps them
+/// rather than being rounded.
+pub fn format_percent(d: Decimal) -> String {
+    let mut d = d.normalize();
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
     d.to_string()
 }
 
@@ -127,6 +175,35 @@ mod tests {
         assert!(Money::parse(Value::String("12.305".into())).is_err());
         assert!(Money::parse(Value::String("abc".into())).is_err());
         assert!(Money::parse(Value::Boolean(true)).is_err());
+    }
+
+    #[test]
+    fn percentages_have_two_decimals_and_are_not_fractions() {
+        let p = |v: Value| Percent::parse(v).map(|p| p.to_value());
+        assert_eq!(
+            p(Value::String("20".into())).unwrap(),
+            Value::String("20.00".into())
+        );
+        assert_eq!(
+            p(Value::String(" 12.5 ".into())).unwrap(),
+            Value::String("12.50".into())
+        );
+        assert_eq!(
+            p(Value::Number(20.into())).unwrap(),
+            Value::String("20.00".into())
+        );
+        assert_eq!(
+            p(Value::String("0.60".into())).unwrap(),
+            Value::String("0.60".into())
+        );
+        assert_eq!(
+            p(Value::String("-10".into())).unwrap(),
+            Value::String("-10.00".into())
+        );
+        assert!(p(Value::String("12.345".into())).is_err());
+        assert!(p(Value::String("20%".into())).is_err());
+        assert!(p(Value::Boolean(true)).is_err());
+        assert_eq!(format_percent(Decimal::from_str("0.125").unwrap()), "0.125");
     }
 
     #[test]

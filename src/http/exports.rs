@@ -162,7 +162,7 @@ impl OrderParams {
             source,
             distributor_id: self
                 .distributor_id
-                .map(|d| ids::decode("User", &async_graphql::ID(d)).unwrap_or(0)),
+                .map(|d| ids::decode("Distributor", &async_graphql::ID(d)).unwrap_or(0)),
             keyword: self.keyword,
             buyer_id: None,
         })

@@ -214,7 +214,7 @@ pub struct OrderFilter {
     to: Option<DateTime>,
     /// Only orders that came this way.
     source: Option<super::rules::OrderSource>,
-    /// Only orders attributed to this distributor (their `Distributor` or `User` id).
+    /// Orders attributed to this distributor: a `Distributor` id, as `Order.distributor.id`.
     distributor_id: Option<ID>,
     /// Matches the order number, the recipient's phone or name.
     keyword: Option<String>,
@@ -229,7 +229,7 @@ impl OrderFilter {
             source: self.source,
             distributor_id: self
                 .distributor_id
-                .map(|d| ids::decode("User", &d).unwrap_or(0)),
+                .map(|d| ids::decode("Distributor", &d).unwrap_or(0)),
             keyword: self.keyword,
             buyer_id: None,
         }

@@ -19,6 +19,7 @@ use crate::{
     accounts::User,
     auth::{Permission, Viewer},
     catalog::types::{Product, Sku},
+    distribution::types::{Distributor, can_read_distributor},
     graphql::{
         context::CtxExt,
         ids,
@@ -47,6 +48,16 @@ pub fn sees_buyer(viewer: &Viewer, o: &order::Model) -> bool {
     viewer
         .principal()
         .is_some_and(|p| p.user_id == o.user_id || p.has(Permission::Orders))
+}
+
+/// Whether the viewer, who may read an order, sees the profile of the distributor it is
+/// attributed to: that distributor, and staff who handle orders or distribution. The buyer
+/// does not (a distributor's profile is theirs and the merchant's).
+fn sees_distributor(viewer: &Viewer, distributor_user_id: i64) -> bool {
+    can_read_distributor(viewer, distributor_user_id)
+        || viewer
+            .principal()
+            .is_some_and(|p| p.has(Permission::Orders))
 }
 
 /// `张三` → `张*`: enough for a distributor to recognise an order, not to contact the buyer.
@@ -648,9 +659,22 @@ impl Order {
     async fn buyer(&self, ctx: &Context<'_>) -> Option<User> {
         sees_buyer(ctx.viewer(), &self.0).then(|| User::by_id(self.0.user_id))
     }
-    /// The distributor the order is attributed to.
-    async fn distributor(&self) -> Option<User> {
-        self.0.distributor_user_id.map(User::by_id)
+    /// The distributor the order is attributed to (who earns tier-1 commission on it), with
+    /// their referral code and level. Null when the order came through no distributor, and
+    /// for the buyer; shown to that distributor and to staff with ORDERS or DISTRIBUTION.
+    async fn distributor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Distributor>> {
+        let Some(id) = self.0.distributor_user_id else {
+            return Ok(None);
+        };
+        if !sees_distributor(ctx.viewer(), id) {
+            return Ok(None);
+        }
+        Ok(ctx
+            .loaders()
+            .distributors
+            .load_one(id)
+            .await?
+            .map(|d| Distributor((*d).clone())))
     }
     /// Every status change, oldest first.
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderHistoryEntry>> {

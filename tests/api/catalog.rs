@@ -868,7 +868,10 @@ async fn the_demo_shop_is_believable_and_seeding_twice_duplicates_nothing() {
         )
         .await;
     assert_eq!(p["distributorPerformance"]["promotedCustomers"], 1);
-    assert_eq!(p["commissionRules"]["rates"], json!(["20", "10", "5"]));
+    assert_eq!(
+        p["commissionRules"]["rates"],
+        json!(["20.00", "10.00", "5.00"])
+    );
     use sea_orm::{EntityTrait, PaginatorTrait};
     let products = entity::product::Entity::find()
         .count(s.app().db.conn())

@@ -21,7 +21,7 @@ pub(crate) const RULES: &str = "mutation($input: CommissionRulesInput!) { publis
 const MY_COMMISSIONS: &str = "query { myCommissions { edges { node { id tier status base rate fixedPerUnit amount reversedAmount orderNo productName buyer distributor { id } } } } }";
 const BALANCE: &str = "query { myBalance { available frozen pendingCommission lifetimeEarned } }";
 const WITHDRAW: &str = "mutation($input: RequestWithdrawalInput!) { requestWithdrawal(input: $input) { withdrawal { id status amount fee netAmount account } balance { available frozen } userErrors { code field message } } }";
-const CHANGES: &str = "subscription { commissionChanged { kind amount reversedAmount orderNo available frozen records } }";
+const CHANGES: &str = "subscription { commissionChanged { kind orderNo commissionAmount reversedAmount settledAmount settledRecords available frozen } }";
 
 /// A shop with a ¥100.00 product costing ¥60.00, its owner, and a buyer with an address.
 pub(crate) struct Shop {
@@ -281,6 +281,18 @@ async fn subscribed(s: &TestServer, d: &Dist) -> WsClient {
     ws
 }
 
+/// A change's figures, each set only for the kinds it belongs to.
+fn figures(c: &Value) -> Value {
+    json!({
+        "commissionAmount": c["commissionAmount"],
+        "reversedAmount": c["reversedAmount"],
+        "settledAmount": c["settledAmount"],
+        "settledRecords": c["settledRecords"],
+        "available": c["available"],
+        "frozen": c["frozen"],
+    })
+}
+
 /// The next `commissionChanged` payload.
 async fn next_change(ws: &mut WsClient) -> Value {
     let msg = ws.recv().await.expect("a commission change");
@@ -300,7 +312,10 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     for (ws, amount) in [(&mut w1, "20.00"), (&mut w2, "10.00"), (&mut w3, "5.00")] {
         let c = next_change(ws).await;
         assert_eq!(c["kind"], "CREATED", "{c}");
-        assert_eq!(c["amount"], amount);
+        assert_eq!(
+            figures(&c),
+            json!({ "commissionAmount": amount, "reversedAmount": null, "settledAmount": null, "settledRecords": null, "available": null, "frozen": null })
+        );
         assert!(c["orderNo"].is_string());
     }
     for (d, tier, amount) in [(&d1, 1, "20.00"), (&d2, 2, "10.00"), (&d3, 3, "5.00")] {
@@ -331,7 +346,10 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     for (ws, amount) in [(&mut w1, "20.00"), (&mut w2, "10.00"), (&mut w3, "5.00")] {
         let c = next_change(ws).await;
         assert_eq!(c["kind"], "CONFIRMED", "{c}");
-        assert_eq!(c["amount"], amount);
+        assert_eq!(
+            figures(&c),
+            json!({ "commissionAmount": amount, "reversedAmount": null, "settledAmount": null, "settledRecords": null, "available": null, "frozen": null })
+        );
     }
 
     assert!(shop.settle(40).await, "the first run settles");
@@ -342,11 +360,17 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     ] {
         let balance = next_change(ws).await;
         assert_eq!(balance["kind"], "BALANCE", "{balance}");
-        assert_eq!(balance["available"], amount);
+        assert_eq!(
+            figures(&balance),
+            json!({ "commissionAmount": null, "reversedAmount": null, "settledAmount": null, "settledRecords": null, "available": amount, "frozen": "0.00" })
+        );
+        assert_eq!(balance["orderNo"], Value::Null);
         let settled = next_change(ws).await;
         assert_eq!(settled["kind"], "SETTLED", "{settled}");
-        assert_eq!(settled["amount"], amount);
-        assert_eq!(settled["records"], 1);
+        assert_eq!(
+            figures(&settled),
+            json!({ "commissionAmount": null, "reversedAmount": null, "settledAmount": amount, "settledRecords": 1, "available": null, "frozen": null })
+        );
         let b = shop.balance(d).await;
         assert_eq!(b["available"], amount);
         assert_eq!(b["pendingCommission"], "0.00");
@@ -382,7 +406,7 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     resumed
         .subscribe(
             "r",
-            "subscription { commissionChanged(after: \"0\") { eventId kind amount } }",
+            "subscription { commissionChanged(after: \"0\") { eventId kind commissionAmount } }",
             json!({}),
         )
         .await;
@@ -402,6 +426,17 @@ async fn the_seed_example_pays_20_10_5_and_each_distributor_hears_only_their_own
     buyer_ws.subscribe("c", CHANGES, json!({})).await;
     let refused = buyer_ws.recv().await.unwrap();
     assert_eq!(refused["type"], "error", "{refused}");
+
+    // Staff may settle now through the API; it answers like every other mutation.
+    const RUN: &str =
+        "mutation { runSettlement { settledNow run { period } userErrors { code } } }";
+    let ran = shop.s.data(Some(&shop.boss.token), RUN, json!({})).await;
+    assert_eq!(ran["runSettlement"]["userErrors"], json!([]), "{ran}");
+    assert!(ran["runSettlement"]["run"]["period"].is_string(), "{ran}");
+    let again = shop.s.data(Some(&shop.boss.token), RUN, json!({})).await;
+    assert_eq!(again["runSettlement"]["settledNow"], false, "{again}");
+    let distributor = shop.s.gql(Some(&d1.a.token), RUN, json!({})).await;
+    assert_eq!(error_code(&distributor), "FORBIDDEN");
 }
 
 #[tokio::test]
@@ -414,7 +449,7 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
         .s
         .data(
             Some(&d3.a.token),
-            "query { myTeam(depth: 3) { counts { level1 level2 level3 total } members { edges { node { name depth phone sales } } } } }",
+            "query { myTeam(depth: 3) { counts { level1 level2 level3 total } totalCount edges { depth sales node { name phone } } } }",
             json!({}),
         )
         .await;
@@ -422,16 +457,17 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
         team["myTeam"]["counts"],
         json!({ "level1": 1, "level2": 1, "level3": 1, "total": 3 })
     );
-    let depths: Vec<i64> = team["myTeam"]["members"]["edges"]
+    assert_eq!(team["myTeam"]["totalCount"], 3);
+    let depths: Vec<i64> = team["myTeam"]["edges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["node"]["depth"].as_i64().unwrap())
+        .map(|e| e["depth"].as_i64().unwrap())
         .collect();
     assert_eq!(depths, vec![3, 2, 1], "newest first, with their depth");
     // Team members' phones are masked.
     assert!(
-        team["myTeam"]["members"]["edges"][0]["node"]["phone"]
+        team["myTeam"]["edges"][0]["node"]["phone"]
             .as_str()
             .unwrap()
             .contains('*')
@@ -444,13 +480,13 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
             .s
             .data(
                 Some(&d3.a.token),
-                "query($after: String) { myTeam(depth: 3, first: 1, after: $after) { members { edges { node { id } } pageInfo { hasNextPage endCursor } } } }",
+                "query($after: String) { myTeam(depth: 3, first: 1, after: $after) { edges { node { distributorId } } pageInfo { hasNextPage endCursor } } }",
                 json!({ "after": after }),
             )
             .await;
-        let members = &page["myTeam"]["members"];
+        let members = &page["myTeam"];
         seen.push(
-            members["edges"][0]["node"]["id"]
+            members["edges"][0]["node"]["distributorId"]
                 .as_str()
                 .unwrap()
                 .to_string(),
@@ -467,42 +503,58 @@ async fn the_team_tree_counts_levels_and_refuses_loops() {
         .s
         .data(
             Some(&d3.a.token),
-            "query { myTeam(depth: 3, last: 2) { members { edges { node { id } } pageInfo { hasPreviousPage } } } }",
+            "query { myTeam(depth: 3, last: 2) { edges { node { distributorId } } pageInfo { hasPreviousPage } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        last["myTeam"]["members"]["edges"],
-        json!([{ "node": { "id": d1.id } }, { "node": { "id": d2.id } }])
+        last["myTeam"]["edges"],
+        json!([{ "node": { "distributorId": d1.id } }, { "node": { "distributorId": d2.id } }])
     );
-    assert_eq!(
-        last["myTeam"]["members"]["pageInfo"]["hasPreviousPage"],
-        true
-    );
+    assert_eq!(last["myTeam"]["pageInfo"]["hasPreviousPage"], true);
     let one_level = shop
         .s
         .data(
             Some(&d3.a.token),
-            "query { myTeam(depth: 1) { members { edges { node { id } } } } }",
+            "query { myTeam(depth: 1) { edges { node { distributorId } } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        one_level["myTeam"]["members"]["edges"],
-        json!([{ "node": { "id": d2.id } }])
+        one_level["myTeam"]["edges"],
+        json!([{ "node": { "distributorId": d2.id } }])
     );
     let upline = shop
         .s
         .data(
             Some(&d4.a.token),
-            "query { myUpline { id depth sales } }",
+            "query { myUpline { distance member { distributorId } } }",
             json!({}),
         )
         .await;
-    // Those above are named, but their business is their own.
     assert_eq!(
         upline["myUpline"],
-        json!([{ "id": d1.id, "depth": -1, "sales": null }, { "id": d2.id, "depth": -2, "sales": null }, { "id": d3.id, "depth": -3, "sales": null }])
+        json!([
+            { "distance": 1, "member": { "distributorId": d1.id } },
+            { "distance": 2, "member": { "distributorId": d2.id } },
+            { "distance": 3, "member": { "distributorId": d3.id } }
+        ])
+    );
+    // Those above are named, but their business is their own: the upline has no sales.
+    let sales = shop
+        .s
+        .gql(
+            Some(&d4.a.token),
+            "query { myUpline { member { sales } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        sales["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sales"),
+        "{sales}"
     );
 
     // Nobody binds to themselves; an upline cannot bind to their own team.
@@ -705,22 +757,41 @@ async fn each_binding_mode_decides_who_keeps_the_customer() {
         (json!(b.id), json!(true))
     );
 
-    // Opening a link is recorded, signed in or not; an unknown code records nothing.
-    for (code, recorded) in [
-        (b.code.as_str(), true),
-        (a.code.as_str(), false),
-        ("NOPE1234", false),
+    // Opening a link is recorded, signed in or not; an unknown (or disabled) code or an
+    // unknown product records nothing and says why.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let visits = || entity::share_visit::Entity::find().count(shop.s.app().db.conn());
+    let before = visits().await.unwrap();
+    for (code, product, errors) in [
+        (b.code.as_str(), shop.product.clone(), vec![]),
+        (
+            a.code.as_str(),
+            shop.product.clone(),
+            vec!["UNKNOWN_REFERRAL_CODE"],
+        ),
+        (
+            "NOPE1234",
+            shop.product.clone(),
+            vec!["UNKNOWN_REFERRAL_CODE"],
+        ),
+        (
+            b.code.as_str(),
+            json!("UHJvZHVjdDo5OTk5"),
+            vec!["PRODUCT_NOT_FOUND"],
+        ),
     ] {
         let v = shop
             .s
             .data(
                 None,
-                "mutation($c: String!, $p: ID) { recordShareVisit(code: $c, productId: $p) }",
-                json!({ "c": code, "p": shop.product }),
+                "mutation($c: String!, $p: ID) { recordShareVisit(code: $c, productId: $p) { recorded userErrors { code field message } } }",
+                json!({ "c": code, "p": product }),
             )
             .await;
-        assert_eq!(v["recordShareVisit"], recorded);
+        assert_eq!(user_error_codes(&v["recordShareVisit"]), errors, "{v}");
+        assert_eq!(v["recordShareVisit"]["recorded"], errors.is_empty());
     }
+    assert_eq!(visits().await.unwrap(), before + 1);
     // An unknown code is a clear error.
     let unknown = shop
         .s
@@ -769,7 +840,7 @@ async fn profit_base_overrides_and_rule_versions() {
     // The product override: 30% to tier 1, nothing to tier 2 (no record), tier 3 has no rate.
     shop.buy(1, "override").await;
     assert_eq!(shop.commissions(&d1).await[0]["amount"], "30.00");
-    assert_eq!(shop.commissions(&d1).await[0]["rate"], "30");
+    assert_eq!(shop.commissions(&d1).await[0]["rate"], "30.00");
     assert_eq!(
         shop.commissions(&d2).await.len(),
         2,
@@ -915,12 +986,14 @@ async fn refunds_take_commission_back_before_and_after_settlement() {
 
     // Before settlement: two units paid, one refunded → half the commission is reversed.
     let first = shop.buy(2, "two").await;
-    assert_eq!(next_change(&mut w1).await["amount"], "40.00");
+    assert_eq!(next_change(&mut w1).await["commissionAmount"], "40.00");
     refund(&shop, &first, 1, false).await;
     let reversed = next_change(&mut w1).await;
     assert_eq!(reversed["kind"], "REVERSED", "{reversed}");
-    assert_eq!(reversed["reversedAmount"], "20.00");
-    assert_eq!(reversed["amount"], "20.00");
+    assert_eq!(
+        figures(&reversed),
+        json!({ "commissionAmount": "20.00", "reversedAmount": "20.00", "settledAmount": null, "settledRecords": null, "available": null, "frozen": null })
+    );
     let r = &shop.commissions(&d1).await[0];
     assert_eq!(
         (r["amount"].clone(), r["reversedAmount"].clone()),
@@ -1353,11 +1426,14 @@ async fn recruitment_follows_the_form_and_the_mode() {
         .s
         .data(
             t(&invited).as_deref(),
-            "query { myUpline { id } myDistributor { referralCode } }",
+            "query { myUpline { member { distributorId } } myDistributor { referralCode } }",
             json!({}),
         )
         .await;
-    assert_eq!(up["myUpline"], json!([{ "id": inviter.id }]));
+    assert_eq!(
+        up["myUpline"],
+        json!([{ "member": { "distributorId": inviter.id } }])
+    );
     assert_eq!(
         up["myDistributor"]["referralCode"].as_str().unwrap().len(),
         8
@@ -1461,6 +1537,32 @@ async fn performance_ranking_and_the_monthly_report() {
             { "rank": 3, "distributor": { "id": d3.id }, "performance": { "commission": { "estimated": "15.00" } } }
         ])
     );
+    // A ranked distributor is the same `Distributor` in every ranking and list: the place and
+    // the period's figures are on the ranking entry, which has no id of its own.
+    const RANKED: &str = "query($by: RankBy!) { distributorRanking(period: MONTH, by: $by) { rank distributor { __typename id name referralCode sales orderCount level { __typename id } inviter { __typename id name } } performance { orders sales commission { estimated } } } }";
+    let mut rankings = Vec::new();
+    for by in ["COMMISSION", "SALES", "ORDERS"] {
+        rankings.push(
+            shop.s
+                .data(Some(&shop.boss.token), RANKED, json!({ "by": by }))
+                .await,
+        );
+    }
+    let listed = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "query { distributors { edges { node { __typename id name referralCode sales orderCount } } } }",
+            json!({}),
+        )
+        .await;
+    let seen = assert_cache_consistent(&[
+        ("by commission", &rankings[0]),
+        ("by sales", &rankings[1]),
+        ("by orders", &rankings[2]),
+        ("distributors", &listed),
+    ]);
+    assert_eq!(seen[&("Distributor".to_string(), d1.id.clone())], 4);
 
     // On the 1st the month's reports are written, once.
     let due = first_of_next_month();
@@ -1524,18 +1626,26 @@ async fn levels_rise_with_achievements_and_pay_their_own_rates() {
     assert_eq!(rules["userErrors"], json!([]), "{rules}");
 
     // D3 invited D2 and D2 invited D1: both qualify; D1 invited nobody.
-    let raised = shop
-        .s
-        .data(t, "mutation { evaluateDistributorLevels }", json!({}))
-        .await;
-    assert_eq!(raised["evaluateDistributorLevels"], 2);
-    let again = shop
-        .s
-        .data(t, "mutation { evaluateDistributorLevels }", json!({}))
-        .await;
+    const EVALUATE: &str = "mutation($d: ID) { evaluateDistributorLevels(distributorId: $d) { raised distributor { id level { name } } userErrors { code field } } }";
+    let raised = shop.s.data(t, EVALUATE, json!({})).await;
     assert_eq!(
-        again["evaluateDistributorLevels"], 0,
+        raised["evaluateDistributorLevels"],
+        json!({ "raised": 2, "distributor": null, "userErrors": [] })
+    );
+    let again = shop.s.data(t, EVALUATE, json!({})).await;
+    assert_eq!(
+        again["evaluateDistributorLevels"]["raised"], 0,
         "levels only rise once"
+    );
+    let one = shop.s.data(t, EVALUATE, json!({ "d": d2.id })).await;
+    assert_eq!(
+        one["evaluateDistributorLevels"],
+        json!({ "raised": 0, "distributor": { "id": d2.id, "level": { "name": "银牌推广员" } }, "userErrors": [] })
+    );
+    let unknown = shop.s.data(t, EVALUATE, json!({ "d": "bogus" })).await;
+    assert_eq!(
+        unknown["evaluateDistributorLevels"],
+        json!({ "raised": null, "distributor": null, "userErrors": [{ "code": "DISTRIBUTOR_NOT_FOUND", "field": ["input", "distributorId"] }] })
     );
 
     shop.buy(1, "levels").await;
@@ -1568,4 +1678,318 @@ async fn levels_rise_with_achievements_and_pay_their_own_rates() {
         user_error_codes(&held["deleteDistributorLevel"]),
         vec!["INVALID_SETTINGS"]
     );
+}
+
+/// Every `TeamEdge` of a team page: `(member's distributor id, depth)`, in page order.
+fn depths(team: &Value) -> Vec<(String, i64)> {
+    team["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["distributorId"].as_str().unwrap().to_string(),
+                e["depth"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_team_member_is_the_same_object_in_every_tree_and_upline() {
+    let shop = shop().await;
+    // 王总 (D3) recruited 李姐 (D2), who recruited 小张 (D1); D4 joined under 小张.
+    let (d1, d2, d3) = shop.chain().await;
+    let d4 = shop.distributor("13800008004", Some(&d1)).await;
+    shop.buy(1, "tree").await;
+    let staff = Some(shop.boss.token.as_str());
+    const MEMBER: &str =
+        "__typename id distributorId name phone active approvedAt level { __typename id name }";
+    let tree = format!(
+        "query($d: ID!) {{ distributorTeam(distributorId: $d, depth: 3) {{ totalCount counts {{ level1 level2 level3 total }} pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} edges {{ cursor depth joinedAt sales orderCount node {{ {MEMBER} }} }} }} }}"
+    );
+    let my_tree = format!(
+        "query {{ myTeam(depth: 3) {{ totalCount edges {{ depth sales node {{ {MEMBER} }} }} nodes {{ {MEMBER} }} }} }}"
+    );
+    let upline = format!("query {{ myUpline {{ distance member {{ {MEMBER} }} }} }}");
+    let inviter = format!(
+        "query($d: ID!) {{ distributor(id: $d) {{ __typename id name inviter {{ {MEMBER} }} }} }}"
+    );
+    // The dashboard opens 王总's tree, then 李姐's; each distributor opens their own.
+    let wang_tree = shop.s.data(staff, &tree, json!({ "d": d3.id })).await;
+    let li_tree = shop.s.data(staff, &tree, json!({ "d": d2.id })).await;
+    let wang_own = shop.s.data(Some(&d3.a.token), &my_tree, json!({})).await;
+    let li_own = shop.s.data(Some(&d2.a.token), &my_tree, json!({})).await;
+    let d4_upline = shop.s.data(Some(&d4.a.token), &upline, json!({})).await;
+    let zhang_upline = shop.s.data(Some(&d1.a.token), &upline, json!({})).await;
+    let d4_inviter = shop.s.data(staff, &inviter, json!({ "d": d4.id })).await;
+    let zhang_inviter = shop.s.data(staff, &inviter, json!({ "d": d1.id })).await;
+    let seen = assert_cache_consistent(&[
+        ("王总's tree", &wang_tree),
+        ("李姐's tree", &li_tree),
+        ("王总's own tree", &wang_own),
+        ("李姐's own tree", &li_own),
+        ("D4's upline", &d4_upline),
+        ("小张's upline", &zhang_upline),
+        ("D4's inviter", &d4_inviter),
+        ("小张's inviter", &zhang_inviter),
+    ]);
+
+    // Where 小张 stands differs per tree, and is said on the edges.
+    let wang = &wang_tree["distributorTeam"];
+    let li = &li_tree["distributorTeam"];
+    assert_eq!(
+        depths(wang),
+        vec![(d4.id.clone(), 3), (d1.id.clone(), 2), (d2.id.clone(), 1)]
+    );
+    assert_eq!(depths(li), vec![(d4.id.clone(), 2), (d1.id.clone(), 1)]);
+    assert_eq!(wang["totalCount"], 3);
+    assert_eq!(
+        li["counts"],
+        json!({ "level1": 1, "level2": 1, "level3": 0, "total": 2 })
+    );
+    // Those above see a member's sales: 小张 sold the ¥100.00 order.
+    assert_eq!(wang["edges"][1]["sales"], "100.00");
+    assert_eq!(wang["edges"][1]["orderCount"], 1);
+    assert_eq!(li["edges"][1]["sales"], "100.00");
+    // 小张 is one object everywhere: four trees, D4's upline and D4's inviter; and it is not
+    // the `Distributor` record (a different id, so Relay's id-keyed store keeps them apart).
+    let zhang = wang["edges"][1]["node"].clone();
+    assert_ne!(zhang["id"], json!(d1.id));
+    assert_eq!(zhang["distributorId"], json!(d1.id));
+    assert!(zhang["phone"].as_str().unwrap().contains('*'));
+    let key = (
+        "TeamMember".to_string(),
+        zhang["id"].as_str().unwrap().to_string(),
+    );
+    assert!(
+        seen[&key] >= 7,
+        "小张 compared in every response: {}",
+        seen[&key]
+    );
+    assert_eq!(d4_inviter["distributor"]["inviter"]["id"], zhang["id"]);
+    assert_eq!(
+        d4_upline["myUpline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (
+                u["distance"].as_i64().unwrap(),
+                u["member"]["distributorId"].clone()
+            ))
+            .collect::<Vec<_>>(),
+        vec![(1, json!(d1.id)), (2, json!(d2.id)), (3, json!(d3.id))]
+    );
+    // Upline entries show no sales at all.
+    assert!(d4_upline["myUpline"][0].get("sales").is_none());
+
+    // A TeamMember is a Node, for those who may see it: its team above, its upline below,
+    // itself and staff; not a stranger in another tree.
+    let stranger = shop.distributor("13800008005", None).await;
+    const NODE: &str =
+        "query($id: ID!) { node(id: $id) { __typename id ... on TeamMember { name } } }";
+    for (who, sees) in [
+        (&d3.a, true),
+        (&d4.a, true),
+        (&d1.a, true),
+        (&shop.boss, true),
+        (&stranger.a, false),
+        (&shop.buyer, false),
+    ] {
+        let n = shop
+            .s
+            .data(Some(&who.token), NODE, json!({ "id": zhang["id"] }))
+            .await;
+        if sees {
+            assert_eq!(n["node"]["id"], zhang["id"], "{n}");
+            assert_eq!(n["node"]["__typename"], "TeamMember");
+        } else {
+            assert_eq!(n["node"], Value::Null, "{n}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_order_names_its_distributor_profile_to_those_who_may_see_it() {
+    let shop = shop().await;
+    let (d1, d2, _d3) = shop.chain().await;
+    let order = shop.buy(1, "attributed").await;
+    const ORDER: &str = "query($id: ID!) { order(id: $id) { id distributor { __typename id referralCode status level { name } } } }";
+    let clerk = staff(&shop.s, &shop.boss.token, "13700008003", &["ORDERS"]).await;
+    // The referral code and status come with the order: no second lookup.
+    for (who, token) in [
+        ("owner", &shop.boss.token),
+        ("ORDERS staff", &clerk.token),
+        ("the distributor", &d1.a.token),
+    ] {
+        let seen = shop
+            .s
+            .data(Some(token), ORDER, json!({ "id": order }))
+            .await;
+        assert_eq!(
+            seen["order"]["distributor"],
+            json!({ "__typename": "Distributor", "id": d1.id, "referralCode": d1.code, "status": "ACTIVE", "level": null }),
+            "{who}: {seen}"
+        );
+    }
+    // The buyer reads the order but not the distributor's profile.
+    let buyer = shop
+        .s
+        .data(Some(&shop.buyer.token), ORDER, json!({ "id": order }))
+        .await;
+    assert_eq!(buyer["order"]["id"], order);
+    assert_eq!(buyer["order"]["distributor"], Value::Null);
+
+    // The order list and its CSV take that same id to filter by distributor.
+    const BY_DISTRIBUTOR: &str =
+        "query($d: ID!) { orders(filter: { distributorId: $d }) { totalCount } }";
+    for (d, count) in [(&d1, 1), (&d2, 0)] {
+        let listed = shop
+            .s
+            .data(Some(&clerk.token), BY_DISTRIBUTOR, json!({ "d": d.id }))
+            .await;
+        assert_eq!(listed["orders"]["totalCount"], count, "{listed}");
+        let csv = shop
+            .s
+            .http
+            .get(shop.s.url("/exports/orders.csv"))
+            .query(&[("distributorId", d.id.as_str())])
+            .bearer_auth(&clerk.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(csv.lines().count(), 1 + count, "{csv}");
+    }
+}
+
+#[tokio::test]
+async fn a_distributors_status_is_an_enum() {
+    let shop = shop().await;
+    let d = shop.distributor("13800008021", None).await;
+    let introspected = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "{ __type(name: \"Distributor\") { fields { name type { kind ofType { kind name enumValues { name } } } } } }",
+            json!({}),
+        )
+        .await;
+    let status = introspected["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "status")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        status["type"],
+        json!({ "kind": "NON_NULL", "ofType": { "kind": "ENUM", "name": "DistributorStatus", "enumValues": [{ "name": "ACTIVE" }, { "name": "DISABLED" }] } })
+    );
+    let off = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($d: ID!) { setDistributorEnabled(distributorId: $d, enabled: false) { distributor { status } userErrors { code } } }",
+            json!({ "d": d.id }),
+        )
+        .await;
+    assert_eq!(
+        off["setDistributorEnabled"]["distributor"]["status"],
+        "DISABLED"
+    );
+}
+
+#[tokio::test]
+async fn rates_are_percentages_with_two_decimals_in_and_out() {
+    let shop = shop().await;
+    let (d1, _d2, _d3) = shop.chain().await;
+    let t = Some(shop.boss.token.as_str());
+    let level = shop
+        .s
+        .data(
+            t,
+            "mutation { saveDistributorLevel(input: { name: \"金牌\", rank: 1, invitedDistributors: 9 }) { level { id } userErrors { code } } }",
+            json!({}),
+        )
+        .await["saveDistributorLevel"]["level"]["id"]
+        .clone();
+    const PUBLISH_RULES: &str = "mutation($input: CommissionRulesInput!) { publishCommissionRules(input: $input) { rules { version rates overrides { rates } levelRates { rates } } userErrors { code field } } }";
+    // Strings or numbers, as many decimals as needed up to two; always read back with two.
+    let rules = |rates: Value| {
+        json!({ "input": {
+            "rates": rates, "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5,
+            "overrides": [{ "productId": shop.product, "rates": [12.5, "0"] }],
+            "levelRates": [{ "levelId": level, "rates": ["25", "12", "6.05"] }]
+        } })
+    };
+    let published = shop
+        .s
+        .data(t, PUBLISH_RULES, rules(json!(["20", 10, "5.5"])))
+        .await["publishCommissionRules"]
+        .clone();
+    assert_eq!(published["userErrors"], json!([]), "{published}");
+    assert_eq!(
+        published["rules"]["rates"],
+        json!(["20.00", "10.00", "5.50"])
+    );
+    assert_eq!(
+        published["rules"]["overrides"][0]["rates"],
+        json!(["12.50", "0.00"])
+    );
+    assert_eq!(
+        published["rules"]["levelRates"][0]["rates"],
+        json!(["25.00", "12.00", "6.05"])
+    );
+    let version = published["rules"]["version"].clone();
+
+    // Not a percentage, or finer than two decimals: refused before anything runs. Out of
+    // range: refused in userErrors. Either way the rules in force stay.
+    for bad in [json!(["20", "abc"]), json!(["12.345"]), json!(["20%"])] {
+        let resp = shop.s.gql(t, PUBLISH_RULES, rules(bad.clone())).await;
+        assert_eq!(error_code(&resp), "BAD_USER_INPUT", "{bad}: {resp}");
+    }
+    let over = shop.s.data(t, PUBLISH_RULES, rules(json!(["101"]))).await;
+    assert_eq!(
+        user_error_codes(&over["publishCommissionRules"]),
+        vec!["INVALID_SETTINGS"]
+    );
+    let current = shop
+        .s
+        .data(t, "{ commissionRules { version rates } }", json!({}))
+        .await;
+    assert_eq!(
+        current["commissionRules"],
+        json!({ "version": version, "rates": ["20.00", "10.00", "5.50"] })
+    );
+
+    // The override's 12.5 % of ¥100.00, as the record says it.
+    shop.buy(1, "rate").await;
+    let record = &shop.commissions(&d1).await[0];
+    assert_eq!(record["rate"], "12.50");
+    assert_eq!(record["amount"], "12.50");
+
+    // The withdrawal fee rate is the same scalar.
+    const FEE: &str = "mutation($fee: Percent) { updateDistributionSettings(input: { recruitmentMode: REVIEW, applicationFields: [], agreement: \"协议\", bindingMode: PERMANENT, withdrawalMin: \"1.00\", withdrawalMax: \"5000.00\", withdrawalFeeRate: $fee }) { settings { withdrawalFeeRate } userErrors { code field } } }";
+    let fee = shop.s.data(t, FEE, json!({ "fee": "0.6" })).await;
+    assert_eq!(
+        fee["updateDistributionSettings"]["settings"]["withdrawalFeeRate"],
+        "0.60"
+    );
+    let all = shop.s.data(t, FEE, json!({ "fee": 100 })).await;
+    assert_eq!(
+        user_error_codes(&all["updateDistributionSettings"]),
+        vec!["INVALID_SETTINGS"]
+    );
+    let read = shop
+        .s
+        .data(
+            Some(&d1.a.token),
+            "{ distributionSettings { withdrawalFeeRate } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(read["distributionSettings"]["withdrawalFeeRate"], "0.60");
 }

@@ -274,3 +274,130 @@ async fn the_playground_introspection_query_fits_the_limits() {
     assert!(resp.get("errors").is_none(), "{resp:#}");
     assert!(resp["data"]["__schema"]["types"].as_array().unwrap().len() > 20);
 }
+
+const TYPE_REF: &str = "kind name ofType { kind name ofType { kind name ofType { kind name } } }";
+
+/// Every type of the served schema, by introspection (as client code generators read it).
+async fn introspected_types(s: &TestServer) -> Vec<Value> {
+    let query = format!(
+        "{{ __schema {{ types {{ kind name description fields {{ name type {{ {TYPE_REF} }} args {{ name type {{ {TYPE_REF} }} }} }} inputFields {{ name type {{ {TYPE_REF} }} }} }} }} }}"
+    );
+    let d = s.data(None, &query, json!({})).await;
+    d["__schema"]["types"].as_array().unwrap().clone()
+}
+
+/// The named type under any NON_NULL and LIST wrappers.
+fn named(type_ref: &Value) -> &Value {
+    match type_ref["name"].as_str() {
+        Some(_) => type_ref,
+        None => named(&type_ref["ofType"]),
+    }
+}
+
+/// Every field, input field and argument of the schema's own types: `(where, its name, the
+/// named type under its wrappers)`.
+fn every_value_slot(types: &[Value]) -> Vec<(String, String, Value)> {
+    let mut slots = Vec::new();
+    let name = |v: &Value| v["name"].as_str().unwrap().to_string();
+    for t in types.iter().filter(|t| !name(t).starts_with("__")) {
+        let owner = name(t);
+        let fields = t["fields"].as_array().into_iter().flatten();
+        let inputs = t["inputFields"].as_array().into_iter().flatten();
+        for f in fields.clone().chain(inputs) {
+            slots.push((
+                format!("{owner}.{}", name(f)),
+                name(f),
+                named(&f["type"]).clone(),
+            ));
+        }
+        for f in fields {
+            for a in f["args"].as_array().unwrap() {
+                slots.push((
+                    format!("{owner}.{}({})", name(f), name(a)),
+                    name(a),
+                    named(&a["type"]).clone(),
+                ));
+            }
+        }
+    }
+    slots
+}
+
+#[tokio::test]
+async fn every_rate_and_percentage_is_a_percent() {
+    let s = TestServer::start().await;
+    let types = introspected_types(&s).await;
+    let is_rate = |name: &str| {
+        ["rate", "rates", "percent"].contains(&name)
+            || ["Rate", "Rates", "Percent"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix))
+    };
+    // Scalar values named like a rate (`levelRates`, a list of objects, holds rates inside).
+    let rates: Vec<(String, Value)> = every_value_slot(&types)
+        .into_iter()
+        .filter(|(_, name, ty)| is_rate(name) && ty["kind"] == "SCALAR")
+        .map(|(path, _, ty)| (path, ty["name"].clone()))
+        .collect();
+    let not_percent: Vec<_> = rates.iter().filter(|(_, ty)| ty != "Percent").collect();
+    assert!(
+        not_percent.is_empty(),
+        "rates in another representation: {not_percent:?}"
+    );
+    // Commission tiers, overrides, level rates, records, the withdrawal fee, price changes.
+    assert!(rates.len() >= 9, "{rates:?}");
+    let percent = types.iter().find(|t| t["name"] == "Percent").unwrap();
+    assert_eq!(percent["kind"], "SCALAR");
+    let description = percent["description"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        description.contains("20 % is `\"20.00\"`"),
+        "the scalar says what 20 % looks like: {description}"
+    );
+}
+
+#[tokio::test]
+async fn every_mutation_returns_a_payload_with_user_errors() {
+    let s = TestServer::start().await;
+    let types = introspected_types(&s).await;
+    let by_name = |name: &str| types.iter().find(|t| t["name"] == name).unwrap();
+    let field = |t: &Value, name: &str| {
+        t["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"] == name)
+            .cloned()
+    };
+    let mutations = by_name("MutationRoot")["fields"].as_array().unwrap();
+    assert!(mutations.len() > 50);
+    let mut without = Vec::new();
+    for m in mutations {
+        let payload = named(&m["type"]);
+        let errors = (payload["kind"] == "OBJECT" && m["type"]["kind"] == "NON_NULL")
+            .then(|| field(by_name(payload["name"].as_str().unwrap()), "userErrors"))
+            .flatten();
+        // `userErrors: [SomeError!]!`, each with a code, the input field and a message.
+        let well_formed = errors.is_some_and(|e| {
+            let list = &e["type"];
+            let error = named(list);
+            list["kind"] == "NON_NULL"
+                && list["ofType"]["kind"] == "LIST"
+                && list["ofType"]["ofType"]["kind"] == "NON_NULL"
+                && ["code", "field", "message"]
+                    .iter()
+                    .all(|f| field(by_name(error["name"].as_str().unwrap()), f).is_some())
+        });
+        if !well_formed {
+            without.push(m["name"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        without.is_empty(),
+        "mutations without userErrors: {without:?}"
+    );
+}

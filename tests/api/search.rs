@@ -468,11 +468,14 @@ async fn the_index_follows_every_change() {
     let d = s
         .data(
             Some(t),
-            "mutation { rebuildSearchIndex { indexed } }",
+            "mutation { rebuildSearchIndex { indexed userErrors { code field message } } }",
             json!({}),
         )
         .await;
-    assert_eq!(d["rebuildSearchIndex"]["indexed"], 7);
+    assert_eq!(
+        d["rebuildSearchIndex"],
+        json!({ "indexed": 7, "userErrors": [] })
+    );
     assert_eq!(
         names(s, c, json!({ "keyword": "板鞋" })).await,
         ["高帮帆布鞋"]

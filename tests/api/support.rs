@@ -1,7 +1,8 @@
 //! Test support: a real server on a random port over a fresh database (a SQLite file by
 //! default; a new PostgreSQL database per test when `DISTMALL_TEST_PG_URL` is set), a GraphQL
-//! client, a graphql-transport-ws client, and helpers to create accounts.
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+//! client, a graphql-transport-ws client, helpers to create accounts, and a check of what a
+//! normalised client cache relies on (`assert_cache_consistent`).
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 use distmall::{Config, Server};
 use futures::{SinkExt, StreamExt};
@@ -444,4 +445,89 @@ pub async fn at_once(
         .into_iter()
         .map(Result::unwrap)
         .collect()
+}
+
+/// An object's identity in a normalised client cache (Apollo's `InMemoryCache`, urql's
+/// Graphcache, Relay): its `__typename` and `id`.
+pub type CacheKey = (String, String);
+
+fn cache_key(v: &Value) -> Option<CacheKey> {
+    Some((
+        v.get("__typename")?.as_str()?.to_string(),
+        v.get("id")?.as_str()?.to_string(),
+    ))
+}
+
+/// A field's value as a normalised cache stores it: objects with an identity become references
+/// to their own record; everything else is kept inline.
+fn as_stored(v: &Value) -> Value {
+    match v {
+        Value::Object(fields) => match cache_key(v) {
+            Some((typename, id)) => json!({ "__ref": format!("{typename}:{id}") }),
+            None => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), as_stored(v)))
+                    .collect(),
+            ),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(as_stored).collect()),
+        other => other.clone(),
+    }
+}
+
+/// What a normalised client cache relies on: every object with the same `__typename` and `id`
+/// shows the same value for every field, in every response it appears in (a cache merges them
+/// into one record, so a field that differs overwrites what another view showed). Objects need
+/// `__typename` selected to be checked (Apollo adds it itself). Fields are compared by response
+/// key: do not alias, nor select one field with different arguments on one object.
+/// `responses` are `(label, data)` pairs; the label names the response in a failure.
+/// Returns how many times each identified object was seen, so a test can show the objects it
+/// cares about really were compared.
+pub fn assert_cache_consistent(responses: &[(&str, &Value)]) -> HashMap<CacheKey, usize> {
+    // Per object: each field's stored value and where it was first seen.
+    let mut records: HashMap<CacheKey, HashMap<String, (Value, String)>> = HashMap::new();
+    let mut seen: HashMap<CacheKey, usize> = HashMap::new();
+    fn walk(
+        v: &Value,
+        path: &str,
+        records: &mut HashMap<CacheKey, HashMap<String, (Value, String)>>,
+        seen: &mut HashMap<CacheKey, usize>,
+    ) {
+        match v {
+            Value::Object(fields) => {
+                if let Some(key) = cache_key(v) {
+                    *seen.entry(key.clone()).or_default() += 1;
+                    let record = records.entry(key.clone()).or_default();
+                    for (field, value) in fields {
+                        let stored = as_stored(value);
+                        match record.get(field) {
+                            Some((before, first_path)) => assert_eq!(
+                                before, &stored,
+                                "{}:{} shows {field} = {before} at {first_path} but {stored} at {path}: \
+                                 a normalised cache keeps only the last",
+                                key.0, key.1
+                            ),
+                            None => {
+                                record.insert(field.clone(), (stored, path.to_string()));
+                            }
+                        }
+                    }
+                }
+                for (field, value) in fields {
+                    walk(value, &format!("{path}.{field}"), records, seen);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), records, seen);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (label, data) in responses {
+        walk(data, label, &mut records, &mut seen);
+    }
+    seen
 }
