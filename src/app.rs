@@ -24,7 +24,10 @@ use crate::{
     graphql,
     http::{self, HttpState},
     metrics::Metrics,
-    orders::{shipping::ShippingRules, shipping_templates::EVENT_SHIPPING_TEMPLATES_CHANGED},
+    orders::{
+        listeners::OrderHooks, shipping::ShippingRules,
+        shipping_templates::EVENT_SHIPPING_TEMPLATES_CHANGED,
+    },
     search::SearchIndex,
 };
 
@@ -61,6 +64,8 @@ pub struct AppState {
     pub distribution: crate::distribution::settings::RuleVersions,
     /// The default shipping template's rules (see `orders::shipping_templates`).
     pub shipping_default: Arc<CachedValue<Option<ShippingRules>>>,
+    /// What the other areas do at an order's moments and in its pricing (`order_hooks`).
+    pub order_hooks: OrderHooks,
 }
 
 /// Who a token says the caller is, and until when.
@@ -237,8 +242,23 @@ pub async fn prepare(
         stock_gates,
         distribution: Default::default(),
         shipping_default,
+        order_hooks: order_hooks(),
     });
     Ok((app, needs_rebuild))
+}
+
+/// The areas that act at an order's moments, attribute it and price it. Orders know none of
+/// them: this is where they are wired together.
+fn order_hooks() -> OrderHooks {
+    let distribution = Arc::new(crate::distribution::order_hooks::DistributionOrders);
+    OrderHooks {
+        attributor: Some(distribution.clone()),
+        listeners: vec![
+            Arc::new(crate::catalog::order_hooks::CatalogOrders),
+            distribution,
+        ],
+        pricing: Vec::new(),
+    }
 }
 
 /// A running server.
