@@ -4,8 +4,9 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use figment::{
-    Figment,
+    Figment, Metadata, Profile, Provider,
     providers::{Env, Format, Serialized, Toml},
+    value::{Dict, Map, Value},
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,18 +49,25 @@ pub struct Config {
     pub env: RunMode,
     pub listen: SocketAddr,
     /// `sqlite://…` (default `./data/distmall.db`) or `postgres://…`.
+    #[serde(deserialize_with = "text::plain")]
     pub database_url: String,
     pub db_max_connections: u32,
     pub log_format: LogFormat,
+    #[serde(deserialize_with = "text::plain")]
     pub log_filter: String,
 
     pub jwt_algorithm: JwtAlgorithm,
     /// HS256 secret (at least 32 bytes). Required in production with HS256.
+    #[serde(deserialize_with = "text::opt")]
     pub jwt_secret: Option<String>,
     /// RS256 private and public keys, PEM files.
+    #[serde(deserialize_with = "text::opt")]
     pub jwt_private_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::opt")]
     pub jwt_public_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::plain")]
     pub jwt_issuer: String,
+    #[serde(deserialize_with = "text::plain")]
     pub jwt_audience: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_days: u64,
@@ -72,8 +80,11 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 
+    #[serde(deserialize_with = "text::opt")]
     pub wechat_appid: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechat_secret: Option<String>,
+    #[serde(deserialize_with = "text::plain")]
     pub wechat_api_base: String,
 
     pub graphql_max_depth: usize,
@@ -112,8 +123,10 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
 
     /// Where uploaded media and the search index live (SQLite's file is set by `database_url`).
+    #[serde(deserialize_with = "text::plain")]
     pub data_dir: PathBuf,
     /// Defaults to `<data_dir>/search-index`.
+    #[serde(deserialize_with = "text::opt")]
     pub search_index_dir: Option<PathBuf>,
     pub upload_max_bytes: usize,
     pub image_min_side: u32,
@@ -126,13 +139,19 @@ pub struct Config {
     pub schedule_interval_secs: u64,
 
     /// Comma-separated addresses that receive low-stock e-mails.
+    #[serde(deserialize_with = "text::plain")]
     pub purchasing_emails: String,
+    #[serde(deserialize_with = "text::opt")]
     pub smtp_host: Option<String>,
     pub smtp_port: u16,
+    #[serde(deserialize_with = "text::opt")]
     pub smtp_username: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub smtp_password: Option<String>,
+    #[serde(deserialize_with = "text::plain")]
     pub smtp_from: String,
     /// `none`, `starttls` or `tls`.
+    #[serde(deserialize_with = "text::plain")]
     pub smtp_tls: String,
     pub mailer_interval_ms: u64,
 
@@ -150,33 +169,51 @@ pub struct Config {
 
     /// The shop's public https origin (`https://shop.example.com`), from which the payment
     /// providers' notification URLs are built (`/webhooks/wechatpay`, `/webhooks/alipay`).
+    #[serde(deserialize_with = "text::opt")]
     pub public_url: Option<String>,
     /// WeChat Pay API v3 (direct merchant). All of these, with `wechat_appid`, enable it.
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_mch_id: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_merchant_serial_no: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_private_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_api_v3_key: Option<String>,
     /// The platform certificate serial or WeChat Pay public key id (`PUB_KEY_ID_…`) and its
     /// public key PEM, which every notification and response must be signed with.
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_platform_key_serial: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_platform_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::plain")]
     pub wechatpay_base_url: String,
     /// Alipay (RSA2). All three enable it.
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_app_id: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_private_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_public_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::plain")]
     pub alipay_gateway_url: String,
     /// Where Alipay's H5 cashier returns the buyer after paying.
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_return_url: Option<String>,
     /// The salt Kuaidi100 signs pushes with; without it every push to `/webhooks/logistics`
     /// is refused.
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_salt: Option<String>,
     /// Enterprise credentials for Kuaidi100's real-time query and subscriptions.
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_customer: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_key: Option<String>,
+    #[serde(deserialize_with = "text::plain")]
     pub kuaidi100_base_url: String,
     /// The public URL of `/webhooks/logistics`. With it (and the key and salt) every new
     /// shipment is subscribed for pushes.
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_callback_url: Option<String>,
     /// `kuaidi100`, `simulator` or `off`. Unset: Kuaidi100 when a key is configured, else the
     /// simulator in development and off in production.
@@ -278,6 +315,102 @@ impl Default for Config {
     }
 }
 
+/// Environment variables exactly as set. figment's `Env` guesses each value's type, so
+/// `DISTMALL_WECHATPAY_MCH_ID=1900000001` would arrive as a number (and a text setting would
+/// refuse it) and `DISTMALL_SMTP_PASSWORD=0012` as the number 12; here every value stays the
+/// text it is, and `Config`'s own types decide how it is read.
+struct VerbatimEnv(Env);
+
+impl Provider for VerbatimEnv {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict = self
+            .0
+            .iter()
+            .map(|(key, value)| (key.as_str().to_string(), Value::from(value)))
+            .collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Text settings (names, ids, keys, URLs, paths) take any scalar: a TOML file may well say
+/// `wechatpay_mch_id = 1900000001` without quotes, and every WeChat merchant id is digits.
+mod text {
+    use std::fmt;
+
+    use serde::{
+        Deserialize, Deserializer,
+        de::{self, Visitor},
+    };
+
+    struct Text(String);
+
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(TextVisitor)
+        }
+    }
+
+    struct TextVisitor;
+
+    impl Visitor<'_> for TextVisitor {
+        type Value = Text;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("text (or a number or boolean, taken as written)")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+            Ok(Text(v))
+        }
+
+        fn visit_char<E: de::Error>(self, v: char) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+    }
+
+    /// A `String` or `PathBuf` setting.
+    pub fn plain<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<T, D::Error> {
+        Text::deserialize(d).map(|t| t.0.into())
+    }
+
+    /// An optional `String` or `PathBuf` setting.
+    pub fn opt<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<Option<T>, D::Error> {
+        Option::<Text>::deserialize(d).map(|t| t.map(|t| t.0.into()))
+    }
+}
+
 impl Config {
     /// Defaults ← `distmall.toml` (or the file named by `DISTMALL_CONFIG`) ← environment.
     pub fn load() -> Result<Self, Box<figment::Error>> {
@@ -290,14 +423,15 @@ impl Config {
         };
         let mut figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(
-                Env::prefixed("DISTMALL_")
-                    .filter(move |k| known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))),
-            );
+            .merge(VerbatimEnv(Env::prefixed("DISTMALL_").filter(move |k| {
+                known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))
+            })));
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database_url", url));
         }
-        figment.extract().map_err(Box::new)
+        // Lossy: a number or a switch set in the environment arrives as text ("30", "true")
+        // and is read as the number or switch the setting is.
+        figment.extract_lossy().map_err(Box::new)
     }
 
     pub fn is_production(&self) -> bool {
@@ -413,6 +547,95 @@ mod tests {
             let c = Config::load().map_err(|e| e.to_string())?;
             assert_eq!(c.graphql_max_depth, 9);
             assert_eq!(c.database_url, "postgres://db/distmall");
+            Ok(())
+        });
+    }
+
+    /// The value `key` loads as, as JSON (`Err` when the configuration is refused).
+    fn loaded(key: &str) -> Result<serde_json::Value, String> {
+        let c = Config::load().map_err(|e| e.to_string())?;
+        Ok(serde_json::to_value(c).unwrap()[key].clone())
+    }
+
+    /// Every text setting: those that take a word and give it back.
+    fn text_settings() -> Vec<String> {
+        let serde_json::Value::Object(all) = serde_json::to_value(Config::default()).unwrap()
+        else {
+            unreachable!()
+        };
+        all.keys()
+            .filter(|key| {
+                let mut is_text = false;
+                figment::Jail::expect_with(|jail| {
+                    jail.set_env(format!("DISTMALL_{}", key.to_uppercase()), "some-text");
+                    is_text = loaded(key) == Ok(serde_json::json!("some-text"));
+                    Ok(())
+                });
+                is_text
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn every_text_setting_takes_any_value_from_the_environment_and_the_file_as_written() {
+        let keys = text_settings();
+        for key in [
+            "wechatpay_mch_id",
+            "alipay_app_id",
+            "smtp_password",
+            "data_dir",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} is a text setting");
+        }
+        for key in &keys {
+            figment::Jail::expect_with(|jail| {
+                let var = format!("DISTMALL_{}", key.to_uppercase());
+                for value in [
+                    "1900000001",
+                    "2021000000000001",
+                    "0012",
+                    "1.50",
+                    "-7",
+                    "true",
+                ] {
+                    jail.set_env(&var, value);
+                    assert_eq!(loaded(key), Ok(serde_json::json!(value)), "{var}={value}");
+                }
+                Ok(())
+            });
+            figment::Jail::expect_with(|jail| {
+                for (toml, value) in [
+                    ("1900000001", "1900000001"),
+                    ("2021000000000001", "2021000000000001"),
+                    ("-7", "-7"),
+                    ("true", "true"),
+                    ("\"0012\"", "0012"),
+                ] {
+                    jail.create_file("distmall.toml", &format!("{key} = {toml}"))?;
+                    assert_eq!(loaded(key), Ok(serde_json::json!(value)), "{key} = {toml}");
+                }
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn numbers_and_switches_are_read_from_the_environment_and_bad_ones_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DISTMALL_SMTP_PORT", "2525");
+            jail.set_env("DISTMALL_BUSINESS_UTC_OFFSET_HOURS", "-5");
+            jail.set_env("DISTMALL_TRUST_FORWARDED_FOR", "true");
+            jail.set_env("DISTMALL_GRAPHQL_INTROSPECTION", "false");
+            jail.set_env("DISTMALL_ENV", "production");
+            let c = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(c.smtp_port, 2525);
+            assert_eq!(c.business_utc_offset_hours, -5);
+            assert!(c.trust_forwarded_for);
+            assert_eq!(c.graphql_introspection, Some(false));
+            assert!(c.is_production());
+            jail.set_env("DISTMALL_SMTP_PORT", "lots");
+            assert!(Config::load().is_err());
             Ok(())
         });
     }

@@ -90,3 +90,103 @@ async fn shutdown_closes_websockets_with_going_away() {
     s.app().shutdown.cancel();
     assert_eq!(ws.closed().await.0, 1001);
 }
+
+/// WeChat merchant ids and Alipay app ids are all digits. Set as an operator sets them — in
+/// the environment and, unquoted, in the configuration file — they start the server and reach
+/// the provider exactly as written.
+#[tokio::test]
+async fn all_digit_ids_from_the_environment_and_the_file_configure_the_payment_providers() {
+    use crate::{
+        catalog::published_product,
+        fake_alipay::FakeAlipay,
+        fake_wechatpay::FakeWechatPay,
+        orders::{PAY, create_address, place},
+        payments::{give_openid, write_temp},
+    };
+
+    let wechat = FakeWechatPay::start().await;
+    let alipay = FakeAlipay::start().await;
+    assert!(wechat.mch_id.bytes().all(|b| b.is_ascii_digit()));
+    // Set up an unpaid order through a server of the test's own on the same database.
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    let product = published_product(&s, &boss.token, "保温杯", "99.50", 10).await;
+    let buyer = register(&s, "13800000063", "Secret123").await;
+    give_openid(&s, &buyer).await;
+    let address = create_address(&s, &buyer.token, "13800000063").await;
+    let placed = place(
+        &s,
+        &buyer.token,
+        &address,
+        json!([{ "skuId": product["skus"][0]["id"], "quantity": 1 }]),
+        "k",
+    )
+    .await;
+
+    let file = s.db.dir.join("distmall.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "alipay_app_id = 2021000000000001\nalipay_private_key_path = {:?}\nalipay_public_key_path = {:?}\nalipay_gateway_url = {:?}\n",
+            write_temp(&alipay.app_private_key_pem()),
+            write_temp(&alipay.alipay_public_key_pem()),
+            alipay.gateway_url(),
+        ),
+    )
+    .unwrap();
+    let merchant_key = write_temp(&wechat.merchant_private_key_pem);
+    let platform_key = write_temp(&wechat.platform_public_key_pem);
+    let process = ServerProcess::start(
+        &s.db,
+        &[
+            ("DISTMALL_CONFIG", file.to_str().unwrap()),
+            ("DISTMALL_PUBLIC_URL", "https://shop.example.com"),
+            ("DISTMALL_WECHAT_APPID", &wechat.app_id),
+            ("DISTMALL_WECHATPAY_MCH_ID", &wechat.mch_id),
+            (
+                "DISTMALL_WECHATPAY_MERCHANT_SERIAL_NO",
+                &wechat.merchant_serial,
+            ),
+            (
+                "DISTMALL_WECHATPAY_PRIVATE_KEY_PATH",
+                merchant_key.to_str().unwrap(),
+            ),
+            ("DISTMALL_WECHATPAY_API_V3_KEY", &wechat.api_v3_key),
+            (
+                "DISTMALL_WECHATPAY_PLATFORM_KEY_SERIAL",
+                &wechat.platform_serial,
+            ),
+            (
+                "DISTMALL_WECHATPAY_PLATFORM_KEY_PATH",
+                platform_key.to_str().unwrap(),
+            ),
+            ("DISTMALL_WECHATPAY_BASE_URL", &wechat.base_url),
+        ],
+    )
+    .await;
+
+    // The fake answers only a request carrying its own merchant id.
+    let paying = process
+        .gql(
+            Some(&buyer.token),
+            PAY,
+            json!({ "id": placed["order"]["id"], "p": "WECHAT_PAY" }),
+        )
+        .await;
+    assert_eq!(
+        paying["data"]["createPayment"]["userErrors"],
+        json!([]),
+        "{paying}"
+    );
+    assert!(
+        wechat
+            .requests()
+            .iter()
+            .any(|r| r.json["mchid"] == wechat.mch_id.as_str()),
+        "the merchant id went out as configured"
+    );
+    assert!(
+        process.terminate().await.success(),
+        "SIGTERM stops it cleanly"
+    );
+}
