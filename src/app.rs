@@ -244,6 +244,8 @@ pub async fn prepare(
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `metrics_listen` gives it an address of its own.
+    pub metrics_addr: Option<SocketAddr>,
     pub app: Arc<AppState>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -257,7 +259,19 @@ impl Server {
         spawn_background(&app);
         crate::catalog::indexing::start(&app, needs_rebuild).await?;
         let schema = graphql::build(&app.config, Some(app.clone()));
-        let router = http::router(HttpState::new(app.clone(), schema)?);
+        let state = HttpState::new(app.clone(), schema)?;
+        let metrics_addr = match app.config.metrics_listen {
+            Some(at) => Some(serve_metrics(at, state.clone()).await?),
+            None => {
+                if !app.config.metrics_on_main_listener() {
+                    tracing::warn!(
+                        "/metrics is not served: set metrics_listen or metrics_token to scrape it"
+                    );
+                }
+                None
+            }
+        };
+        let router = http::router(state);
         let shutdown = app.shutdown.clone();
         let grace = Duration::from_secs(app.config.shutdown_grace_secs);
         let task = tokio::spawn(async move {
@@ -278,7 +292,12 @@ impl Server {
             Ok(())
         });
         tracing::info!(%addr, "distmall listening");
-        Ok(Server { addr, app, task })
+        Ok(Server {
+            addr,
+            metrics_addr,
+            app,
+            task,
+        })
     }
 
     /// Begins graceful shutdown.
@@ -292,6 +311,24 @@ impl Server {
         self.app.db.clone().close().await;
         result
     }
+}
+
+/// Serves `/metrics` alone on `at` until shutdown; returns the bound address.
+async fn serve_metrics(at: SocketAddr, state: HttpState) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(at).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = state.app.shutdown.clone();
+    let router = http::metrics_router(state);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics listener failed");
+        }
+    });
+    tracing::info!(%addr, "metrics listening");
+    Ok(addr)
 }
 
 fn spawn_background(app: &Arc<AppState>) {

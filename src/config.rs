@@ -96,6 +96,16 @@ pub struct Config {
     /// "Did you mean …" hints in validation errors; defaults like introspection.
     pub graphql_suggestions: Option<bool>,
     pub max_body_bytes: usize,
+    /// The playground page (`/`, `/playground`). Defaults to on in development and off in
+    /// production.
+    pub playground: Option<bool>,
+    /// Serve `/metrics` on this address of its own instead of `listen` (keep it off the
+    /// public network).
+    pub metrics_listen: Option<SocketAddr>,
+    /// A token `/metrics` requires as `Authorization: Bearer …` (at least 16 characters).
+    /// Production serves `/metrics` only with this or `metrics_listen` set.
+    #[serde(deserialize_with = "text::opt")]
+    pub metrics_token: Option<String>,
     /// Adds `extensions.sqlStatements` to every response (tests and profiling).
     pub report_sql_statements: bool,
     /// Memory for whole responses to public catalogue queries (0 turns the cache off).
@@ -257,6 +267,9 @@ impl Default for Config {
             graphql_introspection: None,
             graphql_suggestions: None,
             max_body_bytes: 256 * 1024,
+            playground: None,
+            metrics_listen: None,
+            metrics_token: None,
             report_sql_statements: false,
             ws_init_timeout_secs: 10,
             ws_max_subscriptions: 50,
@@ -446,6 +459,16 @@ impl Config {
         self.graphql_suggestions.unwrap_or(!self.is_production())
     }
 
+    pub fn playground_enabled(&self) -> bool {
+        self.playground.unwrap_or(!self.is_production())
+    }
+
+    /// Whether the main listener serves `/metrics`: not when it has an address of its own,
+    /// and in production only behind a token.
+    pub fn metrics_on_main_listener(&self) -> bool {
+        self.metrics_listen.is_none() && (self.metrics_token.is_some() || !self.is_production())
+    }
+
     pub fn purchasing_email_list(&self) -> Vec<String> {
         self.purchasing_emails
             .split(',')
@@ -489,6 +512,13 @@ impl Config {
                 );
             }
             _ => {}
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.chars().count() < 16)
+        {
+            return Err("metrics_token must be at least 16 characters".into());
         }
         if !self.is_production() {
             return Ok(());

@@ -76,6 +76,107 @@ async fn production_mode_needs_a_secret_and_hides_the_schema() {
     assert_eq!(resp["data"]["__typename"], "QueryRoot");
 }
 
+const METRICS_TOKEN: &str = "scrape-token-0123456789";
+
+async fn status(http: &reqwest::Client, url: String, token: Option<&str>) -> u16 {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn production_serves_metrics_only_behind_a_token_or_on_their_own_address() {
+    use distmall::config::RunMode::Production;
+
+    let open = TestServer::start_with(|c| c.env = Production).await;
+    assert_eq!(status(&open.http, open.url("/metrics"), None).await, 404);
+
+    let s = TestServer::start_with(|c| {
+        c.env = Production;
+        c.metrics_token = Some(METRICS_TOKEN.into());
+    })
+    .await;
+    let refused = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        status(&s.http, s.url("/metrics"), Some("scrape-token-0123456780")).await,
+        401
+    );
+    let scraped = s
+        .http
+        .get(s.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status().as_u16(), 200);
+    assert!(
+        scraped
+            .text()
+            .await
+            .unwrap()
+            .contains("distmall_db_pool_connections")
+    );
+
+    let s = TestServer::start_with(|c| {
+        c.env = Production;
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let own = s.server.as_ref().unwrap().metrics_addr.unwrap();
+    assert_ne!(own, s.addr);
+    assert_eq!(status(&s.http, s.url("/metrics"), None).await, 404);
+    assert_eq!(
+        status(&s.http, format!("http://{own}/metrics"), None).await,
+        200
+    );
+    assert_eq!(
+        status(&s.http, format!("http://{own}/graphql"), None).await,
+        404,
+        "the metrics address serves nothing else"
+    );
+}
+
+#[tokio::test]
+async fn the_playground_is_off_in_production_unless_turned_on() {
+    use distmall::config::RunMode::Production;
+
+    let s = TestServer::start_with(|c| c.env = Production).await;
+    for path in ["/", "/playground", "/playground/examples.json"] {
+        assert_eq!(status(&s.http, s.url(path), None).await, 404, "{path}");
+    }
+    let s = TestServer::start_with(|c| {
+        c.env = Production;
+        c.playground = Some(true);
+    })
+    .await;
+    for path in ["/", "/playground", "/playground/examples.json"] {
+        assert_eq!(status(&s.http, s.url(path), None).await, 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn media_responses_are_never_sniffed() {
+    let s = TestServer::start().await;
+    let media = s.db.dir.join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    std::fs::write(media.join("probe.txt"), "<script>alert(1)</script>").unwrap();
+    let served = s.http.get(s.url("/media/probe.txt")).send().await.unwrap();
+    assert_eq!(served.status().as_u16(), 200);
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        served.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let missing = s.http.get(s.url("/media/none.png")).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}
+
 #[tokio::test]
 async fn shutdown_closes_websockets_with_going_away() {
     let s = TestServer::start().await;
