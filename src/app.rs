@@ -271,7 +271,7 @@ impl Server {
                 None
             }
         };
-        let router = http::router(state);
+        let router = http::router(state)?;
         let shutdown = app.shutdown.clone();
         let grace = Duration::from_secs(app.config.shutdown_grace_secs);
         let task = tokio::spawn(async move {

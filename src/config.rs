@@ -106,6 +106,11 @@ pub struct Config {
     /// Production serves `/metrics` only with this or `metrics_listen` set.
     #[serde(deserialize_with = "text::opt")]
     pub metrics_token: Option<String>,
+    /// Origins whose pages may call the API from a browser, with credentials (CORS):
+    /// comma-separated, each `https://host` or `https://host:port` (the admin dashboard's).
+    /// Unset: any localhost origin in development, none in production.
+    #[serde(deserialize_with = "text::opt")]
+    pub cors_allowed_origins: Option<String>,
     /// Adds `extensions.sqlStatements` to every response (tests and profiling).
     pub report_sql_statements: bool,
     /// Memory for whole responses to public catalogue queries (0 turns the cache off).
@@ -270,6 +275,7 @@ impl Default for Config {
             playground: None,
             metrics_listen: None,
             metrics_token: None,
+            cors_allowed_origins: None,
             report_sql_statements: false,
             ws_init_timeout_secs: 10,
             ws_max_subscriptions: 50,
@@ -326,6 +332,50 @@ impl Default for Config {
             mailer_interval_ms: 2000,
         }
     }
+}
+
+/// Which browser origins may call the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// `http(s)://localhost`, `127.0.0.1` or `[::1]`, on any port (development).
+    Localhost,
+    /// Exactly these (lower-case) origins.
+    Listed(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// Whether a request's `Origin` header is allowed.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            CorsOrigins::Localhost => origin_parts(origin)
+                .is_some_and(|(_, host)| matches!(host, "localhost" | "127.0.0.1" | "[::1]")),
+            CorsOrigins::Listed(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        }
+    }
+}
+
+/// The scheme and host of an origin (`https://host[:port]`, nothing after it), if it is one.
+fn origin_parts(origin: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = origin.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ipv6) => !ipv6.is_empty() && ipv6.chars().all(|c| c.is_ascii_hexdigit() || c == ':'),
+        None => {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        }
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    (host_ok && port_ok).then_some((scheme, host))
 }
 
 /// Environment variables exactly as set. figment's `Env` guesses each value's type, so
@@ -469,6 +519,29 @@ impl Config {
         self.metrics_listen.is_none() && (self.metrics_token.is_some() || !self.is_production())
     }
 
+    /// The browser origins allowed to call the API (see `cors_allowed_origins`).
+    pub fn cors_origins(&self) -> Result<CorsOrigins, String> {
+        let Some(list) = &self.cors_allowed_origins else {
+            return Ok(if self.is_production() {
+                CorsOrigins::Listed(Vec::new())
+            } else {
+                CorsOrigins::Localhost
+            });
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                origin_parts(o).map(|_| o.to_ascii_lowercase()).ok_or_else(|| {
+                    format!(
+                        "cors_allowed_origins: {o:?} is not an origin (scheme and host, such as https://admin.example.com, with no path)"
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(CorsOrigins::Listed)
+    }
+
     pub fn purchasing_email_list(&self) -> Vec<String> {
         self.purchasing_emails
             .split(',')
@@ -502,6 +575,7 @@ impl Config {
 
     /// Refuses settings that must never reach production.
     pub fn validate(&self) -> Result<(), String> {
+        self.cors_origins()?;
         match self.tracking_provider_kind() {
             TrackingProviderKind::Kuaidi100
                 if self.kuaidi100_key.is_none() || self.kuaidi100_customer.is_none() =>
@@ -700,6 +774,57 @@ mod tests {
         assert!(prod.validate().is_ok());
         prod.tracking_provider = Some(TrackingProviderKind::Simulator);
         assert!(prod.validate().is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let with = |list: &str| {
+            Config {
+                cors_allowed_origins: Some(list.into()),
+                ..Config::default()
+            }
+            .cors_origins()
+        };
+        let listed = with("https://Admin.example.com, http://10.0.0.5:8080").unwrap();
+        assert!(listed.allows("https://admin.example.com"));
+        assert!(listed.allows("http://10.0.0.5:8080"));
+        assert!(!listed.allows("https://admin.example.com.evil.net"));
+        assert!(!listed.allows("http://admin.example.com"));
+        assert!(!listed.allows("http://localhost:5173"));
+        for bad in [
+            "*",
+            "admin.example.com",
+            "https://admin.example.com/",
+            "https://admin.example.com/app",
+            "https://user@admin.example.com",
+            "ftp://admin.example.com",
+            "https://admin.example.com:port",
+        ] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+        assert_eq!(with(""), Ok(CorsOrigins::Listed(vec![])));
+
+        let dev = Config::default().cors_origins().unwrap();
+        for local in [
+            "http://localhost:5173",
+            "http://127.0.0.1:3000",
+            "https://localhost",
+            "http://[::1]:8080",
+        ] {
+            assert!(dev.allows(local), "{local}");
+        }
+        for other in [
+            "https://admin.example.com",
+            "http://localhost.evil.net",
+            "null",
+        ] {
+            assert!(!dev.allows(other), "{other}");
+        }
+        let prod = Config {
+            env: RunMode::Production,
+            ..Config::default()
+        };
+        assert!(!prod.cors_origins().unwrap().allows("http://localhost:5173"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql` (POST, GET and WebSocket), the playground, and operations
 //! endpoints.
+mod cors;
 mod exports;
 mod graphql;
 mod ops;
@@ -49,8 +50,9 @@ impl HttpState {
     }
 }
 
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: HttpState) -> anyhow::Result<Router> {
     let config = state.app.config.clone();
+    let cors = cors::layer(config.cors_origins().map_err(anyhow::Error::msg)?);
     let mut router = Router::new();
     if config.playground_enabled() {
         router = router
@@ -61,7 +63,7 @@ pub fn router(state: HttpState) -> Router {
     if config.metrics_on_main_listener() {
         router = router.route("/metrics", get(ops::metrics));
     }
-    router
+    Ok(router
         .route(
             "/graphql",
             get(graphql::graphql_get).post(graphql::graphql_post),
@@ -77,8 +79,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/exports/orders.csv", get(exports::orders))
         .route("/webhooks/logistics", post(webhooks::logistics))
         .nest_service("/media", media_service(&state))
+        .layer(cors)
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state))
 }
 
 /// `/metrics` alone, for `metrics_listen`.

@@ -289,3 +289,128 @@ async fn websocket_ping_queries_and_the_subscription_cap() {
     c.send(json!({ "type": "ping" })).await;
     assert_eq!(c.recv().await.unwrap()["type"], "pong");
 }
+
+const DASHBOARD: &str = "https://admin.example.com";
+
+/// A browser's preflight for a POST carrying a token.
+async fn preflight(s: &TestServer, origin: &str) -> reqwest::Response {
+    s.http
+        .request(reqwest::Method::OPTIONS, s.url("/graphql"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn the_dashboards_origin_may_call_with_credentials_and_other_origins_may_not() {
+    let s = TestServer::start_with(|c| {
+        c.cors_allowed_origins = Some(format!("{DASHBOARD}, https://ops.example.com"));
+    })
+    .await;
+    let a = register(&s, "13800000057", "Secret123").await;
+
+    let pre = preflight(&s, DASHBOARD).await;
+    assert!(pre.status().is_success(), "{}", pre.status());
+    assert_eq!(header(&pre, "access-control-allow-origin"), Some(DASHBOARD));
+    assert_eq!(
+        header(&pre, "access-control-allow-credentials"),
+        Some("true")
+    );
+    let methods = header(&pre, "access-control-allow-methods").unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let headers = header(&pre, "access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
+    );
+    assert!(header(&pre, "access-control-max-age").is_some());
+    assert!(header(&pre, "vary").unwrap().contains("origin"));
+
+    let call = s
+        .http
+        .post(s.url("/graphql"))
+        .header("origin", DASHBOARD)
+        .bearer_auth(&a.token)
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&call, "access-control-allow-origin"),
+        Some(DASHBOARD)
+    );
+    assert_eq!(
+        header(&call, "access-control-allow-credentials"),
+        Some("true")
+    );
+    assert!(
+        header(&call, "access-control-expose-headers")
+            .unwrap()
+            .contains("x-request-id")
+    );
+    let body: Value = call.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["id"], a.id.as_str());
+
+    for refused in [
+        "https://evil.example.com",
+        "https://admin.example.com.evil.net",
+        "http://admin.example.com",
+    ] {
+        let pre = preflight(&s, refused).await;
+        assert_eq!(
+            header(&pre, "access-control-allow-origin"),
+            None,
+            "{refused}"
+        );
+        assert_eq!(header(&pre, "access-control-allow-credentials"), None);
+        let call = s
+            .http
+            .post(s.url("/graphql"))
+            .header("origin", refused)
+            .bearer_auth(&a.token)
+            .json(&json!({ "query": "{ me { id } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&call, "access-control-allow-origin"),
+            None,
+            "{refused}"
+        );
+        assert_eq!(header(&call, "access-control-allow-credentials"), None);
+    }
+}
+
+#[tokio::test]
+async fn cors_allows_localhost_in_development_and_no_origin_in_production() {
+    let dev = TestServer::start().await;
+    let pre = preflight(&dev, "http://localhost:5173").await;
+    assert_eq!(
+        header(&pre, "access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    let pre = preflight(&dev, DASHBOARD).await;
+    assert_eq!(header(&pre, "access-control-allow-origin"), None);
+
+    let prod = TestServer::start_with(|c| c.env = distmall::config::RunMode::Production).await;
+    for origin in ["http://localhost:5173", DASHBOARD] {
+        let pre = preflight(&prod, origin).await;
+        assert_eq!(
+            header(&pre, "access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+    }
+}
