@@ -41,6 +41,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Identifies this process in job leases.
     pub instance_id: String,
+    /// The scheduled jobs' tasks, waited for (they give their leases back) before the
+    /// database closes.
+    pub tasks: tokio_util::task::TaskTracker,
     pub media: Arc<dyn MediaStore>,
     /// This instance's product search index.
     pub search: Arc<dyn SearchIndex>,
@@ -227,6 +230,7 @@ pub async fn prepare(
         http,
         shutdown: CancellationToken::new(),
         instance_id: uuid::Uuid::new_v4().simple().to_string(),
+        tasks: tokio_util::task::TaskTracker::new(),
         media,
         search,
         keywords: KeywordCounter::default(),
@@ -305,9 +309,18 @@ impl Server {
         self.app.shutdown.cancel();
     }
 
-    /// Waits until the server has stopped, then closes the database.
+    /// Waits until the server has stopped and the scheduled jobs have finished the run they
+    /// were in and given their leases back, then closes the database.
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.task.await?;
+        let tasks = &self.app.tasks;
+        tasks.close();
+        let grace = Duration::from_secs(self.app.config.shutdown_grace_secs);
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!(
+                "scheduled jobs still running at the end of the grace period; their leases run out on their own"
+            );
+        }
         self.app.db.clone().close().await;
         result
     }

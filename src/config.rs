@@ -181,6 +181,9 @@ pub struct Config {
     pub order_timer_interval_secs: u64,
     /// How often the settlement job checks whether the payout day has come.
     pub distribution_job_interval_secs: u64,
+    /// How long a scheduled job's lease lasts unless its holder renews it (every third of it);
+    /// what an instance that dies without stopping blocks its jobs for. At least 3.
+    pub job_lease_secs: u64,
 
     /// The shop's public https origin (`https://shop.example.com`), from which the payment
     /// providers' notification URLs are built (`/webhooks/wechatpay`, `/webhooks/alipay`).
@@ -301,6 +304,7 @@ impl Default for Config {
             order_after_sales_days: 7,
             order_timer_interval_secs: 30,
             distribution_job_interval_secs: 60,
+            job_lease_secs: 15,
             public_url: None,
             wechatpay_mch_id: None,
             wechatpay_merchant_serial_no: None,

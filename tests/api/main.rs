@@ -13,6 +13,7 @@ mod fake_smtp;
 mod fake_wechatpay;
 mod fulfilment;
 mod inventory;
+mod jobs;
 mod ops;
 mod orders;
 mod payments;

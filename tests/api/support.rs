@@ -498,6 +498,11 @@ impl ServerProcess {
             .unwrap()
     }
 
+    /// Kills the process without warning (SIGKILL), as a crash or a lost machine would.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
     /// POSTs one operation; returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req = reqwest::Client::new()
