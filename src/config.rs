@@ -95,6 +95,9 @@ pub struct Config {
     pub graphql_introspection: Option<bool>,
     /// "Did you mean …" hints in validation errors; defaults like introspection.
     pub graphql_suggestions: Option<bool>,
+    /// The longest string (in characters) any argument or variable may hold, checked before
+    /// execution; fields with a limit of their own (stated in their description) use it.
+    pub graphql_max_string_chars: usize,
     pub max_body_bytes: usize,
     /// The playground page (`/`, `/playground`). Defaults to on in development and off in
     /// production.
@@ -274,6 +277,7 @@ impl Default for Config {
             graphql_max_directives: 5,
             graphql_introspection: None,
             graphql_suggestions: None,
+            graphql_max_string_chars: 10_000,
             max_body_bytes: 256 * 1024,
             playground: None,
             metrics_listen: None,

@@ -6,6 +6,7 @@ mod graphql;
 mod ops;
 mod payment_webhooks;
 mod playground;
+mod upload;
 mod webhooks;
 mod ws;
 

@@ -171,7 +171,7 @@ pub struct OrderFilter {
     to: Option<DateTime>,
     source: Option<super::rules::OrderSource>,
     distributor_id: Option<ID>,
-    /// Matches the order number, the recipient's phone or name.
+    /// Matches the order number, the recipient's phone or name; at most 100 characters.
     keyword: Option<String>,
 }
 
