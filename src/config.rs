@@ -96,7 +96,7 @@ pub struct Config {
     /// "Did you mean …" hints in validation errors; defaults like introspection.
     pub graphql_suggestions: Option<bool>,
     /// The longest string (in characters) any argument or variable may hold, checked before
-    /// execution; fields with a limit of their own (stated in their description) use it.
+    /// execution; a field with a limit of its own (stated in its description) uses that.
     pub graphql_max_string_chars: usize,
     pub max_body_bytes: usize,
     /// The playground page (`/`, `/playground`). Defaults to on in development and off in

@@ -377,7 +377,37 @@ struct TooLong {
 }
 
 impl<'a> TextCheck<'a> {
-    fn selection(&mut self, parent: &str, set: &'a SelectionSet) -> Result<(), TooLong> {
+    /// Checks the operation's arguments (from its root type `root`), then the variables none
+    /// of them uses.
+    fn request(
+        &mut self,
+        op: Option<(&str, &'a Positioned<OperationDefinition>)>,
+    ) -> Result<(), TooLong> {
+        if let Some((root, op)) = op {
+            self.selection(root, &op.node.selection_set.node, 0)?;
+        }
+        for (name, value) in self.vars.iter() {
+            if !self.used.contains(name.as_str()) {
+                let mut path = format!("${name}");
+                self.value(value, None, None, &mut path).map_err(|mut t| {
+                    t.place = format!("variable {:?}", t.path);
+                    t
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn selection(
+        &mut self,
+        parent: &str,
+        set: &'a SelectionSet,
+        depth: usize,
+    ) -> Result<(), TooLong> {
+        // Deeper documents are refused by validation (`graphql_max_depth`).
+        if depth > 64 {
+            return Ok(());
+        }
         for sel in &set.items {
             match &sel.node {
                 Selection::Field(f) => {
@@ -399,7 +429,7 @@ impl<'a> TextCheck<'a> {
                         }
                     }
                     let child = shape.map_or("", |s| s.type_name.as_str());
-                    self.selection(child, &f.selection_set.node)?;
+                    self.selection(child, &f.selection_set.node, depth + 1)?;
                 }
                 Selection::InlineFragment(frag) => {
                     let on = frag
@@ -407,7 +437,7 @@ impl<'a> TextCheck<'a> {
                         .type_condition
                         .as_ref()
                         .map_or(parent, |t| t.node.on.node.as_str());
-                    self.selection(on, &frag.node.selection_set.node)?;
+                    self.selection(on, &frag.node.selection_set.node, depth + 1)?;
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
@@ -415,7 +445,7 @@ impl<'a> TextCheck<'a> {
                         && let Some(frag) = self.doc.fragments.get(&spread.node.fragment_name.node)
                     {
                         let on = frag.node.type_condition.node.on.node.as_str();
-                        self.selection(on, &frag.node.selection_set.node)?;
+                        self.selection(on, &frag.node.selection_set.node, depth + 1)?;
                     }
                 }
             }
@@ -492,29 +522,6 @@ impl<'a> TextCheck<'a> {
                 }
             }
             _ => {}
-        }
-        Ok(())
-    }
-}
-
-impl<'a> TextCheck<'a> {
-    /// Checks the operation's arguments (from its root type `root`), then the variables none
-    /// of them uses.
-    fn request(
-        &mut self,
-        op: Option<(&str, &'a Positioned<OperationDefinition>)>,
-    ) -> Result<(), TooLong> {
-        if let Some((root, op)) = op {
-            self.selection(root, &op.node.selection_set.node)?;
-        }
-        for (name, value) in self.vars.iter() {
-            if !self.used.contains(name.as_str()) {
-                let mut path = format!("${name}");
-                self.value(value, None, None, &mut path).map_err(|mut t| {
-                    t.place = format!("variable {:?}", t.path);
-                    t
-                })?;
-            }
         }
         Ok(())
     }
