@@ -197,7 +197,8 @@ pub struct CreateProductInput {
     name: String,
     #[graphql(default)]
     subtitle: String,
-    /// Rich text; scripts, event handlers and `javascript:` links are removed.
+    /// Rich text; scripts, event handlers and `javascript:` links are removed. The HTML is
+    /// at most 100,000 bytes.
     #[graphql(default)]
     description_html: String,
     category_id: Option<ID>,
@@ -223,6 +224,7 @@ pub struct UpdateProductInput {
     id: ID,
     name: Option<String>,
     subtitle: Option<String>,
+    /// Rich text, cleaned as in `createProduct`: HTML of at most 100,000 bytes.
     description_html: Option<String>,
     category_id: MaybeUndefined<ID>,
     brand_id: MaybeUndefined<ID>,

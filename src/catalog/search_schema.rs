@@ -61,7 +61,8 @@ pub struct ProductSortBy {
 /// Search filters; all optional and combined with AND.
 #[derive(InputObject, Default)]
 pub struct ProductFilter {
-    /// Words as people type them (Chinese or not); every word must match.
+    /// Words as people type them (Chinese or not); every word must match. A search: at most
+    /// 100 characters.
     keyword: Option<String>,
     /// This category and everything below it.
     category_id: Option<ID>,
@@ -390,6 +391,10 @@ impl SearchQueryRoot {
     async fn search_suggestions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "What the user has typed so far: at most 100 characters, of which the \
+                          first 32 are completed."
+        )]
         prefix: String,
         #[graphql(default = 8, validator(minimum = 1, maximum = 20))] first: usize,
     ) -> async_graphql::Result<Vec<String>> {

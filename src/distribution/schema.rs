@@ -482,7 +482,9 @@ impl DistributionQuery {
         &self,
         ctx: &Context<'_>,
         active: Option<bool>,
-        #[graphql(desc = "Name, phone or referral code.")] keyword: Option<String>,
+        #[graphql(desc = "Name, phone or referral code; at most 100 characters.")] keyword: Option<
+            String,
+        >,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -881,6 +883,7 @@ pub struct DistributionSettingsInput {
     #[graphql(default)]
     spend_threshold: Option<Money>,
     application_fields: Vec<ApplicationField>,
+    /// The agreement applicants accept: at most 20,000 characters.
     agreement: String,
     binding_mode: BindingMode,
     #[graphql(default = 30)]
