@@ -24,7 +24,10 @@ use crate::{
     graphql,
     http::{self, HttpState},
     metrics::Metrics,
-    orders::{shipping::ShippingRules, shipping_templates::EVENT_SHIPPING_TEMPLATES_CHANGED},
+    orders::{
+        listeners::OrderHooks, shipping::ShippingRules,
+        shipping_templates::EVENT_SHIPPING_TEMPLATES_CHANGED,
+    },
     search::SearchIndex,
 };
 
@@ -41,6 +44,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Identifies this process in job leases.
     pub instance_id: String,
+    /// The scheduled jobs' tasks, waited for (they give their leases back) before the
+    /// database closes.
+    pub tasks: tokio_util::task::TaskTracker,
     pub media: Arc<dyn MediaStore>,
     /// This instance's product search index.
     pub search: Arc<dyn SearchIndex>,
@@ -61,6 +67,8 @@ pub struct AppState {
     pub distribution: crate::distribution::settings::RuleVersions,
     /// The default shipping template's rules (see `orders::shipping_templates`).
     pub shipping_default: Arc<CachedValue<Option<ShippingRules>>>,
+    /// What the other areas do at an order's moments and in its pricing (`order_hooks`).
+    pub order_hooks: OrderHooks,
 }
 
 /// Who a token says the caller is, and until when.
@@ -227,6 +235,7 @@ pub async fn prepare(
         http,
         shutdown: CancellationToken::new(),
         instance_id: uuid::Uuid::new_v4().simple().to_string(),
+        tasks: tokio_util::task::TaskTracker::new(),
         media,
         search,
         keywords: KeywordCounter::default(),
@@ -237,13 +246,30 @@ pub async fn prepare(
         stock_gates,
         distribution: Default::default(),
         shipping_default,
+        order_hooks: order_hooks(),
     });
     Ok((app, needs_rebuild))
+}
+
+/// The areas that act at an order's moments, attribute it and price it. Orders know none of
+/// them: this is where they are wired together.
+fn order_hooks() -> OrderHooks {
+    let distribution = Arc::new(crate::distribution::order_hooks::DistributionOrders);
+    OrderHooks {
+        attributor: Some(distribution.clone()),
+        listeners: vec![
+            Arc::new(crate::catalog::order_hooks::CatalogOrders),
+            distribution,
+        ],
+        pricing: Vec::new(),
+    }
 }
 
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served when `metrics_listen` gives it an address of its own.
+    pub metrics_addr: Option<SocketAddr>,
     pub app: Arc<AppState>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -257,7 +283,19 @@ impl Server {
         spawn_background(&app);
         crate::catalog::indexing::start(&app, needs_rebuild).await?;
         let schema = graphql::build(&app.config, Some(app.clone()));
-        let router = http::router(HttpState::new(app.clone(), schema)?);
+        let state = HttpState::new(app.clone(), schema)?;
+        let metrics_addr = match app.config.metrics_listen {
+            Some(at) => Some(serve_metrics(at, state.clone()).await?),
+            None => {
+                if !app.config.metrics_on_main_listener() {
+                    tracing::warn!(
+                        "/metrics is not served: set metrics_listen or metrics_token to scrape it"
+                    );
+                }
+                None
+            }
+        };
+        let router = http::router(state)?;
         let shutdown = app.shutdown.clone();
         let grace = Duration::from_secs(app.config.shutdown_grace_secs);
         let task = tokio::spawn(async move {
@@ -278,7 +316,12 @@ impl Server {
             Ok(())
         });
         tracing::info!(%addr, "distmall listening");
-        Ok(Server { addr, app, task })
+        Ok(Server {
+            addr,
+            metrics_addr,
+            app,
+            task,
+        })
     }
 
     /// Begins graceful shutdown.
@@ -286,12 +329,39 @@ impl Server {
         self.app.shutdown.cancel();
     }
 
-    /// Waits until the server has stopped, then closes the database.
+    /// Waits until the server has stopped and the scheduled jobs have finished the run they
+    /// were in and given their leases back, then closes the database.
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.task.await?;
+        let tasks = &self.app.tasks;
+        tasks.close();
+        let grace = Duration::from_secs(self.app.config.shutdown_grace_secs);
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!(
+                "scheduled jobs still running at the end of the grace period; their leases run out on their own"
+            );
+        }
         self.app.db.clone().close().await;
         result
     }
+}
+
+/// Serves `/metrics` alone on `at` until shutdown; returns the bound address.
+async fn serve_metrics(at: SocketAddr, state: HttpState) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(at).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = state.app.shutdown.clone();
+    let router = http::metrics_router(state);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics listener failed");
+        }
+    });
+    tracing::info!(%addr, "metrics listening");
+    Ok(addr)
 }
 
 fn spawn_background(app: &Arc<AppState>) {

@@ -4,8 +4,9 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use figment::{
-    Figment,
+    Figment, Metadata, Profile, Provider,
     providers::{Env, Format, Serialized, Toml},
+    value::{Dict, Map, Value},
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,18 +49,25 @@ pub struct Config {
     pub env: RunMode,
     pub listen: SocketAddr,
     /// `sqlite://…` (default `./data/distmall.db`) or `postgres://…`.
+    #[serde(deserialize_with = "text::plain")]
     pub database_url: String,
     pub db_max_connections: u32,
     pub log_format: LogFormat,
+    #[serde(deserialize_with = "text::plain")]
     pub log_filter: String,
 
     pub jwt_algorithm: JwtAlgorithm,
     /// HS256 secret (at least 32 bytes). Required in production with HS256.
+    #[serde(deserialize_with = "text::opt")]
     pub jwt_secret: Option<String>,
     /// RS256 private and public keys, PEM files.
+    #[serde(deserialize_with = "text::opt")]
     pub jwt_private_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::opt")]
     pub jwt_public_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::plain")]
     pub jwt_issuer: String,
+    #[serde(deserialize_with = "text::plain")]
     pub jwt_audience: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_days: u64,
@@ -72,8 +80,11 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 
+    #[serde(deserialize_with = "text::opt")]
     pub wechat_appid: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechat_secret: Option<String>,
+    #[serde(deserialize_with = "text::plain")]
     pub wechat_api_base: String,
 
     pub graphql_max_depth: usize,
@@ -84,7 +95,25 @@ pub struct Config {
     pub graphql_introspection: Option<bool>,
     /// "Did you mean …" hints in validation errors; defaults like introspection.
     pub graphql_suggestions: Option<bool>,
+    /// The longest string (in characters) any argument or variable may hold, checked before
+    /// execution; a field with a limit of its own (stated in its description) uses that.
+    pub graphql_max_string_chars: usize,
     pub max_body_bytes: usize,
+    /// The playground page (`/`, `/playground`). Defaults to on in development and off in
+    /// production.
+    pub playground: Option<bool>,
+    /// Serve `/metrics` on this address of its own instead of `listen` (keep it off the
+    /// public network).
+    pub metrics_listen: Option<SocketAddr>,
+    /// A token `/metrics` requires as `Authorization: Bearer …` (at least 16 characters).
+    /// Production serves `/metrics` only with this or `metrics_listen` set.
+    #[serde(deserialize_with = "text::opt")]
+    pub metrics_token: Option<String>,
+    /// Origins whose pages may call the API from a browser, with credentials (CORS):
+    /// comma-separated, each `https://host` or `https://host:port` (the admin dashboard's).
+    /// Unset: any localhost origin in development, none in production.
+    #[serde(deserialize_with = "text::opt")]
+    pub cors_allowed_origins: Option<String>,
     /// Adds `extensions.sqlStatements` to every response (tests and profiling).
     pub report_sql_statements: bool,
     /// Memory for whole responses to public catalogue queries (0 turns the cache off).
@@ -109,8 +138,10 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
 
     /// Where uploaded media and the search index live (SQLite's file is set by `database_url`).
+    #[serde(deserialize_with = "text::plain")]
     pub data_dir: PathBuf,
     /// Defaults to `<data_dir>/search-index`.
+    #[serde(deserialize_with = "text::opt")]
     pub search_index_dir: Option<PathBuf>,
     pub upload_max_bytes: usize,
     pub image_min_side: u32,
@@ -123,13 +154,19 @@ pub struct Config {
     pub schedule_interval_secs: u64,
 
     /// Comma-separated addresses that receive low-stock e-mails.
+    #[serde(deserialize_with = "text::plain")]
     pub purchasing_emails: String,
+    #[serde(deserialize_with = "text::opt")]
     pub smtp_host: Option<String>,
     pub smtp_port: u16,
+    #[serde(deserialize_with = "text::opt")]
     pub smtp_username: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub smtp_password: Option<String>,
+    #[serde(deserialize_with = "text::plain")]
     pub smtp_from: String,
     /// `none`, `starttls` or `tls`.
+    #[serde(deserialize_with = "text::plain")]
     pub smtp_tls: String,
     pub mailer_interval_ms: u64,
 
@@ -144,36 +181,57 @@ pub struct Config {
     pub order_timer_interval_secs: u64,
     /// How often the settlement job checks whether the payout day has come.
     pub distribution_job_interval_secs: u64,
+    /// How long a scheduled job's lease lasts unless its holder renews it (every third of it);
+    /// what an instance that dies without stopping blocks its jobs for. At least 3.
+    pub job_lease_secs: u64,
 
     /// The shop's public https origin (`https://shop.example.com`), from which the payment
     /// providers' notification URLs are built (`/webhooks/wechatpay`, `/webhooks/alipay`).
+    #[serde(deserialize_with = "text::opt")]
     pub public_url: Option<String>,
     /// WeChat Pay API v3 (direct merchant). All of these, with `wechat_appid`, enable it.
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_mch_id: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_merchant_serial_no: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_private_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_api_v3_key: Option<String>,
     /// The platform certificate serial or WeChat Pay public key id (`PUB_KEY_ID_…`) and its
     /// public key PEM, which every notification and response must be signed with.
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_platform_key_serial: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub wechatpay_platform_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::plain")]
     pub wechatpay_base_url: String,
     /// Alipay (RSA2). All three enable it.
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_app_id: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_private_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_public_key_path: Option<PathBuf>,
+    #[serde(deserialize_with = "text::plain")]
     pub alipay_gateway_url: String,
     /// Where Alipay's H5 cashier returns the buyer after paying.
+    #[serde(deserialize_with = "text::opt")]
     pub alipay_return_url: Option<String>,
     /// The salt Kuaidi100 signs pushes with; without it every push to `/webhooks/logistics`
     /// is refused.
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_salt: Option<String>,
     /// Enterprise credentials for Kuaidi100's real-time query and subscriptions.
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_customer: Option<String>,
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_key: Option<String>,
+    #[serde(deserialize_with = "text::plain")]
     pub kuaidi100_base_url: String,
     /// The public URL of `/webhooks/logistics`. With it (and the key and salt) every new
     /// shipment is subscribed for pushes.
+    #[serde(deserialize_with = "text::opt")]
     pub kuaidi100_callback_url: Option<String>,
     /// `kuaidi100`, `simulator` or `off`. Unset: Kuaidi100 when a key is configured, else the
     /// simulator in development and off in production.
@@ -216,7 +274,12 @@ impl Default for Config {
             graphql_max_directives: 5,
             graphql_introspection: None,
             graphql_suggestions: None,
+            graphql_max_string_chars: 10_000,
             max_body_bytes: 256 * 1024,
+            playground: None,
+            metrics_listen: None,
+            metrics_token: None,
+            cors_allowed_origins: None,
             report_sql_statements: false,
             ws_init_timeout_secs: 10,
             ws_max_subscriptions: 50,
@@ -241,6 +304,7 @@ impl Default for Config {
             order_after_sales_days: 7,
             order_timer_interval_secs: 30,
             distribution_job_interval_secs: 60,
+            job_lease_secs: 15,
             public_url: None,
             wechatpay_mch_id: None,
             wechatpay_merchant_serial_no: None,
@@ -274,6 +338,146 @@ impl Default for Config {
     }
 }
 
+/// Which browser origins may call the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// `http(s)://localhost`, `127.0.0.1` or `[::1]`, on any port (development).
+    Localhost,
+    /// Exactly these (lower-case) origins.
+    Listed(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// Whether a request's `Origin` header is allowed.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            CorsOrigins::Localhost => origin_parts(origin)
+                .is_some_and(|(_, host)| matches!(host, "localhost" | "127.0.0.1" | "[::1]")),
+            CorsOrigins::Listed(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        }
+    }
+}
+
+/// The scheme and host of an origin (`https://host[:port]`, nothing after it), if it is one.
+fn origin_parts(origin: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = origin.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ipv6) => !ipv6.is_empty() && ipv6.chars().all(|c| c.is_ascii_hexdigit() || c == ':'),
+        None => {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        }
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    (host_ok && port_ok).then_some((scheme, host))
+}
+
+/// Environment variables exactly as set. figment's `Env` guesses each value's type, so
+/// `DISTMALL_WECHATPAY_MCH_ID=1900000001` would arrive as a number (and a text setting would
+/// refuse it) and `DISTMALL_SMTP_PASSWORD=0012` as the number 12; here every value stays the
+/// text it is, and `Config`'s own types decide how it is read.
+struct VerbatimEnv(Env);
+
+impl Provider for VerbatimEnv {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict = self
+            .0
+            .iter()
+            .map(|(key, value)| (key.as_str().to_string(), Value::from(value)))
+            .collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Text settings (names, ids, keys, URLs, paths) take any scalar: a TOML file may well say
+/// `wechatpay_mch_id = 1900000001` without quotes, and every WeChat merchant id is digits.
+mod text {
+    use std::fmt;
+
+    use serde::{
+        Deserialize, Deserializer,
+        de::{self, Visitor},
+    };
+
+    struct Text(String);
+
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(TextVisitor)
+        }
+    }
+
+    struct TextVisitor;
+
+    impl Visitor<'_> for TextVisitor {
+        type Value = Text;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("text (or a number or boolean, taken as written)")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+            Ok(Text(v))
+        }
+
+        fn visit_char<E: de::Error>(self, v: char) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+            Ok(Text(v.to_string()))
+        }
+    }
+
+    /// A `String` or `PathBuf` setting.
+    pub fn plain<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<T, D::Error> {
+        Text::deserialize(d).map(|t| t.0.into())
+    }
+
+    /// An optional `String` or `PathBuf` setting.
+    pub fn opt<'de, D: Deserializer<'de>, T: From<String>>(d: D) -> Result<Option<T>, D::Error> {
+        Option::<Text>::deserialize(d).map(|t| t.map(|t| t.0.into()))
+    }
+}
+
 impl Config {
     /// Defaults ← `distmall.toml` (or the file named by `DISTMALL_CONFIG`) ← environment.
     pub fn load() -> Result<Self, Box<figment::Error>> {
@@ -286,14 +490,15 @@ impl Config {
         };
         let mut figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(
-                Env::prefixed("DISTMALL_")
-                    .filter(move |k| known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))),
-            );
+            .merge(VerbatimEnv(Env::prefixed("DISTMALL_").filter(move |k| {
+                known.iter().any(|f| k.as_str().eq_ignore_ascii_case(f))
+            })));
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database_url", url));
         }
-        figment.extract().map_err(Box::new)
+        // Lossy: a number or a switch set in the environment arrives as text ("30", "true")
+        // and is read as the number or switch the setting is.
+        figment.extract_lossy().map_err(Box::new)
     }
 
     pub fn is_production(&self) -> bool {
@@ -306,6 +511,39 @@ impl Config {
 
     pub fn suggestions_enabled(&self) -> bool {
         self.graphql_suggestions.unwrap_or(!self.is_production())
+    }
+
+    pub fn playground_enabled(&self) -> bool {
+        self.playground.unwrap_or(!self.is_production())
+    }
+
+    /// Whether the main listener serves `/metrics`: not when it has an address of its own,
+    /// and in production only behind a token.
+    pub fn metrics_on_main_listener(&self) -> bool {
+        self.metrics_listen.is_none() && (self.metrics_token.is_some() || !self.is_production())
+    }
+
+    /// The browser origins allowed to call the API (see `cors_allowed_origins`).
+    pub fn cors_origins(&self) -> Result<CorsOrigins, String> {
+        let Some(list) = &self.cors_allowed_origins else {
+            return Ok(if self.is_production() {
+                CorsOrigins::Listed(Vec::new())
+            } else {
+                CorsOrigins::Localhost
+            });
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                origin_parts(o).map(|_| o.to_ascii_lowercase()).ok_or_else(|| {
+                    format!(
+                        "cors_allowed_origins: {o:?} is not an origin (scheme and host, such as https://admin.example.com, with no path)"
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(CorsOrigins::Listed)
     }
 
     pub fn purchasing_email_list(&self) -> Vec<String> {
@@ -341,6 +579,7 @@ impl Config {
 
     /// Refuses settings that must never reach production.
     pub fn validate(&self) -> Result<(), String> {
+        self.cors_origins()?;
         match self.tracking_provider_kind() {
             TrackingProviderKind::Kuaidi100
                 if self.kuaidi100_key.is_none() || self.kuaidi100_customer.is_none() =>
@@ -351,6 +590,13 @@ impl Config {
                 );
             }
             _ => {}
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.chars().count() < 16)
+        {
+            return Err("metrics_token must be at least 16 characters".into());
         }
         if !self.is_production() {
             return Ok(());
@@ -413,6 +659,95 @@ mod tests {
         });
     }
 
+    /// The value `key` loads as, as JSON (`Err` when the configuration is refused).
+    fn loaded(key: &str) -> Result<serde_json::Value, String> {
+        let c = Config::load().map_err(|e| e.to_string())?;
+        Ok(serde_json::to_value(c).unwrap()[key].clone())
+    }
+
+    /// Every text setting: those that take a word and give it back.
+    fn text_settings() -> Vec<String> {
+        let serde_json::Value::Object(all) = serde_json::to_value(Config::default()).unwrap()
+        else {
+            unreachable!()
+        };
+        all.keys()
+            .filter(|key| {
+                let mut is_text = false;
+                figment::Jail::expect_with(|jail| {
+                    jail.set_env(format!("DISTMALL_{}", key.to_uppercase()), "some-text");
+                    is_text = loaded(key) == Ok(serde_json::json!("some-text"));
+                    Ok(())
+                });
+                is_text
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn every_text_setting_takes_any_value_from_the_environment_and_the_file_as_written() {
+        let keys = text_settings();
+        for key in [
+            "wechatpay_mch_id",
+            "alipay_app_id",
+            "smtp_password",
+            "data_dir",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} is a text setting");
+        }
+        for key in &keys {
+            figment::Jail::expect_with(|jail| {
+                let var = format!("DISTMALL_{}", key.to_uppercase());
+                for value in [
+                    "1900000001",
+                    "2021000000000001",
+                    "0012",
+                    "1.50",
+                    "-7",
+                    "true",
+                ] {
+                    jail.set_env(&var, value);
+                    assert_eq!(loaded(key), Ok(serde_json::json!(value)), "{var}={value}");
+                }
+                Ok(())
+            });
+            figment::Jail::expect_with(|jail| {
+                for (toml, value) in [
+                    ("1900000001", "1900000001"),
+                    ("2021000000000001", "2021000000000001"),
+                    ("-7", "-7"),
+                    ("true", "true"),
+                    ("\"0012\"", "0012"),
+                ] {
+                    jail.create_file("distmall.toml", &format!("{key} = {toml}"))?;
+                    assert_eq!(loaded(key), Ok(serde_json::json!(value)), "{key} = {toml}");
+                }
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn numbers_and_switches_are_read_from_the_environment_and_bad_ones_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DISTMALL_SMTP_PORT", "2525");
+            jail.set_env("DISTMALL_BUSINESS_UTC_OFFSET_HOURS", "-5");
+            jail.set_env("DISTMALL_TRUST_FORWARDED_FOR", "true");
+            jail.set_env("DISTMALL_GRAPHQL_INTROSPECTION", "false");
+            jail.set_env("DISTMALL_ENV", "production");
+            let c = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(c.smtp_port, 2525);
+            assert_eq!(c.business_utc_offset_hours, -5);
+            assert!(c.trust_forwarded_for);
+            assert_eq!(c.graphql_introspection, Some(false));
+            assert!(c.is_production());
+            jail.set_env("DISTMALL_SMTP_PORT", "lots");
+            assert!(Config::load().is_err());
+            Ok(())
+        });
+    }
+
     #[test]
     fn unknown_keys_in_the_file_are_refused() {
         figment::Jail::expect_with(|jail| {
@@ -443,6 +778,57 @@ mod tests {
         assert!(prod.validate().is_ok());
         prod.tracking_provider = Some(TrackingProviderKind::Simulator);
         assert!(prod.validate().is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let with = |list: &str| {
+            Config {
+                cors_allowed_origins: Some(list.into()),
+                ..Config::default()
+            }
+            .cors_origins()
+        };
+        let listed = with("https://Admin.example.com, http://10.0.0.5:8080").unwrap();
+        assert!(listed.allows("https://admin.example.com"));
+        assert!(listed.allows("http://10.0.0.5:8080"));
+        assert!(!listed.allows("https://admin.example.com.evil.net"));
+        assert!(!listed.allows("http://admin.example.com"));
+        assert!(!listed.allows("http://localhost:5173"));
+        for bad in [
+            "*",
+            "admin.example.com",
+            "https://admin.example.com/",
+            "https://admin.example.com/app",
+            "https://user@admin.example.com",
+            "ftp://admin.example.com",
+            "https://admin.example.com:port",
+        ] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+        assert_eq!(with(""), Ok(CorsOrigins::Listed(vec![])));
+
+        let dev = Config::default().cors_origins().unwrap();
+        for local in [
+            "http://localhost:5173",
+            "http://127.0.0.1:3000",
+            "https://localhost",
+            "http://[::1]:8080",
+        ] {
+            assert!(dev.allows(local), "{local}");
+        }
+        for other in [
+            "https://admin.example.com",
+            "http://localhost.evil.net",
+            "null",
+        ] {
+            assert!(!dev.allows(other), "{other}");
+        }
+        let prod = Config {
+            env: RunMode::Production,
+            ..Config::default()
+        };
+        assert!(!prod.cors_origins().unwrap().allows("http://localhost:5173"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod logistics;
 pub mod mailer;
+pub mod members;
 pub mod memory;
 pub mod metrics;
 pub mod money;

@@ -4,6 +4,7 @@ pub mod errors;
 pub mod indexing;
 pub mod keywords;
 pub mod media;
+pub mod order_hooks;
 pub mod response_cache;
 pub mod rules;
 pub mod schema;

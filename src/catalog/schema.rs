@@ -276,7 +276,8 @@ pub struct CreateProductInput {
     /// The selling line under the name, up to 200 characters.
     #[graphql(default)]
     subtitle: String,
-    /// Rich text; scripts, event handlers and `javascript:` links are removed.
+    /// Rich text; scripts, event handlers and `javascript:` links are removed. The HTML is
+    /// at most 100,000 bytes.
     #[graphql(default)]
     description_html: String,
     /// Its category (needed before it can go on sale).
@@ -317,8 +318,7 @@ pub struct UpdateProductInput {
     name: Option<String>,
     /// Up to 200 characters.
     subtitle: Option<String>,
-    /// Rich text up to 100,000 bytes; scripts, event handlers and `javascript:` links are
-    /// removed.
+    /// Rich text, cleaned as in `createProduct`: HTML of at most 100,000 bytes.
     description_html: Option<String>,
     /// Its category; null removes it (a product needs one to be put on sale).
     category_id: MaybeUndefined<ID>,

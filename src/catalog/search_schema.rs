@@ -66,7 +66,8 @@ pub struct ProductSortBy {
 /// Search filters; all optional and combined with AND.
 #[derive(InputObject, Default)]
 pub struct ProductFilter {
-    /// Words as people type them (Chinese or not); every word must match.
+    /// Words as people type them (Chinese or not); every word must match. A search: at most
+    /// 100 characters.
     keyword: Option<String>,
     /// This category and everything below it.
     category_id: Option<ID>,
@@ -419,7 +420,10 @@ impl SearchQueryRoot {
     async fn search_suggestions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "What the user has typed so far (the first 32 characters count).")]
+        #[graphql(
+            desc = "What the user has typed so far: at most 100 characters, of which the \
+                          first 32 are completed."
+        )]
         prefix: String,
         #[graphql(
             desc = "At most this many completions (1–20).",

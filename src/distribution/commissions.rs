@@ -28,7 +28,7 @@ use crate::{
     db::WriteTx,
     error::AppError,
     events::{self, NewEvent},
-    orders::rules::OrderSource,
+    orders::{listeners::OrderAttribution, rules::OrderSource},
 };
 
 pub const EVENT_CREATED: &str = "commission.created";
@@ -80,29 +80,6 @@ impl CommissionStatus {
     }
 }
 
-/// Who an order is attributed to, fixed when it is placed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attribution {
-    pub source: OrderSource,
-    pub distributor: Option<i64>,
-    pub share_code: Option<String>,
-    /// Distributors paid per tier, nearest first.
-    pub chain: Vec<i64>,
-    pub rule_version: Option<i64>,
-}
-
-impl Attribution {
-    fn direct(share_code: Option<String>) -> Self {
-        Attribution {
-            source: OrderSource::Direct,
-            distributor: None,
-            share_code,
-            chain: Vec::new(),
-            rule_version: None,
-        }
-    }
-}
-
 /// The first step of attributing an order `buyer` is placing, in the order's transaction: a
 /// share code touches the buyer's binding (by the binding mode). Returns the code, normalized.
 pub async fn apply_share_code(
@@ -133,13 +110,13 @@ pub async fn attribute(
     buyer: i64,
     share_code: Option<String>,
     ties: team::BuyerTies,
-) -> Result<Attribution, AppError> {
+) -> Result<OrderAttribution, AppError> {
     let team::BuyerTies {
         bound,
         is_distributor: buyer_is_distributor,
     } = ties;
     if bound.is_none() && !buyer_is_distributor {
-        return Ok(Attribution::direct(share_code));
+        return Ok(OrderAttribution::direct(share_code));
     }
     let (version, rules) = app.distribution.current(tx).await?;
     let above = rules.tiers() as i32 - 1;
@@ -155,11 +132,11 @@ pub async fn attribute(
         }
     };
     let Some(start) = chain.first().copied() else {
-        return Ok(Attribution::direct(share_code));
+        return Ok(OrderAttribution::direct(share_code));
     };
-    Ok(Attribution {
+    Ok(OrderAttribution {
         source: OrderSource::Distributor,
-        distributor: Some(start),
+        distributor_user_id: Some(start),
         share_code,
         chain,
         rule_version: Some(version),

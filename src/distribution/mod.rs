@@ -5,6 +5,7 @@ pub mod commissions;
 pub mod errors;
 pub mod ledger;
 pub mod levels;
+pub mod order_hooks;
 pub mod performance;
 pub mod recruitment;
 pub mod rules;

@@ -553,7 +553,9 @@ impl DistributionQuery {
             desc = "True: only active distributors; false: only disabled ones; omitted: both."
         )]
         active: Option<bool>,
-        #[graphql(desc = "Name, phone or referral code.")] keyword: Option<String>,
+        #[graphql(desc = "Name, phone or referral code; at most 100 characters.")] keyword: Option<
+            String,
+        >,
         #[graphql(
             desc = "At most this many items from the start of the list (0–100; 20 when neither `first` nor `last` is given)."
         )]
@@ -1103,7 +1105,7 @@ pub struct DistributionSettingsInput {
     spend_threshold: Option<Money>,
     /// The application form: up to 20 fields with distinct keys.
     application_fields: Vec<ApplicationField>,
-    /// The distributor agreement, up to 20,000 characters.
+    /// The agreement applicants accept: at most 20,000 characters.
     agreement: String,
     /// When a new touch replaces a customer's binding.
     binding_mode: BindingMode,

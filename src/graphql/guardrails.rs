@@ -4,18 +4,19 @@
 //! products with their SKUs about a quarter of its throughput.
 //!
 //! Before execution: the document is parsed once (and handed to the schema parsed), aliases,
-//! introspection and the query cost are checked, and the operation is named for the metrics.
+//! introspection, the length of every string the client sent and the query cost are checked,
+//! and the operation is named for the metrics.
 //! After execution: every error gets a code — validation errors by what they say, resolver
 //! errors without one become `INTERNAL` with the request id (their text is logged, never sent).
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
     ErrorExtensionValues, Name, Positioned, Request, Response, ServerError, Value, Variables,
     parser::{
         parse_query, parse_schema,
         types::{
-            BaseType, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
-            SelectionSet, TypeKind, TypeSystemDefinition,
+            BaseType, ExecutableDocument, Field, InputValueDefinition, OperationDefinition,
+            OperationType, Selection, SelectionSet, TypeKind, TypeSystemDefinition,
         },
     },
 };
@@ -23,10 +24,13 @@ use async_graphql::{
 use super::relay::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::{config::Config, request_scope::RequestScope};
 
-/// What the guardrails need to know of the schema: each field's type, and which fields page
-/// (take `first`/`last`) or fetch by a list of ids (`nodes`).
+/// What the guardrails need to know of the schema: each field's type and its arguments' types,
+/// which fields page (take `first`/`last`) or fetch by a list of ids (`nodes`), and the fields
+/// of input objects.
 pub struct SchemaShape {
     fields: HashMap<String, HashMap<String, FieldShape>>,
+    /// Input object → field → its type.
+    inputs: HashMap<String, HashMap<String, String>>,
     query: String,
     mutation: String,
     subscription: String,
@@ -38,6 +42,8 @@ struct FieldShape {
     by_ids: bool,
     /// A list that is not the page of a connection (`edges`, `nodes` of a `…Connection`).
     unpaged_list: bool,
+    /// Argument → its type.
+    args: HashMap<String, String>,
 }
 
 fn is_list(t: &async_graphql::parser::types::Type) -> bool {
@@ -51,10 +57,17 @@ fn named(t: &async_graphql::parser::types::Type) -> String {
     }
 }
 
+/// Name → type of a list of argument or input field definitions.
+fn value_types(list: &[Positioned<InputValueDefinition>]) -> HashMap<String, String> {
+    list.iter()
+        .map(|v| (v.node.name.node.to_string(), named(&v.node.ty.node)))
+        .collect()
+}
+
 impl SchemaShape {
     pub fn from_sdl(sdl: &str) -> anyhow::Result<Self> {
         let doc = parse_schema(sdl)?;
-        let mut fields = HashMap::new();
+        let (mut fields, mut inputs) = (HashMap::new(), HashMap::new());
         for def in doc.definitions {
             let TypeSystemDefinition::Type(t) = def else {
                 continue;
@@ -62,6 +75,10 @@ impl SchemaShape {
             let list = match &t.node.kind {
                 TypeKind::Object(o) => &o.fields,
                 TypeKind::Interface(i) => &i.fields,
+                TypeKind::InputObject(i) => {
+                    inputs.insert(t.node.name.node.to_string(), value_types(&i.fields));
+                    continue;
+                }
                 _ => continue,
             };
             let map: HashMap<String, FieldShape> = list
@@ -82,6 +99,7 @@ impl SchemaShape {
                             unpaged_list: is_list(&f.node.ty.node)
                                 && !(t.node.name.node.ends_with("Connection")
                                     && matches!(f.node.name.node.as_str(), "edges" | "nodes")),
+                            args: value_types(&f.node.arguments),
                         },
                     )
                 })
@@ -90,6 +108,7 @@ impl SchemaShape {
         }
         Ok(Self {
             fields,
+            inputs,
             query: "QueryRoot".into(),
             mutation: "MutationRoot".into(),
             subscription: "SubscriptionRoot".into(),
@@ -106,6 +125,9 @@ pub struct Limits {
     pub max_complexity: usize,
     pub max_aliases: usize,
     pub introspection: bool,
+    /// The longest string (in characters) an argument or variable may hold, unless its field
+    /// has a limit of its own in [`TEXT_LIMITS`].
+    pub max_string_chars: usize,
 }
 
 impl Limits {
@@ -114,8 +136,70 @@ impl Limits {
             max_complexity: c.graphql_max_complexity,
             max_aliases: c.graphql_max_aliases,
             introspection: c.introspection_enabled(),
+            max_string_chars: c.graphql_max_string_chars,
         }
     }
+}
+
+/// A text a client sends, by where it goes.
+#[derive(Clone, Copy, Debug)]
+pub enum TextOf {
+    /// A field of an input object: (input type, field).
+    InputField(&'static str, &'static str),
+    /// An argument: (type, field, argument).
+    Argument(&'static str, &'static str, &'static str),
+}
+
+/// Searches: a keyword is a few words, and each character costs segmentation and index work.
+pub const SEARCH_TEXT_MAX: usize = 100;
+
+/// Texts with a length of their own, in characters: short where the text is a search, long
+/// where it is a document. Every other string is bounded by `graphql_max_string_chars`. Each
+/// field's schema description states its limit (a test holds them to it).
+pub const TEXT_LIMITS: &[(TextOf, usize)] = &[
+    (
+        TextOf::InputField("ProductFilter", "keyword"),
+        SEARCH_TEXT_MAX,
+    ),
+    (
+        TextOf::Argument("QueryRoot", "searchSuggestions", "prefix"),
+        SEARCH_TEXT_MAX,
+    ),
+    (
+        TextOf::InputField("OrderFilter", "keyword"),
+        SEARCH_TEXT_MAX,
+    ),
+    (
+        TextOf::Argument("QueryRoot", "distributors", "keyword"),
+        SEARCH_TEXT_MAX,
+    ),
+    // The catalogue's own rule (bytes) is the stricter one; this only lets it be reached.
+    (
+        TextOf::InputField("CreateProductInput", "descriptionHtml"),
+        crate::catalog::rules::DESCRIPTION_MAX,
+    ),
+    (
+        TextOf::InputField("UpdateProductInput", "descriptionHtml"),
+        crate::catalog::rules::DESCRIPTION_MAX,
+    ),
+    (
+        TextOf::InputField("DistributionSettingsInput", "agreement"),
+        crate::distribution::settings::MAX_AGREEMENT_CHARS,
+    ),
+];
+
+fn input_field_limit(input: &str, field: &str) -> Option<usize> {
+    TEXT_LIMITS.iter().find_map(|(of, max)| match of {
+        TextOf::InputField(t, f) if *t == input && *f == field => Some(*max),
+        _ => None,
+    })
+}
+
+fn argument_limit(parent: &str, field: &str, argument: &str) -> Option<usize> {
+    TEXT_LIMITS.iter().find_map(|(of, max)| match of {
+        TextOf::Argument(t, f, a) if *t == parent && *f == field && *a == argument => Some(*max),
+        _ => None,
+    })
 }
 
 /// A checked request, ready to execute.
@@ -298,6 +382,199 @@ fn cost(
         .fold(0usize, usize::saturating_add)
 }
 
+/// Finds the first string a request sends that is longer than its limit: in the arguments of
+/// the operation it runs (variables substituted, so a variable is held to the limit of the
+/// argument it fills) and in variables no argument uses.
+struct TextCheck<'a> {
+    shape: &'a SchemaShape,
+    limits: &'a Limits,
+    doc: &'a ExecutableDocument,
+    vars: &'a Variables,
+    /// Fragments already checked: a fragment applies to one type, so once is enough.
+    fragments: HashSet<&'a str>,
+    /// Variables some argument uses.
+    used: HashSet<String>,
+}
+
+/// Where a too-long string was found, for the error.
+struct TooLong {
+    /// `argument "filter.keyword" of products` or `variable "$note"`.
+    place: String,
+    path: String,
+    chars: usize,
+    max: usize,
+}
+
+impl<'a> TextCheck<'a> {
+    /// Checks the operation's arguments (from its root type `root`), then the variables none
+    /// of them uses.
+    fn request(
+        &mut self,
+        op: Option<(&str, &'a Positioned<OperationDefinition>)>,
+    ) -> Result<(), TooLong> {
+        if let Some((root, op)) = op {
+            self.selection(root, &op.node.selection_set.node, 0)?;
+        }
+        for (name, value) in self.vars.iter() {
+            if !self.used.contains(name.as_str()) {
+                let mut path = format!("${name}");
+                self.value(value, None, None, &mut path).map_err(|mut t| {
+                    t.place = format!("variable {:?}", t.path);
+                    t
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn selection(
+        &mut self,
+        parent: &str,
+        set: &'a SelectionSet,
+        depth: usize,
+    ) -> Result<(), TooLong> {
+        // Deeper documents are refused by validation (`graphql_max_depth`).
+        if depth > 64 {
+            return Ok(());
+        }
+        for sel in &set.items {
+            match &sel.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    let name = f.name.node.as_str();
+                    let shape = self.shape.field(parent, name);
+                    for (arg, value) in &f.arguments {
+                        let arg_name = arg.node.as_str();
+                        let ty = shape.and_then(|s| s.args.get(arg_name));
+                        let limit = argument_limit(parent, name, arg_name);
+                        let Ok(value) = value.node.clone().into_const_with(self.variables());
+                        self.argument(name, arg_name, &value, ty.map(String::as_str), limit)?;
+                    }
+                    for directive in &f.directives {
+                        let at = format!("@{}", directive.node.name.node);
+                        for (arg, value) in &directive.node.arguments {
+                            let Ok(value) = value.node.clone().into_const_with(self.variables());
+                            self.argument(&at, arg.node.as_str(), &value, None, None)?;
+                        }
+                    }
+                    let child = shape.map_or("", |s| s.type_name.as_str());
+                    self.selection(child, &f.selection_set.node, depth + 1)?;
+                }
+                Selection::InlineFragment(frag) => {
+                    let on = frag
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map_or(parent, |t| t.node.on.node.as_str());
+                    self.selection(on, &frag.node.selection_set.node, depth + 1)?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if self.fragments.insert(name)
+                        && let Some(frag) = self.doc.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        let on = frag.node.type_condition.node.on.node.as_str();
+                        self.selection(on, &frag.node.selection_set.node, depth + 1)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Substitutes the variables of an argument's value (a missing one is null: validation
+    /// reports it), noting each as used.
+    fn variables(&mut self) -> impl FnMut(Name) -> Result<Value, std::convert::Infallible> + '_ {
+        let (vars, used) = (self.vars, &mut self.used);
+        move |name| {
+            used.insert(name.to_string());
+            Ok(vars.get(&name).cloned().unwrap_or(Value::Null))
+        }
+    }
+
+    fn argument(
+        &self,
+        field: &str,
+        arg: &str,
+        value: &Value,
+        ty: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<(), TooLong> {
+        let mut path = arg.to_string();
+        self.value(value, ty, limit, &mut path).map_err(|mut t| {
+            t.place = format!("argument {:?} of {field}", t.path);
+            t
+        })
+    }
+
+    fn value(
+        &self,
+        value: &Value,
+        ty: Option<&str>,
+        limit: Option<usize>,
+        path: &mut String,
+    ) -> Result<(), TooLong> {
+        match value {
+            Value::String(s) => {
+                let max = limit.unwrap_or(self.limits.max_string_chars);
+                // Bytes never undercount characters: count only when it may matter.
+                if s.len() > max {
+                    let chars = s.chars().count();
+                    if chars > max {
+                        return Err(TooLong {
+                            place: String::new(),
+                            path: path.clone(),
+                            chars,
+                            max,
+                        });
+                    }
+                }
+            }
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    self.value(item, ty, limit, path)?;
+                    path.truncate(len);
+                }
+            }
+            Value::Object(fields) => {
+                let shape = ty.and_then(|t| self.shape.inputs.get(t));
+                for (name, item) in fields {
+                    let field_ty = shape.and_then(|s| s.get(name.as_str()));
+                    let field_limit = ty.and_then(|t| input_field_limit(t, name.as_str()));
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(name);
+                    self.value(item, field_ty.map(String::as_str), field_limit, path)?;
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl TooLong {
+    fn into_error(self) -> ServerError {
+        let mut e = ServerError::new(
+            format!(
+                "{} is {} characters long; at most {} are allowed",
+                self.place, self.chars, self.max
+            ),
+            None,
+        );
+        let ext = e
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        ext.set("code", "BAD_USER_INPUT");
+        ext.set("argument", self.path.as_str());
+        ext.set("maxLength", self.max as u64);
+        e
+    }
+}
+
 /// Parses and checks `request` (leaving the parsed document in it), or says why it is refused.
 pub fn check(
     shape: &SchemaShape,
@@ -332,13 +609,24 @@ pub fn check(
         ));
     }
     let op = find_operation(&doc, request.operation_name.as_deref());
+    let root_of = |op: &Positioned<OperationDefinition>| match op.node.ty {
+        OperationType::Query => shape.query.as_str(),
+        OperationType::Mutation => shape.mutation.as_str(),
+        OperationType::Subscription => shape.subscription.as_str(),
+    };
+    TextCheck {
+        shape,
+        limits,
+        doc: &doc,
+        vars: &request.variables,
+        fragments: HashSet::new(),
+        used: HashSet::new(),
+    }
+    .request(op.map(|(_, op)| (root_of(op), op)))
+    .map_err(TooLong::into_error)?;
     let (operation_name, kind, cost) = match op {
         Some((name, op)) => {
-            let root = match op.node.ty {
-                OperationType::Query => &shape.query,
-                OperationType::Mutation => &shape.mutation,
-                OperationType::Subscription => &shape.subscription,
-            };
+            let root = root_of(op);
             (
                 name.map(|n| n.to_string()),
                 kind_of(op.node.ty),
@@ -494,8 +782,10 @@ mod tests {
     use super::*;
 
     const SDL: &str = "
-        type QueryRoot { me: User, notifications(first: Int, last: Int): NotificationConnection!, nodes(ids: [ID!]!): [Node]! }
-        type MutationRoot { x: Int }
+        type QueryRoot { me: User, notifications(first: Int, last: Int): NotificationConnection!, nodes(ids: [ID!]!): [Node]!, products(filter: ProductFilter): Int, searchSuggestions(prefix: String!): [String!]! }
+        type MutationRoot { x: Int, createProduct(input: CreateProductInput!): Int, note(text: String, tags: [String!]): Int }
+        input ProductFilter { keyword: String, brandIds: [ID!] }
+        input CreateProductInput { name: String!, descriptionHtml: String }
         type SubscriptionRoot { y: Int }
         interface Node { id: ID! }
         type User implements Node { id: ID!, nickname: String }
@@ -510,6 +800,7 @@ mod tests {
             max_complexity: 1000,
             max_aliases: 3,
             introspection: false,
+            max_string_chars: 1000,
         };
         let mut req = Request::new(query).variables(Variables::from_json(vars));
         check(&shape, &limits, &mut req)
@@ -557,6 +848,7 @@ mod tests {
             max_complexity: 1000,
             max_aliases: 3,
             introspection: false,
+            max_string_chars: 1000,
         };
         let q = "{ nodes(ids: [\"a\", \"b\"]) { ... on User { notifications(first: 100) { edges { node { title } } } } } }";
         let mut req = Request::new(q);
@@ -583,6 +875,7 @@ mod tests {
             max_complexity: 1000,
             max_aliases: 3,
             introspection: false,
+            max_string_chars: 1000,
         };
         let cost = |q: &str| check(&shape, &limits, &mut Request::new(q)).unwrap().cost;
         // A list of scalars is free; friends { id }: 1 + 3 × 0.
@@ -646,6 +939,162 @@ mod tests {
         ));
         assert!(!only("mutation { x }"));
         assert!(!only("{ nodes(ids: []) { unknownField } }"));
+    }
+
+    /// The refusal of `query` with `vars`, as (argument, maxLength), or `None` when it passes.
+    fn text_refusal(query: &str, vars: serde_json::Value) -> Option<(String, u64)> {
+        let e = checked(query, vars).err()?;
+        assert_eq!(error_code(&e), "BAD_USER_INPUT", "{}", e.message);
+        let ext = e.extensions.unwrap();
+        let argument = match ext.get("argument") {
+            Some(Value::String(s)) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        let max = match ext.get("maxLength") {
+            Some(Value::Number(n)) => n.as_u64().unwrap(),
+            other => panic!("{other:?}"),
+        };
+        Some((argument, max))
+    }
+
+    #[test]
+    fn search_texts_have_their_own_short_limit_through_variables_and_literals() {
+        let q = "query($f: ProductFilter) { products(filter: $f) }";
+        let ok = "鞋".repeat(SEARCH_TEXT_MAX);
+        let long = "鞋".repeat(SEARCH_TEXT_MAX + 1);
+        assert_eq!(
+            text_refusal(q, serde_json::json!({ "f": { "keyword": ok } })),
+            None
+        );
+        assert_eq!(
+            text_refusal(q, serde_json::json!({ "f": { "keyword": long } })),
+            Some(("filter.keyword".into(), SEARCH_TEXT_MAX as u64))
+        );
+        let literal = format!("{{ products(filter: {{ keyword: \"{long}\" }}) }}");
+        assert_eq!(
+            text_refusal(&literal, serde_json::json!({})),
+            Some(("filter.keyword".into(), SEARCH_TEXT_MAX as u64))
+        );
+        let nested = "query($k: String) { products(filter: { keyword: $k }) }";
+        assert_eq!(
+            text_refusal(nested, serde_json::json!({ "k": long })),
+            Some(("filter.keyword".into(), SEARCH_TEXT_MAX as u64))
+        );
+        let prefix = "query($p: String!) { a: searchSuggestions(prefix: $p) }";
+        assert_eq!(
+            text_refusal(prefix, serde_json::json!({ "p": long })),
+            Some(("prefix".into(), SEARCH_TEXT_MAX as u64))
+        );
+    }
+
+    #[test]
+    fn every_other_string_has_the_general_limit_and_long_texts_their_own() {
+        let long = "x".repeat(1001);
+        let q = "mutation($t: String, $tags: [String!]) { note(text: $t, tags: $tags) }";
+        assert_eq!(
+            text_refusal(q, serde_json::json!({ "t": long })),
+            Some(("text".into(), 1000))
+        );
+        assert_eq!(
+            text_refusal(q, serde_json::json!({ "tags": ["a", long] })),
+            Some(("tags[1]".into(), 1000))
+        );
+        assert_eq!(
+            text_refusal(q, serde_json::json!({ "t": "x".repeat(1000) })),
+            None
+        );
+        // Characters, not bytes.
+        assert_eq!(
+            text_refusal(q, serde_json::json!({ "t": "长".repeat(1000) })),
+            None
+        );
+        // A variable no argument uses is held to the general limit too.
+        let unused = "mutation($t: String, $pad: String) { note(text: $t) }";
+        assert_eq!(
+            text_refusal(unused, serde_json::json!({ "pad": long })),
+            Some(("$pad".into(), 1000))
+        );
+        // Through fragments and inline fragments as well.
+        let spread = "query($p: String!) { ...F } fragment F on QueryRoot { ... on QueryRoot { searchSuggestions(prefix: $p) } }";
+        assert_eq!(
+            text_refusal(spread, serde_json::json!({ "p": "y".repeat(101) })),
+            Some(("prefix".into(), SEARCH_TEXT_MAX as u64))
+        );
+        // A description may be longer than the general limit, up to its own.
+        let create = "mutation($i: CreateProductInput!) { createProduct(input: $i) }";
+        let description = "<p>".repeat(2000);
+        assert_eq!(
+            text_refusal(
+                create,
+                serde_json::json!({ "i": { "name": "x", "descriptionHtml": description } })
+            ),
+            None
+        );
+        assert_eq!(
+            text_refusal(
+                create,
+                serde_json::json!({ "i": { "name": long, "descriptionHtml": "" } })
+            ),
+            Some(("input.name".into(), 1000))
+        );
+    }
+
+    #[test]
+    fn every_text_limit_names_a_field_of_the_schema_whose_description_states_it() {
+        let sdl = crate::graphql::sdl();
+        let doc = parse_schema(&sdl).unwrap();
+        let description = |of: &TextOf| -> Option<String> {
+            doc.definitions.iter().find_map(|def| {
+                let TypeSystemDefinition::Type(t) = def else {
+                    return None;
+                };
+                let (owner, field, arg) = match *of {
+                    TextOf::InputField(t, f) => (t, f, None),
+                    TextOf::Argument(t, f, a) => (t, f, Some(a)),
+                };
+                if t.node.name.node != owner {
+                    return None;
+                }
+                let value = match (&t.node.kind, arg) {
+                    (TypeKind::InputObject(i), None) => {
+                        i.fields.iter().find(|v| v.node.name.node == field)?
+                    }
+                    (TypeKind::Object(o), Some(arg)) => o
+                        .fields
+                        .iter()
+                        .find(|f| f.node.name.node == field)?
+                        .node
+                        .arguments
+                        .iter()
+                        .find(|v| v.node.name.node == arg)?,
+                    _ => return None,
+                };
+                Some(
+                    value
+                        .node
+                        .description
+                        .as_ref()
+                        .map(|d| d.node.clone())
+                        .unwrap_or_default(),
+                )
+            })
+        };
+        for (of, max) in TEXT_LIMITS {
+            let text = description(of).unwrap_or_else(|| panic!("{of:?} is not in the schema"));
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let stated = max
+                .to_string()
+                .as_bytes()
+                .rchunks(3)
+                .rev()
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join(",");
+            assert!(
+                text.contains(&format!("at most {stated} ")),
+                "the description of {of:?} does not state its limit ({stated}): {text:?}"
+            );
+        }
     }
 
     #[test]

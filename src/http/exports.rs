@@ -14,7 +14,7 @@ use super::{HttpState, refuse};
 use crate::{
     auth::Permission,
     error::AppError,
-    graphql::ids,
+    graphql::{guardrails::SEARCH_TEXT_MAX, ids},
     inventory::{reports, rules::StockReason},
     orders::{
         export,
@@ -149,6 +149,16 @@ impl OrderParams {
                     .ok_or_else(|| AppError::bad_input(format!("unknown status {s}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // The same search as the orders list's `OrderFilter.keyword`, with its limit.
+        if self
+            .keyword
+            .as_ref()
+            .is_some_and(|k| k.chars().count() > SEARCH_TEXT_MAX)
+        {
+            return Err(AppError::bad_input(format!(
+                "keyword is at most {SEARCH_TEXT_MAX} characters"
+            )));
+        }
         let source = match self.source.as_deref() {
             Some(s) => {
                 Some(OrderSource::parse(s).ok_or_else(|| AppError::bad_input("unknown source"))?)

@@ -18,12 +18,13 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{HttpState, refuse, ws};
+use super::{HttpState, refuse, upload, ws};
 use crate::{
     catalog::{
         response_cache::{self, is_public_field},
         types::sees_everything,
     },
+    config::Config,
     graphql::{context::RequestCtx, guardrails, loaders::Loaders},
     request_scope::RequestScope,
 };
@@ -72,14 +73,10 @@ fn has_preflight_header(headers: &HeaderMap) -> bool {
 /// A GraphQL multipart request (file uploads). It must carry a preflight header, or any web
 /// page could post a form to it with the user's cookies.
 async fn multipart_request(
-    state: &HttpState,
     headers: &HeaderMap,
+    config: &Config,
     body: Body,
 ) -> Result<Request, Response> {
-    use futures::TryStreamExt;
-    use tokio::io::AsyncReadExt;
-    use tokio_util::compat::TokioAsyncReadCompatExt;
-
     if !has_preflight_header(headers) {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
@@ -87,33 +84,30 @@ async fn multipart_request(
             "multipart requests need an Apollo-Require-Preflight header",
         ));
     }
-    let config = &state.app.config;
-    let limit = (config.upload_max_bytes * 5 + config.max_body_bytes) as u64;
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::StreamReader::new(stream)
-        .take(limit)
-        .compat();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let opts = async_graphql::http::MultipartOptions::default()
-        .max_file_size(config.upload_max_bytes)
-        .max_num_files(5);
-    async_graphql::http::receive_body(content_type, reader, opts)
-        .await
-        .map_err(|e| match e {
-            async_graphql::ParseRequestError::PayloadTooLarge => refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                &format!("a file is larger than {} bytes", config.upload_max_bytes),
-            ),
-            e => refuse(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("the multipart request is malformed: {e}"),
-            ),
-        })
+        .unwrap_or_default();
+    upload::read(config, content_type, body).await
+}
+
+/// One GraphQL request from a JSON body (the body of a POST, the `operations` part of a
+/// multipart request); a batch is refused.
+pub(super) fn single_request(bytes: &[u8]) -> Result<Request, Box<Response>> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            "BATCH_NOT_SUPPORTED",
+            "batched requests are not supported; send one operation per request",
+        )));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            &format!("the body is not a GraphQL request: {e}"),
+        ))
+    })
 }
 
 pub async fn graphql_post(
@@ -125,7 +119,7 @@ pub async fn graphql_post(
     match media_type(&headers).as_deref() {
         Some("application/json") => {}
         Some("multipart/form-data") => {
-            return match multipart_request(&state, &headers, body).await {
+            return match multipart_request(&headers, &state.app.config, body).await {
                 Ok(request) => execute(&state, request, &headers, peer, None).await,
                 Err(refusal) => refusal,
             };
@@ -151,24 +145,10 @@ pub async fn graphql_post(
             );
         }
     };
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "BATCH_NOT_SUPPORTED",
-            "batched requests are not supported; send one operation per request",
-        );
+    match single_request(&bytes) {
+        Ok(request) => execute(&state, request, &headers, peer, Some(bytes)).await,
+        Err(refusal) => *refusal,
     }
-    let request: Request = match serde_json::from_slice(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("the body is not a GraphQL request: {e}"),
-            );
-        }
-    };
-    execute(&state, request, &headers, peer, Some(bytes)).await
 }
 
 #[derive(Deserialize)]

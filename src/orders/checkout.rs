@@ -17,6 +17,7 @@ use super::{
     addresses,
     errors::{OrderErrorCode, OrderResult, reject, reject_whole},
     lifecycle::{self, Actor},
+    listeners::OrderAttribution,
     pricing::{
         self, PricingLine, PricingRefusal, PricingRequest, PricingRule, PricingStage, PricingState,
         RuleOutcome,
@@ -29,7 +30,6 @@ use super::{
 use crate::{
     app::AppState,
     catalog::{cache::ProductBundle, rules::ProductStatus},
-    distribution::team,
     error::{AppError, ServiceError},
     idempotency::{self, Prior},
     inventory::service::{self as inventory, StockRefusal},
@@ -173,8 +173,8 @@ impl PricingRule for PointsStage {
     }
 }
 
-/// The rules of every discount stage for this checkout. Member levels and promotions join
-/// here with the marketing work; until then their stages have no rules and change nothing.
+/// The stages no area provides yet (coupons and points refuse what they cannot honour); the
+/// areas that own the other stages register theirs (`listeners::PricingStages`).
 fn pricing_rules(req: &CheckoutRequest) -> Vec<Box<dyn PricingRule>> {
     vec![
         Box::new(CouponStage(req.coupon_code.clone())),
@@ -298,7 +298,8 @@ pub async fn quote(
         points_to_use: req.points_to_use,
         province: address.as_ref().map(|a| a.province.clone()),
     };
-    let rules = pricing_rules(req);
+    let mut rules = pricing_rules(req);
+    rules.extend(app.order_hooks.pricing_rules(app, &request).await?);
     let rule_refs: Vec<&dyn PricingRule> = rules.iter().map(|r| r.as_ref()).collect();
     let shipping = super::shipping_templates::default_rules(app).await?;
     let priced = pricing::price(
@@ -441,27 +442,26 @@ pub async fn place_order(
     let now = Utc::now();
     let offset = chrono::Duration::hours(i64::from(app.config.business_utc_offset_hours));
     let day = (now + offset).format("%Y%m%d").to_string();
-    let share_code = crate::distribution::commissions::apply_share_code(
-        &tx,
-        buyer_id,
-        req.share_code.as_deref().filter(|c| c.len() <= 32),
-        quote.lines.first().map(|l| l.sku.product_id),
-    )
-    .await?;
-    // The order number and the buyer's ties in one call on SQLite (under the write lock).
+    // Who the order is attributed to; the attributor's one read goes with the order number
+    // (one call on SQLite, under the write lock).
+    let attributor = app.order_hooks.attributor.as_deref();
+    let share_code = req.share_code.as_deref().filter(|c| c.len() <= 32);
+    let share_code = match attributor {
+        Some(a) => {
+            let product = quote.lines.first().map(|l| l.sku.product_id);
+            a.touch(app, &tx, buyer_id, share_code, product).await?
+        }
+        None => share_code.map(str::to_string),
+    };
     let backend = tx.get_database_backend();
-    let rows = crate::db::query_one_each(
-        &*tx,
-        vec![
-            order_number_statement(backend, &day),
-            team::ties_statement(backend, buyer_id),
-        ],
-    )
-    .await?;
+    let mut statements = vec![order_number_statement(backend, &day)];
+    statements.extend(attributor.map(|a| a.lookup(backend, buyer_id)));
+    let rows = crate::db::query_one_each(&*tx, statements).await?;
     let order_no = order_number(&day, rows[0].try_get("", "n")?);
-    let ties = team::ties_from(&rows[1], now)?;
-    let attribution =
-        crate::distribution::commissions::attribute(app, &tx, buyer_id, share_code, ties).await?;
+    let attribution = match (attributor, rows.get(1)) {
+        (Some(a), Some(row)) => a.attribute(app, &tx, buyer_id, share_code, row).await?,
+        _ => OrderAttribution::direct(share_code),
+    };
     let priced = &quote.priced;
     let timeout = chrono::Duration::seconds(
         i64::try_from(app.config.order_payment_timeout_secs).unwrap_or(i64::MAX / 2_000),
@@ -472,7 +472,7 @@ pub async fn place_order(
         status: Set(OrderStatus::Submitted.as_str().into()),
         status_before_refund: Set(None),
         source: Set(attribution.source.as_str().into()),
-        distributor_user_id: Set(attribution.distributor),
+        distributor_user_id: Set(attribution.distributor_user_id),
         share_code: Set(attribution.share_code),
         referral_chain: Set(serde_json::to_string(&attribution.chain).map_err(AppError::internal)?),
         commission_rule_version: Set(attribution.rule_version),

@@ -265,6 +265,7 @@ pub async fn fully_shipped(conn: &impl ConnectionTrait, order_id: i64) -> Result
 /// (`None`) while units are still to ship: the rest must ship (or be refunded) first, or a
 /// delivered order could never ship them.
 pub async fn deliver(
+    app: &AppState,
     tx: &WriteTx,
     current: &order::Model,
     actor: Actor,
@@ -276,7 +277,7 @@ pub async fn deliver(
     let change = Change::to(OrderStatus::Delivered, actor)
         .note(Some(note))
         .set(order::Column::DeliveredAt, Expr::value(Utc::now()));
-    lifecycle::transition(tx, current, change).await
+    lifecycle::transition(app, tx, current, change).await
 }
 
 async fn find_order(tx: &WriteTx, order_id: i64) -> OrderResult<order::Model> {
@@ -310,7 +311,7 @@ pub async fn approve(
     let change = Change::to(OrderStatus::Approved, Actor::user(staff_id))
         .note(note.as_deref())
         .set(order::Column::ApprovedAt, Expr::value(Utc::now()));
-    let Some(approved) = lifecycle::transition(&tx, &current, change).await? else {
+    let Some(approved) = lifecycle::transition(app, &tx, &current, change).await? else {
         return invalid_transition(&current, "be approved");
     };
     tx.commit().await?;
@@ -360,7 +361,7 @@ pub async fn ship(
         let change = Change::to(OrderStatus::Shipped, actor)
             .note(Some(&note))
             .set(order::Column::ShippedAt, Expr::value(now));
-        lifecycle::transition(&tx, &current, change).await?
+        lifecycle::transition(app, &tx, &current, change).await?
     } else {
         let touched = order::Entity::update_many()
             .col_expr(order::Column::UpdatedAt, Expr::value(now))
@@ -538,6 +539,7 @@ pub async fn confirm_receipt(
         return reject_whole(OrderErrorCode::OrderNotFound, "no such order");
     };
     let Some(done) = deliver(
+        app,
         &tx,
         &current,
         Actor::user(buyer_id),
@@ -624,7 +626,7 @@ pub async fn receive_overdue(app: &AppState, now: DateTime<Utc>) -> Result<usize
         else {
             continue;
         };
-        if deliver(&tx, &current, Actor::SYSTEM, &note)
+        if deliver(app, &tx, &current, Actor::SYSTEM, &note)
             .await?
             .is_some()
         {
@@ -657,7 +659,7 @@ pub async fn complete_overdue(app: &AppState, now: DateTime<Utc>) -> Result<usiz
         let change = Change::to(OrderStatus::Completed, Actor::SYSTEM)
             .note(Some(&note))
             .set(order::Column::CompletedAt, Expr::value(now));
-        if lifecycle::transition(&tx, &current, change)
+        if lifecycle::transition(app, &tx, &current, change)
             .await?
             .is_some()
         {

@@ -81,6 +81,7 @@ pub fn before_refund_of(o: &order::Model) -> Option<OrderStatus> {
 /// Moves `current` to `change.to` if the table allows it and nobody changed the order since it
 /// was read. `Ok(None)`: refused, nothing written.
 pub async fn transition(
+    app: &AppState,
     tx: &WriteTx,
     current: &order::Model,
     change: Change<'_>,
@@ -117,9 +118,13 @@ pub async fn transition(
         return Ok(None);
     };
     record(tx, &updated, Some(from), change.actor, change.note, now).await?;
-    if change.to == OrderStatus::Completed && from != OrderStatus::Refunding {
-        // The after-sales window closed: what the order earned its distributors is confirmed.
-        crate::distribution::commissions::on_completed(tx, &updated).await?;
+    match change.to {
+        // From REFUNDING the order returns to where it was: it completed before.
+        OrderStatus::Completed if from != OrderStatus::Refunding => {
+            app.order_hooks.completed(app, tx, &updated).await?;
+        }
+        OrderStatus::Cancelled => app.order_hooks.cancelled(app, tx, &updated).await?,
+        _ => {}
     }
     Ok(Some(updated))
 }
@@ -215,7 +220,7 @@ pub async fn cancel_unpaid(
         .note(Some(reason))
         .set(order::Column::CancelledAt, Expr::value(now))
         .set(order::Column::CancelReason, Expr::value(reason));
-    let Some(cancelled) = transition(tx, current, change).await? else {
+    let Some(cancelled) = transition(app, tx, current, change).await? else {
         return Ok(None);
     };
     let mut lines = lines_of(&**tx, current.id).await?;

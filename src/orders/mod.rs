@@ -11,6 +11,7 @@ pub mod export;
 pub mod fulfilment;
 pub mod fulfilment_schema;
 pub mod lifecycle;
+pub mod listeners;
 pub mod payments;
 pub mod pricing;
 pub mod providers;

@@ -16,7 +16,6 @@ use super::{
 use crate::{
     app::AppState,
     auth::Permission,
-    catalog::{self, service::Sold},
     db::WriteTx,
     error::AppError,
     notifications::service::{NewNotification, notify, staff_with},
@@ -220,7 +219,7 @@ async fn record_in(app: &AppState, tx: &WriteTx, n: &Notified<'_>) -> Result<Rec
             Expr::value(n.provider.as_str()),
         )
         .set(order::Column::PaidAt, Expr::value(now));
-    let Some(paid) = lifecycle::transition(tx, &current, change).await? else {
+    let Some(paid) = lifecycle::transition(app, tx, &current, change).await? else {
         // Paid again (another attempt or provider) or after the order was cancelled: the
         // money is ours to give back.
         let kind = if status_of(&current) == OrderStatus::Cancelled {
@@ -244,19 +243,7 @@ async fn record_in(app: &AppState, tx: &WriteTx, n: &Notified<'_>) -> Result<Rec
         return Ok(Recorded::PaidTooLate);
     };
     let lines = lifecycle::lines_of(&**tx, paid.id).await?;
-    let sold: Vec<Sold> = lines
-        .iter()
-        .map(|l| Sold {
-            product_id: l.product_id,
-            sku_id: l.sku_id,
-            quantity: l.quantity,
-        })
-        .collect();
-    catalog::service::count_sales(tx, &sold).await?;
-    crate::distribution::commissions::on_paid(app, tx, &paid, &lines).await?;
-    if crate::distribution::recruitment::on_paid(tx, paid.user_id).await? {
-        app.principals.invalidate(paid.user_id);
-    }
+    app.order_hooks.paid(app, tx, &paid, &lines).await?;
     Ok(Recorded::Paid)
 }
 

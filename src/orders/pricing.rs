@@ -389,38 +389,6 @@ mod tests {
     }
 
     #[test]
-    fn commissions_are_computed_on_what_each_line_paid_after_the_coupon() {
-        use crate::distribution::rules::{
-            ChainLink, CommissionRules, LineFacts, commissions_for_line,
-        };
-        // The seed's rule (20% / 10% / 5% of sales), ¥10.00 off a ¥100.00 + ¥50.00 order.
-        let coupon = Fixed(PricingStage::Coupon, 1_000, None);
-        let lines = [line(1, 10_000, 1), line(2, 5_000, 1)];
-        let p = price(&PricingRequest::default(), &lines, &[&coupon], None).unwrap();
-        let d1 = [ChainLink {
-            user_id: 7,
-            level_id: None,
-        }];
-        let tier1: Vec<i64> = p
-            .lines
-            .iter()
-            .zip(&lines)
-            .map(|(priced, l)| {
-                let facts = LineFacts {
-                    product_id: l.product_id,
-                    sku_id: l.sku_id,
-                    quantity: l.quantity,
-                    paid_fen: priced.pay_amount_fen,
-                    unit_cost_fen: 0,
-                };
-                commissions_for_line(&CommissionRules::default(), &facts, &d1)[0].amount_fen
-            })
-            .collect();
-        // 20% of ¥93.34 = 18.668 → ¥18.67; 20% of ¥46.66 = 9.332 → ¥9.33.
-        assert_eq!(tier1, vec![1_867, 933]);
-    }
-
-    #[test]
     fn a_discount_for_some_lines_leaves_the_others_alone() {
         let coupon = Fixed(PricingStage::Coupon, 500, Some(vec![1]));
         let p = price(

@@ -17,6 +17,7 @@ use sea_orm::{
 use super::{
     errors::{OrderErrorCode, OrderResult, reject, reject_whole},
     lifecycle::{self, Actor, Change, before_refund_of, status_of},
+    listeners::{Refunded, RefundedLine},
     payments::{PaymentState, ProviderKind},
     providers::RefundCall,
     refund_rules::{LineMoney, RefundKind, RefundStatus, can_pay_out, refunds_shipping},
@@ -230,7 +231,7 @@ pub async fn request(
     .await?;
     let change =
         Change::to(OrderStatus::Refunding, Actor::user(buyer_id)).note(Some(&created.refund_no));
-    if lifecycle::transition(&tx, &current, change)
+    if lifecycle::transition(app, &tx, &current, change)
         .await?
         .is_none()
     {
@@ -325,13 +326,14 @@ pub async fn reject_request(
     else {
         return refused(&r, "rejected");
     };
-    return_order(&tx, &o, Actor::user(staff_id), reason).await?;
+    return_order(app, &tx, &o, Actor::user(staff_id), reason).await?;
     tx.commit().await?;
     Ok(done)
 }
 
 /// Ends `REFUNDING`: back to where the order was, or `REFUNDED` when everything went back.
 async fn return_order(
+    app: &AppState,
     tx: &WriteTx,
     o: &order::Model,
     actor: Actor,
@@ -342,7 +344,7 @@ async fn return_order(
     } else {
         before_refund_of(o).unwrap_or(OrderStatus::Paid)
     };
-    lifecycle::transition(tx, o, Change::to(to, actor).note(Some(note)))
+    lifecycle::transition(app, tx, o, Change::to(to, actor).note(Some(note)))
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("refund ended on a moved order")))?;
     Ok(())
@@ -504,18 +506,12 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
         // Someone else booked it meanwhile (the provider call was idempotent).
         return Ok(r);
     };
-    let mut refunded_line_ids = Vec::new();
-    let mut goods = crate::distribution::commissions::RefundedGoods::default();
-    for rl in refund_lines(&tx, r.id).await? {
-        refunded_line_ids.push(rl.order_line_id);
+    let booked = refund_lines(&tx, r.id).await?;
+    for rl in &booked {
         let line = order_line::Entity::find_by_id(rl.order_line_id)
             .one(&*tx)
             .await?
             .ok_or_else(|| AppError::not_found("order line"))?;
-        if !line.is_gift {
-            goods.amount_fen += rl.amount_fen;
-            goods.units += rl.quantity;
-        }
         // Units never shipped go back on the shelf; returned ones came back on receipt.
         let unshipped = Ord::max(
             line.quantity - line.shipped_quantity - line.refunded_quantity,
@@ -557,19 +553,31 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
         .await?
         .pop()
         .ok_or_else(|| AppError::not_found("order"))?;
-    let refunded_lines = order_line::Entity::find()
-        .filter(order_line::Column::Id.is_in(refunded_line_ids))
+    let mut after = order_line::Entity::find()
+        .filter(order_line::Column::Id.is_in(booked.iter().map(|rl| rl.order_line_id)))
         .all(&*tx)
         .await?;
-    crate::distribution::commissions::on_refund(
-        &tx,
-        &updated,
-        &refunded_lines,
-        goods,
-        &r.refund_no,
-    )
-    .await?;
-    return_order(&tx, &updated, Actor::user(staff_id), &r.refund_no).await?;
+    let lines: Vec<RefundedLine> = booked
+        .iter()
+        .filter_map(|rl| {
+            let at = after.iter().position(|l| l.id == rl.order_line_id)?;
+            Some(RefundedLine {
+                line: after.swap_remove(at),
+                quantity: rl.quantity,
+                amount_fen: rl.amount_fen,
+            })
+        })
+        .collect();
+    let goods_fen: i64 = booked.iter().map(|rl| rl.amount_fen).sum();
+    let refunded = Refunded {
+        refund_no: &r.refund_no,
+        lines,
+        shipping_fen: r.amount_fen - goods_fen,
+    };
+    app.order_hooks
+        .refunded(app, &tx, &updated, &refunded)
+        .await?;
+    return_order(app, &tx, &updated, Actor::user(staff_id), &r.refund_no).await?;
     tx.commit().await?;
     Ok(done)
 }

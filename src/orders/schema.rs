@@ -216,7 +216,7 @@ pub struct OrderFilter {
     source: Option<super::rules::OrderSource>,
     /// Orders attributed to this distributor: a `Distributor` id, as `Order.distributor.id`.
     distributor_id: Option<ID>,
-    /// Matches the order number, the recipient's phone or name.
+    /// Matches the order number, the recipient's phone or name; at most 100 characters.
     keyword: Option<String>,
 }
 

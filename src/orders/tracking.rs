@@ -275,6 +275,7 @@ pub async fn apply(
         None => format!("{} {}", parcel.carrier, parcel.tracking_no),
     };
     advance_order(
+        app,
         &tx,
         parcel.order_id,
         &note.chars().take(500).collect::<String>(),
@@ -287,7 +288,12 @@ pub async fn apply(
 /// Moves the order after its parcels: DELIVERED when every parcel is signed for and nothing is
 /// left to ship, else IN_TRANSIT once any parcel moves. Run on every update, so an order that was
 /// in REFUNDING when its parcel moved catches up on the next one.
-async fn advance_order(tx: &WriteTx, order_id: i64, note: &str) -> Result<(), AppError> {
+async fn advance_order(
+    app: &AppState,
+    tx: &WriteTx,
+    order_id: i64,
+    note: &str,
+) -> Result<(), AppError> {
     let Some(current) = order::Entity::find_by_id(order_id).one(&**tx).await? else {
         return Ok(());
     };
@@ -303,7 +309,7 @@ async fn advance_order(tx: &WriteTx, order_id: i64, note: &str) -> Result<(), Ap
         .map(ShipmentStatus::of)
         .collect();
     if parcels.iter().all(|p| *p == ShipmentStatus::Delivered)
-        && fulfilment::deliver(tx, &current, Actor::SYSTEM, note)
+        && fulfilment::deliver(app, tx, &current, Actor::SYSTEM, note)
             .await?
             .is_some()
     {
@@ -311,7 +317,7 @@ async fn advance_order(tx: &WriteTx, order_id: i64, note: &str) -> Result<(), Ap
     }
     if status == OrderStatus::Shipped && parcels.iter().any(|p| *p != ShipmentStatus::Shipped) {
         let change = Change::to(OrderStatus::InTransit, Actor::SYSTEM).note(Some(note));
-        lifecycle::transition(tx, &current, change).await?;
+        lifecycle::transition(app, tx, &current, change).await?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ mod fake_wechatpay;
 mod freshness;
 mod fulfilment;
 mod inventory;
+mod jobs;
 mod money;
 mod ops;
 mod orders;

@@ -531,3 +531,95 @@ pub fn assert_cache_consistent(responses: &[(&str, &Value)]) -> HashMap<CacheKey
     }
     seen
 }
+
+/// The `distmall` binary serving over a test's database in a process of its own: what an
+/// operator runs, configured only through `DISTMALL_*` variables (and a file they name).
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `distmall serve` on a free port over `db` with `settings` as environment
+    /// variables, and waits until it listens. Nothing else named `DISTMALL_*` reaches it.
+    pub async fn start(db: &TestDb, settings: &[(&str, &str)]) -> ServerProcess {
+        use tokio::io::AsyncBufReadExt;
+
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_distmall"));
+        cmd.arg("serve")
+            .current_dir(&db.dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("DISTMALL_") || name == "DATABASE_URL" || name == "RUST_LOG" {
+                cmd.env_remove(name);
+            }
+        }
+        let index = db
+            .dir
+            .join(format!("search-{}", uuid::Uuid::new_v4().simple()));
+        cmd.env("DISTMALL_LISTEN", "127.0.0.1:0")
+            .env("DATABASE_URL", db.url())
+            .env("DISTMALL_DATA_DIR", &db.dir)
+            .env("DISTMALL_SEARCH_INDEX_DIR", index)
+            .env("DISTMALL_JWT_SECRET", TEST_JWT_SECRET)
+            .env("DISTMALL_CONFIG", db.dir.join("no-such-file.toml"))
+            .env("DISTMALL_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn");
+        for (name, value) in settings {
+            cmd.env(name, value);
+        }
+        let mut child = cmd.spawn().expect("the distmall binary starts");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let addr = loop {
+            let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+                .await
+                .expect("the server listens within two minutes")
+                .unwrap();
+            let Some(line) = line else {
+                panic!("the server exited before listening:\n{}", seen.join("\n"));
+            };
+            let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if entry["fields"]["message"] == "distmall listening" {
+                break entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
+            }
+            seen.push(line);
+        };
+        // Keep reading its log, or the pipe fills and the server blocks.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends SIGTERM, as a deploy stops an instance, and waits until the process exits.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("still running");
+        // SAFETY: kill(2) with a pid this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the server stops within 30 s of SIGTERM")
+            .unwrap()
+    }
+
+    /// Kills the process without warning (SIGKILL), as a crash or a lost machine would.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// POSTs one operation; returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = reqwest::Client::new()
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+}

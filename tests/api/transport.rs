@@ -326,3 +326,315 @@ async fn websocket_ping_queries_and_the_subscription_cap() {
     c.send(json!({ "type": "ping" })).await;
     assert_eq!(c.recv().await.unwrap()["type"], "pong");
 }
+
+const DASHBOARD: &str = "https://admin.example.com";
+
+/// A browser's preflight for a POST carrying a token.
+async fn preflight(s: &TestServer, origin: &str) -> reqwest::Response {
+    s.http
+        .request(reqwest::Method::OPTIONS, s.url("/graphql"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn the_dashboards_origin_may_call_with_credentials_and_other_origins_may_not() {
+    let s = TestServer::start_with(|c| {
+        c.cors_allowed_origins = Some(format!("{DASHBOARD}, https://ops.example.com"));
+    })
+    .await;
+    let a = register(&s, "13800000057", "Secret123").await;
+
+    let pre = preflight(&s, DASHBOARD).await;
+    assert!(pre.status().is_success(), "{}", pre.status());
+    assert_eq!(header(&pre, "access-control-allow-origin"), Some(DASHBOARD));
+    assert_eq!(
+        header(&pre, "access-control-allow-credentials"),
+        Some("true")
+    );
+    let methods = header(&pre, "access-control-allow-methods").unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let headers = header(&pre, "access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
+    );
+    assert!(header(&pre, "access-control-max-age").is_some());
+    assert!(header(&pre, "vary").unwrap().contains("origin"));
+
+    let call = s
+        .http
+        .post(s.url("/graphql"))
+        .header("origin", DASHBOARD)
+        .bearer_auth(&a.token)
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&call, "access-control-allow-origin"),
+        Some(DASHBOARD)
+    );
+    assert_eq!(
+        header(&call, "access-control-allow-credentials"),
+        Some("true")
+    );
+    assert!(
+        header(&call, "access-control-expose-headers")
+            .unwrap()
+            .contains("x-request-id")
+    );
+    let body: Value = call.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["id"], a.id.as_str());
+
+    for refused in [
+        "https://evil.example.com",
+        "https://admin.example.com.evil.net",
+        "http://admin.example.com",
+    ] {
+        let pre = preflight(&s, refused).await;
+        assert_eq!(
+            header(&pre, "access-control-allow-origin"),
+            None,
+            "{refused}"
+        );
+        assert_eq!(header(&pre, "access-control-allow-credentials"), None);
+        let call = s
+            .http
+            .post(s.url("/graphql"))
+            .header("origin", refused)
+            .bearer_auth(&a.token)
+            .json(&json!({ "query": "{ me { id } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&call, "access-control-allow-origin"),
+            None,
+            "{refused}"
+        );
+        assert_eq!(header(&call, "access-control-allow-credentials"), None);
+    }
+}
+
+#[tokio::test]
+async fn cors_allows_localhost_in_development_and_no_origin_in_production() {
+    let dev = TestServer::start().await;
+    let pre = preflight(&dev, "http://localhost:5173").await;
+    assert_eq!(
+        header(&pre, "access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    let pre = preflight(&dev, DASHBOARD).await;
+    assert_eq!(header(&pre, "access-control-allow-origin"), None);
+
+    let prod = TestServer::start_with(|c| c.env = distmall::config::RunMode::Production).await;
+    for origin in ["http://localhost:5173", DASHBOARD] {
+        let pre = preflight(&prod, origin).await;
+        assert_eq!(
+            header(&pre, "access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+    }
+}
+
+/// A multipart request, as upload clients send it, with a preflight header.
+async fn post_multipart(s: &TestServer, form: reqwest::multipart::Form) -> (u16, Value) {
+    let resp = s
+        .http
+        .post(s.url("/graphql"))
+        .header("apollo-require-preflight", "true")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn multipart_operations_are_bounded_like_json_bodies() {
+    use reqwest::multipart::{Form, Part};
+
+    let s = TestServer::start().await;
+    // 4.5 MB of operation and no file: refused as the same JSON body would be.
+    let padded = json!({ "query": REGISTER, "variables": { "pad": "x".repeat(4_500_000) } });
+    let form = Form::new()
+        .text("operations", padded.to_string())
+        .text("map", "{}");
+    let (status, resp) = post_multipart(&s, form).await;
+    assert_eq!(status, 413, "{resp}");
+    assert_eq!(error_code(&resp), "PAYLOAD_TOO_LARGE");
+    assert!(
+        resp["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("operations part"),
+        "{resp}"
+    );
+
+    let batch = json!([{ "query": REGISTER }]);
+    let form = Form::new()
+        .text("operations", batch.to_string())
+        .text("map", "{}");
+    let (status, resp) = post_multipart(&s, form).await;
+    assert_eq!(
+        (status, error_code(&resp).as_str()),
+        (400, "BATCH_NOT_SUPPORTED")
+    );
+
+    let mut form = Form::new()
+        .text(
+            "operations",
+            json!({ "query": "{ __typename }" }).to_string(),
+        )
+        .text("map", "{}");
+    for i in 0..6 {
+        form = form.part(i.to_string(), Part::bytes(vec![0u8; 10]).file_name("a.png"));
+    }
+    let (status, resp) = post_multipart(&s, form).await;
+    assert_eq!(status, 413, "{resp}");
+    assert_eq!(error_code(&resp), "PAYLOAD_TOO_LARGE");
+
+    let form = Form::new()
+        .text(
+            "operations",
+            json!({ "query": "{ __typename }" }).to_string(),
+        )
+        .text("map", json!({ "0": ["variables.file"] }).to_string());
+    let (status, resp) = post_multipart(&s, form).await;
+    assert_eq!(
+        (status, error_code(&resp).as_str()),
+        (400, "BAD_REQUEST"),
+        "{resp}"
+    );
+
+    // Within the limits a multipart operation runs.
+    let form = Form::new()
+        .text(
+            "operations",
+            json!({ "query": "{ __typename }" }).to_string(),
+        )
+        .text("map", "{}");
+    let (status, resp) = post_multipart(&s, form).await;
+    assert_eq!(status, 200);
+    assert_eq!(resp["data"]["__typename"], "QueryRoot");
+    assert_eq!(
+        user_count(&s).await,
+        0,
+        "no refused request ran its mutation"
+    );
+}
+
+#[tokio::test]
+async fn long_texts_are_refused_before_execution_naming_the_argument() {
+    let s = TestServer::start().await;
+    let boss = owner(&s).await;
+    let products = "query($k: String) { products(filter: { keyword: $k }) { totalCount } }";
+
+    // The review's search: 60,000 characters of keyword.
+    let resp = s
+        .gql(None, products, json!({ "k": "鞋".repeat(60_000) }))
+        .await;
+    assert_eq!(error_code(&resp), "BAD_USER_INPUT", "{resp}");
+    assert_eq!(
+        resp["errors"][0]["extensions"]["argument"],
+        "filter.keyword"
+    );
+    assert_eq!(resp["errors"][0]["extensions"]["maxLength"], 100);
+    assert!(
+        resp["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("filter.keyword"),
+        "{resp}"
+    );
+    assert!(resp["data"].is_null(), "refused before execution");
+    let resp = s
+        .gql(None, products, json!({ "k": "鞋".repeat(100) }))
+        .await;
+    assert!(resp.get("errors").is_none(), "{resp}");
+
+    let resp = s
+        .gql(
+            None,
+            "query($p: String!) { searchSuggestions(prefix: $p) }",
+            json!({ "p": "x".repeat(101) }),
+        )
+        .await;
+    assert_eq!(error_code(&resp), "BAD_USER_INPUT");
+    assert_eq!(resp["errors"][0]["extensions"]["argument"], "prefix");
+
+    let resp = s
+        .gql(
+            Some(&boss.token),
+            "query($k: String) { orders(filter: { keyword: $k }) { totalCount } }",
+            json!({ "k": "1".repeat(101) }),
+        )
+        .await;
+    assert_eq!(
+        resp["errors"][0]["extensions"]["argument"],
+        "filter.keyword"
+    );
+    let export = s
+        .http
+        .get(s.url("/exports/orders.csv"))
+        .query(&[("keyword", "1".repeat(101))])
+        .bearer_auth(&boss.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status().as_u16(), 400);
+
+    // Every other string: the general limit (10,000 characters by default).
+    let resp = s
+        .gql(
+            None,
+            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            json!({ "input": { "phone": "13800000058", "password": "x".repeat(10_001) } }),
+        )
+        .await;
+    assert_eq!(error_code(&resp), "BAD_USER_INPUT", "{resp}");
+    assert_eq!(
+        resp["errors"][0]["extensions"]["argument"],
+        "input.password"
+    );
+    assert_eq!(resp["errors"][0]["extensions"]["maxLength"], 10_000);
+    let resp = s
+        .gql(
+            None,
+            "query($unused: String) { __typename }",
+            json!({ "unused": "x".repeat(10_001) }),
+        )
+        .await;
+    assert_eq!(resp["errors"][0]["extensions"]["argument"], "$unused");
+
+    // A product description may be longer than that, up to its own limit.
+    let description = format!("<p>{}</p>", "好".repeat(20_000));
+    let resp = s
+        .gql(
+            Some(&boss.token),
+            "mutation($input: CreateProductInput!) { createProduct(input: $input) { product { descriptionHtml } userErrors { code } } }",
+            json!({ "input": { "name": "长描述", "descriptionHtml": description, "skus": [{ "price": "1.00" }] } }),
+        )
+        .await;
+    assert_eq!(
+        resp["data"]["createProduct"]["userErrors"],
+        json!([]),
+        "{resp}"
+    );
+}
