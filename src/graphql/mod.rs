@@ -23,6 +23,7 @@ use crate::{
     config::Config,
     distribution::schema::{DistributionMutation, DistributionQuery, DistributionSubscription},
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
+    members::schema::{MembersMutation, MembersQuery},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
     orders::{
         fulfilment_schema::{FulfilmentMutation, FulfilmentQuery},
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     RefundQuery,
     FulfilmentQuery,
     DistributionQuery,
+    MembersQuery,
     node::NodeQuery,
 );
 
@@ -56,6 +58,7 @@ pub struct MutationRoot(
     RefundMutation,
     FulfilmentMutation,
     DistributionMutation,
+    MembersMutation,
 );
 
 #[derive(MergedSubscription, Default)]
