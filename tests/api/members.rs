@@ -86,6 +86,23 @@ async fn me(s: &TestServer, token: &str) -> Value {
     s.data(Some(token), ME, json!({})).await
 }
 
+/// Sets every level to full price (for tests about something else whose buyer spends past the
+/// seeded 银卡 threshold, ¥1,000, and would otherwise pay member prices from then on).
+pub(crate) async fn no_member_discounts(s: &TestServer, token: &str) {
+    // Lowest first: a higher level never pays more than the one below it.
+    for l in levels(s).await {
+        let r = s
+            .data(
+                Some(token),
+                UPDATE,
+                json!({ "id": l["id"], "input": input_of(&l, json!({ "discountRate": "100.00" })) }),
+            )
+            .await["updateMemberLevel"]
+            .clone();
+        assert_eq!(r["userErrors"], json!([]), "{r}");
+    }
+}
+
 fn codes(payload: &Value) -> Vec<String> {
     user_error_codes(payload)
 }
