@@ -255,13 +255,16 @@ pub async fn prepare(
 /// them: this is where they are wired together.
 fn order_hooks() -> OrderHooks {
     let distribution = Arc::new(crate::distribution::order_hooks::DistributionOrders);
+    let members = Arc::new(crate::members::order_hooks::MembersOrders);
     OrderHooks {
         attributor: Some(distribution.clone()),
         listeners: vec![
             Arc::new(crate::catalog::order_hooks::CatalogOrders),
             distribution,
+            members.clone(),
         ],
-        pricing: Vec::new(),
+        pricing: vec![members.clone()],
+        early_access: vec![members],
     }
 }
 
@@ -383,6 +386,12 @@ fn spawn_background(app: &Arc<AppState>) {
     );
     crate::orders::spawn_jobs(app);
     crate::distribution::spawn_jobs(app);
+    crate::jobs::spawn(
+        app,
+        "members.yearly_review",
+        Duration::from_secs(app.config.distribution_job_interval_secs.max(1)),
+        crate::members::service::review_job,
+    );
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

@@ -22,6 +22,8 @@ pub struct Model {
     pub line_total_fen: i64,
     /// This line's share of the order's discounts.
     pub discount_fen: i64,
+    /// The member price's part of `discount_fen`.
+    pub member_discount_fen: i64,
     /// Line total minus discount: what the buyer paid for this line.
     pub pay_amount_fen: i64,
     pub refunded_quantity: i64,

@@ -160,6 +160,21 @@ impl User {
         Ok(self.model(ctx).await?.birthday.map(Date))
     }
 
+    /// The member's level (with its badge and benefits), growth and growth to the next level,
+    /// and their order figures. Only for this user and staff; null for anyone else and for
+    /// staff accounts.
+    async fn membership(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::members::types::Membership>> {
+        if !self.is_privileged(ctx) || self.model(ctx).await?.is_staff {
+            return Ok(None);
+        }
+        Ok(Some(
+            crate::members::types::Membership::load(ctx.app().db.conn(), self.id).await?,
+        ))
+    }
+
     /// Whether the account is bound to a WeChat identity.
     async fn wechat_bound(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(self.model(ctx).await?.wechat_openid.is_some())

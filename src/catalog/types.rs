@@ -297,6 +297,16 @@ impl Sku {
         Money(money::to_decimal(self.sku().price_fen))
     }
 
+    /// The price for the caller's member level: `price` × the level's `discountRate`, rounded
+    /// half up to the fen — what checkout charges per unit before promotions, coupons and
+    /// points. Null for anonymous callers and for levels without a discount (the caller then
+    /// pays `price`). Computed per level, never per user, so cached responses stay shared.
+    async fn member_price(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Money>> {
+        Ok(crate::members::types::viewer_price_level(ctx)
+            .await?
+            .map(|l| Money(money::to_decimal(l.unit_price_fen(self.sku().price_fen)))))
+    }
+
     /// The crossed-out reference price in yuan; null when it has none.
     async fn market_price(&self) -> Option<Money> {
         self.sku()
@@ -515,6 +525,27 @@ impl Product {
                 Some(hi.map_or(p, |h| h.max(p))),
             )
         });
+        Ok(min.zip(max).map(|(min, max)| PriceRange {
+            min: Money(money::to_decimal(min)),
+            max: Money(money::to_decimal(max)),
+        }))
+    }
+
+    /// Lowest and highest `Sku.memberPrice` of the active SKUs, for the caller's member level;
+    /// null for anonymous callers and levels without a discount (see `Sku.memberPrice`).
+    async fn member_price_range(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<PriceRange>> {
+        let Some(level) = crate::members::types::viewer_price_level(ctx).await? else {
+            return Ok(None);
+        };
+        let skus = self.cached_skus(ctx).await?;
+        let prices = skus
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| level.unit_price_fen(s.price_fen));
+        let (min, max) = (prices.clone().min(), prices.max());
         Ok(min.zip(max).map(|(min, max)| PriceRange {
             min: Money(money::to_decimal(min)),
             max: Money(money::to_decimal(max)),

@@ -113,6 +113,8 @@ pub struct Loaders {
     db: DatabaseConnection,
     /// Notes what the response read, when it may be stored whole.
     recorder: Option<Arc<Recorder>>,
+    /// The caller's member price level, read once per request (see `members::PriceLevel`).
+    pub member_price: tokio::sync::OnceCell<Option<crate::members::PriceLevel>>,
 }
 
 type Loaded<T> = Result<Option<T>, LoadError>;
@@ -158,6 +160,7 @@ impl Loaders {
             catalog,
             db,
             recorder: None,
+            member_price: tokio::sync::OnceCell::new(),
         }
     }
 

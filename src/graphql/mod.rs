@@ -23,6 +23,7 @@ use crate::{
     config::Config,
     distribution::schema::{DistributionMutation, DistributionQuery, DistributionSubscription},
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
+    members::schema::{MembersMutation, MembersQuery},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
     orders::{
         fulfilment_schema::{FulfilmentMutation, FulfilmentQuery},
@@ -45,6 +46,7 @@ pub struct QueryRoot(
     RefundQuery,
     FulfilmentQuery,
     DistributionQuery,
+    MembersQuery,
     node::NodeQuery,
 );
 
@@ -62,6 +64,7 @@ pub struct MutationRoot(
     RefundMutation,
     FulfilmentMutation,
     DistributionMutation,
+    MembersMutation,
 );
 
 /// Live updates over WebSocket (graphql-transport-ws). Every event carries an `eventId`; pass the

@@ -248,10 +248,43 @@ async fn execute(
             return json_response(&resp, &rid);
         }
     };
-    // Everyone but staff sees the same catalogue.
-    let cache_key = body
-        .filter(|_| app.responses.enabled() && !sees_everything(&viewer))
-        .map(|b| response_cache::digest(&b));
+    // Everyone but staff sees the same catalogue — except member prices, which depend on the
+    // caller's level: a request that names them is stored per level with a discount (the
+    // level and its rate join the key, so a new rate is a new key), and shared by everyone
+    // else (anonymous callers and levels without a discount see them null).
+    let mut member_price = None;
+    let body = match body {
+        Some(b) if app.responses.enabled() && !sees_everything(&viewer) => {
+            let named = b.windows(10).any(|w| w == b"emberPrice");
+            match viewer.user_id().filter(|_| named) {
+                None => Some(b),
+                Some(user_id) => {
+                    match scope
+                        .run(crate::members::price_level(app.db.conn(), user_id))
+                        .await
+                    {
+                        Ok(level) => {
+                            let tagged = match &level {
+                                Some(l) => {
+                                    let mut k = b.to_vec();
+                                    k.push(0);
+                                    k.extend_from_slice(l.cache_tag().as_bytes());
+                                    Bytes::from(k)
+                                }
+                                None => b,
+                            };
+                            member_price = Some(level);
+                            Some(tagged)
+                        }
+                        // Not stored; the resolvers read the level themselves.
+                        Err(_) => None,
+                    }
+                }
+            }
+        }
+        _ => None,
+    };
+    let cache_key = body.map(|b| response_cache::digest(&b));
     if let Some((hit, body)) = cache_key.as_ref().and_then(|k| app.responses.get(app, k)) {
         app.metrics.record_operation(
             hit.operation_name.as_deref(),
@@ -291,6 +324,10 @@ async fn execute(
     );
     if let Some(p) = &pending {
         loaders = loaders.recording(p.recorder.clone());
+    }
+    if let Some(level) = member_price {
+        // The level the key was made with is the one the response shows.
+        let _ = loaders.member_price.set(level);
     }
     let request = request
         .data(RequestCtx {

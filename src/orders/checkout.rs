@@ -230,13 +230,31 @@ pub async fn quote(
                 .into(),
         )
         .column_as(product::Column::Status, "product_status")
+        .column_as(product::Column::ScheduledOnSaleAt, "product_on_sale_at")
         .filter(sku::Column::Id.is_in(wanted.iter().map(|l| l.sku_id)))
         .build(conn.get_database_backend());
+    // Products not on sale yet but scheduled: an early-access buyer (a member level's benefit,
+    // registered by the area that owns it) may buy them from a lead time before.
+    let now = Utc::now();
+    let mut scheduled: Vec<(i64, chrono::DateTime<Utc>)> = Vec::new();
     for row in conn.query_all_raw(with_status).await? {
         let sku = sku::Model::from_query_result(&row, "")?;
         let status: String = row.try_get("", "product_status")?;
-        on_sale.insert(sku.product_id, status == ProductStatus::OnSale.as_str());
+        let opens: Option<chrono::DateTime<Utc>> = row.try_get("", "product_on_sale_at")?;
+        let selling = status == ProductStatus::OnSale.as_str();
+        if let Some(at) = opens.filter(|at| !selling && *at > now) {
+            scheduled.push((sku.product_id, at));
+        }
+        on_sale.insert(sku.product_id, selling);
         skus.insert(sku.id, sku);
+    }
+    if !scheduled.is_empty() {
+        let lead = app.order_hooks.early_access(app, buyer_id).await?;
+        for (product_id, at) in scheduled {
+            if lead > chrono::Duration::zero() && now >= at - lead {
+                on_sale.insert(product_id, true);
+            }
+        }
     }
     let product_ids: Vec<i64> = skus.values().map(|s| s.product_id).collect();
     let bundles = app.catalog.bundles(conn, &product_ids).await?;
@@ -528,6 +546,7 @@ pub async fn place_order(
             quantity: Set(l.quantity),
             line_total_fen: Set(p.line_total_fen),
             discount_fen: Set(p.discount_fen),
+            member_discount_fen: Set(p.member_discount_fen),
             pay_amount_fen: Set(p.pay_amount_fen),
             refunded_quantity: Set(0),
             refunded_fen: Set(0),

@@ -689,6 +689,7 @@ mod tests {
             quantity,
             line_total_fen: 100 * quantity,
             discount_fen: 0,
+            member_discount_fen: 0,
             pay_amount_fen: 100 * quantity,
             refunded_quantity: refunded,
             refunded_fen: 0,

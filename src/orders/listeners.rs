@@ -179,12 +179,21 @@ pub trait PricingStages: Send + Sync {
     ) -> Result<Vec<Box<dyn PricingRule>>, AppError>;
 }
 
+/// Who may buy a product before its scheduled on-sale time (a member level's early access).
+#[async_trait]
+pub trait EarlyAccess: Send + Sync {
+    /// How long before a product's scheduled on-sale time `buyer_id` may buy it (zero: not
+    /// before).
+    async fn lead_time(&self, app: &AppState, buyer_id: i64) -> Result<chrono::Duration, AppError>;
+}
+
 /// Everything registered with orders.
 #[derive(Default)]
 pub struct OrderHooks {
     pub attributor: Option<Arc<dyn OrderAttributor>>,
     pub listeners: Vec<Arc<dyn OrderListener>>,
     pub pricing: Vec<Arc<dyn PricingStages>>,
+    pub early_access: Vec<Arc<dyn EarlyAccess>>,
 }
 
 impl OrderHooks {
@@ -249,6 +258,19 @@ impl OrderHooks {
             l.on_refunded(app, tx, order, refund).await?;
         }
         Ok(())
+    }
+
+    /// The longest lead before scheduled on-sale times any registered area grants `buyer_id`.
+    pub async fn early_access(
+        &self,
+        app: &AppState,
+        buyer_id: i64,
+    ) -> Result<chrono::Duration, AppError> {
+        let mut lead = chrono::Duration::zero();
+        for e in &self.early_access {
+            lead = lead.max(e.lead_time(app, buyer_id).await?);
+        }
+        Ok(lead)
     }
 
     /// The discount rules every registered area gives this checkout.

@@ -14,7 +14,8 @@
 //!   (a tiny last line), what is left goes to the lines before it, last first;
 //! * a discount never exceeds what its lines still cost, so no line and no order goes below zero;
 //! * shipping is not a line and takes no discount; "free above" compares with the goods amount
-//!   after every discount.
+//!   after every discount; a rule may waive it (a member level's free shipping), and then the
+//!   order pays none — though where the shop does not deliver it is still refused.
 use async_graphql::Enum;
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,8 @@ pub struct RuleOutcome {
     pub gifts: Vec<Gift>,
     /// Points the buyer spends (the points stage).
     pub points_used: i64,
+    /// The rule waives shipping (a member level's free shipping), shown with this label.
+    pub free_shipping: Option<String>,
 }
 
 /// Why the order cannot be priced as asked; nothing is charged.
@@ -125,6 +128,9 @@ pub struct AppliedDiscount {
 pub struct PricedLine {
     pub line_total_fen: i64,
     pub discount_fen: i64,
+    /// The member stage's part of `discount_fen`.
+    #[serde(default)]
+    pub member_discount_fen: i64,
     pub pay_amount_fen: i64,
 }
 
@@ -139,6 +145,9 @@ pub struct Priced {
     pub points_discount_fen: i64,
     pub points_used: i64,
     pub shipping_fee_fen: i64,
+    /// Why shipping is free although the template would charge for it (a rule waived it).
+    #[serde(default)]
+    pub free_shipping: Option<String>,
     pub pay_amount_fen: i64,
     pub discounts: Vec<AppliedDiscount>,
     pub gifts: Vec<Gift>,
@@ -159,6 +168,8 @@ pub fn price(
     shipping: Option<&ShippingRules>,
 ) -> Result<Priced, PricingRefusal> {
     let mut payable: Vec<i64> = lines.iter().map(PricingLine::total_fen).collect();
+    let mut member_fen: Vec<i64> = vec![0; lines.len()];
+    let mut free_shipping = None;
     let mut applied = Vec::new();
     let mut gifts = Vec::new();
     let mut points_used = 0;
@@ -183,6 +194,9 @@ pub fn price(
             let weights: Vec<i64> = eligible.iter().map(|i| payable[*i]).collect();
             for (i, share) in eligible.iter().zip(allocate(amount, &weights)) {
                 payable[*i] -= share;
+                if rule.stage() == PricingStage::MemberDiscount {
+                    member_fen[*i] += share;
+                }
             }
             applied.push(AppliedDiscount {
                 stage: rule.stage(),
@@ -192,6 +206,9 @@ pub fn price(
         }
         gifts.extend(outcome.gifts);
         points_used += outcome.points_used;
+        if free_shipping.is_none() {
+            free_shipping = outcome.free_shipping;
+        }
     }
     let stage_total = |s: PricingStage| -> i64 {
         applied
@@ -203,20 +220,29 @@ pub fn price(
     let priced_lines: Vec<PricedLine> = lines
         .iter()
         .zip(&payable)
-        .map(|(l, p)| PricedLine {
+        .zip(&member_fen)
+        .map(|((l, p), m)| PricedLine {
             line_total_fen: l.total_fen(),
             discount_fen: l.total_fen() - p,
+            member_discount_fen: *m,
             pay_amount_fen: *p,
         })
         .collect();
     let goods: i64 = payable.iter().sum();
-    let shipping_fee_fen = match shipping {
+    let charged_fee_fen = match shipping {
         None => 0,
         Some(rules) => rules
             .fee(lines, request.province.as_deref(), goods)
             .map_err(|ShippingRefusal::NotDeliverable(p)| {
                 PricingRefusal::NotDeliverable(format!("this shop does not deliver to {p}"))
             })?,
+    };
+    // Waived only where there was something to waive, so the label says why a fee is missing.
+    let free_shipping = free_shipping.filter(|_| charged_fee_fen > 0);
+    let shipping_fee_fen = if free_shipping.is_some() {
+        0
+    } else {
+        charged_fee_fen
     };
     Ok(Priced {
         items_total_fen: lines.iter().map(PricingLine::total_fen).sum(),
@@ -226,6 +252,7 @@ pub fn price(
         points_discount_fen: stage_total(PricingStage::Points),
         points_used,
         shipping_fee_fen,
+        free_shipping,
         pay_amount_fen: goods + shipping_fee_fen,
         lines: priced_lines,
         discounts: applied,
@@ -454,6 +481,70 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A member rule: 10 % off the first line, and free shipping.
+    struct MemberPerks;
+
+    impl PricingRule for MemberPerks {
+        fn stage(&self) -> PricingStage {
+            PricingStage::MemberDiscount
+        }
+        fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
+            Ok(RuleOutcome {
+                discounts: vec![Discount {
+                    label: "会员价".into(),
+                    amount_fen: 1_000,
+                    lines: Some(vec![0]),
+                }],
+                free_shipping: Some("钻石会员包邮".into()),
+                ..Default::default()
+            })
+        }
+    }
+
+    #[test]
+    fn lines_keep_the_member_part_and_a_rule_may_waive_shipping() {
+        let rules = ShippingRules {
+            kind: ShippingKind::Flat,
+            base: Charge::flat(800),
+            regions: vec![],
+            free_above_fen: None,
+            excluded_provinces: vec!["西藏".into()],
+        };
+        let coupon = Fixed(PricingStage::Coupon, 300, None);
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 1), line(2, 5_000, 1)],
+            &[&coupon, &MemberPerks],
+            Some(&rules),
+        )
+        .unwrap();
+        assert_eq!(p.lines[0].member_discount_fen, 1_000);
+        assert_eq!(p.lines[1].member_discount_fen, 0);
+        assert_eq!(p.member_discount_fen, 1_000);
+        // The coupon comes on top, split over both lines.
+        assert_eq!(p.lines[0].discount_fen + p.lines[1].discount_fen, 1_300);
+        assert_eq!(p.shipping_fee_fen, 0);
+        assert_eq!(p.free_shipping.as_deref(), Some("钻石会员包邮"));
+        assert_eq!(p.pay_amount_fen, 15_000 - 1_300);
+        // Without a fee to waive nothing is said; where the shop does not deliver, it refuses.
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 100, 1)],
+            &[&MemberPerks],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.free_shipping, None);
+        let far = PricingRequest {
+            province: Some("西藏".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            price(&far, &[line(1, 10_000, 1)], &[&MemberPerks], Some(&rules)),
+            Err(PricingRefusal::NotDeliverable(_))
+        ));
     }
 
     #[test]

@@ -262,6 +262,8 @@ pub struct CheckoutLine {
     line_total: Money,
     /// This line's share of every discount.
     discount: Money,
+    /// The member price's part of `discount` (zero without a member discount).
+    member_discount: Money,
     /// What the buyer would pay for this line: `lineTotal − discount`, in yuan.
     pay_amount: Money,
     /// Why the line cannot be bought now; null when it can.
@@ -290,6 +292,9 @@ pub struct CheckoutPreview {
     points_used: i64,
     /// Shipping by the default shipping template, in yuan; 0.00 when free or no template.
     shipping_fee: Money,
+    /// Why shipping is free although the shop's template charges for it, e.g. `钻石会员包邮`
+    /// (a member level's free shipping); null when it is charged or free by the template.
+    free_shipping: Option<String>,
     /// What the buyer would pay: goods after every discount plus shipping, in yuan.
     pay_amount: Money,
     /// Every discount that applies, in pipeline order.
@@ -314,6 +319,7 @@ impl From<Quote> for CheckoutPreview {
                 unit_price: yuan(l.sku.price_fen),
                 line_total: yuan(priced.line_total_fen),
                 discount: yuan(priced.discount_fen),
+                member_discount: yuan(priced.member_discount_fen),
                 pay_amount: yuan(priced.pay_amount_fen),
                 warning: l.problem.map(|pr| match pr {
                     LineProblem::NotOnSale => LineWarning::NotOnSale,
@@ -333,6 +339,7 @@ impl From<Quote> for CheckoutPreview {
             points_discount: yuan(p.points_discount_fen),
             points_used: p.points_used,
             shipping_fee: yuan(p.shipping_fee_fen),
+            free_shipping: p.free_shipping.clone(),
             pay_amount: yuan(p.pay_amount_fen),
             discounts: p.discounts.iter().map(Discount::from).collect(),
         }
@@ -407,6 +414,11 @@ impl OrderLine {
     /// This line's share of the order's discounts.
     async fn discount(&self) -> Money {
         yuan(self.0.discount_fen)
+    }
+    /// The member price's part of `discount`: the buyer's level discount on this line, as it
+    /// was when the order was placed (zero without one).
+    async fn member_discount(&self) -> Money {
+        yuan(self.0.member_discount_fen)
     }
     /// What was paid for this line: the most that can be refunded for it.
     async fn pay_amount(&self) -> Money {

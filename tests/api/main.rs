@@ -16,6 +16,7 @@ mod freshness;
 mod fulfilment;
 mod inventory;
 mod jobs;
+mod members;
 mod money;
 mod ops;
 mod orders;
