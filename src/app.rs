@@ -255,13 +255,16 @@ pub async fn prepare(
 /// them: this is where they are wired together.
 fn order_hooks() -> OrderHooks {
     let distribution = Arc::new(crate::distribution::order_hooks::DistributionOrders);
+    let points = Arc::new(crate::points::order_hooks::PointsOrders);
     OrderHooks {
         attributor: Some(distribution.clone()),
+        // Points first: spending them is the one refusal a placed order may meet.
         listeners: vec![
+            points.clone(),
             Arc::new(crate::catalog::order_hooks::CatalogOrders),
             distribution,
         ],
-        pricing: Vec::new(),
+        pricing: vec![points],
     }
 }
 
@@ -383,6 +386,7 @@ fn spawn_background(app: &Arc<AppState>) {
     );
     crate::orders::spawn_jobs(app);
     crate::distribution::spawn_jobs(app);
+    crate::points::spawn_jobs(app);
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

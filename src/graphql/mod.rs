@@ -29,6 +29,7 @@ use crate::{
         refund_schema::{RefundMutation, RefundQuery},
         schema::{OrderMutation, OrderQuery, OrderSubscription},
     },
+    points::schema::{PointsMutation, PointsQuery, PointsSubscription},
 };
 
 #[derive(MergedObject, Default)]
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     RefundQuery,
     FulfilmentQuery,
     DistributionQuery,
+    PointsQuery,
     node::NodeQuery,
 );
 
@@ -56,6 +58,7 @@ pub struct MutationRoot(
     RefundMutation,
     FulfilmentMutation,
     DistributionMutation,
+    PointsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -64,6 +67,7 @@ pub struct SubscriptionRoot(
     InventorySubscription,
     OrderSubscription,
     DistributionSubscription,
+    PointsSubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

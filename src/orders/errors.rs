@@ -22,7 +22,16 @@ pub enum OrderErrorCode {
     /// The shop does not deliver to this address.
     NotDeliverable,
     InvalidCoupon,
+    /// Negative points, or points asked for where nothing can be deducted (the lines cost
+    /// nothing).
     InvalidPoints,
+    /// The buyer has fewer points than the order spends (also when another order spent them
+    /// meanwhile).
+    InsufficientPoints,
+    /// More points than the deduction cap allows on this order (see `pointsRules`).
+    PointsOverCap,
+    /// The SKU is not redeemable in the points mall.
+    NotRedeemable,
     /// The order is not in a state that allows this now (see `Order.nextStates`).
     InvalidTransition,
     /// The idempotency key was used before with a different input.

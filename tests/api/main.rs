@@ -19,6 +19,7 @@ mod money;
 mod ops;
 mod orders;
 mod payments;
+mod points;
 mod races;
 mod refunds;
 mod revocation;
