@@ -69,6 +69,8 @@ pub struct AppState {
     pub shipping_default: Arc<CachedValue<Option<ShippingRules>>>,
     /// What the other areas do at an order's moments and in its pricing (`order_hooks`).
     pub order_hooks: OrderHooks,
+    /// What other areas do when a share link is opened by someone else (points for sharing).
+    pub share_listeners: Vec<Arc<dyn crate::distribution::team::ShareVisitListener>>,
 }
 
 /// Who a token says the caller is, and until when.
@@ -247,6 +249,7 @@ pub async fn prepare(
         distribution: Default::default(),
         shipping_default,
         order_hooks: order_hooks(),
+        share_listeners: vec![Arc::new(crate::points::order_hooks::PointsSharing)],
     });
     Ok((app, needs_rebuild))
 }

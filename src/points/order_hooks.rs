@@ -414,3 +414,20 @@ impl OrderListener for PointsOrders {
         Ok(())
     }
 }
+
+/// Points for sharing: a distributor's share link opened by someone else.
+pub struct PointsSharing;
+
+#[async_trait]
+impl crate::distribution::team::ShareVisitListener for PointsSharing {
+    async fn on_share_visit(
+        &self,
+        app: &AppState,
+        tx: &WriteTx,
+        sharer_user_id: i64,
+        visitor_user_id: i64,
+    ) -> Result<(), AppError> {
+        service::share_visited(app, tx, sharer_user_id, visitor_user_id).await?;
+        Ok(())
+    }
+}

@@ -249,10 +249,14 @@ pub async fn claim_task(app: &AppState, user_id: i64, task: PointsTask) -> Point
     Ok(i64::from(points))
 }
 
-/// Pays the sharer for a visit of their share link by someone else: at most the daily cap of
-/// visits per shop day, and once per visitor a day.
+/// Pays the sharer for a visit of their share link by someone else (signed in), in the
+/// visit's transaction: once per visitor a shop day, and at most the daily cap of visits per
+/// sharer. The visitor's claim comes first; the visit's number of the day is the slot, so
+/// concurrent visits race for the same slot and the unique key lets one win on every instance
+/// (a visit that loses the race pays nothing).
 pub async fn share_visited(
     app: &AppState,
+    tx: &WriteTx,
     sharer_id: i64,
     visitor_id: i64,
 ) -> Result<bool, AppError> {
@@ -261,52 +265,38 @@ pub async fn share_visited(
         return Ok(false);
     }
     let day = rules::shop_day(Utc::now(), app.config.business_utc_offset_hours).to_string();
-    let tx = app.db.begin_write().await?;
     let paid_today = points_task_claim::Entity::find()
         .filter(points_task_claim::Column::UserId.eq(sharer_id))
         .filter(points_task_claim::Column::Task.eq(PointsTask::Share.as_str()))
         .filter(points_task_claim::Column::Period.eq(&day))
-        .count(&*tx)
+        .count(&**tx)
         .await?;
-    let visitor = format!("v{visitor_id}");
-    let visited_today = points_task_claim::Entity::find()
-        .filter(points_task_claim::Column::UserId.eq(sharer_id))
-        .filter(points_task_claim::Column::Task.eq("SHARE_VISITOR"))
-        .filter(points_task_claim::Column::Period.eq(&day))
-        .filter(points_task_claim::Column::Slot.eq(&visitor))
-        .count(&*tx)
-        .await?;
-    if paid_today >= u64::from(app.config.points_share_daily_cap) || visited_today > 0 {
-        tx.rollback().await?;
+    if paid_today >= u64::from(app.config.points_share_daily_cap) {
         return Ok(false);
     }
-    // The slot is the visit's number of the day: concurrent visits race for the same slot and
-    // the unique key lets one win, so the cap holds on every instance.
-    let slot = (paid_today + 1).to_string();
-    let paid = pay_once(
+    let visitor = format!("v{visitor_id}");
+    if !pay_once(
         app,
-        &tx,
+        tx,
+        sharer_id,
+        ("SHARE_VISITOR", &day, &visitor),
+        0,
+        EntryKind::Task,
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    let slot = (paid_today + 1).to_string();
+    pay_once(
+        app,
+        tx,
         sharer_id,
         (PointsTask::Share.as_str(), &day, &slot),
         points,
         EntryKind::Task,
     )
-    .await?
-        && pay_once(
-            app,
-            &tx,
-            sharer_id,
-            ("SHARE_VISITOR", &day, &visitor),
-            0,
-            EntryKind::Task,
-        )
-        .await?;
-    if paid {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
-    }
-    Ok(paid)
+    .await
 }
 
 /// A staff adjustment as recorded for its idempotency key.

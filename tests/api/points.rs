@@ -772,3 +772,39 @@ async fn the_ledger_sums_to_the_balance_after_random_operations() {
     }
     assert_consistent(&shop.s, &shop.boss).await;
 }
+
+#[tokio::test]
+async fn sharing_pays_for_visits_by_others_up_to_the_daily_cap() {
+    let shop = shop().await;
+    let d = shop.distributor("13800030091", None).await;
+    let visit = "mutation($code: String!) { recordShareVisit(code: $code) { recorded userErrors { code } } }";
+    // Anonymous visits and the sharer's own pay nothing.
+    shop.s.data(None, visit, json!({ "code": d.code })).await;
+    shop.s
+        .data(Some(&d.a.token), visit, json!({ "code": d.code }))
+        .await;
+    assert_eq!(available(&shop.s, &d.a).await, 0);
+    // Each other member pays once a day, at most three a day (the default cap).
+    let mut visitors = vec![];
+    for i in 0..5 {
+        visitors.push(register(&shop.s, &format!("1380003010{i}"), "Secret123").await);
+    }
+    for v in &visitors[..2] {
+        for _ in 0..2 {
+            let r = shop
+                .s
+                .data(Some(&v.token), visit, json!({ "code": d.code }))
+                .await;
+            assert_eq!(r["recordShareVisit"]["recorded"], true);
+        }
+    }
+    assert_eq!(available(&shop.s, &d.a).await, 10);
+    for v in &visitors[2..] {
+        shop.s
+            .data(Some(&v.token), visit, json!({ "code": d.code }))
+            .await;
+    }
+    assert_eq!(available(&shop.s, &d.a).await, 15);
+    assert_eq!(ledger(&shop.s, &d.a).await, vec![("TASK".into(), 5); 3]);
+    assert_consistent(&shop.s, &shop.boss).await;
+}
