@@ -69,6 +69,8 @@ pub struct AppState {
     pub shipping_default: Arc<CachedValue<Option<ShippingRules>>>,
     /// What the other areas do at an order's moments and in its pricing (`order_hooks`).
     pub order_hooks: OrderHooks,
+    /// What other areas do when a share link is opened by someone else (points for sharing).
+    pub share_listeners: Vec<Arc<dyn crate::distribution::team::ShareVisitListener>>,
 }
 
 /// Who a token says the caller is, and until when.
@@ -247,6 +249,7 @@ pub async fn prepare(
         distribution: Default::default(),
         shipping_default,
         order_hooks: order_hooks(),
+        share_listeners: vec![Arc::new(crate::points::order_hooks::PointsSharing)],
     });
     Ok((app, needs_rebuild))
 }
@@ -256,14 +259,17 @@ pub async fn prepare(
 fn order_hooks() -> OrderHooks {
     let distribution = Arc::new(crate::distribution::order_hooks::DistributionOrders);
     let members = Arc::new(crate::members::order_hooks::MembersOrders);
+    let points = Arc::new(crate::points::order_hooks::PointsOrders);
     OrderHooks {
         attributor: Some(distribution.clone()),
+        // Points first: spending them is the one refusal a placed order may meet.
         listeners: vec![
+            points.clone(),
             Arc::new(crate::catalog::order_hooks::CatalogOrders),
             distribution,
             members.clone(),
         ],
-        pricing: vec![members.clone()],
+        pricing: vec![members.clone(), points],
         early_access: vec![members],
     }
 }
@@ -392,6 +398,7 @@ fn spawn_background(app: &Arc<AppState>) {
         Duration::from_secs(app.config.distribution_job_interval_secs.max(1)),
         crate::members::service::review_job,
     );
+    crate::points::spawn_jobs(app);
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

@@ -42,6 +42,16 @@ pub enum TrackingProviderKind {
     Off,
 }
 
+/// When earned points expire.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PointsExpiry {
+    /// At the end of the year after the one they were earned in (shop time zone).
+    EndOfNextYear,
+    /// Points never expire.
+    Never,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -181,6 +191,36 @@ pub struct Config {
     pub order_timer_interval_secs: u64,
     /// How often the settlement job checks whether the payout day has come.
     pub distribution_job_interval_secs: u64,
+    /// Points earned per ¥1 of goods paid (before the member level's multiplier); 0 earns none.
+    pub points_earn_per_yuan: u32,
+    /// How many points make ¥1 when deducted at checkout.
+    pub points_per_yuan_deducted: u32,
+    /// At most this percentage of an order's goods amount (after other discounts) may be paid
+    /// with points.
+    pub points_deduction_cap_percent: u32,
+    /// When earned points expire: `end_of_next_year` (the end of the year after they were
+    /// earned, in the shop's time zone) or `never`.
+    pub points_expiry: PointsExpiry,
+    /// `myPoints.expiringSoon` counts points that expire within this many days.
+    pub points_expiring_soon_days: u32,
+    /// Points for a daily sign-in.
+    pub points_sign_in_daily: u32,
+    /// Extra points on given days of a sign-in streak: `day:points` pairs separated by commas,
+    /// e.g. `7:20,30:100` (20 more on the 7th consecutive day, 100 more on the 30th).
+    #[serde(deserialize_with = "text::plain")]
+    pub points_sign_in_streak_bonuses: String,
+    /// Points for registering (claimed once).
+    pub points_task_register: u32,
+    /// Points for completing the profile (nickname, avatar and birthday; claimed once).
+    pub points_task_profile: u32,
+    /// Points for the first completed order (once).
+    pub points_task_first_order: u32,
+    /// Points a distributor earns when someone else opens their share link.
+    pub points_task_share: u32,
+    /// At most this many share visits pay points per sharer and shop day.
+    pub points_share_daily_cap: u32,
+    /// How often the expiry and birthday jobs run.
+    pub points_job_interval_secs: u64,
     /// How long a scheduled job's lease lasts unless its holder renews it (every third of it);
     /// what an instance that dies without stopping blocks its jobs for. At least 3.
     pub job_lease_secs: u64,
@@ -305,6 +345,19 @@ impl Default for Config {
             order_timer_interval_secs: 30,
             distribution_job_interval_secs: 60,
             job_lease_secs: 15,
+            points_earn_per_yuan: 1,
+            points_per_yuan_deducted: 100,
+            points_deduction_cap_percent: 50,
+            points_expiry: PointsExpiry::EndOfNextYear,
+            points_expiring_soon_days: 30,
+            points_sign_in_daily: 5,
+            points_sign_in_streak_bonuses: "7:20".into(),
+            points_task_register: 100,
+            points_task_profile: 50,
+            points_task_first_order: 100,
+            points_task_share: 5,
+            points_share_daily_cap: 3,
+            points_job_interval_secs: 3600,
             public_url: None,
             wechatpay_mch_id: None,
             wechatpay_merchant_serial_no: None,
@@ -590,6 +643,14 @@ impl Config {
                 );
             }
             _ => {}
+        }
+        crate::points::rules::StreakBonuses::parse(&self.points_sign_in_streak_bonuses)
+            .map_err(|e| format!("points_sign_in_streak_bonuses: {e}"))?;
+        if self.points_per_yuan_deducted == 0 || self.points_deduction_cap_percent > 100 {
+            return Err(
+                "points_per_yuan_deducted must be at least 1 and points_deduction_cap_percent at most 100"
+                    .into(),
+            );
         }
         if self
             .metrics_token

@@ -28,6 +28,7 @@ pub mod money;
 pub mod notifications;
 pub mod orders;
 pub mod payments;
+pub mod points;
 pub mod request_scope;
 pub mod revision_cache;
 pub mod search;

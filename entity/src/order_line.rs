@@ -33,6 +33,9 @@ pub struct Model {
     pub weight_grams: i32,
     /// A free gift added by a promotion.
     pub is_gift: bool,
+    /// Points this line spent: its share of the order's points deduction, or what a points-mall
+    /// redemption costs in points.
+    pub points_used: i64,
     pub created_at: DateTimeUtc,
 }
 

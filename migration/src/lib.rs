@@ -14,6 +14,7 @@ mod m20261130_000009_commission_capped;
 mod m20261130_000010_distributor_figures_net;
 mod m20261207_000011_outbox_commit_order;
 mod m20261207_000012_members;
+mod m20261207_000013_points;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_distributor_figures_net::Migration),
             Box::new(m20261207_000011_outbox_commit_order::Migration),
             Box::new(m20261207_000012_members::Migration),
+            Box::new(m20261207_000013_points::Migration),
         ]
     }
 }

@@ -478,8 +478,28 @@ pub async fn record_visit(
     }
     .insert(&*tx)
     .await?;
+    // Someone else opened the link: the areas that reward sharing act in the same transaction.
+    if let Some(v) = visitor.filter(|v| *v != d.user_id) {
+        for l in &app.share_listeners {
+            l.on_share_visit(app, &tx, d.user_id, v).await?;
+        }
+    }
     tx.commit().await?;
     Ok(true)
+}
+
+/// An area that acts when a distributor's share link is opened by another signed-in user,
+/// inside the transaction that records the visit (registered in `app`, as order listeners
+/// are).
+#[async_trait::async_trait]
+pub trait ShareVisitListener: Send + Sync {
+    async fn on_share_visit(
+        &self,
+        app: &crate::app::AppState,
+        tx: &crate::db::WriteTx,
+        sharer_user_id: i64,
+        visitor_user_id: i64,
+    ) -> Result<(), AppError>;
 }
 
 /// What a touch through a code did.

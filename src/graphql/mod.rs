@@ -30,6 +30,7 @@ use crate::{
         refund_schema::{RefundMutation, RefundQuery},
         schema::{OrderMutation, OrderQuery, OrderSubscription},
     },
+    points::schema::{PointsMutation, PointsQuery, PointsSubscription},
 };
 
 /// Everything that can be read. Catalogue queries (`product`, `products`, `categories`…) need no
@@ -47,6 +48,7 @@ pub struct QueryRoot(
     FulfilmentQuery,
     DistributionQuery,
     MembersQuery,
+    PointsQuery,
     node::NodeQuery,
 );
 
@@ -65,6 +67,7 @@ pub struct MutationRoot(
     FulfilmentMutation,
     DistributionMutation,
     MembersMutation,
+    PointsMutation,
 );
 
 /// Live updates over WebSocket (graphql-transport-ws). Every event carries an `eventId`; pass the
@@ -76,6 +79,7 @@ pub struct SubscriptionRoot(
     InventorySubscription,
     OrderSubscription,
     DistributionSubscription,
+    PointsSubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -19,11 +19,11 @@ use super::{
     lifecycle::{self, Actor},
     listeners::OrderAttribution,
     pricing::{
-        self, PricingLine, PricingRefusal, PricingRequest, PricingRule, PricingStage, PricingState,
-        RuleOutcome,
+        self, PointsRefusal, PricingLine, PricingRefusal, PricingRequest, PricingRule,
+        PricingStage, PricingState, RuleOutcome,
     },
     rules::{
-        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderStatus, PaymentStatus, order_number,
+        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderSource, OrderStatus, PaymentStatus, order_number,
         valid_line_quantity,
     },
 };
@@ -52,6 +52,12 @@ pub struct CheckoutRequest {
     pub points_to_use: i64,
     pub buyer_note: Option<String>,
     pub share_code: Option<String>,
+    /// A redemption in the points mall: the lines are priced by the points stage alone (points
+    /// and any cash per unit), the order's source is `POINTS_MALL` and it is attributed to no
+    /// distributor. (Left out of the idempotency hash when false, so ordinary orders hash as
+    /// they always did.)
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub points_mall: bool,
 }
 
 /// Why a line cannot be bought as asked; checkout shows it, placing refuses it.
@@ -157,35 +163,29 @@ impl PricingRule for CouponStage {
     }
 }
 
-/// The points stage until the marketing area awards points: nobody has any to spend.
-struct PointsStage(i64);
-
-impl PricingRule for PointsStage {
-    fn stage(&self) -> PricingStage {
-        PricingStage::Points
-    }
-    fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
-        match self.0 {
-            0 => Ok(RuleOutcome::default()),
-            n if n < 0 => Err(PricingRefusal::Points("points cannot be negative".into())),
-            _ => Err(PricingRefusal::Points("not enough points".into())),
-        }
-    }
-}
-
-/// The stages no area provides yet (coupons and points refuse what they cannot honour); the
-/// areas that own the other stages register theirs (`listeners::PricingStages`).
+/// The stages no area provides yet (coupons refuse what they cannot honour); the areas that
+/// own the other stages register theirs (`listeners::PricingStages`).
 fn pricing_rules(req: &CheckoutRequest) -> Vec<Box<dyn PricingRule>> {
-    vec![
-        Box::new(CouponStage(req.coupon_code.clone())),
-        Box::new(PointsStage(req.points_to_use)),
-    ]
+    vec![Box::new(CouponStage(req.coupon_code.clone()))]
 }
 
 fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
     let (code, field, message) = match r {
         PricingRefusal::Coupon(m) => (OrderErrorCode::InvalidCoupon, "couponCode", m),
-        PricingRefusal::Points(m) => (OrderErrorCode::InvalidPoints, "pointsToUse", m),
+        PricingRefusal::Points(why, m) => (
+            match why {
+                PointsRefusal::Invalid => OrderErrorCode::InvalidPoints,
+                PointsRefusal::Insufficient => OrderErrorCode::InsufficientPoints,
+                PointsRefusal::OverCap => OrderErrorCode::PointsOverCap,
+                PointsRefusal::NotRedeemable => OrderErrorCode::NotRedeemable,
+            },
+            if why == PointsRefusal::NotRedeemable {
+                "lines"
+            } else {
+                "pointsToUse"
+            },
+            m,
+        ),
         PricingRefusal::NotDeliverable(m) => (OrderErrorCode::NotDeliverable, "addressId", m),
     };
     ServiceError::User(vec![super::errors::OrderError::new(
@@ -315,9 +315,14 @@ pub async fn quote(
         coupon_code: req.coupon_code.clone(),
         points_to_use: req.points_to_use,
         province: address.as_ref().map(|a| a.province.clone()),
+        points_mall: req.points_mall,
     };
     let mut rules = pricing_rules(req);
     rules.extend(app.order_hooks.pricing_rules(app, &request).await?);
+    if req.points_mall {
+        // A redemption costs what the points mall says, whatever else a member could get.
+        rules.retain(|r| r.stage() == PricingStage::Points);
+    }
     let rule_refs: Vec<&dyn PricingRule> = rules.iter().map(|r| r.as_ref()).collect();
     let shipping = super::shipping_templates::default_rules(app).await?;
     let priced = pricing::price(
@@ -462,7 +467,12 @@ pub async fn place_order(
     let day = (now + offset).format("%Y%m%d").to_string();
     // Who the order is attributed to; the attributor's one read goes with the order number
     // (one call on SQLite, under the write lock).
-    let attributor = app.order_hooks.attributor.as_deref();
+    // A points-mall redemption is nobody's sale.
+    let attributor = app
+        .order_hooks
+        .attributor
+        .as_deref()
+        .filter(|_| !req.points_mall);
     let share_code = req.share_code.as_deref().filter(|c| c.len() <= 32);
     let share_code = match attributor {
         Some(a) => {
@@ -476,10 +486,13 @@ pub async fn place_order(
     statements.extend(attributor.map(|a| a.lookup(backend, buyer_id)));
     let rows = crate::db::query_one_each(&*tx, statements).await?;
     let order_no = order_number(&day, rows[0].try_get("", "n")?);
-    let attribution = match (attributor, rows.get(1)) {
+    let mut attribution = match (attributor, rows.get(1)) {
         (Some(a), Some(row)) => a.attribute(app, &tx, buyer_id, share_code, row).await?,
         _ => OrderAttribution::direct(share_code),
     };
+    if req.points_mall {
+        attribution.source = OrderSource::PointsMall;
+    }
     let priced = &quote.priced;
     let timeout = chrono::Duration::seconds(
         i64::try_from(app.config.order_payment_timeout_secs).unwrap_or(i64::MAX / 2_000),
@@ -553,6 +566,7 @@ pub async fn place_order(
             shipped_quantity: Set(0),
             weight_grams: Set(l.sku.weight_grams),
             is_gift: Set(false),
+            points_used: Set(p.points_used),
             created_at: Set(now),
             ..Default::default()
         })
@@ -570,7 +584,6 @@ pub async fn place_order(
                 order_id: placed.id,
             },
         )?,
-        order_line::Entity::insert_many(rows).build(backend),
         order_history::Entity::insert(lifecycle::history_row(
             &placed,
             None,
@@ -595,7 +608,13 @@ pub async fn place_order(
         tx.rollback().await?;
         return replay(app, buyer_id, idempotency_key, &hash).await;
     }
+    let lines = order_line::Entity::insert_many(rows)
+        .exec_with_returning(&*tx)
+        .await?;
     lifecycle::announce(&tx, &placed, None, Actor::user(buyer_id), None);
+    // The areas that act on a new order (points are spent here), before the stock: a refusal
+    // is the buyer's answer and nothing of the order is kept.
+    app.order_hooks.placed(app, &tx, &placed, &lines).await?;
     // Stock last: on PostgreSQL the reservation locks the SKU's row until the commit, and every
     // order for that SKU waits for the lock, so it is taken after everything else is written.
     // Orders of this process wait for the rows in arrival order (`inventory::gates`).
@@ -632,8 +651,39 @@ pub async fn place_order(
             }
         }
     }
+    let placed = if placed.pay_amount_fen == 0 {
+        pay_nothing(app, &tx, &placed, &lines, buyer_id).await?
+    } else {
+        placed
+    };
     tx.commit().await?;
     Ok(placed)
+}
+
+/// An order with nothing to pay (a redemption paid entirely in points, with free shipping) is
+/// paid as it is placed: no provider takes ¥0.00.
+async fn pay_nothing(
+    app: &AppState,
+    tx: &crate::db::WriteTx,
+    placed: &order::Model,
+    lines: &[order_line::Model],
+    buyer_id: i64,
+) -> Result<order::Model, AppError> {
+    let change = lifecycle::Change::to(OrderStatus::Paid, Actor::user(buyer_id))
+        .note(Some("nothing to pay"))
+        .set(
+            order::Column::PaymentStatus,
+            sea_orm::sea_query::Expr::value(PaymentStatus::Paid.as_str()),
+        )
+        .set(
+            order::Column::PaidAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        );
+    let paid = lifecycle::transition(app, tx, placed, change)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a new order could not be paid")))?;
+    app.order_hooks.paid(app, tx, &paid, lines).await?;
+    Ok(paid)
 }
 
 /// The order a committed request with this key placed.

@@ -26,8 +26,16 @@ pub enum OrderErrorCode {
     NotDeliverable,
     /// The coupon code is unknown or cannot be used on this order.
     InvalidCoupon,
-    /// More points than the buyer has, or a negative number.
+    /// Negative points, or points asked for where nothing can be deducted (the lines cost
+    /// nothing).
     InvalidPoints,
+    /// The buyer has fewer points than the order spends (also when another order spent them
+    /// meanwhile).
+    InsufficientPoints,
+    /// More points than the deduction cap allows on this order (see `pointsRules`).
+    PointsOverCap,
+    /// The SKU is not redeemable in the points mall.
+    NotRedeemable,
     /// The order is not in a state that allows this now (see `Order.nextStates`).
     InvalidTransition,
     /// The idempotency key was used before with a different input.

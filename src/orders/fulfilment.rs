@@ -696,6 +696,7 @@ mod tests {
             shipped_quantity: shipped,
             weight_grams: 0,
             is_gift: false,
+            points_used: 0,
             created_at: Utc::now(),
         }
     }

@@ -5,7 +5,10 @@
 //! the order's own transaction: what it writes commits or rolls back with the order's change.
 //!
 //! A listener that fails fails the whole change (nothing of it is kept), so a listener refuses
-//! only what must stop the change; anything else it records for later.
+//! only what must stop the change; anything else it records for later. Placing an order is the
+//! one moment a listener may refuse with a reason the buyer is shown (points that were spent
+//! meanwhile): `on_placed` answers with the order's user errors, and nothing of the order is
+//! kept.
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -13,6 +16,7 @@ use entity::{order, order_line};
 use sea_orm::{DatabaseBackend, QueryResult, Statement};
 
 use super::{
+    errors::OrderResult,
     pricing::{PricingRequest, PricingRule},
     rules::OrderSource,
 };
@@ -58,14 +62,16 @@ impl Refunded<'_> {
 /// defaults to doing nothing.
 #[async_trait]
 pub trait OrderListener: Send + Sync {
-    /// The order and its lines were just written (status `SUBMITTED`).
+    /// The order and its lines were just written (status `SUBMITTED`), before its stock is
+    /// reserved. A user error refuses the order: the buyer gets it in `placeOrder`'s
+    /// `userErrors` and nothing of the order is kept.
     async fn on_placed(
         &self,
         _app: &AppState,
         _tx: &WriteTx,
         _order: &order::Model,
         _lines: &[order_line::Model],
-    ) -> Result<(), AppError> {
+    ) -> OrderResult<()> {
         Ok(())
     }
 
@@ -203,7 +209,7 @@ impl OrderHooks {
         tx: &WriteTx,
         order: &order::Model,
         lines: &[order_line::Model],
-    ) -> Result<(), AppError> {
+    ) -> OrderResult<()> {
         for l in &self.listeners {
             l.on_placed(app, tx, order, lines).await?;
         }

@@ -45,6 +45,9 @@ pub struct PricingRequest {
     pub coupon_code: Option<String>,
     pub points_to_use: i64,
     pub province: Option<String>,
+    /// A points-mall redemption: its lines are priced by the points stage alone (checkout
+    /// gives it no other stage's rules).
+    pub points_mall: bool,
 }
 
 /// The discount stages, in the order they run.
@@ -78,22 +81,44 @@ pub struct Gift {
     pub label: String,
 }
 
+/// Points a line spends (the points stage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinePoints {
+    /// The line's index.
+    pub line: usize,
+    pub points: i64,
+}
+
 /// What one rule decides.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RuleOutcome {
     pub discounts: Vec<Discount>,
     pub gifts: Vec<Gift>,
-    /// Points the buyer spends (the points stage).
-    pub points_used: i64,
+    /// Points the buyer spends (the points stage), line by line, so that a refund of some
+    /// units gives back exactly what they spent.
+    pub points: Vec<LinePoints>,
     /// The rule waives shipping (a member level's free shipping), shown with this label.
     pub free_shipping: Option<String>,
+}
+
+/// Why the points stage refuses what the buyer asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PointsRefusal {
+    /// Negative points, or points where nothing can be deducted.
+    Invalid,
+    /// The buyer has fewer points than asked.
+    Insufficient,
+    /// More than the deduction cap allows.
+    OverCap,
+    /// A SKU of a points-mall redemption is not redeemable.
+    NotRedeemable,
 }
 
 /// Why the order cannot be priced as asked; nothing is charged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PricingRefusal {
     Coupon(String),
-    Points(String),
+    Points(PointsRefusal, String),
     NotDeliverable(String),
 }
 
@@ -132,6 +157,8 @@ pub struct PricedLine {
     #[serde(default)]
     pub member_discount_fen: i64,
     pub pay_amount_fen: i64,
+    /// Points the line spends.
+    pub points_used: i64,
 }
 
 /// The priced order.
@@ -172,7 +199,7 @@ pub fn price(
     let mut free_shipping = None;
     let mut applied = Vec::new();
     let mut gifts = Vec::new();
-    let mut points_used = 0;
+    let mut points = vec![0; lines.len()];
     let mut ordered: Vec<&dyn PricingRule> = rules.to_vec();
     ordered.sort_by_key(|r| r.stage());
     for rule in ordered {
@@ -205,7 +232,11 @@ pub fn price(
             });
         }
         gifts.extend(outcome.gifts);
-        points_used += outcome.points_used;
+        for spent in outcome.points {
+            if let Some(p) = points.get_mut(spent.line) {
+                *p += spent.points.max(0);
+            }
+        }
         if free_shipping.is_none() {
             free_shipping = outcome.free_shipping;
         }
@@ -221,11 +252,13 @@ pub fn price(
         .iter()
         .zip(&payable)
         .zip(&member_fen)
-        .map(|((l, p), m)| PricedLine {
+        .zip(&points)
+        .map(|(((l, p), m), spent)| PricedLine {
             line_total_fen: l.total_fen(),
             discount_fen: l.total_fen() - p,
             member_discount_fen: *m,
             pay_amount_fen: *p,
+            points_used: *spent,
         })
         .collect();
     let goods: i64 = payable.iter().sum();
@@ -250,7 +283,7 @@ pub fn price(
         promotion_discount_fen: stage_total(PricingStage::Promotion),
         coupon_discount_fen: stage_total(PricingStage::Coupon),
         points_discount_fen: stage_total(PricingStage::Points),
-        points_used,
+        points_used: points.iter().sum(),
         shipping_fee_fen,
         free_shipping,
         pay_amount_fen: goods + shipping_fee_fen,

@@ -125,6 +125,8 @@ pub enum OrderSource {
     Distributor,
     /// Through a group-buying campaign.
     GroupBuy,
+    /// A redemption in the points mall (paid in points, plus any cash the item asks for).
+    PointsMall,
 }
 
 impl OrderSource {
@@ -133,13 +135,19 @@ impl OrderSource {
             OrderSource::Direct => "DIRECT",
             OrderSource::Distributor => "DISTRIBUTOR",
             OrderSource::GroupBuy => "GROUP_BUY",
+            OrderSource::PointsMall => "POINTS_MALL",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Direct, Self::Distributor, Self::GroupBuy]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            Self::Direct,
+            Self::Distributor,
+            Self::GroupBuy,
+            Self::PointsMall,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 

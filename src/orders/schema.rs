@@ -123,6 +123,11 @@ pub struct CheckoutInput {
     buyer_note: Option<String>,
     /// A distributor's share code the buyer arrived with.
     share_code: Option<String>,
+    /// A redemption in the points mall: every line must be a SKU staff made redeemable, each
+    /// unit costs its points (plus any cash), `pointsToUse` is ignored, and the order's
+    /// `source` is `POINTS_MALL`.
+    #[graphql(default = false)]
+    points_mall: bool,
 }
 
 impl CheckoutInput {
@@ -151,6 +156,7 @@ impl CheckoutInput {
             points_to_use: self.points_to_use,
             buyer_note: self.buyer_note,
             share_code: self.share_code,
+            points_mall: self.points_mall,
         })
     }
 }

@@ -424,6 +424,11 @@ impl OrderLine {
     async fn pay_amount(&self) -> Money {
         yuan(self.0.pay_amount_fen)
     }
+    /// Points this line spent (its share of the points deduction, or a points-mall
+    /// redemption's points); refunding some of its units gives back their share.
+    async fn points_used(&self) -> i64 {
+        self.0.points_used
+    }
     /// Units refunded so far.
     async fn refunded_quantity(&self) -> i64 {
         self.0.refunded_quantity

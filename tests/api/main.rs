@@ -21,6 +21,7 @@ mod money;
 mod ops;
 mod orders;
 mod payments;
+mod points;
 mod races;
 mod refunds;
 mod revocation;

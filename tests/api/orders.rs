@@ -258,9 +258,10 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
             json!({ "input": { "idempotencyKey": "p", "checkout": { "addressId": shop.address, "lines": line(1), "pointsToUse": 100 } } }),
         )
         .await;
+    // The buyer has no points yet.
     assert_eq!(
         user_error_codes(&points["placeOrder"]),
-        vec!["INVALID_POINTS"]
+        vec!["INSUFFICIENT_POINTS"]
     );
     let no_address = s
         .data(
