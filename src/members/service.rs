@@ -364,7 +364,8 @@ async fn member_row(tx: &WriteTx, user_id: i64) -> Result<member::Model, AppErro
     adjust(tx, user_id, 0, 0, 0).await
 }
 
-/// Adds to a member's growth, spend and order count (creating the row), and returns the row
+/// Adds to a member's growth, spend and order count (creating the row, at the level of 0
+/// growth everyone holds from the start: no change, no notification), and returns the row
 /// after it. One statement: concurrent payments of one member add up.
 async fn adjust(
     tx: &WriteTx,
@@ -376,8 +377,9 @@ async fn adjust(
     let now = Utc::now();
     let row = member::Model::find_by_statement(db::stmt(
         tx.get_database_backend(),
-        "INSERT INTO members (user_id, growth, spent_fen, orders_count, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+        "INSERT INTO members (user_id, growth, spent_fen, orders_count, level_id, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, (SELECT z.id FROM member_levels z \
+         WHERE z.growth_threshold <= 0 ORDER BY z.growth_threshold DESC LIMIT 1), $5, $6) \
          ON CONFLICT (user_id) DO UPDATE SET growth = members.growth + excluded.growth, \
          spent_fen = members.spent_fen + excluded.spent_fen, \
          orders_count = members.orders_count + excluded.orders_count, \

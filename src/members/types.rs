@@ -1,7 +1,7 @@
 //! The members area's GraphQL objects.
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use entity::{member, member_growth_entry, member_level, member_level_change};
 use rust_decimal::Decimal;
 
@@ -202,6 +202,30 @@ impl Membership {
     }
 }
 
+/// Why a member's level changed.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LevelChangeCause {
+    /// Payments raised growth to a higher level.
+    Growth,
+    /// Staff set the level by hand (`setMemberLevel`), with a reason.
+    Manual,
+    /// The yearly review lowered it to what the past year's growth reaches.
+    Review,
+    /// Staff changed the ladder and the member's growth now reaches a higher level.
+    LevelsChanged,
+    /// The member's level was deleted; they hold the level their growth reaches without it.
+    LevelRemoved,
+}
+
+/// What moved a member's growth.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrowthEntryKind {
+    /// An order's goods were paid.
+    Paid,
+    /// A refund took back part or all of what an order gave.
+    Refunded,
+}
+
 /// One change of a member's level.
 pub struct MemberLevelChange(member_level_change::Model);
 
@@ -222,10 +246,15 @@ impl MemberLevelChange {
     async fn growth(&self) -> i64 {
         self.0.growth
     }
-    /// Why: `GROWTH` (payments reached it), `MANUAL` (staff), `REVIEW` (the yearly review),
-    /// `LEVELS_CHANGED` (staff changed the ladder) or `LEVEL_REMOVED` (the level was deleted).
-    async fn cause(&self) -> &str {
-        &self.0.cause
+    /// Why the level changed.
+    async fn cause(&self) -> LevelChangeCause {
+        match self.0.cause.as_str() {
+            "MANUAL" => LevelChangeCause::Manual,
+            "REVIEW" => LevelChangeCause::Review,
+            "LEVELS_CHANGED" => LevelChangeCause::LevelsChanged,
+            "LEVEL_REMOVED" => LevelChangeCause::LevelRemoved,
+            _ => LevelChangeCause::Growth,
+        }
     }
     /// Staff's reason for a change by hand; null otherwise.
     async fn reason(&self) -> Option<&str> {
@@ -255,9 +284,12 @@ impl GrowthEntry {
     async fn growth_after(&self) -> i64 {
         self.0.growth_after
     }
-    /// `PAID` (an order's goods were paid) or `REFUNDED` (a refund took some back).
-    async fn kind(&self) -> &str {
-        &self.0.kind
+    /// What moved the growth.
+    async fn kind(&self) -> GrowthEntryKind {
+        match self.0.kind.as_str() {
+            "REFUNDED" => GrowthEntryKind::Refunded,
+            _ => GrowthEntryKind::Paid,
+        }
     }
     /// The order it came from.
     async fn order_id(&self) -> Option<ID> {

@@ -1,4 +1,4 @@
-//! Points (DESIGN §9, issue 18): an append-only ledger per member with lots spent oldest first
+//! Points: an append-only ledger per member with lots spent oldest first
 //! and expiring per lot; points earned by orders (pending until the order completes, reversed in
 //! proportion by refunds), by tasks that pay once per period and by the daily sign-in; spent as
 //! a checkout deduction (a pricing stage) or in the points mall; given back by cancellations

@@ -361,6 +361,7 @@ impl PointsMutation {
     async fn adjust_member_points(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Whose points, how many (negative takes), why, and the retry key.")]
         input: AdjustMemberPointsInput,
     ) -> Result<AdjustMemberPointsPayload> {
         let me = ctx.viewer().require_user()?;
@@ -409,6 +410,7 @@ impl PointsMutation {
     async fn set_points_mall_item(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The SKU, its price in points and cash, and whether it is in the mall.")]
         input: SetPointsMallItemInput,
     ) -> Result<PointsMallItemPayload> {
         let me = ctx.viewer().require_user()?;

@@ -340,9 +340,31 @@ async fn growth_follows_payments_and_refunds_and_levels_only_rise() {
     assert_eq!(m["me"]["membership"]["growthToNextLevel"], 1000);
     assert_eq!(m["myStats"]["ordersCount"], 0);
     assert!(m["myStats"]["memberSince"].is_string(), "{m}");
+    // A first payment below the next threshold: growth, and the level everyone starts at (no
+    // change, nothing to tell).
+    let early = register(&s, "13800009204", "Secret123").await;
+    let early_address = create_address(&s, &early.token, "13800009204").await;
+    buy(&s, &early, &early_address, &sku, "e1").await;
+    let m = me(&s, &early.token).await;
+    let ms = &m["me"]["membership"];
+    assert_eq!(
+        (ms["growth"].clone(), ms["level"]["name"].clone()),
+        (json!(100), json!("普通")),
+        "{m}"
+    );
+    assert_eq!(ms["levelChanges"], json!([]));
+    assert_eq!(ms["growthToNextLevel"], 900);
+    assert_eq!(level_events(&s, &early.id).await, 0);
     // 银卡 from 100 growth.
     let r = update(&s, t, "银卡", json!({ "growthThreshold": 100 })).await;
     assert_eq!(r["userErrors"], json!([]), "{r}");
+    // Lowering a threshold raises those who reach it at once.
+    let m = me(&s, &early.token).await;
+    assert_eq!(m["me"]["membership"]["level"]["name"], "银卡", "{m}");
+    assert_eq!(
+        m["me"]["membership"]["levelChanges"][0]["cause"],
+        "LEVELS_CHANGED"
+    );
 
     let order = buy(&s, &buyer, &address, &sku, "g1").await;
     let m = me(&s, &buyer.token).await;
