@@ -113,7 +113,7 @@ fn describe_connections(builder: Builder) -> Builder {
     use crate::{
         catalog::search_schema::ProductSearchConnection, distribution::types as dist,
         graphql::relay::Page, inventory::schema::StockMovement, notifications::Notification,
-        orders::types,
+        orders::types, points::types as points,
     };
     builder
         .override_output_type_description::<Page<Notification>>(
@@ -155,6 +155,12 @@ fn describe_connections(builder: Builder) -> Builder {
         )
         .override_output_type_description::<Page<dist::SettlementRun>>(
             "A page of settlement runs, newest first.",
+        )
+        .override_output_type_description::<Page<points::PointsEntry>>(
+            "A page of a member's points ledger, newest entry first.",
+        )
+        .override_output_type_description::<Page<points::PointsMallItem>>(
+            "A page of the points mall's redeemable SKUs, newest first.",
         )
 }
 

@@ -26,6 +26,7 @@ pub fn can_read(viewer: &Viewer, user_id: i64) -> bool {
 /// What a member has in points.
 pub struct PointsSummary(pub service::Summary);
 
+/// What a member has in points.
 #[Object]
 impl PointsSummary {
     /// Points that can be spent now (negative only while a reversal of earned points is owed).
@@ -50,6 +51,7 @@ impl PointsSummary {
 /// One entry of the points ledger (append-only: an entry is never changed).
 pub struct PointsEntry(pub points_entry::Model);
 
+/// One entry of the points ledger (append-only: an entry is never changed).
 #[Object]
 impl PointsEntry {
     /// The entry's global id.
@@ -116,6 +118,7 @@ pub struct SignInStatus {
 /// A SKU redeemable in the points mall.
 pub struct PointsMallItem(pub points_mall_item::Model);
 
+/// A SKU redeemable in the points mall.
 #[Object]
 impl PointsMallItem {
     /// The item's global id.
@@ -148,6 +151,7 @@ impl PointsMallItem {
 /// How points are earned and spent in this shop (the server's settings).
 pub struct PointsRules(pub std::sync::Arc<Config>);
 
+/// How points are earned and spent in this shop (the server's settings).
 #[Object]
 impl PointsRules {
     /// Points earned per ¥1 of goods paid, before the member level's multiplier.
