@@ -431,3 +431,124 @@ impl crate::distribution::team::ShareVisitListener for PointsSharing {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::pricing::{PricingLine, price};
+
+    fn line(sku: i64, price_fen: i64, qty: i64) -> PricingLine {
+        PricingLine {
+            sku_id: sku,
+            product_id: sku,
+            category_id: None,
+            unit_price_fen: price_fen,
+            quantity: qty,
+            weight_grams: 100,
+        }
+    }
+
+    fn stage(points: i64, balance: i64) -> Deduction {
+        Deduction {
+            points,
+            rules: DeductionRules {
+                points_per_yuan: 100,
+                cap_percent: 50,
+            },
+            balance,
+        }
+    }
+
+    fn refusal(r: Result<crate::orders::pricing::Priced, PricingRefusal>) -> PointsRefusal {
+        match r {
+            Err(PricingRefusal::Points(why, _)) => why,
+            other => panic!("not a points refusal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_deduction_runs_after_other_discounts_and_the_lines_add_up() {
+        let lines = [line(1, 10_000, 1), line(2, 3_333, 3)];
+        let p = price(
+            &PricingRequest::default(),
+            &lines,
+            &[&stage(2_001, 5_000)],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.points_discount_fen, 2_001);
+        assert_eq!(p.points_used, 2_001);
+        let paid: i64 = p.lines.iter().map(|l| l.pay_amount_fen).sum();
+        assert_eq!(paid, p.pay_amount_fen);
+        assert_eq!(p.pay_amount_fen, 19_999 - 2_001);
+        let spent: i64 = p.lines.iter().map(|l| l.points_used).sum();
+        assert_eq!(spent, 2_001);
+    }
+
+    #[test]
+    fn bad_deductions_are_refused_with_their_reason() {
+        let lines = [line(1, 10_000, 1)];
+        let req = PricingRequest::default();
+        assert_eq!(
+            refusal(price(&req, &lines, &[&stage(5_001, 9_999)], None)),
+            PointsRefusal::OverCap
+        );
+        assert_eq!(
+            refusal(price(&req, &lines, &[&stage(-1, 9_999)], None)),
+            PointsRefusal::Invalid
+        );
+        assert_eq!(
+            refusal(price(&req, &lines, &[&stage(1_000, 999)], None)),
+            PointsRefusal::Insufficient
+        );
+        // A line that costs nothing leaves nothing for points to pay.
+        assert_eq!(
+            refusal(price(&req, &[line(1, 0, 1)], &[&stage(100, 9_999)], None)),
+            PointsRefusal::Invalid
+        );
+    }
+
+    #[test]
+    fn a_redemption_costs_points_and_cash_and_refuses_other_skus() {
+        let now = Utc::now();
+        let item = points_mall_item::Model {
+            sku_id: 1,
+            points: 1_000,
+            cash_fen: 990,
+            active: true,
+            updated_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let r = Redemption {
+            items: [(1, item)].into(),
+            balance: 2_000,
+        };
+        let p = price(
+            &PricingRequest::default(),
+            &[line(1, 10_000, 2)],
+            &[&r],
+            None,
+        )
+        .unwrap();
+        assert_eq!((p.pay_amount_fen, p.points_used), (1_980, 2_000));
+        assert_eq!(
+            refusal(price(
+                &PricingRequest::default(),
+                &[line(1, 10_000, 3)],
+                &[&r],
+                None
+            )),
+            PointsRefusal::Insufficient
+        );
+        assert_eq!(
+            refusal(price(
+                &PricingRequest::default(),
+                &[line(2, 10_000, 1)],
+                &[&r],
+                None
+            )),
+            PointsRefusal::NotRedeemable
+        );
+    }
+}

@@ -515,9 +515,21 @@ async fn the_points_mall_redeems_skus_as_orders() {
             json!({ "input": { "skuId": other_sku, "points": 100 } }),
         )
         .await;
-    let gone = place_with(&shop, b, json!({ "addressId": shop.address, "lines": [{ "skuId": other_sku, "quantity": 2 }], "pointsMall": true }), "oos").await;
+    // Points only, nothing to pay: the redemption is paid as it is placed.
+    let free = place_with(&shop, b, json!({ "addressId": shop.address, "lines": [{ "skuId": other_sku, "quantity": 1 }], "pointsMall": true }), "free").await;
+    assert_eq!(free["userErrors"], json!([]), "{free}");
+    assert_eq!(
+        (
+            free["order"]["status"].clone(),
+            free["order"]["payAmount"].clone()
+        ),
+        (json!("PAID"), json!("0.00"))
+    );
+    assert_eq!(available(&shop.s, b).await, 400);
+    // The last unit is gone: out of stock, and no points taken.
+    let gone = place_with(&shop, b, json!({ "addressId": shop.address, "lines": [{ "skuId": other_sku, "quantity": 1 }], "pointsMall": true }), "oos").await;
     assert_eq!(user_error_codes(&gone), vec!["OUT_OF_STOCK"], "{gone}");
-    assert_eq!(available(&shop.s, b).await, 500);
+    assert_eq!(available(&shop.s, b).await, 400);
     assert_consistent(&shop.s, &shop.boss).await;
 }
 
