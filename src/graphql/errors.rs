@@ -79,7 +79,19 @@ pub fn payload<T, U, P>(
 ) -> async_graphql::Result<P> {
     match result {
         Ok(v) => Ok(ok(v)),
-        Err(crate::error::ServiceError::User(errors)) => Ok(failed(errors)),
-        Err(crate::error::ServiceError::App(e)) => Err(e.into()),
+        Err(e) => refused(e, failed),
+    }
+}
+
+/// A failed service outcome as a mutation payload (for resolvers whose success path needs more
+/// than a closure, e.g. another read): user errors into `userErrors`, anything else into a
+/// GraphQL error.
+pub fn refused<U, P>(
+    error: crate::error::ServiceError<U>,
+    failed: impl FnOnce(U) -> P,
+) -> async_graphql::Result<P> {
+    match error {
+        crate::error::ServiceError::User(errors) => Ok(failed(errors)),
+        crate::error::ServiceError::App(e) => Err(e.into()),
     }
 }

@@ -22,7 +22,7 @@ use crate::{
     events::{self, EventFilter},
     graphql::{
         context::CtxExt,
-        errors::payload,
+        errors::{payload, refused},
         ids,
         relay::{self, Page, Window},
         scalars::{Date, Money},
@@ -317,15 +317,11 @@ impl PointsMutation {
         let points = match r {
             Ok(s) => s.points,
             Err(e) => {
-                return payload(
-                    Err(e),
-                    |_: ()| unreachable!(),
-                    |e| SignInPayload {
-                        points: None,
-                        sign_in: None,
-                        user_errors: e,
-                    },
-                );
+                return refused(e, |e| SignInPayload {
+                    points: None,
+                    sign_in: None,
+                    user_errors: e,
+                });
             }
         };
         Ok(SignInPayload {
@@ -392,14 +388,10 @@ impl PointsMutation {
                 )),
                 user_errors: vec![],
             }),
-            Err(e) => payload(
-                Err(e),
-                |_: ()| unreachable!(),
-                |e| AdjustMemberPointsPayload {
-                    points: None,
-                    user_errors: e,
-                },
-            ),
+            Err(e) => crate::graphql::errors::refused(e, |e| AdjustMemberPointsPayload {
+                points: None,
+                user_errors: e,
+            }),
         }
     }
 
