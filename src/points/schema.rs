@@ -361,12 +361,12 @@ impl PointsMutation {
         input: AdjustMemberPointsInput,
     ) -> Result<AdjustMemberPointsPayload> {
         let me = ctx.viewer().require_user()?;
-        let refused = |code, field: &str, m: &str| AdjustMemberPointsPayload {
+        let refusal = |code, field: &str, m: &str| AdjustMemberPointsPayload {
             points: None,
             user_errors: vec![PointsError::new(code, Some(field), m)],
         };
         let Some(user_id) = member_id(&input.user_id) else {
-            return Ok(refused(
+            return Ok(refusal(
                 PointsErrorCode::MemberNotFound,
                 "userId",
                 "no such member",
@@ -388,7 +388,7 @@ impl PointsMutation {
                 )),
                 user_errors: vec![],
             }),
-            Err(e) => crate::graphql::errors::refused(e, |e| AdjustMemberPointsPayload {
+            Err(e) => refused(e, |e| AdjustMemberPointsPayload {
                 points: None,
                 user_errors: e,
             }),
