@@ -2,7 +2,8 @@
 //! payments and refunds with levels that only rise (and the optional yearly review), the member
 //! price as a pricing stage recorded on the order with commissions on what the line paid, free
 //! shipping and early access as level benefits, member prices on product pages and listings
-//! cached per level, the 个人中心 (`me.membership`, `myStats`) and what staff may read.
+//! cached per level, the 个人中心 (`me.membership`, `myStats`) and what staff may read; and the
+//! seed's order: a 金卡 member spending 2,000 points under 20/10/5 rules, then refunded in full.
 use chrono::{Datelike, TimeZone, Utc};
 use serde_json::{Value, json};
 
@@ -10,6 +11,7 @@ use crate::{
     catalog::{create_category, create_product, published_product},
     distribution::{Shop, refund, shop},
     orders::{PAY, create_address, place},
+    points::{assert_consistent, available, give, ledger},
     support::*,
 };
 
@@ -557,6 +559,118 @@ async fn a_gold_member_pays_the_member_price_and_commissions_use_what_the_line_p
     let m = me(s, &shop.buyer.token).await;
     assert_eq!(m["me"]["membership"]["growth"], 0, "{m}");
     assert_eq!(m["me"]["membership"]["level"]["name"], "金卡");
+}
+
+#[tokio::test]
+async fn a_gold_member_spending_points_pays_commission_on_what_the_line_paid_and_a_refund_undoes_it_all()
+ {
+    let shop: Shop = shop().await;
+    let s = &shop.s;
+    let t = shop.boss.token.as_str();
+    let b = &shop.buyer;
+    let (d1, d2, d3) = shop.chain().await;
+    let r = update(s, t, "金卡", json!({ "discountRate": "90.00" })).await;
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    set_level(s, t, &b.id, "金卡").await;
+    assert_eq!(
+        give(s, &shop.boss, b, 2_000, "seed").await["userErrors"],
+        json!([])
+    );
+
+    // ¥100.00 line: the member price takes ¥10.00, 2,000 points (100 = ¥1, under the 50 % cap)
+    // take ¥20.00; the line pays ¥70.00.
+    let placed = s
+        .data(
+            Some(&b.token),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id payAmount memberDiscount pointsUsed pointsDiscount lines { unitPrice memberDiscount pointsUsed discount payAmount } } userErrors { code field message } } }",
+            json!({ "input": { "idempotencyKey": "seed-order", "checkout": { "addressId": shop.address, "lines": [{ "skuId": shop.sku, "quantity": 1 }], "pointsToUse": 2_000 } } }),
+        )
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    let o = &placed["order"];
+    assert_eq!(
+        (
+            o["payAmount"].clone(),
+            o["memberDiscount"].clone(),
+            o["pointsUsed"].clone(),
+            o["pointsDiscount"].clone()
+        ),
+        (json!("70.00"), json!("10.00"), json!(2_000), json!("20.00")),
+        "{o}"
+    );
+    assert_eq!(
+        o["lines"],
+        json!([{ "unitPrice": "100.00", "memberDiscount": "10.00", "pointsUsed": 2_000, "discount": "30.00", "payAmount": "70.00" }])
+    );
+    let order = o["id"].clone();
+    shop.pay(b, &order).await;
+    assert_eq!(available(s, b).await, 0);
+
+    // 20 / 10 / 5 % of the ¥70.00 the line paid, to the fen.
+    for (d, amount) in [(&d1, "14.00"), (&d2, "7.00"), (&d3, "3.50")] {
+        let c = shop.commissions(d).await;
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (c[0]["base"].clone(), c[0]["amount"].clone()),
+            (json!("70.00"), json!(amount)),
+            "{c:?}"
+        );
+    }
+    let m = me(s, &b.token).await;
+    assert_eq!(m["me"]["membership"]["growth"], 70, "{m}");
+    let pending = s
+        .data(
+            Some(&b.token),
+            "{ myPoints { available pending } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        pending["myPoints"],
+        json!({ "available": 0, "pending": 70 }),
+        "{pending}"
+    );
+
+    // A full refund: the 2,000 points come back, the pending 70 are gone, every commission is
+    // reversed to zero, growth returns to 0 and the level stays.
+    refund(&shop, &order, 1, false).await;
+    let after = s
+        .data(
+            Some(&b.token),
+            "{ myPoints { available pending } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        after["myPoints"],
+        json!({ "available": 2_000, "pending": 0 }),
+        "{after}"
+    );
+    assert_eq!(
+        ledger(s, b).await,
+        vec![
+            ("ADJUST".into(), 2_000),
+            ("SPEND".into(), -2_000),
+            ("RETURN".into(), 2_000)
+        ]
+    );
+    for d in [&d1, &d2, &d3] {
+        assert_eq!(shop.commissions(d).await[0]["amount"], "0.00");
+        let balance = shop.balance(d).await;
+        assert_eq!(
+            (
+                balance["frozen"].clone(),
+                balance["pendingCommission"].clone()
+            ),
+            (json!("0.00"), json!("0.00")),
+            "{balance}"
+        );
+    }
+    let m = me(s, &b.token).await;
+    assert_eq!(m["me"]["membership"]["growth"], 0, "{m}");
+    assert_eq!(m["me"]["membership"]["level"]["name"], "金卡");
+    assert_consistent(s, &shop.boss).await;
 }
 
 #[tokio::test]

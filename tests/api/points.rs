@@ -32,11 +32,11 @@ async fn points(s: &TestServer, a: &Account) -> Value {
     s.data(Some(&a.token), MY_POINTS, json!({})).await["myPoints"].clone()
 }
 
-async fn available(s: &TestServer, a: &Account) -> i64 {
+pub(crate) async fn available(s: &TestServer, a: &Account) -> i64 {
     points(s, a).await["available"].as_i64().unwrap()
 }
 
-async fn ledger(s: &TestServer, a: &Account) -> Vec<(String, i64)> {
+pub(crate) async fn ledger(s: &TestServer, a: &Account) -> Vec<(String, i64)> {
     s.data(Some(&a.token), MY_LEDGER, json!({})).await["myPointsLedger"]["edges"]
         .as_array()
         .unwrap()
@@ -51,7 +51,13 @@ async fn ledger(s: &TestServer, a: &Account) -> Vec<(String, i64)> {
         .collect()
 }
 
-async fn give(s: &TestServer, staff: &Account, to: &Account, n: i64, key: &str) -> Value {
+pub(crate) async fn give(
+    s: &TestServer,
+    staff: &Account,
+    to: &Account,
+    n: i64,
+    key: &str,
+) -> Value {
     s.data(
         Some(&staff.token),
         ADJUST,
@@ -61,7 +67,7 @@ async fn give(s: &TestServer, staff: &Account, to: &Account, n: i64, key: &str) 
         .clone()
 }
 
-async fn assert_consistent(s: &TestServer, staff: &Account) -> Value {
+pub(crate) async fn assert_consistent(s: &TestServer, staff: &Account) -> Value {
     let r = s.data(Some(&staff.token), RECONCILE, json!({})).await["pointsReconciliation"].clone();
     assert_eq!(r["consistent"], true, "{r:#}");
     assert_eq!(r["ledgerTotal"], r["balanceTotal"], "{r:#}");
