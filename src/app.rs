@@ -65,6 +65,8 @@ pub struct AppState {
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
     pub distribution: crate::distribution::settings::RuleVersions,
+    /// Member levels and who holds which, for the catalogue's member prices.
+    pub members: Arc<crate::members::cache::MemberCache>,
     /// The default shipping template's rules (see `orders::shipping_templates`).
     pub shipping_default: Arc<CachedValue<Option<ShippingRules>>>,
     /// What the other areas do at an order's moments and in its pricing (`order_hooks`).
@@ -191,6 +193,15 @@ pub async fn prepare(
         let catalog = catalog.clone();
         db.on_commit(Arc::new(move |events| catalog.apply(events)));
     }
+    let members = Arc::new(crate::members::cache::MemberCache::default());
+    {
+        let members = members.clone();
+        db.on_commit(Arc::new(move |events| {
+            for e in events {
+                members.apply(e.event_type, e.aggregate_id);
+            }
+        }));
+    }
     let shipping_default = Arc::new(CachedValue::default());
     {
         let shipping_default = Arc::clone(&shipping_default);
@@ -247,6 +258,7 @@ pub async fn prepare(
         users,
         stock_gates,
         distribution: Default::default(),
+        members,
         shipping_default,
         order_hooks: order_hooks(),
         share_listeners: vec![Arc::new(crate::points::order_hooks::PointsSharing)],
@@ -420,6 +432,7 @@ fn spawn_background(app: &Arc<AppState>) {
                         if e.event_type == EVENT_SHIPPING_TEMPLATES_CHANGED {
                             app.shipping_default.forget();
                         }
+                        app.members.apply(&e.event_type, e.aggregate_id);
                         app.catalog.apply_dispatched(&e);
                     }
                     None => return,

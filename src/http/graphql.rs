@@ -251,7 +251,8 @@ async fn execute(
     // Everyone but staff sees the same catalogue — except member prices, which depend on the
     // caller's level: a request that names them is stored per level with a discount (the
     // level and its rate join the key, so a new rate is a new key), and shared by everyone
-    // else (anonymous callers and levels without a discount see them null).
+    // else (anonymous callers and levels without a discount see them null). The caller's
+    // level comes from memory (`members::cache`), so a member's hit reads no rows either.
     let mut member_price = None;
     let body = match body {
         Some(b) if app.responses.enabled() && !sees_everything(&viewer) => {
@@ -260,7 +261,7 @@ async fn execute(
                 None => Some(b),
                 Some(user_id) => {
                     match scope
-                        .run(crate::members::price_level(app.db.conn(), user_id))
+                        .run(crate::members::price_level(app, user_id))
                         .await
                     {
                         Ok(level) => {

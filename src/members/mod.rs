@@ -8,6 +8,7 @@ use sea_orm::ConnectionTrait;
 
 use crate::error::AppError;
 
+pub mod cache;
 pub mod errors;
 pub mod order_hooks;
 pub mod rules;
@@ -83,21 +84,24 @@ impl PriceLevel {
         format!("member-level:{}:{}", self.level_id, self.rate_bp)
     }
 
+    /// The price level `level` gives, `None` when it has no discount.
+    pub fn of(level: &entity::member_level::Model) -> Option<Self> {
+        (level.price_rate_bp < rules::FULL_RATE_BP).then_some(Self {
+            level_id: level.id,
+            rate_bp: level.price_rate_bp,
+        })
+    }
+
     pub fn unit_price_fen(&self, price_fen: i64) -> i64 {
         rules::member_unit_price_fen(price_fen, self.rate_bp)
     }
 }
 
-/// The price level of `user_id` now, `None` when their level has no discount.
+/// The price level of `user_id` now, `None` when their level has no discount. Kept in memory
+/// (`cache::MemberCache`), so the catalogue's hot path reads no level rows.
 pub async fn price_level(
-    conn: &impl ConnectionTrait,
+    app: &crate::app::AppState,
     user_id: i64,
 ) -> Result<Option<PriceLevel>, AppError> {
-    Ok(service::level_of(conn, user_id)
-        .await?
-        .filter(|l| l.price_rate_bp < rules::FULL_RATE_BP)
-        .map(|l| PriceLevel {
-            level_id: l.id,
-            rate_bp: l.price_rate_bp,
-        }))
+    app.members.price_level(app.db.conn(), user_id).await
 }

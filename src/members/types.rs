@@ -358,7 +358,7 @@ pub async fn viewer_price_level(
     };
     ctx.loaders()
         .member_price
-        .get_or_try_init(|| super::price_level(ctx.app().db.conn(), user_id))
+        .get_or_try_init(|| super::price_level(ctx.app(), user_id))
         .await
         .cloned()
 }

@@ -854,3 +854,79 @@ async fn member_prices_are_cached_per_level_and_a_new_rate_is_seen_at_once() {
         Value::Null
     );
 }
+
+/// `memberPrice` on the product page as `buyer` sees it on `s`.
+async fn member_price_on(s: &TestServer, buyer: &Account, product: &Value) -> Value {
+    s.data(Some(&buyer.token), PAGE, json!({ "id": product["id"] }))
+        .await["product"]["skus"][0]["memberPrice"]
+        .clone()
+}
+
+/// `member_price_on` once it is `expected`, or what it still is after two seconds: the bound
+/// the README gives for a change made on another instance (well under the cache's own
+/// five-second limit, so only the event can make it in time).
+async fn member_price_within_bound(
+    s: &TestServer,
+    buyer: &Account,
+    product: &Value,
+    expected: &str,
+) -> Value {
+    let mut seen = Value::Null;
+    for _ in 0..20 {
+        seen = member_price_on(s, buyer, product).await;
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_members_new_level_and_a_new_rate_reach_product_pages_on_every_instance() {
+    let a = TestServer::start_with(|c| c.order_after_sales_days = 0).await;
+    let b = TestServer::start_on(a.db.clone(), |c| c.order_after_sales_days = 0).await;
+    let boss = owner(&a).await;
+    let t = boss.token.as_str();
+    let p = published_product(&a, t, "紫砂壶", "100.00", 10).await;
+    let sku = p["skus"][0]["id"].clone();
+    let raised = register(&a, "13800009321", "Secret123").await;
+    let grower = register(&a, "13800009322", "Secret123").await;
+    let address = create_address(&a, &grower.token, "13800009322").await;
+    // Both instances have read both members' levels (普通: no member price).
+    for s in [&a, &b] {
+        for m in [&raised, &grower] {
+            assert_eq!(member_price_on(s, m, &p).await, Value::Null);
+        }
+    }
+
+    // Staff raise a member on `a`: `a` shows the new price on the next read, `b` once the
+    // event arrives.
+    set_level(&a, t, &raised.id, "金卡").await;
+    assert_eq!(member_price_on(&a, &raised, &p).await, "95.00");
+    assert_eq!(
+        member_price_within_bound(&b, &raised, &p, "95.00").await,
+        "95.00"
+    );
+
+    // A new rate saved through `b`: `b` at once, `a` within the bound.
+    let r = update(&b, t, "金卡", json!({ "discountRate": "90.00" })).await;
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    assert_eq!(member_price_on(&b, &raised, &p).await, "90.00");
+    assert_eq!(
+        member_price_within_bound(&a, &raised, &p, "90.00").await,
+        "90.00"
+    );
+
+    // Growth from a payment taken by `b` raises a member to 银卡 inside the order's
+    // transaction: `b` on the next read, `a` within the bound.
+    let r = update(&a, t, "银卡", json!({ "growthThreshold": 100 })).await;
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    assert_eq!(member_price_on(&b, &grower, &p).await, Value::Null);
+    buy(&b, &grower, &address, &sku, "grow").await;
+    assert_eq!(member_price_on(&b, &grower, &p).await, "98.00");
+    assert_eq!(
+        member_price_within_bound(&a, &grower, &p, "98.00").await,
+        "98.00"
+    );
+}
