@@ -65,6 +65,8 @@ pub struct AppState {
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
     pub distribution: crate::distribution::settings::RuleVersions,
+    /// Sign-ins waiting to be committed together (`points::sign_in`).
+    pub sign_ins: crate::points::sign_in::SignInQueue,
     /// Member levels and who holds which, for the catalogue's member prices.
     pub members: Arc<crate::members::cache::MemberCache>,
     /// The default shipping template's rules (see `orders::shipping_templates`).
@@ -259,6 +261,7 @@ pub async fn prepare(
         stock_gates,
         distribution: Default::default(),
         members,
+        sign_ins: Default::default(),
         shipping_default,
         order_hooks: order_hooks(),
         share_listeners: vec![Arc::new(crate::points::order_hooks::PointsSharing)],

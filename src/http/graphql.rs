@@ -260,10 +260,7 @@ async fn execute(
             match viewer.user_id().filter(|_| named) {
                 None => Some(b),
                 Some(user_id) => {
-                    match scope
-                        .run(crate::members::price_level(app, user_id))
-                        .await
-                    {
+                    match scope.run(crate::members::price_level(app, user_id)).await {
                         Ok(level) => {
                             let tagged = match &level {
                                 Some(l) => {

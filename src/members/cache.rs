@@ -73,10 +73,7 @@ impl MemberCache {
         conn: &impl ConnectionTrait,
         user_id: i64,
     ) -> Result<Option<PriceLevel>, AppError> {
-        let ladder = self
-            .ladder
-            .get_or_load(|| service::levels(conn))
-            .await?;
+        let ladder = self.ladder.get_or_load(|| service::levels(conn)).await?;
         let held = match self.held_level(user_id) {
             Some(held) => held,
             None => self.load_held(conn, user_id).await?,

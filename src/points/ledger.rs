@@ -7,7 +7,7 @@
 //! Every posting starts with the member's `points_accounts` row (an upsert or a conditional
 //! update), which on PostgreSQL locks it until the transaction ends: postings of one member take
 //! turns, and the expiry job locks the same rows first.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use entity::{points_account, points_entry, points_lot};
@@ -86,61 +86,93 @@ pub struct Reference<'a> {
     pub actor_user_id: Option<i64>,
 }
 
-fn account_upsert(
-    backend: DatabaseBackend,
-    user_id: i64,
-    delta: i64,
-    now: DateTime<Utc>,
-) -> Statement {
+/// Adds each `(user_id, delta)` to that member's account (created when missing), returning
+/// `user_id` and the balance after. Rows go in user order, so concurrent postings on
+/// PostgreSQL lock accounts in one order.
+fn account_upsert(backend: DatabaseBackend, rows: &[(i64, i64)], now: DateTime<Utc>) -> Statement {
     let table = points_account::Entity;
-    let q = Query::insert()
-        .into_table(table)
-        .columns([
-            points_account::Column::UserId,
-            points_account::Column::Balance,
-            points_account::Column::UpdatedAt,
-        ])
-        .values_panic([user_id.into(), delta.into(), now.into()])
-        .on_conflict(
-            OnConflict::column(points_account::Column::UserId)
-                .value(
+    let mut q = Query::insert();
+    q.into_table(table).columns([
+        points_account::Column::UserId,
+        points_account::Column::Balance,
+        points_account::Column::UpdatedAt,
+    ]);
+    let mut rows = rows.to_vec();
+    rows.sort_unstable();
+    for (user_id, delta) in rows {
+        q.values_panic([user_id.into(), delta.into(), now.into()]);
+    }
+    q.on_conflict(
+        OnConflict::column(points_account::Column::UserId)
+            .value(
+                points_account::Column::Balance,
+                Expr::col((table, points_account::Column::Balance)).add(Expr::col((
+                    Alias::new("excluded"),
                     points_account::Column::Balance,
-                    Expr::col((table, points_account::Column::Balance)).add(Expr::col((
-                        Alias::new("excluded"),
-                        points_account::Column::Balance,
-                    ))),
-                )
-                .value(
-                    points_account::Column::UpdatedAt,
-                    Expr::col((Alias::new("excluded"), points_account::Column::UpdatedAt)),
-                )
-                .to_owned(),
-        )
-        .returning_col(points_account::Column::Balance)
-        .to_owned();
+                ))),
+            )
+            .value(
+                points_account::Column::UpdatedAt,
+                Expr::col((Alias::new("excluded"), points_account::Column::UpdatedAt)),
+            )
+            .to_owned(),
+    )
+    .returning(Query::returning().columns([
+        points_account::Column::UserId,
+        points_account::Column::Balance,
+    ]));
     backend.build(&q)
 }
 
-fn lot_upsert(backend: DatabaseBackend, user_id: i64, lot: DateTime<Utc>, delta: i64) -> Statement {
-    let q = Query::insert()
-        .into_table(points_lot::Entity)
-        .columns([
-            points_lot::Column::UserId,
-            points_lot::Column::ExpiresAt,
-            points_lot::Column::Remaining,
-        ])
-        .values_panic([user_id.into(), lot.into(), delta.into()])
-        .on_conflict(
-            OnConflict::columns([points_lot::Column::UserId, points_lot::Column::ExpiresAt])
-                .value(
+/// The balance after `account_upsert` of one member.
+async fn upsert_one(
+    tx: &WriteTx,
+    user_id: i64,
+    delta: i64,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let row = tx
+        .query_one_raw(account_upsert(
+            tx.get_database_backend(),
+            &[(user_id, delta)],
+            now,
+        ))
+        .await?
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "the points account upsert returned nothing"
+            ))
+        })?;
+    Ok(row.try_get::<i64>("", "balance")?)
+}
+
+/// Adds each `(user_id, lot, delta)` to that lot (created when missing). Deltas to one lot
+/// are summed first: PostgreSQL refuses an upsert that meets the same row twice.
+fn lot_upsert(backend: DatabaseBackend, rows: &[(i64, DateTime<Utc>, i64)]) -> Statement {
+    let mut q = Query::insert();
+    q.into_table(points_lot::Entity).columns([
+        points_lot::Column::UserId,
+        points_lot::Column::ExpiresAt,
+        points_lot::Column::Remaining,
+    ]);
+    let mut per_lot: BTreeMap<(i64, DateTime<Utc>), i64> = BTreeMap::new();
+    for (user_id, lot, delta) in rows {
+        *per_lot.entry((*user_id, *lot)).or_default() += delta;
+    }
+    for ((user_id, lot), delta) in per_lot {
+        q.values_panic([user_id.into(), lot.into(), delta.into()]);
+    }
+    q.on_conflict(
+        OnConflict::columns([points_lot::Column::UserId, points_lot::Column::ExpiresAt])
+            .value(
+                points_lot::Column::Remaining,
+                Expr::col((points_lot::Entity, points_lot::Column::Remaining)).add(Expr::col((
+                    Alias::new("excluded"),
                     points_lot::Column::Remaining,
-                    Expr::col((points_lot::Entity, points_lot::Column::Remaining)).add(Expr::col(
-                        (Alias::new("excluded"), points_lot::Column::Remaining),
-                    )),
-                )
-                .to_owned(),
-        )
-        .to_owned();
+                ))),
+            )
+            .to_owned(),
+    );
     backend.build(&q)
 }
 
@@ -194,27 +226,58 @@ pub async fn credit(
     }
     let backend = tx.get_database_backend();
     let now = Utc::now();
-    let row = tx
-        .query_one_raw(account_upsert(backend, user_id, total, now))
-        .await?
-        .ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!(
-                "the points account upsert returned nothing"
-            ))
-        })?;
-    let balance: i64 = row.try_get("", "balance")?;
+    let balance = upsert_one(tx, user_id, total, now).await?;
     let mut after = balance - total;
-    let mut statements = Vec::new();
+    let mut lot_rows = Vec::new();
     let mut entries = Vec::new();
     for (lot, points) in lots.iter().filter(|(_, p)| *p > 0) {
         after += points;
-        statements.push(lot_upsert(backend, user_id, *lot, *points));
+        lot_rows.push((user_id, *lot, *points));
         entries.push(entry(user_id, *points, after, *lot, &r, now));
     }
-    statements.push(points_entry::Entity::insert_many(entries).build(backend));
+    let statements = vec![
+        lot_upsert(backend, &lot_rows),
+        points_entry::Entity::insert_many(entries).build(backend),
+    ];
     crate::db::execute_all(&**tx, statements).await?;
     changed(tx, user_id, r.kind, total, balance);
     Ok(balance)
+}
+
+/// Puts `points` (positive) into one lot of each of several members, `(user_id, lot,
+/// points)` with every member once, in three statements whatever their number (the batched
+/// sign-in); returns each member's balance after.
+pub async fn credit_each(
+    tx: &WriteTx,
+    credits: &[(i64, DateTime<Utc>, i64)],
+    r: Reference<'_>,
+) -> Result<HashMap<i64, i64>, AppError> {
+    if credits.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = tx.get_database_backend();
+    let now = Utc::now();
+    let deltas: Vec<(i64, i64)> = credits.iter().map(|(u, _, p)| (*u, *p)).collect();
+    let balances: HashMap<i64, i64> = tx
+        .query_all_raw(account_upsert(backend, &deltas, now))
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "user_id")?, row.try_get("", "balance")?)))
+        .collect::<Result<_, sea_orm::DbErr>>()?;
+    let mut entries = Vec::with_capacity(credits.len());
+    for (user_id, lot, points) in credits {
+        let balance = *balances.get(user_id).ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("no points account returned for {user_id}"))
+        })?;
+        entries.push(entry(*user_id, *points, balance, *lot, &r, now));
+        changed(tx, *user_id, r.kind, *points, balance);
+    }
+    let statements = vec![
+        lot_upsert(backend, credits),
+        points_entry::Entity::insert_many(entries).build(backend),
+    ];
+    crate::db::execute_all(&**tx, statements).await?;
+    Ok(balances)
 }
 
 #[derive(FromQueryResult)]
@@ -240,15 +303,7 @@ pub async fn debit(
     let backend = tx.get_database_backend();
     let now = Utc::now();
     let balance = if allow_debt {
-        let row = tx
-            .query_one_raw(account_upsert(backend, user_id, -amount, now))
-            .await?
-            .ok_or_else(|| {
-                AppError::internal(anyhow::anyhow!(
-                    "the points account upsert returned nothing"
-                ))
-            })?;
-        row.try_get::<i64>("", "balance")?
+        upsert_one(tx, user_id, -amount, now).await?
     } else {
         let q = Query::update()
             .table(points_account::Entity)
@@ -288,14 +343,17 @@ pub async fn debit(
         takes.push((rules::never(), amount - taken));
     }
     let mut after = balance + amount;
-    let mut statements = Vec::new();
+    let mut lot_rows = Vec::new();
     let mut entries = Vec::new();
     for (lot, n) in &takes {
         after -= n;
-        statements.push(lot_upsert(backend, user_id, *lot, -n));
+        lot_rows.push((user_id, *lot, -n));
         entries.push(entry(user_id, -n, after, *lot, &r, now));
     }
-    statements.push(points_entry::Entity::insert_many(entries).build(backend));
+    let statements = vec![
+        lot_upsert(backend, &lot_rows),
+        points_entry::Entity::insert_many(entries).build(backend),
+    ];
     crate::db::execute_all(&**tx, statements).await?;
     changed(tx, user_id, r.kind, -amount, balance);
     Ok(Some(balance))

@@ -11,6 +11,7 @@ pub mod order_hooks;
 pub mod rules;
 pub mod schema;
 pub mod service;
+pub mod sign_in;
 pub mod types;
 
 use std::{sync::Arc, time::Duration};

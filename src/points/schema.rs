@@ -313,7 +313,7 @@ impl PointsMutation {
     /// the streak days the shop configured. Once a day.
     async fn sign_in(&self, ctx: &Context<'_>) -> Result<SignInPayload> {
         let me = ctx.viewer().require_user()?;
-        let r = service::sign_in(ctx.app(), me.user_id).await;
+        let r = super::sign_in::SignInQueue::sign_in(ctx.app(), me.user_id).await;
         let points = match r {
             Ok(s) => s.points,
             Err(e) => {
@@ -324,9 +324,15 @@ impl PointsMutation {
                 });
             }
         };
+        // The month's calendar is read only for a client that asks for it.
+        let sign_in = if ctx.look_ahead().field("signIn").exists() {
+            Some(sign_in_status(ctx, me.user_id).await?)
+        } else {
+            None
+        };
         Ok(SignInPayload {
             points: Some(points),
-            sign_in: Some(sign_in_status(ctx, me.user_id).await?),
+            sign_in,
             user_errors: vec![],
         })
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     errors::{PointsErrorCode as Code, PointsResult, reject},
     ledger::{self, EntryKind, Reference},
-    rules::{self, StreakBonuses},
+    rules,
 };
 use crate::{
     app::AppState,
@@ -100,72 +100,6 @@ pub async fn pay_once(
         .await?;
     }
     Ok(true)
-}
-
-/// What a sign-in gave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignedIn {
-    pub streak: i32,
-    pub points: i64,
-    pub balance: i64,
-}
-
-fn day_number(d: NaiveDate) -> i64 {
-    i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
-}
-
-/// Signs `user_id` in for today (shop time): the daily points and any streak bonus. A second
-/// sign-in the same day, concurrent or not, is refused and pays nothing.
-pub async fn sign_in(app: &AppState, user_id: i64) -> PointsResult<SignedIn> {
-    let now = Utc::now();
-    let today = rules::shop_day(now, app.config.business_utc_offset_hours);
-    let bonuses = StreakBonuses::parse(&app.config.points_sign_in_streak_bonuses)
-        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
-    let tx = app.db.begin_write().await?;
-    let yesterday =
-        points_sign_in::Entity::find_by_id((user_id, today.pred_opt().unwrap_or(today)))
-            .one(&*tx)
-            .await?;
-    let streak = rules::streak_after(yesterday.map(|y| y.streak));
-    let points =
-        rules::sign_in_points(i64::from(app.config.points_sign_in_daily), &bonuses, streak);
-    let inserted = points_sign_in::Entity::insert(points_sign_in::ActiveModel {
-        user_id: Set(user_id),
-        day: Set(today),
-        streak: Set(streak),
-        points: Set(points),
-        created_at: Set(now),
-    })
-    .on_conflict_do_nothing()
-    .exec_without_returning(&*tx)
-    .await?;
-    if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-        tx.rollback().await?;
-        return reject(
-            Code::AlreadySignedIn,
-            "signIn",
-            "you signed in today already",
-        );
-    }
-    let balance = ledger::credit(
-        &tx,
-        user_id,
-        &[(lot_for_now(&app.config, now), points)],
-        Reference {
-            kind: EntryKind::SignIn,
-            reference_type: "SIGN_IN",
-            reference_id: day_number(today),
-            note: None,
-            actor_user_id: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(SignedIn {
-        streak,
-        points,
-        balance,
-    })
 }
 
 /// A member's sign-ins in the month of `today`, and whether they signed in today.

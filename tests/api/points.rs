@@ -195,6 +195,48 @@ async fn a_hundred_concurrent_sign_ins_by_one_member_pay_once() {
 }
 
 #[tokio::test]
+async fn a_burst_of_sign_ins_on_two_instances_pays_each_member_once_with_their_own_streak() {
+    let a = TestServer::start().await;
+    let b = TestServer::start_on(a.db.clone(), |_| {}).await;
+    let boss = owner(&a).await;
+    let mut members = Vec::new();
+    for i in 0..20 {
+        let m = register(&a, &format!("138000301{i:02}"), "Secret123").await;
+        // Every third member is on the seventh day of a streak (7:20 bonus).
+        if i % 3 == 0 {
+            signed_before(&a, &m, 6).await;
+        }
+        members.push(m);
+    }
+    // Each member twice, once through each instance, all at the same moment: requests that
+    // meet in one batch, and batches on two instances racing for the same members.
+    let answers = futures::future::join_all(members.iter().flat_map(|m| {
+        [&a, &b].map(|s| async move {
+            let r = s.data(Some(&m.token), SIGN_IN, json!({})).await["signIn"].clone();
+            (m.id.clone(), r)
+        })
+    }))
+    .await;
+    for (i, m) in members.iter().enumerate() {
+        let mine: Vec<&Value> = answers
+            .iter()
+            .filter(|(id, _)| *id == m.id)
+            .map(|(_, r)| r)
+            .collect();
+        let expected = if i % 3 == 0 { 25 } else { 5 };
+        let paid: Vec<&&Value> = mine.iter().filter(|r| r["points"].is_i64()).collect();
+        assert_eq!(paid.len(), 1, "member {i}: {mine:?}");
+        assert_eq!(paid[0]["points"], expected, "member {i}");
+        assert_eq!(paid[0]["signIn"]["streak"], if i % 3 == 0 { 7 } else { 1 });
+        let refused: Vec<&&Value> = mine.iter().filter(|r| !r["points"].is_i64()).collect();
+        assert_eq!(user_error_codes(refused[0]), vec!["ALREADY_SIGNED_IN"]);
+        assert_eq!(available(&a, m).await, expected);
+        assert_eq!(ledger(&b, m).await, vec![("SIGN_IN".into(), expected)]);
+    }
+    assert_consistent(&a, &boss).await;
+}
+
+#[tokio::test]
 async fn tasks_pay_once_even_when_claimed_at_once() {
     let s = TestServer::start().await;
     let boss = owner(&s).await;
