@@ -407,64 +407,66 @@ pub struct Reconciliation {
     pub mismatched_lots: Vec<i64>,
 }
 
-/// Checks every balance and lot against the entries: aggregation in SQL (one pass over the
-/// ledger's `(user_id, lot_expires_at, delta)` index each), at most 100 offending members
-/// listed.
+/// The reconciliation in one statement and one pass over the ledger: the entries are summed
+/// per member and lot once (read from the `(user_id, lot_expires_at, delta)` index alone,
+/// kept as `lots`), and everything else is checked against those sums, which are far fewer
+/// than the entries. Rows: one `T` row of totals, then up to 100 `A` rows (a member whose
+/// balance differs from their entries) and 100 `L` rows (a member with a lot that differs).
+const RECONCILE_SQL: &str = "\
+WITH lots AS MATERIALIZED ( \
+  SELECT user_id, lot_expires_at, SUM(delta) AS total, COUNT(*) AS n \
+  FROM points_entries GROUP BY user_id, lot_expires_at), \
+members AS MATERIALIZED ( \
+  SELECT user_id, SUM(total) AS total FROM lots GROUP BY user_id) \
+SELECT 'T' AS what, \
+  CAST((SELECT COUNT(*) FROM points_accounts) AS BIGINT) AS user_id, \
+  CAST((SELECT COALESCE(SUM(n), 0) FROM lots) AS BIGINT) AS entries, \
+  CAST((SELECT COALESCE(SUM(total), 0) FROM members) AS BIGINT) AS ledger_total, \
+  CAST((SELECT COALESCE(SUM(balance), 0) FROM points_accounts) AS BIGINT) AS balance_total \
+UNION ALL SELECT * FROM ( \
+  SELECT 'A', user_id, 0, 0, 0 FROM ( \
+    SELECT a.user_id FROM points_accounts a LEFT JOIN members m ON m.user_id = a.user_id \
+    WHERE a.balance <> COALESCE(m.total, 0) \
+    UNION \
+    SELECT m.user_id FROM members m \
+    WHERE NOT EXISTS (SELECT 1 FROM points_accounts a WHERE a.user_id = m.user_id)) x \
+  ORDER BY user_id LIMIT 100) accounts \
+UNION ALL SELECT * FROM ( \
+  SELECT 'L', user_id, 0, 0, 0 FROM ( \
+    SELECT l.user_id FROM points_lots l LEFT JOIN lots e \
+      ON e.user_id = l.user_id AND e.lot_expires_at = l.expires_at \
+    WHERE l.remaining <> COALESCE(e.total, 0) \
+    UNION \
+    SELECT e.user_id FROM lots e WHERE e.total <> 0 AND NOT EXISTS ( \
+      SELECT 1 FROM points_lots l WHERE l.user_id = e.user_id AND l.expires_at = e.lot_expires_at)) y \
+  ORDER BY user_id LIMIT 100) lots_off";
+
+/// Checks every balance and lot against the entries (`RECONCILE_SQL`); at most 100 offending
+/// members of each kind listed.
 pub async fn reconcile(conn: &impl ConnectionTrait) -> Result<Reconciliation, AppError> {
-    let backend = conn.get_database_backend();
-    let totals = conn
-        .query_one_raw(crate::db::stmt(
-            backend,
-            "SELECT (SELECT COUNT(*) FROM points_accounts) AS accounts, \
-                    (SELECT COUNT(*) FROM points_entries) AS entries, \
-                    (SELECT COALESCE(SUM(delta), 0) FROM points_entries) AS ledger_total, \
-                    (SELECT COALESCE(SUM(balance), 0) FROM points_accounts) AS balance_total",
+    let rows = conn
+        .query_all_raw(crate::db::stmt(
+            conn.get_database_backend(),
+            RECONCILE_SQL,
             [],
         ))
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no totals")))?;
-    let num = |col: &str| -> Result<i64, AppError> {
-        // PostgreSQL sums bigints as numeric: read it as a decimal there.
-        match totals.try_get::<i64>("", col) {
-            Ok(v) => Ok(v),
-            Err(_) => {
-                let d: rust_decimal::Decimal = totals.try_get("", col)?;
-                Ok(rust_decimal::prelude::ToPrimitive::to_i64(&d).unwrap_or(i64::MAX))
+        .await?;
+    let mut r = Reconciliation::default();
+    for row in rows {
+        let what: String = row.try_get("", "what")?;
+        let user_id: i64 = row.try_get("", "user_id")?;
+        match what.as_str() {
+            "T" => {
+                r.accounts = user_id;
+                r.entries = row.try_get("", "entries")?;
+                r.ledger_total = row.try_get("", "ledger_total")?;
+                r.balance_total = row.try_get("", "balance_total")?;
             }
+            "A" => r.mismatched_accounts.push(user_id),
+            _ => r.mismatched_lots.push(user_id),
         }
-    };
-    let ids = |sql: &'static str| async move {
-        let rows = conn
-            .query_all_raw(crate::db::stmt(backend, sql, []))
-            .await?;
-        rows.iter()
-            .map(|r| r.try_get::<i64>("", "user_id"))
-            .collect::<Result<Vec<i64>, _>>()
-    };
-    let mismatched_accounts = ids("SELECT a.user_id FROM points_accounts a \
-         LEFT JOIN (SELECT user_id, SUM(delta) AS total FROM points_entries GROUP BY user_id) e \
-           ON e.user_id = a.user_id \
-         WHERE a.balance <> COALESCE(e.total, 0) \
-         UNION \
-         SELECT e.user_id FROM points_entries e \
-         WHERE NOT EXISTS (SELECT 1 FROM points_accounts a WHERE a.user_id = e.user_id) \
-         ORDER BY user_id LIMIT 100")
-    .await?;
-    let mismatched_lots = ids("SELECT DISTINCT l.user_id FROM points_lots l \
-         LEFT JOIN (SELECT user_id, lot_expires_at, SUM(delta) AS total FROM points_entries \
-                    GROUP BY user_id, lot_expires_at) e \
-           ON e.user_id = l.user_id AND e.lot_expires_at = l.expires_at \
-         WHERE l.remaining <> COALESCE(e.total, 0) \
-         ORDER BY l.user_id LIMIT 100")
-    .await?;
-    Ok(Reconciliation {
-        accounts: num("accounts")?,
-        entries: num("entries")?,
-        ledger_total: num("ledger_total")?,
-        balance_total: num("balance_total")?,
-        mismatched_accounts,
-        mismatched_lots,
-    })
+    }
+    Ok(r)
 }
 
 /// Expires every lot that is due at `now` (its expiry passed, points left): one `EXPIRE`

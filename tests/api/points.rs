@@ -830,7 +830,46 @@ async fn the_ledger_sums_to_the_balance_after_random_operations() {
             assert!(available(&shop.s, m).await >= 0);
         }
     }
-    assert_consistent(&shop.s, &shop.boss).await;
+    let clean = assert_consistent(&shop.s, &shop.boss).await;
+
+    // The reconciliation finds what does not add up: a balance changed behind the ledger's
+    // back, a lot changed behind it, and entries of a member without an account.
+    use sea_orm::{ConnectionTrait, Statement};
+    let ids: Vec<i64> = members
+        .iter()
+        .map(|(m, _)| {
+            distmall::graphql::ids::decode("User", &async_graphql::ID(m.id.clone())).unwrap()
+        })
+        .collect();
+    let conn = shop.s.app().db.conn();
+    for sql in [
+        format!(
+            "UPDATE points_accounts SET balance = balance + 7 WHERE user_id = {}",
+            ids[0]
+        ),
+        format!(
+            "UPDATE points_lots SET remaining = remaining - 3 WHERE user_id = {} AND expires_at = (SELECT MAX(expires_at) FROM points_lots WHERE user_id = {})",
+            ids[1], ids[1]
+        ),
+        format!("DELETE FROM points_accounts WHERE user_id = {}", ids[2]),
+    ] {
+        conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
+            .await
+            .unwrap();
+    }
+    let r = shop
+        .s
+        .data(Some(&shop.boss.token), RECONCILE, json!({}))
+        .await["pointsReconciliation"]
+        .clone();
+    assert_eq!(r["consistent"], false, "{r:#}");
+    assert_eq!(r["entries"], clean["entries"]);
+    assert_eq!(
+        r["mismatchedMembers"],
+        json!([members[0].0.id, members[2].0.id]),
+        "{r:#}"
+    );
+    assert_eq!(r["mismatchedLotMembers"], json!([members[1].0.id]), "{r:#}");
 }
 
 #[tokio::test]
