@@ -1,6 +1,7 @@
 -- wrk script: placeOrder with a fresh idempotency key per request, buyers in rotation.
 -- usage: wrk ... -s bench/orders.lua URL -- <data.lua> <hot|spread>
 local data, mode
+local points = ''
 local counter = 0
 local thread_tag = "t"
 
@@ -17,6 +18,8 @@ function init(args)
   data = dofile(args[1])
   mode = args[2] or "hot"
   thread_tag = tag
+  -- Member runs (MEMBER=1 in bench/orders.sh) spend points on every order.
+  if (data.points or 0) > 0 then points = ',"pointsToUse":' .. data.points else points = '' end
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 end
 
@@ -27,7 +30,7 @@ function request()
   if mode == "spread" then sku = data.skus[math.random(#data.skus)] end
   local body = '{"query":"mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { orderNo } userErrors { code } } }","variables":{"i":{"idempotencyKey":"'
     .. thread_tag .. "-" .. counter .. '","checkout":{"addressId":"' .. buyer[2]
-    .. '","lines":[{"skuId":"' .. sku .. '","quantity":1}]}}}}'
+    .. '","lines":[{"skuId":"' .. sku .. '","quantity":1}]' .. points .. '}}}}'
   return wrk.format("POST", nil, {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. buyer[1],

@@ -6,6 +6,8 @@
 # - N WebSocket subscribers (default 5,000): memory per idle subscription, and how long one
 #   new order takes to reach the last of them.
 # Usage: bench/orders.sh [duration, default 10s] [subscribers, default 5000]
+# MEMBER=1: the buyers are 金卡 members (the member price) and every order spends 100 points;
+# the points reconciliation must agree after the runs.
 # PostgreSQL: BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_orders (recreated).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +41,7 @@ export DISTMALL_ORDER_PAYMENT_TIMEOUT_SECS=86400
 "$BIN" serve & PID=$!
 until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.01; done
 URL="http://127.0.0.1:$PORT/graphql"
-python3 bench/orders_setup.py "$URL" 13700000000 Bench1234 "$WORK/data"
+MEMBER="${MEMBER:-}" python3 bench/orders_setup.py "$URL" 13700000000 Bench1234 "$WORK/data"
 
 orders_so_far() {
   python3 bench/orders_verify.py "$URL" "$WORK/data.json" 1000000 | tee /dev/stderr | sed 's/^orders=\([0-9]*\).*/\1/'
@@ -56,6 +58,12 @@ place() {
 }
 place hot
 place spread
+if [ -n "${MEMBER:-}" ]; then
+  STAFF=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['staff'])" "$WORK/data.json")
+  curl -s "$URL" -H 'content-type: application/json' -H "authorization: Bearer $STAFF" \
+    -d '{"query":"{ pointsReconciliation { consistent entries ledgerTotal balanceTotal } }"}'
+  echo
+fi
 
 STAFF=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['staff'])" "$WORK/data.json")
 echo "== staff orders list, 20 with lines and buyer (32 connections, $DURATION)"

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Prepares a running server for the orders benchmark, over GraphQL only: the owner signs in,
 creates a category and 10 products of 100 SKUs each (1,000 SKUs, 1,000,000 units each), then
-32 buyers register and each saves an address. Writes the ids and tokens as a Lua table for
-bench/orders.lua and as JSON for bench_ws.
+32 buyers register and each saves an address. With MEMBER=1 in the environment each buyer is
+also made a 金卡 member (the member price) and given 1,000,000 points, and the orders spend 100
+of them each (¥1.00 off). Writes the ids and tokens as a Lua table for bench/orders.lua and as
+JSON for bench_ws.
 
 Usage: bench/orders_setup.py http://host:port/graphql OWNER_PHONE OWNER_PASSWORD OUT_PREFIX"""
-import json, sys, urllib.request
+import json, os, sys, urllib.request
 
 url, phone, password, out = sys.argv[1:5]
 
@@ -42,11 +44,28 @@ for p in range(10):
     gql("mutation($ids: [ID!]!) { publishProducts(input: { ids: $ids }) { userErrors { code } } }", {"ids": [d["product"]["id"]]}, owner)
     skus += [s["id"] for s in d["product"]["skus"]]
 
+member = bool(os.environ.get("MEMBER"))
+gold = next(l for l in gql("{ memberLevels { id name } }")["memberLevels"] if l["name"] == "金卡")
+
+
+def ok(payload):
+    if payload["userErrors"]:
+        sys.exit(f"refused: {payload['userErrors']}")
+
+
 buyers = []
 for b in range(32):
     buyer_phone = f"139{b:08d}"
-    tok = token_of(gql("mutation($i: RegisterInput!) { register(input: $i) { accessToken userErrors { code message } } }",
-                       {"i": {"phone": buyer_phone, "password": "Bench1234"}})["register"])
+    reg = gql("mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } userErrors { code message } } }",
+              {"i": {"phone": buyer_phone, "password": "Bench1234"}})["register"]
+    tok = token_of(reg)
+    if member:
+        uid = reg["user"]["id"]
+        ok(gql("mutation($i: SetMemberLevelInput!) { setMemberLevel(input: $i) { userErrors { code message } } }",
+               {"i": {"userId": uid, "levelId": gold["id"], "reason": "benchmark"}}, owner)["setMemberLevel"])
+        ok(gql("mutation($i: AdjustMemberPointsInput!) { adjustMemberPoints(input: $i) { userErrors { code message } } }",
+               {"i": {"userId": uid, "points": 1000000, "reason": "benchmark", "idempotencyKey": f"bench-{b}"}},
+               owner)["adjustMemberPoints"])
     addr = gql("""mutation($i: AddressInput!) { createAddress(input: $i) { address { id } userErrors { code } } }""",
                {"i": {"recipient": "压测", "phone": buyer_phone, "province": "广东省", "city": "深圳市",
                       "district": "南山区", "detail": "科技园 1 号"}}, tok)["createAddress"]["address"]["id"]
@@ -55,7 +74,8 @@ for b in range(32):
 with open(out + ".lua", "w") as f:
     f.write("return {\n  skus = {" + ",".join(f'"{s}"' for s in skus) + "},\n")
     f.write("  buyers = {" + ",".join(f'{{"{t}","{a}"}}' for t, a in buyers) + "},\n")
-    f.write(f'  staff = "{owner}",\n}}\n')
+    f.write(f'  staff = "{owner}",\n')
+    f.write(f'  points = {100 if member else 0},\n}}\n')
 with open(out + ".json", "w") as f:
     json.dump({"skus": skus, "buyers": buyers, "staff": owner}, f)
 print(f"skus={len(skus)} buyers={len(buyers)}")

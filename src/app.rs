@@ -102,7 +102,7 @@ impl AppState {
                     "the Authorization header must be `Bearer <token>`".into(),
                 )
             })?;
-        let claims = self.jwt.verify(token.trim()).map_err(|e| {
+        let claims = self.jwt.verify_remembered(token.trim()).map_err(|e| {
             AppError::Unauthenticated(match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     "the access token has expired; refresh it".into()
@@ -111,7 +111,7 @@ impl AppState {
             })
         })?;
         let user_id = claims
-            .user_id()
+            .user_id
             .ok_or_else(|| AppError::Unauthenticated("the access token is invalid".into()))?;
         let principal = self
             .principals

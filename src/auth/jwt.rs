@@ -2,11 +2,24 @@
 //! files are configured). Decoding accepts only the configured algorithm, so `alg: none` and the
 //! HS256-signed-with-the-RSA-public-key trick are refused, and requires `exp`, `iat`, `iss`, `aud`
 //! and `sub`.
+//!
+//! A token's signature and claims never change, so each instance remembers the tokens it has
+//! verified (`verify_remembered`) and checks only their expiry when they come again: a signed-in
+//! caller's request then costs a map lookup instead of a signature check (an RSA one with
+//! RS256). Whether the account may still act is not the token's business: the principal
+//! cache answers that on every request.
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, JwtAlgorithm};
+
+/// Verified tokens remembered before the expired ones are swept (and, if none is, all
+/// forgotten): about 300 bytes each.
+const REMEMBERED_TOKENS: usize = 50_000;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -25,9 +38,25 @@ impl Claims {
     }
 
     pub fn expires_at(&self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.exp, 0)
-            .single()
-            .unwrap_or_else(Utc::now)
+        timestamp(self.exp)
+    }
+}
+
+fn timestamp(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_else(Utc::now)
+}
+
+/// What a request needs of a verified token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: Option<i64>,
+    /// `exp`, in seconds since the epoch.
+    pub exp: i64,
+}
+
+impl Verified {
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        timestamp(self.exp)
     }
 }
 
@@ -39,6 +68,8 @@ pub struct JwtKeys {
     issuer: String,
     audience: String,
     ttl_secs: i64,
+    leeway_secs: i64,
+    remembered: RwLock<HashMap<Box<str>, Verified>>,
 }
 
 pub struct IssuedToken {
@@ -91,6 +122,8 @@ impl JwtKeys {
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             ttl_secs: config.access_token_ttl_secs as i64,
+            leeway_secs: config.jwt_leeway_secs as i64,
+            remembered: RwLock::default(),
         })
     }
 
@@ -115,6 +148,34 @@ impl JwtKeys {
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
     }
+
+    /// `verify`, remembering what it verified: a token seen before is checked for expiry alone
+    /// (with the same leeway), which is all that can have changed about it.
+    pub fn verify_remembered(&self, token: &str) -> Result<Verified, jsonwebtoken::errors::Error> {
+        let now = Utc::now().timestamp();
+        let live = |v: &Verified| v.exp >= now - self.leeway_secs;
+        if let Some(v) = self.remembered.read().get(token).copied() {
+            return if live(&v) {
+                Ok(v)
+            } else {
+                Err(jsonwebtoken::errors::ErrorKind::ExpiredSignature.into())
+            };
+        }
+        let claims = self.verify(token)?;
+        let v = Verified {
+            user_id: claims.user_id(),
+            exp: claims.exp,
+        };
+        let mut remembered = self.remembered.write();
+        if remembered.len() >= REMEMBERED_TOKENS {
+            remembered.retain(|_, v| live(v));
+            if remembered.len() >= REMEMBERED_TOKENS {
+                remembered.clear();
+            }
+        }
+        remembered.insert(token.into(), v);
+        Ok(v)
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +196,42 @@ mod tests {
         let k = keys();
         let t = k.issue(42).unwrap();
         assert_eq!(k.verify(&t.token).unwrap().user_id(), Some(42));
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_once_it_expires() {
+        let config = Config {
+            jwt_secret: Some("0123456789abcdef0123456789abcdef".into()),
+            jwt_leeway_secs: 0,
+            ..Config::default()
+        };
+        let k = JwtKeys::from_config(&config, None).unwrap();
+        let now = Utc::now().timestamp();
+        let token = |exp: i64| {
+            let claims = Claims {
+                sub: "7".into(),
+                iss: k.issuer.clone(),
+                aud: k.audience.clone(),
+                iat: now,
+                exp,
+                jti: uuid::Uuid::new_v4().simple().to_string(),
+            };
+            encode(&Header::new(k.algorithm), &claims, &k.encoding).unwrap()
+        };
+        let soon = token(now + 1);
+        let first = k.verify_remembered(&soon).unwrap();
+        assert_eq!(first.user_id, Some(7));
+        assert_eq!(k.verify_remembered(&soon).unwrap(), first);
+        assert!(k.remembered.read().contains_key(soon.as_str()));
+        // Expiry is checked on every use, not only when the token was first verified.
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let e = k.verify_remembered(&soon).unwrap_err();
+        assert_eq!(e.kind(), &jsonwebtoken::errors::ErrorKind::ExpiredSignature);
+        // A tampered token is never taken for a remembered one.
+        let mut forged = soon.clone();
+        forged.push('x');
+        assert!(k.verify_remembered(&forged).is_err());
+        assert!(k.verify_remembered(&token(now - 5)).is_err());
     }
 
     #[test]
