@@ -9,9 +9,9 @@
 //! and commissions per line are then exact.
 //!
 //! Rounding rules, all in integer fen:
-//! * a discount is allocated in proportion to what each eligible line still costs, rounding
-//!   down, and the remainder goes to the last eligible line; should the remainder not fit there
-//!   (a tiny last line), what is left goes to the lines before it, last first;
+//! * a discount is allocated in proportion to what each eligible line still costs, by the
+//!   largest remainder (`allocate`): shares rounded down, the fen left over one each to the
+//!   lines that lost most in rounding, ties to the earlier line;
 //! * a discount never exceeds what its lines still cost, so no line and no order goes below zero;
 //! * shipping is not a line and takes no discount; "free above" compares with the goods amount
 //!   after every discount; a rule may waive it (a member level's free shipping), and then the
@@ -293,26 +293,30 @@ pub fn price(
     })
 }
 
-/// Splits `amount` over `weights` in proportion, rounding down, remainder to the last line
-/// (then backwards where it does not fit). Requires `0 <= amount <= sum(weights)`; every share
-/// is then between 0 and its weight and the shares add up to `amount`.
+/// Splits `amount` over `weights` in proportion, to the unit, by the largest remainder: each
+/// share is first rounded down, then the units left over go one each to the shares that lost
+/// the most in rounding, ties to the earlier line. The shares add up to `amount`, each is
+/// within one unit of its exact proportion, and with `0 <= amount <= sum(weights)` none
+/// exceeds its weight. Zero weights get nothing.
 pub fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
-    let total: i64 = weights.iter().sum();
+    let total: i128 = weights.iter().map(|w| i128::from((*w).max(0))).sum();
     if total <= 0 || amount <= 0 {
         return vec![0; weights.len()];
     }
-    let mut shares: Vec<i64> = weights
+    let exact: Vec<(i64, i128)> = weights
         .iter()
-        .map(|w| (i128::from(amount) * i128::from(*w) / i128::from(total)) as i64)
+        .map(|w| {
+            let scaled = i128::from(amount) * i128::from((*w).max(0));
+            ((scaled / total) as i64, scaled % total)
+        })
         .collect();
-    let mut left = amount - shares.iter().sum::<i64>();
-    for i in (0..weights.len()).rev() {
-        if left == 0 {
-            break;
-        }
-        let more = left.min(weights[i] - shares[i]);
-        shares[i] += more;
-        left -= more;
+    let mut shares: Vec<i64> = exact.iter().map(|(floor, _)| *floor).collect();
+    let left = amount - shares.iter().sum::<i64>();
+    let mut by_remainder: Vec<usize> = (0..weights.len()).filter(|i| exact[*i].1 > 0).collect();
+    // Largest remainder first; the sort is stable, so equal remainders keep line order.
+    by_remainder.sort_by(|a, b| exact[*b].1.cmp(&exact[*a].1));
+    for i in by_remainder.into_iter().take(left.max(0) as usize) {
+        shares[i] += 1;
     }
     shares
 }
@@ -433,7 +437,8 @@ mod tests {
 
     #[test]
     fn a_coupon_on_two_lines_is_allocated_to_the_fen() {
-        // ¥10.00 off a ¥100.00 + ¥50.00 order: 6.66 + 3.34 (remainder on the last line).
+        // ¥10.00 off a ¥100.00 + ¥50.00 order: 6.666… + 3.333…: the fen left over goes to the
+        // larger remainder, the first line's.
         let coupon = Fixed(PricingStage::Coupon, 1_000, None);
         let p = price(
             &PricingRequest::default(),
@@ -442,9 +447,9 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(p.lines[0].discount_fen, 666);
-        assert_eq!(p.lines[1].discount_fen, 334);
-        assert_eq!(p.lines[0].pay_amount_fen, 9_334);
+        assert_eq!(p.lines[0].discount_fen, 667);
+        assert_eq!(p.lines[1].discount_fen, 333);
+        assert_eq!(p.lines[0].pay_amount_fen, 9_333);
         assert_eq!(p.pay_amount_fen, 14_000);
     }
 
@@ -499,18 +504,63 @@ mod tests {
     }
 
     #[test]
-    fn allocation_adds_up_and_fits_every_line() {
-        assert_eq!(allocate(6, &[3, 3, 1]), vec![2, 3, 1]);
-        assert_eq!(allocate(1_000, &[10_000, 5_000]), vec![666, 334]);
+    fn allocation_gives_the_fen_left_over_to_the_largest_remainders() {
+        // 6 × 3/7 = 2.57, 2.57, 0.86: floors 2, 2, 0; two fen left go to the largest
+        // remainders, the third line's .86 first, then the first line's .57 (a tie, earlier line).
+        assert_eq!(allocate(6, &[3, 3, 1]), vec![3, 2, 1]);
+        assert_eq!(allocate(1_000, &[10_000, 5_000]), vec![667, 333]);
+        // Three equal lines, one fen: the first.
+        assert_eq!(allocate(1, &[5, 5, 5]), vec![1, 0, 0]);
+        assert_eq!(allocate(2, &[5, 5, 5]), vec![1, 1, 0]);
         assert_eq!(allocate(0, &[5, 5]), vec![0, 0]);
         assert_eq!(allocate(10, &[10]), vec![10]);
-        // Exhaustive over small cases: shares add up, each within its weight.
-        for w in [[1, 2, 3], [5, 0, 7], [0, 0, 12], [4, 4, 4], [11, 1, 0]] {
-            for a in 0..=w.iter().sum::<i64>() {
-                let shares = allocate(a, &w);
-                assert_eq!(shares.iter().sum::<i64>(), a, "{a} over {w:?}");
-                for (s, wt) in shares.iter().zip(w) {
-                    assert!(*s >= 0 && *s <= wt, "{a} over {w:?}: {shares:?}");
+        assert_eq!(allocate(7, &[0, 0, 0]), vec![0, 0, 0]);
+    }
+
+    /// For any amount and weights: the shares add up, each within one fen of its exact share
+    /// and never above its weight (when the amount fits), zero weights get nothing, and no
+    /// other share is closer to exact than the rounding chose (largest remainder is optimal).
+    #[test]
+    fn allocation_properties_hold_for_random_inputs() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(19);
+        for _ in 0..20_000 {
+            let n = rng.gen_range(1..=8);
+            let weights: Vec<i64> = (0..n)
+                .map(|_| {
+                    if rng.gen_bool(0.15) {
+                        0
+                    } else {
+                        rng.gen_range(1..=2_000_000)
+                    }
+                })
+                .collect();
+            let total: i64 = weights.iter().sum();
+            let amount = if total == 0 {
+                rng.gen_range(0..100)
+            } else {
+                rng.gen_range(0..=total)
+            };
+            let shares = allocate(amount, &weights);
+            if total == 0 {
+                assert!(shares.iter().all(|s| *s == 0));
+                continue;
+            }
+            assert_eq!(
+                shares.iter().sum::<i64>(),
+                amount,
+                "{amount} over {weights:?}"
+            );
+            for (s, w) in shares.iter().zip(&weights) {
+                assert!(*s >= 0 && s <= w, "{amount} over {weights:?}: {shares:?}");
+                let exact = i128::from(amount) * i128::from(*w);
+                let s = i128::from(*s) * i128::from(total);
+                assert!(
+                    (s - exact).abs() < i128::from(total),
+                    "{amount} over {weights:?}"
+                );
+                if *w == 0 {
+                    assert_eq!(s, 0);
                 }
             }
         }

@@ -10,7 +10,7 @@
 //!   partial refunds never take back more than was earned;
 //! * a deduction must be a whole number of fen (`points × 100` divisible by the rate); its fen
 //!   and its points are each allocated to the lines in proportion to what the lines still cost,
-//!   rounding down, remainder on the last line (`orders::pricing::allocate`);
+//!   by the largest remainder, ties to the earlier line (`orders::pricing::allocate`);
 //! * a refund of some units of a line returns `floor(points × units refunded so far / units)`
 //!   minus what earlier refunds of the line returned, so the last unit returns the rest.
 use std::collections::BTreeMap;
@@ -161,29 +161,12 @@ pub fn deduct(
     let weights: Vec<i64> = payable_fen.iter().map(|p| (*p).max(0)).collect();
     let fen_shares = allocate(fen, &weights);
     // Points follow the fen: a line that takes no fen spends no points.
-    let point_shares = allocate_unbounded(points, &fen_shares);
+    // (More points than fen is fine: the largest remainder needs no bound.)
+    let point_shares = allocate(points, &fen_shares);
     Ok(Deduction {
         fen: fen_shares,
         points: point_shares,
     })
-}
-
-/// Splits `amount` over `weights` in proportion, rounding down, remainder to the last line
-/// with a weight (shares may exceed their weight: points are not bounded by fen).
-fn allocate_unbounded(amount: i64, weights: &[i64]) -> Vec<i64> {
-    let total: i64 = weights.iter().sum();
-    if total <= 0 {
-        return vec![0; weights.len()];
-    }
-    let mut shares: Vec<i64> = weights
-        .iter()
-        .map(|w| (i128::from(amount) * i128::from(*w) / i128::from(total)) as i64)
-        .collect();
-    let left = amount - shares.iter().sum::<i64>();
-    if let Some(last) = weights.iter().rposition(|w| *w > 0) {
-        shares[last] += left;
-    }
-    shares
 }
 
 /// A points-mall line: what it still costs in cash and what it spends in points.
@@ -397,10 +380,10 @@ mod tests {
         let d = deduct(2_000, &[10_000], RULES).unwrap();
         assert_eq!(d.fen, vec![2_000]);
         assert_eq!(d.points, vec![2_000]);
-        // Over two lines, in proportion, remainder on the last.
+        // Over two lines, in proportion, the fen left over to the larger remainder.
         let d = deduct(1_000, &[10_000, 5_000], RULES).unwrap();
-        assert_eq!(d.fen, vec![666, 334]);
-        assert_eq!(d.points, vec![666, 334]);
+        assert_eq!(d.fen, vec![667, 333]);
+        assert_eq!(d.points, vec![667, 333]);
         assert_eq!(
             deduct(5_001, &[10_000], RULES),
             Err(DeductionError::OverCap)
