@@ -275,16 +275,19 @@ fn order_hooks() -> OrderHooks {
     let distribution = Arc::new(crate::distribution::order_hooks::DistributionOrders);
     let members = Arc::new(crate::members::order_hooks::MembersOrders);
     let points = Arc::new(crate::points::order_hooks::PointsOrders);
+    let promotions = Arc::new(crate::promotions::order_hooks::PromotionsOrders);
     OrderHooks {
         attributor: Some(distribution.clone()),
-        // Points first: spending them is the one refusal a placed order may meet.
+        // The refusals a placed order may meet (points or a coupon spent meanwhile) come first
+        // and last; either way nothing of the order is kept.
         listeners: vec![
             points.clone(),
             Arc::new(crate::catalog::order_hooks::CatalogOrders),
             distribution,
             members.clone(),
+            promotions.clone(),
         ],
-        pricing: vec![members.clone(), points],
+        pricing: vec![members.clone(), promotions, points],
         early_access: vec![members],
     }
 }

@@ -29,6 +29,7 @@ pub mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod points;
+pub mod promotions;
 pub mod request_scope;
 pub mod revision_cache;
 pub mod search;

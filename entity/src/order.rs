@@ -36,6 +36,9 @@ pub struct Model {
     pub pay_amount_fen: i64,
     pub refunded_fen: i64,
     pub points_used: i64,
+    /// The coupon the order used (marked used with it, given back if it is cancelled unpaid or
+    /// wholly refunded).
+    pub coupon_id: Option<i64>,
     pub recipient: String,
     pub phone: String,
     pub province: String,

@@ -15,6 +15,7 @@ mod m20261130_000010_distributor_figures_net;
 mod m20261207_000011_outbox_commit_order;
 mod m20261207_000012_members;
 mod m20261207_000013_points;
+mod m20261207_000014_promotions;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_outbox_commit_order::Migration),
             Box::new(m20261207_000012_members::Migration),
             Box::new(m20261207_000013_points::Migration),
+            Box::new(m20261207_000014_promotions::Migration),
         ]
     }
 }

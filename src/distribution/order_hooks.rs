@@ -111,6 +111,7 @@ mod tests {
                     label: "满100减10".into(),
                     amount_fen: 1_000,
                     lines: None,
+                    source: None,
                 }],
                 ..Default::default()
             })

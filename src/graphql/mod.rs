@@ -31,6 +31,7 @@ use crate::{
         schema::{OrderMutation, OrderQuery, OrderSubscription},
     },
     points::schema::{PointsMutation, PointsQuery, PointsSubscription},
+    promotions::schema::{PromotionsMutation, PromotionsQuery},
 };
 
 /// Everything that can be read. Catalogue queries (`product`, `products`, `categories`…) need no
@@ -49,6 +50,7 @@ pub struct QueryRoot(
     DistributionQuery,
     MembersQuery,
     PointsQuery,
+    PromotionsQuery,
     node::NodeQuery,
 );
 
@@ -68,6 +70,7 @@ pub struct MutationRoot(
     DistributionMutation,
     MembersMutation,
     PointsMutation,
+    PromotionsMutation,
 );
 
 /// Live updates over WebSocket (graphql-transport-ws). Every event carries an `eventId`; pass the

@@ -13,8 +13,8 @@ use crate::{
     orders::{
         listeners::{EarlyAccess, OrderListener, PricingStages, Refunded},
         pricing::{
-            Discount, PricingRefusal, PricingRequest, PricingRule, PricingStage, PricingState,
-            RuleOutcome,
+            Discount, DiscountSource, PricingRefusal, PricingRequest, PricingRule, PricingStage,
+            PricingState, RuleOutcome, SourceKind,
         },
     },
 };
@@ -59,6 +59,7 @@ impl OrderListener for MembersOrders {
 
 /// The member stage: the level's rate on each line, and its free shipping.
 pub struct MemberPrice {
+    pub level_id: i64,
     pub label: String,
     pub rate_bp: i32,
     pub free_shipping: bool,
@@ -84,6 +85,10 @@ impl PricingRule for MemberPrice {
                     self.rate_bp,
                 ),
                 lines: Some(vec![i]),
+                source: Some(DiscountSource {
+                    kind: SourceKind::Level,
+                    id: Some(self.level_id),
+                }),
             })
             .filter(|d| d.amount_fen > 0)
             .collect();
@@ -109,6 +114,7 @@ impl PricingStages for MembersOrders {
             return Ok(Vec::new());
         }
         Ok(vec![Box::new(MemberPrice {
+            level_id: level.id,
             label: level.badge_name,
             rate_bp: level.price_rate_bp,
             free_shipping: level.free_shipping,
@@ -145,6 +151,7 @@ mod tests {
     #[test]
     fn the_member_stage_discounts_each_line_at_its_unit_price() {
         let gold = MemberPrice {
+            level_id: 3,
             label: "金卡会员".into(),
             rate_bp: 9_000,
             free_shipping: false,

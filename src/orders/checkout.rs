@@ -19,8 +19,8 @@ use super::{
     lifecycle::{self, Actor},
     listeners::OrderAttribution,
     pricing::{
-        self, PointsRefusal, PricingLine, PricingRefusal, PricingRequest, PricingRule,
-        PricingStage, PricingState, RuleOutcome,
+        self, CouponChoice, CouponRefusal, PointsRefusal, PricingLine, PricingRefusal,
+        PricingRequest, PricingRule, PricingStage,
     },
     rules::{
         MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderSource, OrderStatus, PaymentStatus, order_number,
@@ -48,7 +48,10 @@ pub struct LineRequest {
 pub struct CheckoutRequest {
     pub lines: Option<Vec<LineRequest>>,
     pub address_id: Option<i64>,
-    pub coupon_code: Option<String>,
+    /// Which coupon: the best usable one unless the buyer names one or none. (Left out of the
+    /// idempotency hash when `Best`, so orders placed before coupons hash as they did.)
+    #[serde(skip_serializing_if = "is_best")]
+    pub coupon: CouponChoice,
     pub points_to_use: i64,
     pub buyer_note: Option<String>,
     pub share_code: Option<String>,
@@ -58,6 +61,10 @@ pub struct CheckoutRequest {
     /// they always did.)
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub points_mall: bool,
+}
+
+fn is_best(c: &CouponChoice) -> bool {
+    *c == CouponChoice::Best
 }
 
 /// Why a line cannot be bought as asked; checkout shows it, placing refuses it.
@@ -148,30 +155,21 @@ async fn requested_lines(
     Ok((merged, from_cart))
 }
 
-/// The coupon stage until the marketing area issues coupons: every code is unknown.
-struct CouponStage(Option<String>);
-
-impl PricingRule for CouponStage {
-    fn stage(&self) -> PricingStage {
-        PricingStage::Coupon
-    }
-    fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
-        match self.0.as_deref().map(str::trim) {
-            None | Some("") => Ok(RuleOutcome::default()),
-            Some(_) => Err(PricingRefusal::Coupon("no such coupon".into())),
-        }
-    }
-}
-
-/// The stages no area provides yet (coupons refuse what they cannot honour); the areas that
-/// own the other stages register theirs (`listeners::PricingStages`).
-fn pricing_rules(req: &CheckoutRequest) -> Vec<Box<dyn PricingRule>> {
-    vec![Box::new(CouponStage(req.coupon_code.clone()))]
-}
-
 fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
     let (code, field, message) = match r {
-        PricingRefusal::Coupon(m) => (OrderErrorCode::InvalidCoupon, "couponCode", m),
+        PricingRefusal::Coupon(why, m) => (
+            match why {
+                CouponRefusal::NotFound => OrderErrorCode::CouponNotFound,
+                CouponRefusal::AlreadyUsed => OrderErrorCode::CouponAlreadyUsed,
+                CouponRefusal::Expired => OrderErrorCode::CouponExpired,
+                CouponRefusal::NotYetValid => OrderErrorCode::CouponNotYetValid,
+                CouponRefusal::BelowThreshold => OrderErrorCode::CouponBelowThreshold,
+                CouponRefusal::NotInScope => OrderErrorCode::CouponNotInScope,
+                CouponRefusal::NotStackable => OrderErrorCode::CouponNotStackable,
+            },
+            "couponId",
+            m,
+        ),
         PricingRefusal::Points(why, m) => (
             match why {
                 PointsRefusal::Invalid => OrderErrorCode::InvalidPoints,
@@ -312,13 +310,12 @@ pub async fn quote(
         .collect();
     let request = PricingRequest {
         buyer_id,
-        coupon_code: req.coupon_code.clone(),
+        coupon: req.coupon,
         points_to_use: req.points_to_use,
         province: address.as_ref().map(|a| a.province.clone()),
         points_mall: req.points_mall,
     };
-    let mut rules = pricing_rules(req);
-    rules.extend(app.order_hooks.pricing_rules(app, &request).await?);
+    let mut rules = app.order_hooks.pricing_rules(app, &request).await?;
     if req.points_mall {
         // A redemption costs what the points mall says, whatever else a member could get.
         rules.retain(|r| r.stage() == PricingStage::Points);
@@ -516,6 +513,7 @@ pub async fn place_order(
         pay_amount_fen: Set(priced.pay_amount_fen),
         refunded_fen: Set(0),
         points_used: Set(priced.points_used),
+        coupon_id: Set(priced.coupon_id),
         recipient: Set(address.recipient.clone()),
         phone: Set(address.phone.clone()),
         province: Set(address.province.clone()),

@@ -24,8 +24,21 @@ pub enum OrderErrorCode {
     InvalidAddress,
     /// The shop does not deliver to this address.
     NotDeliverable,
-    /// The coupon code is unknown or cannot be used on this order.
-    InvalidCoupon,
+    /// The buyer holds no coupon with this id.
+    CouponNotFound,
+    /// The coupon was used by another order (also: by a checkout a moment earlier).
+    CouponAlreadyUsed,
+    /// The coupon's validity ended.
+    CouponExpired,
+    /// The coupon is not valid yet.
+    CouponNotYetValid,
+    /// The items the coupon applies to cost less than its threshold (the message says by how
+    /// much).
+    CouponBelowThreshold,
+    /// Nothing in the order is in the coupon's scope.
+    CouponNotInScope,
+    /// The coupon does not stack with the activity that already discounted this order.
+    CouponNotStackable,
     /// Negative points, or points asked for where nothing can be deducted (the lines cost
     /// nothing).
     InvalidPoints,

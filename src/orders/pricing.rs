@@ -38,11 +38,23 @@ impl PricingLine {
     }
 }
 
+/// Which coupon the buyer wants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CouponChoice {
+    /// The best one they hold that this order can use (none if none can).
+    #[default]
+    Best,
+    /// None.
+    NoCoupon,
+    /// This one of theirs (refused with its reason if it cannot be used).
+    Coupon(i64),
+}
+
 /// What the buyer asked for besides the lines.
 #[derive(Clone, Debug, Default)]
 pub struct PricingRequest {
     pub buyer_id: i64,
-    pub coupon_code: Option<String>,
+    pub coupon: CouponChoice,
     pub points_to_use: i64,
     pub province: Option<String>,
     /// A points-mall redemption: its lines are priced by the points stage alone (checkout
@@ -63,6 +75,38 @@ pub enum PricingStage {
     Points,
 }
 
+/// Who granted a discount.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[graphql(name = "DiscountSourceKind")]
+pub enum SourceKind {
+    /// A member level (its id).
+    Level,
+    /// A promotion activity (its id).
+    Activity,
+    /// A coupon (its id).
+    Coupon,
+    /// Points spent.
+    Points,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Level => "LEVEL",
+            SourceKind::Activity => "ACTIVITY",
+            SourceKind::Coupon => "COUPON",
+            SourceKind::Points => "POINTS",
+        }
+    }
+}
+
+/// Who granted a discount, kept with the order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountSource {
+    pub kind: SourceKind,
+    pub id: Option<i64>,
+}
+
 /// One discount a rule grants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Discount {
@@ -71,6 +115,7 @@ pub struct Discount {
     pub amount_fen: i64,
     /// Indexes of the lines it applies to; `None` for every line.
     pub lines: Option<Vec<usize>>,
+    pub source: Option<DiscountSource>,
 }
 
 /// A free item a promotion adds (满赠).
@@ -99,6 +144,10 @@ pub struct RuleOutcome {
     pub points: Vec<LinePoints>,
     /// The rule waives shipping (a member level's free shipping), shown with this label.
     pub free_shipping: Option<String>,
+    /// The coupon the rule used (the coupon stage), to be marked used with the order.
+    pub coupon_id: Option<i64>,
+    /// What the buyer could still get, e.g. "再买 ¥12.00 可减 ¥20.00" (凑单).
+    pub hints: Vec<String>,
 }
 
 /// Why the points stage refuses what the buyer asked.
@@ -114,19 +163,33 @@ pub enum PointsRefusal {
     NotRedeemable,
 }
 
+/// Why the coupon the buyer chose cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CouponRefusal {
+    NotFound,
+    AlreadyUsed,
+    Expired,
+    NotYetValid,
+    BelowThreshold,
+    NotInScope,
+    NotStackable,
+}
+
 /// Why the order cannot be priced as asked; nothing is charged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PricingRefusal {
-    Coupon(String),
+    Coupon(CouponRefusal, String),
     Points(PointsRefusal, String),
     NotDeliverable(String),
 }
 
-/// The state a rule sees: the lines and what each still costs after the earlier stages.
+/// The state a rule sees: the lines, what each still costs after the earlier stages, and the
+/// discounts those stages applied.
 pub struct PricingState<'a> {
     pub request: &'a PricingRequest,
     pub lines: &'a [PricingLine],
     pub payable_fen: &'a [i64],
+    pub applied: &'a [AppliedDiscount],
 }
 
 impl PricingState<'_> {
@@ -147,6 +210,11 @@ pub struct AppliedDiscount {
     pub stage: PricingStage,
     pub label: String,
     pub amount_fen: i64,
+    #[serde(default)]
+    pub source: Option<DiscountSource>,
+    /// What each line was given of it (by line index), adding up to `amount_fen`.
+    #[serde(default)]
+    pub line_shares: Vec<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +246,12 @@ pub struct Priced {
     pub pay_amount_fen: i64,
     pub discounts: Vec<AppliedDiscount>,
     pub gifts: Vec<Gift>,
+    /// The coupon the order uses.
+    #[serde(default)]
+    pub coupon_id: Option<i64>,
+    /// What the buyer could still get (凑单), from every stage.
+    #[serde(default)]
+    pub hints: Vec<String>,
 }
 
 impl Priced {
@@ -200,6 +274,11 @@ pub fn price(
     let mut applied = Vec::new();
     let mut gifts = Vec::new();
     let mut points = vec![0; lines.len()];
+    let mut hints = Vec::new();
+    let mut coupon_id = None;
+    // Whether the coupon's only gift is free shipping: then it is used only if there is a
+    // fee to waive.
+    let mut coupon_only_ships = false;
     let mut ordered: Vec<&dyn PricingRule> = rules.to_vec();
     ordered.sort_by_key(|r| r.stage());
     for rule in ordered {
@@ -207,7 +286,9 @@ pub fn price(
             request,
             lines,
             payable_fen: &payable,
+            applied: &applied,
         })?;
+        let mut took = false;
         for d in outcome.discounts {
             let eligible: Vec<usize> = match &d.lines {
                 None => (0..lines.len()).collect(),
@@ -219,18 +300,32 @@ pub fn price(
                 continue;
             }
             let weights: Vec<i64> = eligible.iter().map(|i| payable[*i]).collect();
+            let mut line_shares = vec![0; lines.len()];
             for (i, share) in eligible.iter().zip(allocate(amount, &weights)) {
                 payable[*i] -= share;
+                line_shares[*i] = share;
                 if rule.stage() == PricingStage::MemberDiscount {
                     member_fen[*i] += share;
                 }
             }
+            took = true;
             applied.push(AppliedDiscount {
                 stage: rule.stage(),
                 label: d.label,
                 amount_fen: amount,
+                source: d.source,
+                line_shares,
             });
         }
+        if outcome.coupon_id.is_some() {
+            let ships_only = !took && outcome.free_shipping.is_some();
+            // Shipping already waived (a member level): a coupon that only ships is not spent.
+            if !(ships_only && free_shipping.is_some()) {
+                coupon_id = outcome.coupon_id;
+                coupon_only_ships = ships_only;
+            }
+        }
+        hints.extend(outcome.hints);
         gifts.extend(outcome.gifts);
         for spent in outcome.points {
             if let Some(p) = points.get_mut(spent.line) {
@@ -270,8 +365,12 @@ pub fn price(
                 PricingRefusal::NotDeliverable(format!("this shop does not deliver to {p}"))
             })?,
     };
-    // Waived only where there was something to waive, so the label says why a fee is missing.
+    // Waived only where there was something to waive, so the label says why a fee is missing
+    // (and a free-shipping coupon is not spent on an order that ships free anyway).
     let free_shipping = free_shipping.filter(|_| charged_fee_fen > 0);
+    if coupon_only_ships && free_shipping.is_none() {
+        coupon_id = None;
+    }
     let shipping_fee_fen = if free_shipping.is_some() {
         0
     } else {
@@ -290,6 +389,8 @@ pub fn price(
         lines: priced_lines,
         discounts: applied,
         gifts,
+        coupon_id,
+        hints,
     })
 }
 
@@ -350,6 +451,7 @@ mod tests {
                     label: format!("{:?}", self.0),
                     amount_fen: self.1,
                     lines: self.2.clone(),
+                    source: None,
                 }],
                 ..Default::default()
             })
@@ -369,6 +471,7 @@ mod tests {
                     label: "会员价".into(),
                     amount_fen: s.payable_total_fen() * i64::from(self.0) / 100,
                     lines: None,
+                    source: None,
                 }],
                 ..Default::default()
             })
@@ -382,7 +485,10 @@ mod tests {
             PricingStage::Coupon
         }
         fn apply(&self, _: &PricingState<'_>) -> Result<RuleOutcome, PricingRefusal> {
-            Err(PricingRefusal::Coupon("this coupon has expired".into()))
+            Err(PricingRefusal::Coupon(
+                CouponRefusal::Expired,
+                "this coupon has expired".into(),
+            ))
         }
     }
 
@@ -500,7 +606,7 @@ mod tests {
             &[&Refuse],
             None,
         );
-        assert!(matches!(r, Err(PricingRefusal::Coupon(_))));
+        assert!(matches!(r, Err(PricingRefusal::Coupon(..))));
     }
 
     #[test]
@@ -579,6 +685,7 @@ mod tests {
                     label: "会员价".into(),
                     amount_fen: 1_000,
                     lines: Some(vec![0]),
+                    source: None,
                 }],
                 free_shipping: Some("钻石会员包邮".into()),
                 ..Default::default()

@@ -14,6 +14,7 @@ use super::{
     errors::OrderError,
     lifecycle::{self, EVENT_STATUS_CHANGED},
     payments::{self, ProviderKind},
+    pricing::CouponChoice,
     queries::{self, OrderFilter as ServiceFilter, OrderSort},
     rules::OrderStatus,
     shipping_templates::{self, TemplateDraft},
@@ -114,8 +115,13 @@ pub struct CheckoutInput {
     lines: Option<Vec<CheckoutLineInput>>,
     /// One of the buyer's addresses; the default address when omitted. `placeOrder` needs one.
     address_id: Option<ID>,
-    /// A coupon code; refused with `INVALID_COUPON` until coupons exist.
-    coupon_code: Option<String>,
+    /// One of the buyer's coupons to use (`myCoupons`); refused with its reason
+    /// (`COUPON_BELOW_THRESHOLD`…) when this order cannot use it. Without it, the best usable
+    /// coupon the buyer holds is applied, unless `noCoupon`.
+    coupon_id: Option<ID>,
+    /// Use no coupon (ignored when `couponId` is given).
+    #[graphql(default = false)]
+    no_coupon: bool,
     /// Points to spend; refused with `INVALID_POINTS` above 0 until points exist.
     #[graphql(default = 0)]
     points_to_use: i64,
@@ -131,7 +137,7 @@ pub struct CheckoutInput {
 }
 
 impl CheckoutInput {
-    fn request(self) -> Result<CheckoutRequest, AppError> {
+    pub(crate) fn request(self) -> Result<CheckoutRequest, AppError> {
         let lines = match self.lines {
             None => None,
             Some(lines) => Some(
@@ -152,7 +158,12 @@ impl CheckoutInput {
             address_id: self
                 .address_id
                 .map(|a| ids::decode("Address", &a).unwrap_or(0)),
-            coupon_code: self.coupon_code,
+            coupon: match (self.coupon_id, self.no_coupon) {
+                // An id that names nothing is a coupon the buyer does not hold (id 0).
+                (Some(id), _) => CouponChoice::Coupon(ids::decode("Coupon", &id).unwrap_or(0)),
+                (None, true) => CouponChoice::NoCoupon,
+                (None, false) => CouponChoice::Best,
+            },
             points_to_use: self.points_to_use,
             buyer_note: self.buyer_note,
             share_code: self.share_code,

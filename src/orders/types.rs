@@ -11,7 +11,7 @@ use super::{
     fulfilment_schema::Shipment,
     lifecycle::{before_refund_of, status_of},
     payments::{PaymentState, ProviderKind},
-    pricing::{AppliedDiscount, PricingStage},
+    pricing::{AppliedDiscount, PricingStage, SourceKind},
     refund_rules::{RefundKind, RefundStatus},
     rules::{self, OrderSource, OrderStatus, PaymentStatus},
 };
@@ -231,14 +231,35 @@ pub struct Discount {
     label: String,
     /// What it took off, in yuan (spread over the lines it applies to).
     amount: Money,
+    /// Who granted it: a member level, an activity, a coupon, points; null for discounts
+    /// recorded before sources were kept.
+    source: Option<SourceKind>,
+    /// The granting level (`MemberLevel`), activity (`PromotionActivity`) or coupon
+    /// (`Coupon`); null for points.
+    source_id: Option<ID>,
+    /// What each line was given of it, in yuan, in the order of the lines (empty for
+    /// discounts recorded before shares were kept).
+    line_amounts: Vec<Money>,
 }
 
 impl From<&AppliedDiscount> for Discount {
     fn from(d: &AppliedDiscount) -> Self {
+        let source_id = d.source.and_then(|s| {
+            let kind = match s.kind {
+                SourceKind::Level => "MemberLevel",
+                SourceKind::Activity => "PromotionActivity",
+                SourceKind::Coupon => "Coupon",
+                SourceKind::Points => return None,
+            };
+            s.id.map(|id| ids::encode(kind, id))
+        });
         Discount {
             stage: d.stage,
             label: d.label.clone(),
             amount: yuan(d.amount_fen),
+            source: d.source.map(|s| s.kind),
+            source_id,
+            line_amounts: d.line_shares.iter().map(|f| yuan(*f)).collect(),
         }
     }
 }
@@ -282,9 +303,9 @@ pub struct CheckoutPreview {
     items_total: Money,
     /// Taken off by the member-level stage, in yuan (0.00 until member levels exist).
     member_discount: Money,
-    /// Taken off by promotions (满减), in yuan (0.00 until promotions exist).
+    /// Taken off by 满减 activities, in yuan.
     promotion_discount: Money,
-    /// Taken off by the coupon, in yuan (0.00 until coupons exist).
+    /// Taken off by the coupon, in yuan.
     coupon_discount: Money,
     /// Taken off by points, in yuan (0.00 until points exist).
     points_discount: Money,
@@ -299,6 +320,11 @@ pub struct CheckoutPreview {
     pay_amount: Money,
     /// Every discount that applies, in pipeline order.
     discounts: Vec<Discount>,
+    /// The coupon applied: the one asked for, else the best the buyer holds for this order
+    /// (null: none applies, or `noCoupon`). `usableCoupons` lists the others and why.
+    coupon_id: Option<ID>,
+    /// What the buyer could still get, e.g. `再买 ¥12.00 可减 ¥20.00（双十二满减）` (凑单).
+    hints: Vec<String>,
     /// False when some line has a warning: `placeOrder` would refuse.
     can_place: bool,
 }
@@ -342,6 +368,8 @@ impl From<Quote> for CheckoutPreview {
             free_shipping: p.free_shipping.clone(),
             pay_amount: yuan(p.pay_amount_fen),
             discounts: p.discounts.iter().map(Discount::from).collect(),
+            coupon_id: p.coupon_id.map(|id| ids::encode("Coupon", id)),
+            hints: p.hints.clone(),
         }
     }
 }
@@ -603,6 +631,10 @@ impl Order {
     /// Taken off by the coupon, in yuan.
     async fn coupon_discount(&self) -> Money {
         yuan(self.0.coupon_discount_fen)
+    }
+    /// The coupon the order used; null when none.
+    async fn coupon_id(&self) -> Option<ID> {
+        self.0.coupon_id.map(|id| ids::encode("Coupon", id))
     }
     /// Taken off by points, in yuan.
     async fn points_discount(&self) -> Money {

@@ -23,8 +23,8 @@ use crate::{
         errors::{OrderError, OrderErrorCode, OrderResult},
         listeners::{OrderListener, PricingStages, Refunded},
         pricing::{
-            Discount, LinePoints, PointsRefusal, PricingRefusal, PricingRequest, PricingRule,
-            PricingStage, PricingState, RuleOutcome,
+            Discount, DiscountSource, LinePoints, PointsRefusal, PricingRefusal, PricingRequest,
+            PricingRule, PricingStage, PricingState, RuleOutcome, SourceKind,
         },
         rules::OrderSource,
     },
@@ -32,6 +32,12 @@ use crate::{
 
 /// Points' part in orders.
 pub struct PointsOrders;
+
+/// What a points discount is kept as on the order.
+const POINTS_SOURCE: DiscountSource = DiscountSource {
+    kind: SourceKind::Points,
+    id: None,
+};
 
 /// The deduction stage: `points` off the goods at the configured rate and cap.
 struct Deduction {
@@ -89,6 +95,7 @@ impl PricingRule for Deduction {
                 label: format!("积分抵扣 {} 分", self.points),
                 amount_fen: d.total_fen(),
                 lines: None,
+                source: Some(POINTS_SOURCE),
             }],
             points: d
                 .points
@@ -132,6 +139,7 @@ impl PricingRule for Redemption {
                 label: "积分兑换".into(),
                 amount_fen: discount,
                 lines: Some(vec![i]),
+                source: Some(POINTS_SOURCE),
             });
             outcome.points.push(LinePoints { line: i, points });
             total += points;

@@ -22,6 +22,7 @@ mod ops;
 mod orders;
 mod payments;
 mod points;
+mod promotions;
 mod races;
 mod refunds;
 mod revocation;

@@ -244,12 +244,12 @@ async fn bad_checkouts_are_refused_and_change_nothing() {
         .data(
             Some(t),
             PLACE,
-            json!({ "input": { "idempotencyKey": "c", "checkout": { "addressId": shop.address, "lines": line(1), "couponCode": "FREE100" } } }),
+            json!({ "input": { "idempotencyKey": "c", "checkout": { "addressId": shop.address, "lines": line(1), "couponId": "Q291cG9uOjk5OTk=" } } }),
         )
         .await;
     assert_eq!(
         user_error_codes(&coupon["placeOrder"]),
-        vec!["INVALID_COUPON"]
+        vec!["COUPON_NOT_FOUND"]
     );
     let points = s
         .data(

@@ -1,0 +1,654 @@
+//! Promotions: staff saving coupon templates and 满减 activities (bad input refused, nothing
+//! changed), the coupon centre with exact totals and per-user limits under concurrent claims,
+//! the best coupon picked by checkout and the reasons for the others, a coupon used once also by
+//! two concurrent checkouts and given back by a cancellation, activities with their next-tier
+//! hint and coupons that do not stack with them, and the seed's order end to end: a ¥120 cart
+//! with a 满100减20 coupon pays ¥100, the 20/10/5 rules pay ¥20/¥10/¥5, and refunding one line
+//! returns exactly that line's share.
+use serde_json::{Value, json};
+
+use crate::{
+    catalog::{create_category, create_product},
+    distribution::{Shop, shop},
+    support::*,
+};
+
+const CREATE: &str = "mutation($input: CouponTemplateInput!) { createCouponTemplate(input: $input) { template { id label remaining issuedCount } userErrors { code field message } } }";
+const STOP: &str = "mutation($id: ID!) { stopCouponTemplate(id: $id) { template { active } userErrors { code } } }";
+const CLAIM: &str = "mutation($id: ID!) { claimCoupon(templateId: $id) { coupon { id status template { label } } userErrors { code field message } } }";
+const MINE: &str = "query($status: CouponStatus) { myCoupons(status: $status) { id status orderId template { label } } }";
+const CENTRE: &str = "{ availableCoupons { id label remaining } }";
+const ACTIVITY: &str = "mutation($input: PromotionActivityInput!) { createPromotionActivity(input: $input) { activity { id label } userErrors { code field message } } }";
+const PREVIEW: &str = "query($input: CheckoutInput!) { checkoutPreview(input: $input) { preview { payAmount promotionDiscount couponDiscount couponId hints discounts { stage label amount source sourceId lineAmounts } lines { payAmount } } userErrors { code field message } } }";
+const USABLE: &str = "query($input: CheckoutInput!) { usableCoupons(input: $input) { coupons { coupon { id } usable best discount reasonCode reason } userErrors { code } } }";
+const PLACE: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id payAmount couponDiscount couponId lines { id payAmount discount } } userErrors { code field message } } }";
+
+fn in_a_day() -> String {
+    (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()
+}
+
+fn yesterday() -> String {
+    (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339()
+}
+
+/// 满`threshold`减`amount`, valid 7 days from claiming, `total` of them.
+fn amount_off(name: &str, threshold: &str, amount: &str, total: i64) -> Value {
+    json!({ "name": name, "benefit": "AMOUNT_OFF", "threshold": threshold, "amount": amount, "validDays": 7, "totalQuantity": total })
+}
+
+async fn template(s: &TestServer, staff: &Account, input: Value) -> Value {
+    let r = s
+        .data(Some(&staff.token), CREATE, json!({ "input": input }))
+        .await["createCouponTemplate"]
+        .clone();
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    r["template"].clone()
+}
+
+async fn claim(s: &TestServer, who: &Account, template_id: &Value) -> Value {
+    s.data(Some(&who.token), CLAIM, json!({ "id": template_id }))
+        .await["claimCoupon"]
+        .clone()
+}
+
+fn checkout(shop: &Shop, lines: Value, extra: Value) -> Value {
+    let mut c = json!({ "addressId": shop.address, "lines": lines });
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+async fn preview(shop: &Shop, buyer: &Account, checkout: Value) -> Value {
+    let r = shop
+        .s
+        .data(Some(&buyer.token), PREVIEW, json!({ "input": checkout }))
+        .await["checkoutPreview"]
+        .clone();
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    r["preview"].clone()
+}
+
+async fn place(shop: &Shop, buyer: &Account, checkout: Value, key: &str) -> Value {
+    shop.s
+        .data(
+            Some(&buyer.token),
+            PLACE,
+            json!({ "input": { "idempotencyKey": key, "checkout": checkout } }),
+        )
+        .await["placeOrder"]
+        .clone()
+}
+
+/// A second, ¥20.00 product in the shop.
+async fn cup(shop: &Shop) -> Value {
+    let cat = create_category(&shop.s, &shop.boss.token, "杯具", None).await;
+    let p = create_product(
+        &shop.s,
+        &shop.boss.token,
+        json!({ "name": "随行杯", "categoryId": cat, "skus": [{ "price": "20.00", "costPrice": "8.00", "initialStock": 100 }] }),
+    )
+    .await;
+    let d = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($ids: [ID!]!) { publishProducts(input: { ids: $ids }) { userErrors { code } } }",
+            json!({ "ids": [p["id"]] }),
+        )
+        .await;
+    assert_eq!(d["publishProducts"]["userErrors"], json!([]), "{d}");
+    p["skus"][0]["id"].clone()
+}
+
+#[tokio::test]
+async fn staff_save_coupon_templates_and_activities_and_bad_input_changes_nothing() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let staff = &shop.boss;
+    let base = amount_off("满减券", "100.00", "20.00", 10);
+    let with = |changes: Value| {
+        let mut v = base.clone();
+        for (k, x) in changes.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    for (input, code, field) in [
+        (with(json!({ "name": " " })), "INVALID_NAME", "name"),
+        (
+            with(json!({ "amount": "120.00" })),
+            "INVALID_AMOUNT",
+            "amount",
+        ),
+        (
+            with(json!({ "amount": "-1.00" })),
+            "INVALID_AMOUNT",
+            "amount",
+        ),
+        (
+            with(json!({ "benefit": "PERCENT_OFF", "rate": "100.00" })),
+            "INVALID_AMOUNT",
+            "rate",
+        ),
+        (
+            with(json!({ "benefit": "PERCENT_OFF", "rate": "85.00", "cap": "-5.00" })),
+            "INVALID_AMOUNT",
+            "cap",
+        ),
+        (
+            with(json!({ "scope": "PRODUCTS", "scopeIds": ["UHJvZHVjdDo5OTk5"] })),
+            "INVALID_SCOPE",
+            "scopeIds",
+        ),
+        (
+            with(json!({ "scope": "CATEGORIES" })),
+            "INVALID_SCOPE",
+            "scopeIds",
+        ),
+        (
+            with(json!({ "validFrom": yesterday(), "validUntil": in_a_day() })),
+            "INVALID_VALIDITY",
+            "validUntil",
+        ),
+        (
+            with(json!({ "validDays": 0 })),
+            "INVALID_VALIDITY",
+            "validUntil",
+        ),
+        (
+            with(json!({ "totalQuantity": 0 })),
+            "INVALID_QUANTITY",
+            "totalQuantity",
+        ),
+        (
+            with(json!({ "audience": "LEVELS" })),
+            "INVALID_AUDIENCE",
+            "levelIds",
+        ),
+    ] {
+        let r = s
+            .data(Some(&staff.token), CREATE, json!({ "input": input }))
+            .await["createCouponTemplate"]
+            .clone();
+        assert_eq!(user_error_codes(&r), vec![code], "{r}");
+        assert_eq!(r["userErrors"][0]["field"], json!(["input", field]), "{r}");
+        assert_eq!(r["template"], Value::Null);
+    }
+    let all = s
+        .data(Some(&staff.token), "{ couponTemplates { id } }", json!({}))
+        .await;
+    assert_eq!(
+        all["couponTemplates"],
+        json!([]),
+        "nothing was saved: {all}"
+    );
+    // A buyer may not create one.
+    let r = s
+        .gql(Some(&shop.buyer.token), CREATE, json!({ "input": base }))
+        .await;
+    assert_eq!(error_code(&r), "FORBIDDEN");
+
+    let t = template(s, staff, base.clone()).await;
+    assert_eq!(t["label"], "满100减20");
+    let pct = template(
+        s,
+        staff,
+        json!({ "name": "85折券", "benefit": "PERCENT_OFF", "rate": "85.00", "cap": "50.00", "validFrom": yesterday(), "validUntil": in_a_day(), "totalQuantity": 5 }),
+    )
+    .await;
+    assert_eq!(pct["label"], "8.5折，最高减50");
+
+    // Activities: overlapping tiers, a tier taking more than its threshold, no rule, a window
+    // in the past.
+    let tiers = |t: Value| json!({ "name": "双十二", "tiers": t, "startsAt": yesterday(), "endsAt": in_a_day() });
+    for (input, code) in [
+        (
+            tiers(
+                json!([{ "threshold": "100.00", "off": "10.00" }, { "threshold": "100.00", "off": "20.00" }]),
+            ),
+            "INVALID_TIERS",
+        ),
+        (
+            tiers(
+                json!([{ "threshold": "100.00", "off": "30.00" }, { "threshold": "200.00", "off": "20.00" }]),
+            ),
+            "INVALID_TIERS",
+        ),
+        (
+            tiers(json!([{ "threshold": "10.00", "off": "30.00" }])),
+            "INVALID_TIERS",
+        ),
+        (
+            json!({ "name": "空", "startsAt": yesterday(), "endsAt": in_a_day() }),
+            "INVALID_TIERS",
+        ),
+        (
+            json!({ "name": "过期", "tiers": [{ "threshold": "100.00", "off": "10.00" }], "startsAt": yesterday(), "endsAt": yesterday() }),
+            "INVALID_WINDOW",
+        ),
+    ] {
+        let r = s
+            .data(Some(&staff.token), ACTIVITY, json!({ "input": input }))
+            .await["createPromotionActivity"]
+            .clone();
+        assert_eq!(user_error_codes(&r), vec![code], "{r}");
+    }
+    let none = s
+        .data(None, "{ promotionActivities { id } }", json!({}))
+        .await;
+    assert_eq!(none["promotionActivities"], json!([]));
+    let a = s
+        .data(
+            Some(&staff.token),
+            ACTIVITY,
+            json!({ "input": tiers(json!([{ "threshold": "100.00", "off": "10.00" }, { "threshold": "200.00", "off": "30.00" }])) }),
+        )
+        .await["createPromotionActivity"]
+        .clone();
+    assert_eq!(a["activity"]["label"], "满100减10 / 满200减30", "{a}");
+}
+
+#[tokio::test]
+async fn claims_never_pass_the_total_nor_the_per_user_limit_even_at_once() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let t = template(s, &shop.boss, amount_off("限量券", "0.00", "5.00", 10)).await;
+    let mut buyers = Vec::new();
+    for i in 0..25 {
+        buyers.push(register(s, &format!("138000402{i:02}"), "Secret123").await);
+    }
+    // 25 people at once for the last 10.
+    let answers = futures::future::join_all(buyers.iter().map(|b| claim(s, b, &t["id"]))).await;
+    let got = answers.iter().filter(|a| a["coupon"].is_object()).count();
+    assert_eq!(got, 10, "{answers:?}");
+    for a in answers.iter().filter(|a| a["coupon"].is_null()) {
+        assert_eq!(user_error_codes(a), vec!["SOLD_OUT"], "{a}");
+    }
+    let centre = s.data(None, CENTRE, json!({})).await;
+    assert_eq!(centre["availableCoupons"], json!([]), "sold out: {centre}");
+
+    // One person, a limit of 2, six claims at once: two coupons.
+    let t2 = template(
+        s,
+        &shop.boss,
+        json!({ "name": "每人两张", "benefit": "FREE_SHIPPING", "validDays": 3, "totalQuantity": 100, "perUserLimit": 2 }),
+    )
+    .await;
+    let b = &shop.buyer;
+    let answers = at_once(s, Some(&b.token), CLAIM, json!({ "id": t2["id"] }), 6).await;
+    let ok = answers
+        .iter()
+        .filter(|a| a["data"]["claimCoupon"]["coupon"].is_object())
+        .count();
+    assert_eq!(ok, 2, "{answers:?}");
+    for a in answers
+        .iter()
+        .filter(|a| a["data"]["claimCoupon"]["coupon"].is_null())
+    {
+        assert_eq!(
+            user_error_codes(&a["data"]["claimCoupon"]),
+            vec!["LIMIT_REACHED"]
+        );
+    }
+    let mine = s
+        .data(Some(&b.token), MINE, json!({ "status": "USABLE" }))
+        .await;
+    assert_eq!(mine["myCoupons"].as_array().unwrap().len(), 2, "{mine}");
+    let centre = s.data(None, CENTRE, json!({})).await;
+    assert_eq!(centre["availableCoupons"][0]["remaining"], 98);
+
+    // New customers only: a buyer with a paid order is refused; a stopped template gives none.
+    let fresh = template(
+        s,
+        &shop.boss,
+        json!({ "name": "新人券", "benefit": "AMOUNT_OFF", "amount": "10.00", "audience": "NEW_USERS", "validDays": 7, "totalQuantity": 100 }),
+    )
+    .await;
+    shop.buy(1, "paid-before").await;
+    assert_eq!(
+        user_error_codes(&claim(s, b, &fresh["id"]).await),
+        vec!["NOT_ELIGIBLE"]
+    );
+    assert!(claim(s, &buyers[0], &fresh["id"]).await["coupon"].is_object());
+    let stopped = s
+        .data(Some(&shop.boss.token), STOP, json!({ "id": fresh["id"] }))
+        .await;
+    assert_eq!(stopped["stopCouponTemplate"]["template"]["active"], false);
+    assert_eq!(
+        user_error_codes(&claim(s, &buyers[1], &fresh["id"]).await),
+        vec!["TEMPLATE_UNAVAILABLE"]
+    );
+    assert_eq!(
+        user_error_codes(&claim(s, b, &json!("Q291cG9uVGVtcGxhdGU6OTk5")).await),
+        vec!["TEMPLATE_NOT_FOUND"]
+    );
+}
+
+#[tokio::test]
+async fn checkout_picks_the_best_coupon_says_why_not_the_others_and_uses_it_once() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let b = &shop.buyer;
+    let small = template(s, &shop.boss, amount_off("小券", "50.00", "5.00", 10)).await;
+    let big = template(s, &shop.boss, amount_off("大券", "100.00", "20.00", 10)).await;
+    let far = template(s, &shop.boss, amount_off("远券", "500.00", "80.00", 10)).await;
+    let other_scope = {
+        let cup_sku = cup(&shop).await;
+        let cup_product = s
+            .data(
+                None,
+                "query($id: ID!) { node(id: $id) { ... on Sku { product { id } } } }",
+                json!({ "id": cup_sku }),
+            )
+            .await["node"]["product"]["id"]
+            .clone();
+        let mut t = amount_off("杯子券", "0.00", "3.00", 10);
+        t["scope"] = json!("PRODUCTS");
+        t["scopeIds"] = json!([cup_product]);
+        template(s, &shop.boss, t).await
+    };
+    let mut coupon = std::collections::HashMap::new();
+    for (name, t) in [
+        ("small", &small),
+        ("big", &big),
+        ("far", &far),
+        ("cup", &other_scope),
+    ] {
+        coupon.insert(name, claim(s, b, &t["id"]).await["coupon"]["id"].clone());
+    }
+    let one = json!([{ "skuId": shop.sku, "quantity": 1 }]);
+
+    // ¥100.00 of shoes: the 满100减20 coupon is the best; the others say why not.
+    let pv = preview(&shop, b, checkout(&shop, one.clone(), json!({}))).await;
+    assert_eq!(pv["payAmount"], "80.00", "{pv}");
+    assert_eq!(pv["couponId"], coupon["big"]);
+    assert_eq!(pv["discounts"][0]["source"], "COUPON");
+    assert_eq!(pv["discounts"][0]["sourceId"], coupon["big"]);
+    assert!(
+        pv["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("满500减80")),
+        "{pv}"
+    );
+    let options = s
+        .data(
+            Some(&b.token),
+            USABLE,
+            json!({ "input": checkout(&shop, one.clone(), json!({})) }),
+        )
+        .await["usableCoupons"]["coupons"]
+        .clone();
+    let by_id = |id: &Value| {
+        options
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["coupon"]["id"] == *id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(options[0]["coupon"]["id"], coupon["big"], "{options}");
+    assert_eq!(options[0]["best"], true);
+    assert_eq!(by_id(&coupon["small"])["discount"], "5.00");
+    assert_eq!(
+        by_id(&coupon["far"])["reasonCode"],
+        "COUPON_BELOW_THRESHOLD"
+    );
+    assert!(
+        by_id(&coupon["far"])["reason"]
+            .as_str()
+            .unwrap()
+            .contains("¥400.00")
+    );
+    assert_eq!(by_id(&coupon["cup"])["reasonCode"], "COUPON_NOT_IN_SCOPE");
+
+    // Naming another, or none.
+    let pv = preview(
+        &shop,
+        b,
+        checkout(&shop, one.clone(), json!({ "couponId": coupon["small"] })),
+    )
+    .await;
+    assert_eq!(pv["payAmount"], "95.00");
+    let pv = preview(
+        &shop,
+        b,
+        checkout(&shop, one.clone(), json!({ "noCoupon": true })),
+    )
+    .await;
+    assert_eq!(
+        (pv["payAmount"].clone(), pv["couponId"].clone()),
+        (json!("100.00"), Value::Null)
+    );
+    for (id, code) in [
+        (coupon["far"].clone(), "COUPON_BELOW_THRESHOLD"),
+        (coupon["cup"].clone(), "COUPON_NOT_IN_SCOPE"),
+        (json!("Q291cG9uOjk5OTk="), "COUPON_NOT_FOUND"),
+    ] {
+        let r = place(
+            &shop,
+            b,
+            checkout(&shop, one.clone(), json!({ "couponId": id })),
+            &format!("bad-{code}"),
+        )
+        .await;
+        assert_eq!(user_error_codes(&r), vec![code], "{r}");
+        assert_eq!(r["userErrors"][0]["field"], json!(["input", "couponId"]));
+    }
+
+    // Two checkouts with the same coupon at once: one order gets it, the other is refused
+    // and leaves no order.
+    let chosen = checkout(&shop, one.clone(), json!({ "couponId": coupon["big"] }));
+    let (x, y) = tokio::join!(
+        place(&shop, b, chosen.clone(), "race-1"),
+        place(&shop, b, chosen.clone(), "race-2")
+    );
+    let (won, lost) = if x["order"].is_object() {
+        (x, y)
+    } else {
+        (y, x)
+    };
+    assert_eq!(won["order"]["couponDiscount"], "20.00", "{won}");
+    assert_eq!(won["order"]["couponId"], coupon["big"]);
+    assert_eq!(
+        user_error_codes(&lost),
+        vec!["COUPON_ALREADY_USED"],
+        "{lost}"
+    );
+    let orders = s
+        .data(
+            Some(&b.token),
+            "{ myOrders(first: 10) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(orders["myOrders"]["totalCount"], 1, "{orders}");
+    let used = s
+        .data(Some(&b.token), MINE, json!({ "status": "USED" }))
+        .await;
+    assert_eq!(used["myCoupons"][0]["id"], coupon["big"]);
+    assert_eq!(used["myCoupons"][0]["orderId"], won["order"]["id"]);
+    // The next checkout picks the next best.
+    let pv = preview(&shop, b, checkout(&shop, one.clone(), json!({}))).await;
+    assert_eq!(pv["couponId"], coupon["small"]);
+
+    // Cancelling the unpaid order gives the coupon back.
+    let c = s
+        .data(
+            Some(&b.token),
+            "mutation($id: ID!) { cancelOrder(id: $id, reason: \"不要了\") { order { status } userErrors { code } } }",
+            json!({ "id": won["order"]["id"] }),
+        )
+        .await;
+    assert_eq!(c["cancelOrder"]["order"]["status"], "CANCELLED", "{c}");
+    let usable = s
+        .data(Some(&b.token), MINE, json!({ "status": "USABLE" }))
+        .await;
+    assert!(
+        usable["myCoupons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == coupon["big"]),
+        "{usable}"
+    );
+}
+
+#[tokio::test]
+async fn activities_take_their_tier_hint_the_next_and_refuse_coupons_that_do_not_stack() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let b = &shop.buyer;
+    let a = s
+        .data(
+            Some(&shop.boss.token),
+            ACTIVITY,
+            json!({ "input": { "name": "双十二满减", "tiers": [{ "threshold": "100.00", "off": "10.00" }, { "threshold": "200.00", "off": "30.00" }], "startsAt": yesterday(), "endsAt": in_a_day() } }),
+        )
+        .await["createPromotionActivity"]
+        .clone();
+    assert_eq!(a["userErrors"], json!([]), "{a}");
+    let lines = |n: i64| json!([{ "skuId": shop.sku, "quantity": n }]);
+    let pv = preview(&shop, b, checkout(&shop, lines(1), json!({}))).await;
+    assert_eq!(pv["promotionDiscount"], "10.00", "{pv}");
+    assert_eq!(pv["payAmount"], "90.00");
+    assert_eq!(pv["discounts"][0]["source"], "ACTIVITY");
+    assert_eq!(pv["discounts"][0]["sourceId"], a["activity"]["id"]);
+    assert_eq!(
+        pv["hints"],
+        json!(["再买 ¥100.00 可减 ¥30.00（双十二满减）"])
+    );
+    let pv = preview(&shop, b, checkout(&shop, lines(3), json!({}))).await;
+    assert_eq!(pv["promotionDiscount"], "30.00");
+    assert_eq!(pv["hints"], json!([]));
+
+    // A coupon that does not stack with activities: refused by name, skipped by the best pick.
+    let mut lone = amount_off("不叠加券", "0.00", "15.00", 10);
+    lone["stacksWithActivities"] = json!(false);
+    let t = template(s, &shop.boss, lone).await;
+    let id = claim(s, b, &t["id"]).await["coupon"]["id"].clone();
+    let r = place(
+        &shop,
+        b,
+        checkout(&shop, lines(1), json!({ "couponId": id })),
+        "lone",
+    )
+    .await;
+    assert_eq!(user_error_codes(&r), vec!["COUPON_NOT_STACKABLE"], "{r}");
+    let pv = preview(&shop, b, checkout(&shop, lines(1), json!({}))).await;
+    assert_eq!(
+        (pv["couponId"].clone(), pv["payAmount"].clone()),
+        (Value::Null, json!("90.00"))
+    );
+    // A stacking coupon applies after the activity, on what the lines still cost.
+    let t = template(s, &shop.boss, amount_off("叠加券", "80.00", "8.00", 10)).await;
+    claim(s, b, &t["id"]).await;
+    let pv = preview(&shop, b, checkout(&shop, lines(1), json!({}))).await;
+    assert_eq!(pv["payAmount"], "82.00", "{pv}");
+    assert_eq!(
+        pv["discounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["stage"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["PROMOTION", "COUPON"]
+    );
+}
+
+#[tokio::test]
+async fn the_seeds_order_a_120_cart_with_a_100_minus_20_coupon_pays_100_and_commissions_on_it() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let b = &shop.buyer;
+    let (d1, d2, d3) = shop.chain().await;
+    let cup = cup(&shop).await;
+    let t = template(
+        s,
+        &shop.boss,
+        amount_off("满100减20", "100.00", "20.00", 100),
+    )
+    .await;
+    let coupon = claim(s, b, &t["id"]).await["coupon"]["id"].clone();
+    let lines = json!([{ "skuId": shop.sku, "quantity": 1 }, { "skuId": cup, "quantity": 1 }]);
+    let placed = place(
+        &shop,
+        b,
+        checkout(&shop, lines, json!({ "couponId": coupon })),
+        "seed",
+    )
+    .await;
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    let o = &placed["order"];
+    // ¥20.00 over ¥100.00 and ¥20.00: 16.666… and 3.333…, the fen left over to the larger
+    // remainder.
+    assert_eq!(o["payAmount"], "100.00");
+    assert_eq!(
+        o["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["discount"].clone(), l["payAmount"].clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (json!("16.67"), json!("83.33")),
+            (json!("3.33"), json!("16.67"))
+        ]
+    );
+    let order = o["id"].clone();
+    shop.pay(b, &order).await;
+    // 20 / 10 / 5 % of what was paid: ¥20.00, ¥10.00, ¥5.00.
+    for (d, total) in [(&d1, "20.00"), (&d2, "10.00"), (&d3, "5.00")] {
+        let c = shop.commissions(d).await;
+        let sum: rust_decimal::Decimal = c
+            .iter()
+            .map(|c| {
+                c["amount"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<rust_decimal::Decimal>()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(sum.to_string(), total, "{c:?}");
+        let base: rust_decimal::Decimal = c
+            .iter()
+            .map(|c| {
+                c["base"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<rust_decimal::Decimal>()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(base.to_string(), "100.00", "{c:?}");
+    }
+    // Refunding the cup returns exactly its share: ¥16.67; the coupon stays used (the order
+    // still stands).
+    let cup_line = o["lines"][1]["id"].clone();
+    let r = s
+        .data(
+            Some(&b.token),
+            "mutation($input: RequestRefundInput!) { requestRefund(input: $input) { refund { id amount } userErrors { code message } } }",
+            json!({ "input": { "orderId": order, "kind": "REFUND_ONLY", "lines": [{ "orderLineId": cup_line, "quantity": 1 }], "reason": "不想要了" } }),
+        )
+        .await["requestRefund"]
+        .clone();
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    assert_eq!(r["refund"]["amount"], "16.67", "{r}");
+    let ok = s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($id: ID!) { approveRefund(id: $id) { refund { status } userErrors { code } } }",
+            json!({ "id": r["refund"]["id"] }),
+        )
+        .await;
+    assert_eq!(ok["approveRefund"]["refund"]["status"], "REFUNDED", "{ok}");
+    let used = s
+        .data(Some(&b.token), MINE, json!({ "status": "USED" }))
+        .await;
+    assert_eq!(used["myCoupons"][0]["id"], coupon, "{used}");
+}
