@@ -408,3 +408,176 @@ impl OrderListener for PromotionsOrders {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    use super::*;
+    use crate::orders::{
+        pricing::{PricingLine, price},
+        refund_rules::LineMoney,
+    };
+
+    fn held(id: i64, terms: CouponTerms) -> HeldCoupon {
+        let now = Utc::now();
+        HeldCoupon {
+            coupon: coupon::Model {
+                id,
+                template_id: id,
+                user_id: 1,
+                status: COUPON_AVAILABLE.into(),
+                source: "CLAIMED".into(),
+                valid_from: now - chrono::Duration::days(1),
+                valid_until: now + chrono::Duration::days(1),
+                order_id: None,
+                used_at: None,
+                created_at: now,
+            },
+            template: coupon_template::Model {
+                id,
+                name: format!("券{id}"),
+                benefit: "AMOUNT_OFF".into(),
+                threshold_fen: terms.threshold_fen,
+                amount_fen: 0,
+                rate_bp: 10_000,
+                cap_fen: None,
+                scope: "SHOP".into(),
+                scope_ids: "[]".into(),
+                audience: "ANYONE".into(),
+                audience_ids: "[]".into(),
+                valid_from: None,
+                valid_until: None,
+                valid_days: Some(1),
+                total_quantity: 1,
+                issued_count: 1,
+                per_user_limit: 1,
+                stacks_with_activities: terms.stacks_with_activities,
+                claimable: true,
+                status: "ACTIVE".into(),
+                created_at: now,
+                updated_at: now,
+            },
+            terms,
+        }
+    }
+
+    fn scope(rng: &mut StdRng) -> Scope {
+        let some =
+            |rng: &mut StdRng| -> HashSet<i64> { (1..=6).filter(|_| rng.gen_bool(0.5)).collect() };
+        match rng.gen_range(0..4) {
+            0 => Scope::Shop,
+            1 => Scope::Categories(some(rng)),
+            2 => Scope::Products(some(rng)),
+            _ => Scope::AllExcept(some(rng)),
+        }
+    }
+
+    /// Over random carts, member rates, 满减 rules, coupons and partial refunds: every line
+    /// pays between 0 and its total, the lines add up to what the order pays, each discount's
+    /// line shares add up to it and a line's discount is the sum of its shares, and a line's
+    /// refunds, however split, add up to exactly what it paid.
+    #[test]
+    fn every_stage_adds_up_to_the_fen_and_refunds_return_each_lines_own_share() {
+        let mut rng = StdRng::seed_from_u64(1919);
+        for _ in 0..3_000 {
+            let lines: Vec<PricingLine> = (0..rng.gen_range(1..=6))
+                .map(|i| PricingLine {
+                    sku_id: i + 1,
+                    product_id: rng.gen_range(1..=6),
+                    category_id: Some(rng.gen_range(1..=6)),
+                    unit_price_fen: rng.gen_range(0..=50_000),
+                    quantity: rng.gen_range(1..=5),
+                    weight_grams: 0,
+                })
+                .collect();
+            let member = crate::members::order_hooks::MemberPrice {
+                level_id: 1,
+                label: "金卡会员".into(),
+                rate_bp: rng.gen_range(5_000..=10_000),
+                free_shipping: false,
+            };
+            let step = rng.gen_range(1..=50_000);
+            let activity = Activity {
+                id: 1,
+                name: "满减".into(),
+                rule: if rng.gen_bool(0.5) {
+                    Reduction::Tiers(vec![
+                        rules::Tier {
+                            threshold_fen: step,
+                            off_fen: rng.gen_range(1..=step),
+                        },
+                        rules::Tier {
+                            threshold_fen: step * 3,
+                            off_fen: step + 1,
+                        },
+                    ])
+                } else {
+                    Reduction::Every {
+                        step_fen: step,
+                        off_fen: rng.gen_range(1..=step),
+                        cap_fen: rng.gen_bool(0.5).then_some(step * 2),
+                    }
+                },
+                scope: scope(&mut rng),
+            };
+            assert_eq!(activity.rule.validate(), Ok(()));
+            let benefit = if rng.gen_bool(0.5) {
+                rules::CouponBenefit::AmountOff {
+                    amount_fen: rng.gen_range(1..=100_000),
+                }
+            } else {
+                rules::CouponBenefit::PercentOff {
+                    rate_bp: rng.gen_range(1..10_000),
+                    cap_fen: rng.gen_bool(0.5).then(|| rng.gen_range(1..=100_000)),
+                }
+            };
+            let coupons = CouponStage {
+                choice: CouponChoice::Best,
+                held: vec![held(
+                    7,
+                    CouponTerms {
+                        benefit,
+                        threshold_fen: rng.gen_range(0..=100_000),
+                        scope: scope(&mut rng),
+                        stacks_with_activities: rng.gen_bool(0.7),
+                    },
+                )],
+                now: Utc::now(),
+            };
+            let request = PricingRequest::default();
+            let p = price(&request, &lines, &[&member, &activity, &coupons], None).unwrap();
+            let paid: i64 = p.lines.iter().map(|l| l.pay_amount_fen).sum();
+            assert_eq!(paid, p.pay_amount_fen);
+            for (i, (l, pl)) in lines.iter().zip(&p.lines).enumerate() {
+                assert!(pl.pay_amount_fen >= 0 && pl.pay_amount_fen <= l.total_fen());
+                let shares: i64 = p.discounts.iter().map(|d| d.line_shares[i]).sum();
+                assert_eq!(shares, pl.discount_fen, "line {i}");
+                assert_eq!(pl.line_total_fen - pl.discount_fen, pl.pay_amount_fen);
+            }
+            for d in &p.discounts {
+                assert_eq!(d.line_shares.iter().sum::<i64>(), d.amount_fen);
+            }
+            // Refunds of every line in random pieces.
+            for (l, pl) in lines.iter().zip(&p.lines) {
+                let mut m = LineMoney {
+                    quantity: l.quantity,
+                    pay_amount_fen: pl.pay_amount_fen,
+                    refunded_quantity: 0,
+                    refunded_fen: 0,
+                };
+                while m.refundable_quantity() > 0 {
+                    let q = rng.gen_range(1..=m.refundable_quantity());
+                    let back = m.refund_of(q).unwrap();
+                    assert!(back >= 0);
+                    m.refunded_quantity += q;
+                    m.refunded_fen += back;
+                    assert!(m.refunded_fen <= m.pay_amount_fen);
+                }
+                assert_eq!(m.refunded_fen, pl.pay_amount_fen);
+            }
+        }
+    }
+}
