@@ -13,6 +13,7 @@ pub mod commission;
 pub mod commission_rule_version;
 pub mod coupon;
 pub mod coupon_claim;
+pub mod coupon_code;
 pub mod coupon_template;
 pub mod customer_binding;
 pub mod distributor;

@@ -5,7 +5,7 @@ mod errors;
 pub mod rules;
 pub mod schema;
 pub mod service;
-mod throttle;
+pub mod throttle;
 pub mod wechat;
 
 pub use errors::{AccountError, AccountErrorCode};

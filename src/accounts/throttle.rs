@@ -1,4 +1,5 @@
-//! Login throttling stored in the database, so every instance sees the same counts.
+//! Failed-attempt throttling stored in the database, so every instance sees the same counts:
+//! sign-ins here, and any other guess-prone input (redeem codes) under a key of its own.
 use chrono::{DateTime, Utc};
 use entity::login_throttle;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QuerySelect, Set};

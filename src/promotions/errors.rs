@@ -39,6 +39,8 @@ pub enum PromotionErrorCode {
     InvalidWindow,
     /// More than 1,000 users at once, or an id that is no user.
     InvalidUsers,
+    /// The redeem code is wrong or was used (wrong codes count towards a lockout).
+    InvalidCode,
 }
 
 crate::user_error_type!(

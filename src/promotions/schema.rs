@@ -241,6 +241,16 @@ pub struct ClaimCouponPayload {
     user_errors: Vec<PromotionError>,
 }
 
+/// The result of `generateCouponCodes`.
+#[derive(SimpleObject)]
+pub struct GenerateCouponCodesPayload {
+    /// The new codes, shown this once (only their hashes are kept): 16 characters each; buyers
+    /// may type them with spaces, dashes or in lower case.
+    codes: Vec<String>,
+    /// Why none were made.
+    user_errors: Vec<PromotionError>,
+}
+
 /// The result of `issueCoupons`.
 #[derive(SimpleObject)]
 pub struct IssueCouponsPayload {
@@ -531,6 +541,70 @@ impl PromotionsMutation {
             coupon: Some(Coupon { coupon, template }),
             user_errors: vec![],
         })
+    }
+
+    /// Redeems a one-time code (from an offline channel) for a coupon. Wrong or used codes
+    /// are refused with `INVALID_CODE`; five within ten minutes lock the caller out of
+    /// redeeming for ten minutes (`RATE_LIMITED`).
+    async fn redeem_coupon_code(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The code, as printed (spaces, dashes and case do not matter); up to 64 characters."
+        )]
+        code: String,
+    ) -> Result<ClaimCouponPayload> {
+        let me = ctx.viewer().require_user()?;
+        let app = ctx.app();
+        let given = if code.chars().count() > 64 {
+            Err(crate::error::ServiceError::User(vec![PromotionError::new(
+                Code::InvalidCode,
+                Some("code"),
+                "this code is wrong or was used",
+            )]))
+        } else {
+            service::redeem_code(app, me.user_id, &code).await
+        };
+        let coupon = match given {
+            Ok(c) => c,
+            Err(e) => {
+                return refused(e, |e| ClaimCouponPayload {
+                    coupon: None,
+                    user_errors: e,
+                });
+            }
+        };
+        let template = coupon_template::Entity::find_by_id(coupon.template_id)
+            .one(app.db.conn())
+            .await?
+            .ok_or_else(|| crate::error::AppError::not_found("coupon template"))?;
+        Ok(ClaimCouponPayload {
+            coupon: Some(Coupon { coupon, template }),
+            user_errors: vec![],
+        })
+    }
+
+    /// Generates one-time redeem codes for a template (staff with MARKETING), 1 to 10,000,
+    /// shown this once. A code gives a coupon while the template has coupons left.
+    #[graphql(guard = "PermissionGuard(Permission::Marketing)")]
+    async fn generate_coupon_codes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The template.")] template_id: ID,
+        #[graphql(desc = "How many codes, 1 to 10,000.")] count: i64,
+    ) -> Result<GenerateCouponCodesPayload> {
+        let id = ids::decode("CouponTemplate", &template_id).unwrap_or(0);
+        payload(
+            service::generate_codes(ctx.app(), id, count).await,
+            |codes| GenerateCouponCodesPayload {
+                codes,
+                user_errors: vec![],
+            },
+            |e| GenerateCouponCodesPayload {
+                codes: vec![],
+                user_errors: e,
+            },
+        )
     }
 
     /// Gives one coupon of a template to each listed user (staff with MARKETING), also when the

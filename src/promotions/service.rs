@@ -414,6 +414,27 @@ pub async fn give(
     user_id: i64,
     source: &str,
 ) -> PromotionResult<coupon::Model> {
+    let t = givable(app, template_id, user_id, source).await?;
+    let tx = app.db.begin_write().await?;
+    match give_in(&tx, &t, user_id, source).await {
+        Ok(c) => {
+            tx.commit().await?;
+            Ok(c)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// The template, if it may give `user_id` a coupon now (before the conditional writes).
+async fn givable(
+    app: &AppState,
+    template_id: i64,
+    user_id: i64,
+    source: &str,
+) -> PromotionResult<coupon_template::Model> {
     let now = Utc::now();
     let Some(t) = coupon_template::Entity::find_by_id(template_id)
         .one(app.db.conn())
@@ -443,14 +464,24 @@ pub async fn give(
             },
         );
     }
-    let tx = app.db.begin_write().await?;
+    Ok(t)
+}
+
+/// The writes of giving a coupon, in the caller's transaction; on a refusal the caller rolls
+/// back (the per-user counter may have moved).
+async fn give_in(
+    tx: &crate::db::WriteTx,
+    t: &coupon_template::Model,
+    user_id: i64,
+    source: &str,
+) -> PromotionResult<coupon::Model> {
+    let now = Utc::now();
     let backend = tx.get_database_backend();
     if tx
         .query_one_raw(claim_counter(backend, t.id, user_id, t.per_user_limit))
         .await?
         .is_none()
     {
-        tx.rollback().await?;
         return reject(
             Code::LimitReached,
             "templateId",
@@ -466,15 +497,14 @@ pub async fn give(
         ))
         .await?;
     if taken.rows_affected() == 0 {
-        tx.rollback().await?;
         return reject(
             Code::SoldOut,
             "templateId",
             "every coupon has been given out",
         );
     }
-    let (valid_from, valid_until) = validity_of(&t, now);
-    let c = coupon::ActiveModel {
+    let (valid_from, valid_until) = validity_of(t, now);
+    Ok(coupon::ActiveModel {
         template_id: Set(t.id),
         user_id: Set(user_id),
         status: Set(COUPON_AVAILABLE.into()),
@@ -486,10 +516,143 @@ pub async fn give(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&*tx)
-    .await?;
+    .insert(&**tx)
+    .await?)
+}
+
+/// Redeem codes: 16 characters from an alphabet without look-alikes (about 79 bits), so they
+/// cannot be guessed; failed tries are throttled per user (`REDEEM_POLICY`).
+const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+const CODE_LEN: usize = 16;
+
+/// Five wrong codes within ten minutes lock the user out of redeeming for ten minutes.
+fn redeem_policy() -> crate::accounts::rules::ThrottlePolicy {
+    crate::accounts::rules::ThrottlePolicy {
+        max_failures: 5,
+        window: Duration::minutes(10),
+        lockout: Duration::minutes(10),
+    }
+}
+
+/// A code as typed (spaces, dashes, lower case) reduced to what was generated.
+pub fn normalise_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+fn code_hash(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(normalise_code(code).as_bytes()))
+}
+
+/// `count` new one-time codes for a template (1 to 10,000), shown this once: only their hashes
+/// are stored. A code gives a coupon while the template has some left.
+pub async fn generate_codes(
+    app: &AppState,
+    template_id: i64,
+    count: i64,
+) -> PromotionResult<Vec<String>> {
+    if !(1..=10_000).contains(&count) {
+        return reject(
+            Code::InvalidQuantity,
+            "count",
+            "generate 1 to 10,000 codes at once",
+        );
+    }
+    let Some(t) = coupon_template::Entity::find_by_id(template_id)
+        .one(app.db.conn())
+        .await?
+    else {
+        return reject(
+            Code::TemplateNotFound,
+            "templateId",
+            "no such coupon template",
+        );
+    };
+    if t.status != STATUS_ACTIVE {
+        return reject(
+            Code::TemplateUnavailable,
+            "templateId",
+            "this template was stopped",
+        );
+    }
+    let codes: Vec<String> = {
+        use rand::{Rng, rngs::OsRng};
+        (0..count)
+            .map(|_| {
+                (0..CODE_LEN)
+                    .map(|_| CODE_ALPHABET[OsRng.gen_range(0..CODE_ALPHABET.len())] as char)
+                    .collect()
+            })
+            .collect()
+    };
+    let now = Utc::now();
+    let tx = app.db.begin_write().await?;
+    for chunk in codes.chunks(500) {
+        entity::coupon_code::Entity::insert_many(chunk.iter().map(|c| {
+            entity::coupon_code::ActiveModel {
+                code_hash: Set(code_hash(c)),
+                template_id: Set(t.id),
+                redeemed_by: Set(None),
+                redeemed_at: Set(None),
+                created_at: Set(now),
+            }
+        }))
+        .exec_without_returning(&*tx)
+        .await?;
+    }
     tx.commit().await?;
-    Ok(c)
+    Ok(codes)
+}
+
+/// Redeems a code for `user_id`: one coupon of its template, and the code is spent. A wrong or
+/// spent code counts towards the user's throttle; while locked, `RATE_LIMITED`.
+pub async fn redeem_code(
+    app: &AppState,
+    user_id: i64,
+    code: &str,
+) -> PromotionResult<coupon::Model> {
+    let now = Utc::now();
+    let key = format!("coupon-code:{user_id}");
+    crate::accounts::throttle::ensure_not_locked(app.db.conn(), &[&key], now).await?;
+    let hash = code_hash(code);
+    let found = entity::coupon_code::Entity::find_by_id(hash.clone())
+        .one(app.db.conn())
+        .await?
+        .filter(|c| c.redeemed_by.is_none());
+    let Some(found) = found else {
+        let tx = app.db.begin_write().await?;
+        crate::accounts::throttle::record_failure(&tx, &key, &redeem_policy(), now).await?;
+        tx.commit().await?;
+        return reject(Code::InvalidCode, "code", "this code is wrong or was used");
+    };
+    let t = givable(app, found.template_id, user_id, "CODE").await?;
+    let tx = app.db.begin_write().await?;
+    let spent = tx
+        .execute_raw(crate::db::stmt(
+            tx.get_database_backend(),
+            "UPDATE coupon_codes SET redeemed_by = $1, redeemed_at = $2 \
+             WHERE code_hash = $3 AND redeemed_by IS NULL",
+            [user_id.into(), now.into(), hash.into()],
+        ))
+        .await?;
+    if spent.rows_affected() == 0 {
+        tx.rollback().await?;
+        return reject(Code::InvalidCode, "code", "this code is wrong or was used");
+    }
+    match give_in(&tx, &t, user_id, "CODE").await {
+        Ok(c) => {
+            tx.commit().await?;
+            Ok(c)
+        }
+        // The code stays unspent: the coupon could not be given.
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
 }
 
 /// Templates offered in the coupon centre now: active, claimable, not sold out, not ended.

@@ -652,3 +652,129 @@ async fn the_seeds_order_a_120_cart_with_a_100_minus_20_coupon_pays_100_and_comm
         .await;
     assert_eq!(used["myCoupons"][0]["id"], coupon, "{used}");
 }
+
+const GENERATE: &str = "mutation($id: ID!, $n: Int!) { generateCouponCodes(templateId: $id, count: $n) { codes userErrors { code field } } }";
+const REDEEM: &str = "mutation($code: String!) { redeemCouponCode(code: $code) { coupon { id template { label } } userErrors { code field } } }";
+
+#[tokio::test]
+async fn redeem_codes_give_one_coupon_each_and_guessing_is_locked_out() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let staff = &shop.boss;
+    let mut offline = amount_off("线下券", "0.00", "10.00", 2);
+    offline["claimable"] = json!(false);
+    let t = template(s, staff, offline).await;
+    for n in [0, 10_001] {
+        let r = s
+            .data(
+                Some(&staff.token),
+                GENERATE,
+                json!({ "id": t["id"], "n": n }),
+            )
+            .await;
+        assert_eq!(
+            user_error_codes(&r["generateCouponCodes"]),
+            vec!["INVALID_QUANTITY"]
+        );
+    }
+    let r = s
+        .gql(
+            Some(&shop.buyer.token),
+            GENERATE,
+            json!({ "id": t["id"], "n": 3 }),
+        )
+        .await;
+    assert_eq!(error_code(&r), "FORBIDDEN");
+    let codes: Vec<String> = s
+        .data(
+            Some(&staff.token),
+            GENERATE,
+            json!({ "id": t["id"], "n": 3 }),
+        )
+        .await["generateCouponCodes"]["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 3);
+    assert!(codes.iter().all(|c| c.len() == 16), "{codes:?}");
+    assert_eq!(
+        codes.iter().collect::<std::collections::HashSet<_>>().len(),
+        3
+    );
+
+    // Typed with a dash and in lower case: one coupon; the same code again is spent.
+    let b = &shop.buyer;
+    let typed = format!("{}-{}", &codes[0][..8], &codes[0][8..]).to_lowercase();
+    let r = s
+        .data(Some(&b.token), REDEEM, json!({ "code": typed }))
+        .await["redeemCouponCode"]
+        .clone();
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    assert_eq!(r["coupon"]["template"]["label"], "无门槛减10");
+    let again = register(s, "13800040301", "Secret123").await;
+    let r = s
+        .data(Some(&again.token), REDEEM, json!({ "code": codes[0] }))
+        .await["redeemCouponCode"]
+        .clone();
+    assert_eq!(user_error_codes(&r), vec!["INVALID_CODE"]);
+    // A template of 2: the second code gives the last coupon, the third finds none left and
+    // stays unspent.
+    let r = s
+        .data(Some(&again.token), REDEEM, json!({ "code": codes[1] }))
+        .await["redeemCouponCode"]
+        .clone();
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    let third = register(s, "13800040302", "Secret123").await;
+    let r = s
+        .data(Some(&third.token), REDEEM, json!({ "code": codes[2] }))
+        .await["redeemCouponCode"]
+        .clone();
+    assert_eq!(user_error_codes(&r), vec!["SOLD_OUT"]);
+
+    // Guessing: twenty wrong codes — the first five are refused as wrong, then the guesser is
+    // locked out, even with a right code (another template's).
+    let guesser = register(s, "13800040303", "Secret123").await;
+    let more = template(s, staff, amount_off("再来一张", "0.00", "1.00", 10)).await;
+    let good = s
+        .data(
+            Some(&staff.token),
+            GENERATE,
+            json!({ "id": more["id"], "n": 1 }),
+        )
+        .await["generateCouponCodes"]["codes"][0]
+        .clone();
+    let mut wrong = 0;
+    let mut limited = 0;
+    for i in 0..20 {
+        let r = s
+            .gql(
+                Some(&guesser.token),
+                REDEEM,
+                json!({ "code": format!("ZZZZZZZZZZZZZ{i:03}") }),
+            )
+            .await;
+        if r.get("errors").is_some() {
+            assert_eq!(error_code(&r), "RATE_LIMITED", "{r}");
+            limited += 1;
+        } else {
+            assert_eq!(
+                user_error_codes(&r["data"]["redeemCouponCode"]),
+                vec!["INVALID_CODE"]
+            );
+            wrong += 1;
+        }
+    }
+    assert_eq!((wrong, limited), (5, 15));
+    let r = s
+        .gql(Some(&guesser.token), REDEEM, json!({ "code": good }))
+        .await;
+    assert_eq!(error_code(&r), "RATE_LIMITED");
+    // Others are not affected.
+    let r = s
+        .data(Some(&third.token), REDEEM, json!({ "code": good }))
+        .await["redeemCouponCode"]
+        .clone();
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+}
