@@ -85,8 +85,20 @@ pub struct QuoteLine {
     pub problem: Option<LineProblem>,
 }
 
+/// A gift an activity adds (满赠): free, its stock reserved like any line when the order is
+/// placed; left out, with the order going through, when there is not enough of it.
+pub struct QuoteGift {
+    pub sku: sku::Model,
+    pub bundle: Arc<ProductBundle>,
+    pub quantity: i64,
+    pub label: String,
+    /// Whether there is stock for it now.
+    pub available: bool,
+}
+
 pub struct Quote {
     pub lines: Vec<QuoteLine>,
+    pub gifts: Vec<QuoteGift>,
     pub priced: pricing::Priced,
     pub address: Option<address::Model>,
     pub from_cart: bool,
@@ -329,12 +341,58 @@ pub async fn quote(
         shipping.as_ref().as_ref(),
     )
     .map_err(refusal)?;
+    let gifts = gifts_of(app, conn, &priced.gifts).await?;
     Ok(Quote {
         lines,
+        gifts,
         priced,
         address,
         from_cart,
     })
+}
+
+/// The SKUs of the gifts pricing added, one entry per SKU (quantities of one SKU summed); a
+/// gift whose SKU or product is gone is left out.
+async fn gifts_of(
+    app: &AppState,
+    conn: &impl ConnectionTrait,
+    gifts: &[pricing::Gift],
+) -> Result<Vec<QuoteGift>, AppError> {
+    if gifts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let skus: HashMap<i64, sku::Model> = sku::Entity::find()
+        .filter(sku::Column::Id.is_in(gifts.iter().map(|g| g.sku_id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let product_ids: Vec<i64> = skus.values().map(|s| s.product_id).collect();
+    let bundles = app.catalog.bundles(conn, &product_ids).await?;
+    let mut out: Vec<QuoteGift> = Vec::new();
+    for g in gifts {
+        let Some(sku) = skus.get(&g.sku_id) else {
+            continue;
+        };
+        let Some(bundle) = bundles.get(&sku.product_id) else {
+            continue;
+        };
+        match out.iter_mut().find(|q| q.sku.id == sku.id) {
+            Some(q) => q.quantity += g.quantity,
+            None => out.push(QuoteGift {
+                sku: sku.clone(),
+                bundle: bundle.clone(),
+                quantity: g.quantity,
+                label: g.label.clone(),
+                available: false,
+            }),
+        }
+    }
+    for q in &mut out {
+        q.available = q.sku.active && q.sku.stock >= q.quantity;
+    }
+    Ok(out)
 }
 
 /// The statement that takes the next order number, one row with `n`. On PostgreSQL a sequence
@@ -618,7 +676,15 @@ pub async fn place_order(
     // Orders of this process wait for the rows in arrival order (`inventory::gates`).
     let mut by_sku: Vec<&QuoteLine> = quote.lines.iter().collect();
     by_sku.sort_by_key(|l| l.sku.id);
-    tx.hold_until_end(app.stock_gates.enter(by_sku.iter().map(|l| l.sku.id)).await);
+    let gifts: Vec<&QuoteGift> = quote.gifts.iter().filter(|g| g.available).collect();
+    let mut gated: Vec<i64> = by_sku
+        .iter()
+        .map(|l| l.sku.id)
+        .chain(gifts.iter().map(|g| g.sku.id))
+        .collect();
+    gated.sort_unstable();
+    gated.dedup();
+    tx.hold_until_end(app.stock_gates.enter(gated).await);
     for line in by_sku {
         match inventory::reserve(
             app,
@@ -649,6 +715,31 @@ pub async fn place_order(
             }
         }
     }
+    // Gifts after the bought lines (a gift of a SKU also bought comes out of what is left); one
+    // that is out of stock by now is left out and the order goes through.
+    let mut given = Vec::new();
+    for gift in gifts {
+        let reserved = inventory::reserve(
+            app,
+            &tx,
+            gift.sku.id,
+            gift.quantity,
+            &placed.order_no,
+            Some(buyer_id),
+        )
+        .await?;
+        if reserved.is_ok() {
+            given.push(gift_line(placed.id, gift, now));
+        }
+    }
+    let mut lines = lines;
+    if !given.is_empty() {
+        lines.extend(
+            order_line::Entity::insert_many(given)
+                .exec_with_returning(&*tx)
+                .await?,
+        );
+    }
     let placed = if placed.pay_amount_fen == 0 {
         pay_nothing(app, &tx, &placed, &lines, buyer_id).await?
     } else {
@@ -656,6 +747,39 @@ pub async fn place_order(
     };
     tx.commit().await?;
     Ok(placed)
+}
+
+/// The order line of a gift: its price as a discount of the whole, nothing to pay.
+fn gift_line(
+    order_id: i64,
+    gift: &QuoteGift,
+    now: chrono::DateTime<Utc>,
+) -> order_line::ActiveModel {
+    let total = gift.sku.price_fen * gift.quantity;
+    order_line::ActiveModel {
+        order_id: Set(order_id),
+        sku_id: Set(gift.sku.id),
+        product_id: Set(gift.sku.product_id),
+        product_name: Set(gift.bundle.product.name.clone()),
+        spec_text: Set(spec_label(&gift.bundle, gift.sku.id)),
+        sku_code: Set(gift.sku.code.clone()),
+        image_url: Set(gift.bundle.images.first().map(|i| i.url.clone())),
+        unit_price_fen: Set(gift.sku.price_fen),
+        cost_price_fen: Set(gift.sku.cost_price_fen),
+        quantity: Set(gift.quantity),
+        line_total_fen: Set(total),
+        discount_fen: Set(total),
+        member_discount_fen: Set(0),
+        pay_amount_fen: Set(0),
+        refunded_quantity: Set(0),
+        refunded_fen: Set(0),
+        shipped_quantity: Set(0),
+        weight_grams: Set(gift.sku.weight_grams),
+        is_gift: Set(true),
+        points_used: Set(0),
+        created_at: Set(now),
+        ..Default::default()
+    }
 }
 
 /// An order with nothing to pay (a redemption paid entirely in points, with free shipping) is

@@ -291,6 +291,21 @@ pub struct CheckoutLine {
     warning: Option<LineWarning>,
 }
 
+/// A gift an activity adds to the order (满赠).
+#[derive(SimpleObject)]
+pub struct CheckoutGift {
+    /// The SKU given.
+    sku: Sku,
+    /// Its product's name.
+    product_name: String,
+    /// Units given.
+    quantity: i64,
+    /// Which activity gives it, e.g. `满199赠（年货节）`.
+    label: String,
+    /// False when it is out of stock: the order then goes through without it.
+    available: bool,
+}
+
 /// What placing this order would charge, computed by the same pipeline as `placeOrder`.
 #[derive(SimpleObject)]
 pub struct CheckoutPreview {
@@ -320,6 +335,8 @@ pub struct CheckoutPreview {
     pay_amount: Money,
     /// Every discount that applies, in pipeline order.
     discounts: Vec<Discount>,
+    /// Gifts the order gets (free; an unavailable one is left out when the order is placed).
+    gifts: Vec<CheckoutGift>,
     /// The coupon applied: the one asked for, else the best the buyer holds for this order
     /// (null: none applies, or `noCoupon`). `usableCoupons` lists the others and why.
     coupon_id: Option<ID>,
@@ -369,7 +386,28 @@ impl From<Quote> for CheckoutPreview {
             pay_amount: yuan(p.pay_amount_fen),
             discounts: p.discounts.iter().map(Discount::from).collect(),
             coupon_id: p.coupon_id.map(|id| ids::encode("Coupon", id)),
-            hints: p.hints.clone(),
+            hints: p
+                .hints
+                .iter()
+                .cloned()
+                .chain(
+                    q.gifts
+                        .iter()
+                        .filter(|g| !g.available)
+                        .map(|g| format!("赠品{}已赠完，订单照常提交", g.bundle.product.name)),
+                )
+                .collect(),
+            gifts: q
+                .gifts
+                .iter()
+                .map(|g| CheckoutGift {
+                    sku: Sku::new(&g.sku),
+                    product_name: g.bundle.product.name.clone(),
+                    quantity: g.quantity,
+                    label: g.label.clone(),
+                    available: g.available,
+                })
+                .collect(),
         }
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::{coupon, coupon_template, order, order_line};
 
 use super::{
-    rules::{self, CartLine, CouponTerms, Reduction, Scope, Unusable},
+    rules::{self, ActivityRule, CartLine, CouponTerms, Scope, Unusable},
     service::{self, COUPON_AVAILABLE, COUPON_USED, ScopeKind},
 };
 use crate::{
@@ -19,8 +19,8 @@ use crate::{
         errors::{OrderError, OrderErrorCode, OrderResult},
         listeners::{OrderListener, PricingStages, Refunded},
         pricing::{
-            CouponChoice, CouponRefusal, Discount, DiscountSource, PricingRefusal, PricingRequest,
-            PricingRule, PricingStage, PricingState, RuleOutcome, SourceKind,
+            CouponChoice, CouponRefusal, Discount, DiscountSource, Gift, PricingRefusal,
+            PricingRequest, PricingRule, PricingStage, PricingState, RuleOutcome, SourceKind,
         },
     },
 };
@@ -41,11 +41,11 @@ fn cart(state: &PricingState<'_>) -> Vec<CartLine> {
         .collect()
 }
 
-/// One running 满减 activity.
+/// One running activity (满减 or 满赠).
 struct Activity {
     id: i64,
     name: String,
-    rule: Reduction,
+    rule: ActivityRule,
     scope: Scope,
 }
 
@@ -58,14 +58,36 @@ impl PricingRule for Activity {
         let lines = cart(state);
         let eligible = rules::lines_in(&self.scope, &lines);
         let base: i64 = eligible.iter().map(|i| lines[*i].payable_fen).sum();
-        let (off, next) = self.rule.apply(base);
         let mut outcome = RuleOutcome::default();
         if eligible.is_empty() {
             return Ok(outcome);
         }
+        let reduction = match &self.rule {
+            ActivityRule::Reduction(r) => r,
+            ActivityRule::Gift(g) => {
+                let units: i64 = eligible.iter().map(|i| lines[*i].quantity).sum();
+                let (reached, next) = g.apply(base, units);
+                if let Some(t) = reached {
+                    outcome.gifts.push(Gift {
+                        sku_id: t.sku_id,
+                        quantity: t.quantity,
+                        label: format!("{}（{}）", g.label(), self.name),
+                    });
+                }
+                if let Some((more, _)) = next {
+                    outcome.hints.push(if g.by_quantity {
+                        format!("再买 {more} 件可得赠品（{}）", self.name)
+                    } else {
+                        format!("再买 ¥{} 可得赠品（{}）", money(more), self.name)
+                    });
+                }
+                return Ok(outcome);
+            }
+        };
+        let (off, next) = reduction.apply(base);
         if off > 0 {
             outcome.discounts.push(Discount {
-                label: format!("{}（{}）", self.rule.label(), self.name),
+                label: format!("{}（{}）", reduction.label(), self.name),
                 amount_fen: off,
                 lines: Some(eligible),
                 source: Some(DiscountSource {
@@ -305,7 +327,7 @@ impl PricingStages for PromotionsOrders {
             if !levels.is_empty() && !level.is_some_and(|l| levels.contains(&l)) {
                 continue;
             }
-            let Some(rule) = service::reduction_of(&a) else {
+            let Some(rule) = service::rule_of(&a) else {
                 continue;
             };
             stages.push(Box::new(Activity {
@@ -420,6 +442,7 @@ mod tests {
         pricing::{PricingLine, price},
         refund_rules::LineMoney,
     };
+    use crate::promotions::rules::Reduction;
 
     fn held(id: i64, terms: CouponTerms) -> HeldCoupon {
         let now = Utc::now();
@@ -503,7 +526,7 @@ mod tests {
             let activity = Activity {
                 id: 1,
                 name: "满减".into(),
-                rule: if rng.gen_bool(0.5) {
+                rule: ActivityRule::Reduction(if rng.gen_bool(0.5) {
                     Reduction::Tiers(vec![
                         rules::Tier {
                             threshold_fen: step,
@@ -520,7 +543,7 @@ mod tests {
                         off_fen: rng.gen_range(1..=step),
                         cap_fen: rng.gen_bool(0.5).then_some(step * 2),
                     }
-                },
+                }),
                 scope: scope(&mut rng),
             };
             assert_eq!(activity.rule.validate(), Ok(()));

@@ -283,6 +283,99 @@ impl Reduction {
     }
 }
 
+/// A 满赠 activity's rule: the highest tier reached adds its gift.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GiftRule {
+    /// Thresholds count units in scope instead of the money they cost.
+    pub by_quantity: bool,
+    pub tiers: Vec<GiftTier>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GiftTier {
+    /// Fen (or units, `by_quantity`) the lines in scope must reach.
+    pub threshold: i64,
+    pub sku_id: i64,
+    pub quantity: i64,
+}
+
+impl GiftRule {
+    pub fn validate(&self) -> Result<(), ReductionError> {
+        if self.tiers.is_empty() {
+            return Err(ReductionError::NoTier);
+        }
+        if self
+            .tiers
+            .iter()
+            .any(|t| t.threshold < 1 || !(1..=99).contains(&t.quantity))
+        {
+            return Err(ReductionError::BadTier);
+        }
+        if self
+            .tiers
+            .windows(2)
+            .any(|w| w[1].threshold <= w[0].threshold)
+        {
+            return Err(ReductionError::Overlapping);
+        }
+        Ok(())
+    }
+
+    /// The gift reached by `base_fen` (or `units`), and how much more reaches the next tier.
+    pub fn apply(&self, base_fen: i64, units: i64) -> (Option<GiftTier>, Option<(i64, GiftTier)>) {
+        let reached = if self.by_quantity { units } else { base_fen };
+        (
+            self.tiers
+                .iter()
+                .rev()
+                .find(|t| reached >= t.threshold)
+                .copied(),
+            self.tiers
+                .iter()
+                .find(|t| reached < t.threshold)
+                .map(|t| (t.threshold - reached, *t)),
+        )
+    }
+
+    /// The badge buyers read: "满199赠 / 满399赠", "买2件赠".
+    pub fn label(&self) -> String {
+        self.tiers
+            .iter()
+            .map(|t| {
+                if self.by_quantity {
+                    format!("买{}件赠", t.threshold)
+                } else {
+                    format!("满{}赠", yuan(t.threshold))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}
+
+/// What an activity does: take money off (满减) or add a gift (满赠).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActivityRule {
+    Reduction(Reduction),
+    Gift(GiftRule),
+}
+
+impl ActivityRule {
+    pub fn validate(&self) -> Result<(), ReductionError> {
+        match self {
+            ActivityRule::Reduction(r) => r.validate(),
+            ActivityRule::Gift(g) => g.validate(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            ActivityRule::Reduction(r) => r.label(),
+            ActivityRule::Gift(g) => g.label(),
+        }
+    }
+}
+
 /// The next tier within reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NextStep {
@@ -564,6 +657,48 @@ mod tests {
             .validate(),
             Err(ReductionError::BadCap)
         );
+    }
+
+    #[test]
+    fn gifts_come_with_the_highest_tier_reached() {
+        let g = GiftRule {
+            by_quantity: false,
+            tiers: vec![
+                GiftTier {
+                    threshold: 19_900,
+                    sku_id: 7,
+                    quantity: 1,
+                },
+                GiftTier {
+                    threshold: 39_900,
+                    sku_id: 8,
+                    quantity: 2,
+                },
+            ],
+        };
+        assert_eq!(g.validate(), Ok(()));
+        assert_eq!(g.apply(10_000, 9), (None, Some((9_900, g.tiers[0]))));
+        assert_eq!(
+            g.apply(20_000, 1),
+            (Some(g.tiers[0]), Some((19_900, g.tiers[1])))
+        );
+        assert_eq!(g.apply(40_000, 1), (Some(g.tiers[1]), None));
+        assert_eq!(g.label(), "满199赠 / 满399赠");
+        let by_units = GiftRule {
+            by_quantity: true,
+            tiers: vec![GiftTier {
+                threshold: 2,
+                sku_id: 7,
+                quantity: 1,
+            }],
+        };
+        assert_eq!(by_units.apply(1, 2).0, Some(by_units.tiers[0]));
+        assert_eq!(by_units.label(), "买2件赠");
+        let mut bad = g.clone();
+        bad.tiers[1].threshold = 19_900;
+        assert_eq!(bad.validate(), Err(ReductionError::Overlapping));
+        bad.tiers[1].quantity = 0;
+        assert_eq!(bad.validate(), Err(ReductionError::BadTier));
     }
 
     #[test]

@@ -10,9 +10,7 @@ use super::{
     errors::{PromotionError, PromotionErrorCode as Code},
     order_hooks::{self, unusable_now, unusable_on_cart},
     rules,
-    service::{
-        self, ActivityDraft, Audience, BenefitKind, ScopeKind, StoredReduction, TemplateDraft,
-    },
+    service::{self, ActivityDraft, Audience, BenefitKind, ScopeKind, StoredRule, TemplateDraft},
     types::{Coupon, CouponOption, CouponStatus, CouponTemplate, PromotionActivity},
 };
 use crate::{
@@ -163,7 +161,20 @@ pub struct RepeatingReductionInput {
     cap: Option<Money>,
 }
 
-/// A 满减 activity to create: `tiers` or `repeating`, not both.
+/// One tier of a 满赠 activity: `spend` (yuan) or `units` (every tier the same), and the gift.
+#[derive(InputObject)]
+pub struct GiftTierInput {
+    /// What the covered items must cost, in yuan.
+    spend: Option<Money>,
+    /// Or how many covered units must be bought.
+    units: Option<i64>,
+    /// The SKU given (free, its stock reserved like any line; left out when out of stock).
+    sku_id: ID,
+    /// Units given, 1 to 99.
+    quantity: i64,
+}
+
+/// An activity to create: 满减 `tiers`, a `repeating` 满减, or 满赠 `gifts` — one of them.
 #[derive(InputObject)]
 pub struct PromotionActivityInput {
     /// 1 to 40 characters.
@@ -173,6 +184,8 @@ pub struct PromotionActivityInput {
     tiers: Option<Vec<ReductionTierInput>>,
     /// Or a repeating step (每满100减10, optionally capped).
     repeating: Option<RepeatingReductionInput>,
+    /// Or gift tiers with rising thresholds (满199赠 / 满399赠); the highest reached applies.
+    gifts: Option<Vec<GiftTierInput>>,
     /// Which products count towards it; default `SHOP`.
     #[graphql(default_with = "ScopeKind::Shop")]
     scope: ScopeKind,
@@ -190,23 +203,48 @@ pub struct PromotionActivityInput {
 
 impl PromotionActivityInput {
     fn draft(self) -> std::result::Result<ActivityDraft, PromotionError> {
-        let rule = match (self.tiers, self.repeating) {
-            (Some(tiers), None) => StoredReduction::Tiers {
+        let rule = match (self.tiers, self.repeating, self.gifts) {
+            (Some(tiers), None, None) => StoredRule::Tiers {
                 tiers: tiers
                     .iter()
                     .map(|t| Ok((fen(&t.threshold, "tiers")?, fen(&t.off, "tiers")?)))
                     .collect::<std::result::Result<_, PromotionError>>()?,
             },
-            (None, Some(r)) => StoredReduction::Every {
+            (None, Some(r), None) => StoredRule::Every {
                 step_fen: fen(&r.step, "repeating")?,
                 off_fen: fen(&r.off, "repeating")?,
                 cap_fen: r.cap.as_ref().map(|c| fen(c, "repeating")).transpose()?,
             },
+            (None, None, Some(gifts)) => {
+                let by_quantity = gifts.first().is_some_and(|g| g.units.is_some());
+                let tiers = gifts
+                    .iter()
+                    .map(|g| {
+                        let threshold = match (&g.spend, g.units) {
+                            (Some(m), None) if !by_quantity => fen(m, "gifts")?,
+                            (None, Some(n)) if by_quantity => n,
+                            _ => {
+                                return Err(PromotionError::new(
+                                    Code::InvalidTiers,
+                                    Some("gifts"),
+                                    "every tier gives `spend` or every tier gives `units`",
+                                ));
+                            }
+                        };
+                        Ok((
+                            threshold,
+                            ids::decode("Sku", &g.sku_id).unwrap_or(0),
+                            g.quantity,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, PromotionError>>()?;
+                StoredRule::Gift { by_quantity, tiers }
+            }
             _ => {
                 return Err(PromotionError::new(
                     Code::InvalidTiers,
                     Some("tiers"),
-                    "give tiers or a repeating step, one of them",
+                    "give tiers, a repeating step or gifts: one of them",
                 ));
             }
         };

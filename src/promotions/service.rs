@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     errors::{PromotionErrorCode as Code, PromotionResult, reject},
-    rules::{self, CouponBenefit, CouponTerms, Reduction, Scope, Tier},
+    rules::{
+        self, ActivityRule, CouponBenefit, CouponTerms, GiftRule, GiftTier, Reduction, Scope, Tier,
+    },
 };
 use crate::{
     app::AppState,
@@ -752,24 +754,29 @@ pub async fn terms_of(app: &AppState, t: &coupon_template::Model) -> Result<Coup
     })
 }
 
-/// A 满减 rule as stored (JSON).
+/// An activity's rule as stored (JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StoredReduction {
-    Tiers {
-        tiers: Vec<(i64, i64)>,
-    },
+pub enum StoredRule {
+    /// 满减 tiers, `(threshold_fen, off_fen)`.
+    Tiers { tiers: Vec<(i64, i64)> },
+    /// 每满 `step_fen` 减 `off_fen`, at most `cap_fen`.
     Every {
         step_fen: i64,
         off_fen: i64,
         cap_fen: Option<i64>,
     },
+    /// 满赠 tiers, `(threshold, sku_id, quantity)`; thresholds in fen, or units `by_quantity`.
+    Gift {
+        by_quantity: bool,
+        tiers: Vec<(i64, i64, i64)>,
+    },
 }
 
-impl StoredReduction {
-    pub fn rule(&self) -> Reduction {
+impl StoredRule {
+    pub fn rule(&self) -> ActivityRule {
         match self {
-            StoredReduction::Tiers { tiers } => Reduction::Tiers(
+            StoredRule::Tiers { tiers } => ActivityRule::Reduction(Reduction::Tiers(
                 tiers
                     .iter()
                     .map(|(threshold_fen, off_fen)| Tier {
@@ -777,30 +784,49 @@ impl StoredReduction {
                         off_fen: *off_fen,
                     })
                     .collect(),
-            ),
-            StoredReduction::Every {
+            )),
+            StoredRule::Every {
                 step_fen,
                 off_fen,
                 cap_fen,
-            } => Reduction::Every {
+            } => ActivityRule::Reduction(Reduction::Every {
                 step_fen: *step_fen,
                 off_fen: *off_fen,
                 cap_fen: *cap_fen,
-            },
+            }),
+            StoredRule::Gift { by_quantity, tiers } => ActivityRule::Gift(GiftRule {
+                by_quantity: *by_quantity,
+                tiers: tiers
+                    .iter()
+                    .map(|(threshold, sku_id, quantity)| GiftTier {
+                        threshold: *threshold,
+                        sku_id: *sku_id,
+                        quantity: *quantity,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The gift SKUs the rule names.
+    fn gift_skus(&self) -> Vec<i64> {
+        match self {
+            StoredRule::Gift { tiers, .. } => tiers.iter().map(|t| t.1).collect(),
+            _ => Vec::new(),
         }
     }
 }
 
-pub fn reduction_of(a: &promotion_activity::Model) -> Option<Reduction> {
-    serde_json::from_str::<StoredReduction>(&a.rule)
+pub fn rule_of(a: &promotion_activity::Model) -> Option<ActivityRule> {
+    serde_json::from_str::<StoredRule>(&a.rule)
         .ok()
         .map(|r| r.rule())
 }
 
-/// A 满减 activity as staff save it.
+/// An activity as staff save it.
 pub struct ActivityDraft {
     pub name: String,
-    pub rule: StoredReduction,
+    pub rule: StoredRule,
     pub scope: ScopeKind,
     pub scope_ids: Vec<i64>,
     pub level_ids: Vec<i64>,
@@ -823,7 +849,7 @@ pub async fn create_activity(
             match e {
                 rules::ReductionError::NoTier => "give at least one tier",
                 rules::ReductionError::BadTier => {
-                    "each tier takes ¥0.01 or more off, and no more than its threshold"
+                    "each tier takes ¥0.01 or more off and no more than its threshold, or gives 1 to 99 units"
                 }
                 rules::ReductionError::Overlapping => {
                     "thresholds and the amounts off must both rise from tier to tier"
@@ -860,10 +886,23 @@ pub async fn create_activity(
             "an id names no member level",
         );
     }
+    let gifts = d.rule.gift_skus();
+    let found = entity::sku::Entity::find()
+        .filter(entity::sku::Column::Id.is_in(gifts.iter().copied()))
+        .all(app.db.conn())
+        .await?;
+    if gifts.iter().any(|g| !found.iter().any(|s| s.id == *g)) {
+        return reject(Code::InvalidTiers, "gifts", "a gift names no such SKU");
+    }
     let tx = app.db.begin_write().await?;
     let saved = promotion_activity::ActiveModel {
         name: Set(d.name.trim().to_string()),
-        kind: Set("FULL_REDUCTION".into()),
+        kind: Set(if gifts.is_empty() {
+            "FULL_REDUCTION"
+        } else {
+            "GIFT"
+        }
+        .into()),
         rule: Set(serde_json::to_string(&d.rule).map_err(AppError::internal)?),
         scope: Set(d.scope.as_str().into()),
         scope_ids: Set(ids_json(if d.scope == ScopeKind::Shop {

@@ -252,7 +252,7 @@ impl PromotionActivity {
     }
     /// The badge buyers read: 满100减10 / 满200减30, or 每满100减10，最高减50.
     async fn label(&self) -> String {
-        service::reduction_of(&self.0)
+        service::rule_of(&self.0)
             .map(|r| r.label())
             .unwrap_or_default()
     }

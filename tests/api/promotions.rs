@@ -778,3 +778,121 @@ async fn redeem_codes_give_one_coupon_each_and_guessing_is_locked_out() {
         .clone();
     assert_eq!(r["userErrors"], json!([]), "{r}");
 }
+
+#[tokio::test]
+async fn gifts_come_with_their_tier_reserve_stock_and_are_left_out_when_gone() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let b = &shop.buyer;
+    let gift = {
+        let cat = create_category(s, &shop.boss.token, "赠品", None).await;
+        create_product(
+            s,
+            &shop.boss.token,
+            json!({ "name": "运动袜", "categoryId": cat, "skus": [{ "price": "15.00", "costPrice": "3.00", "initialStock": 1 }] }),
+        )
+        .await["skus"][0]["id"]
+            .clone()
+    };
+    let bad = s
+        .data(
+            Some(&shop.boss.token),
+            ACTIVITY,
+            json!({ "input": { "name": "满赠", "gifts": [{ "spend": "150.00", "skuId": "U2t1Ojk5OTk=", "quantity": 1 }], "startsAt": yesterday(), "endsAt": in_a_day() } }),
+        )
+        .await["createPromotionActivity"]
+        .clone();
+    assert_eq!(user_error_codes(&bad), vec!["INVALID_TIERS"], "{bad}");
+    let a = s
+        .data(
+            Some(&shop.boss.token),
+            ACTIVITY,
+            json!({ "input": { "name": "买鞋送袜", "gifts": [{ "spend": "150.00", "skuId": gift, "quantity": 1 }], "startsAt": yesterday(), "endsAt": in_a_day() } }),
+        )
+        .await["createPromotionActivity"]
+        .clone();
+    assert_eq!(a["activity"]["label"], "满150赠", "{a}");
+    let gift_stock = || async {
+        s.data(
+            Some(&shop.boss.token),
+            "query($id: ID!) { node(id: $id) { ... on Sku { stock } } }",
+            json!({ "id": gift }),
+        )
+        .await["node"]["stock"]
+            .as_i64()
+            .unwrap()
+    };
+    const GIFTS: &str = "query($input: CheckoutInput!) { checkoutPreview(input: $input) { preview { payAmount hints gifts { productName quantity available label } } } }";
+    let one = json!([{ "skuId": shop.sku, "quantity": 1 }]);
+    let two = json!([{ "skuId": shop.sku, "quantity": 2 }]);
+    // Below the tier: the hint, no gift.
+    let pv = s
+        .data(
+            Some(&b.token),
+            GIFTS,
+            json!({ "input": checkout(&shop, one, json!({})) }),
+        )
+        .await["checkoutPreview"]["preview"]
+        .clone();
+    assert_eq!(pv["gifts"], json!([]));
+    assert_eq!(
+        pv["hints"],
+        json!(["再买 ¥50.00 可得赠品（买鞋送袜）"]),
+        "{pv}"
+    );
+    let pv = s
+        .data(
+            Some(&b.token),
+            GIFTS,
+            json!({ "input": checkout(&shop, two.clone(), json!({})) }),
+        )
+        .await["checkoutPreview"]["preview"]
+        .clone();
+    assert_eq!(
+        pv["gifts"],
+        json!([{ "productName": "运动袜", "quantity": 1, "available": true, "label": "满150赠（买鞋送袜）" }])
+    );
+    assert_eq!(pv["payAmount"], "200.00");
+    // Placed: the gift is a free line, its stock reserved.
+    let placed = s
+        .data(
+            Some(&b.token),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { payAmount lines { productName isGift quantity payAmount } } userErrors { code } } }",
+            json!({ "input": { "idempotencyKey": "gift-1", "checkout": checkout(&shop, two.clone(), json!({})) } }),
+        )
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    assert_eq!(placed["order"]["payAmount"], "200.00");
+    assert_eq!(
+        placed["order"]["lines"][1],
+        json!({ "productName": "运动袜", "isGift": true, "quantity": 1, "payAmount": "0.00" })
+    );
+    assert_eq!(gift_stock().await, 0);
+    // Gone: the preview says so and the next order goes through without it.
+    let pv = s
+        .data(
+            Some(&b.token),
+            GIFTS,
+            json!({ "input": checkout(&shop, two.clone(), json!({})) }),
+        )
+        .await["checkoutPreview"]["preview"]
+        .clone();
+    assert_eq!(pv["gifts"][0]["available"], false);
+    assert_eq!(
+        pv["hints"],
+        json!(["赠品运动袜已赠完，订单照常提交"]),
+        "{pv}"
+    );
+    let placed = s
+        .data(
+            Some(&b.token),
+            "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { lines { isGift } } userErrors { code } } }",
+            json!({ "input": { "idempotencyKey": "gift-2", "checkout": checkout(&shop, two, json!({})) } }),
+        )
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    assert_eq!(placed["order"]["lines"], json!([{ "isGift": false }]));
+    assert_eq!(gift_stock().await, 0);
+}
