@@ -3,7 +3,7 @@
 creates 5 products (¥39.90, 1,000,000 units each) in one category, two 满减 activities
 (满100减10 / 满200减30 over the shop; 每满50减5 up to ¥20 over the category), ten coupon
 templates (满N减M, stacking with activities) and one 无门槛减1 template (100 per person), and a
-claim template with 1,000,000 coupons. 32 buyers (the first 32 tokens of TOKENS) become 金卡
+claim template with 1,000,000 coupons. 96 buyers (the first 96 tokens of TOKENS) become 金卡
 members with 1,000,000 points and an address, each claiming one of each of the ten coupons and
 100 of the 无门槛 one. Writes three request lists for bench/requests.lua: claims (every token
 claims the claim template), previews (5-line carts with points) and orders (the hot SKU, the
@@ -65,7 +65,7 @@ gold = next(l for l in gql("{ memberLevels { id name } }")["memberLevels"] if l[
 tokens = [t.strip() for t in open(tokens_file) if t.strip()]
 CLAIM = "mutation($id: ID!) { claimCoupon(templateId: $id) { coupon { id } userErrors { code } } }"
 buyers = []
-for b, tok in enumerate(tokens[:32]):
+for b, tok in enumerate(tokens[:96]):
     me = gql("{ me { id phone } }", token=tok)["me"]
     ok(gql("mutation($i: SetMemberLevelInput!) { setMemberLevel(input: $i) { userErrors { code message } } }",
            {"i": {"userId": me["id"], "levelId": gold["id"], "reason": "benchmark"}}, owner)["setMemberLevel"])

@@ -2,12 +2,14 @@
 -- and counts the answers that contain a success pattern.
 -- usage: wrk ... -s bench/requests.lua URL -- <requests.lua> <success pattern>
 -- requests.lua returns { { token = "...", body = "..." }, ... }; a body's `%KEY%` becomes a
--- key unique to the request (idempotency keys).
+-- key unique to the request (idempotency keys). Thread k of T takes every T-th request from
+-- its k-th, so no two threads send one buyer's requests.
 local counter = 0
 local threads = {}
 local nthreads = 0
 
 function setup(thread)
+  thread:set("id", nthreads)
   nthreads = nthreads + 1
   thread:set("tag", string.format("%x-%d", os.time(), nthreads))
   thread:set("ok", 0)
@@ -18,7 +20,12 @@ end
 local reqs, pattern
 
 function init(args)
-  reqs = dofile(args[1])
+  local all = dofile(args[1])
+  local n = tonumber(args[3]) or 2
+  reqs = {}
+  for i, r in ipairs(all) do
+    if (i - 1) % n == id then table.insert(reqs, r) end
+  end
   pattern = args[2] or '"userErrors":%[%]'
 end
 
