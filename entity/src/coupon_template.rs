@@ -33,6 +33,8 @@ pub struct Model {
     pub stacks_with_activities: bool,
     /// Shown in the coupon centre for buyers to claim.
     pub claimable: bool,
+    /// Points a buyer may exchange for one coupon (积分兑券); `None`: not exchangeable.
+    pub points_price: Option<i64>,
     /// `ACTIVE`, `STOPPED`.
     pub status: String,
     pub created_at: DateTimeUtc,

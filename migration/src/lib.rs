@@ -17,6 +17,7 @@ mod m20261207_000012_members;
 mod m20261207_000013_points;
 mod m20261207_000014_promotions;
 mod m20261207_000015_coupon_codes;
+mod m20261207_000016_coupon_points;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_points::Migration),
             Box::new(m20261207_000014_promotions::Migration),
             Box::new(m20261207_000015_coupon_codes::Migration),
+            Box::new(m20261207_000016_coupon_points::Migration),
         ]
     }
 }

@@ -41,6 +41,8 @@ pub enum PromotionErrorCode {
     InvalidUsers,
     /// The redeem code is wrong or was used (wrong codes count towards a lockout).
     InvalidCode,
+    /// The caller has fewer points than the coupon costs.
+    InsufficientPoints,
 }
 
 crate::user_error_type!(

@@ -479,6 +479,7 @@ mod tests {
                 per_user_limit: 1,
                 stacks_with_activities: terms.stacks_with_activities,
                 claimable: true,
+                points_price: None,
                 status: "ACTIVE".into(),
                 created_at: now,
                 updated_at: now,

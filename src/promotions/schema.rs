@@ -98,6 +98,9 @@ pub struct CouponTemplateInput {
     /// staff).
     #[graphql(default = true)]
     claimable: bool,
+    /// Points a buyer may exchange for one coupon (`exchangePointsForCoupon`), 1 to
+    /// 100,000,000; not exchangeable when omitted.
+    points_price: Option<i64>,
 }
 
 impl CouponTemplateInput {
@@ -137,6 +140,7 @@ impl CouponTemplateInput {
             per_user_limit: self.per_user_limit,
             stacks_with_activities: self.stacks_with_activities,
             claimable: self.claimable,
+            points_price: self.points_price,
         })
     }
 }
@@ -563,6 +567,36 @@ impl PromotionsMutation {
         let app = ctx.app();
         let given = service::give(app, id, me.user_id, "CLAIMED").await;
         let coupon = match given {
+            Ok(c) => c,
+            Err(e) => {
+                return refused(e, |e| ClaimCouponPayload {
+                    coupon: None,
+                    user_errors: e,
+                });
+            }
+        };
+        let template = coupon_template::Entity::find_by_id(coupon.template_id)
+            .one(app.db.conn())
+            .await?
+            .ok_or_else(|| crate::error::AppError::not_found("coupon template"))?;
+        Ok(ClaimCouponPayload {
+            coupon: Some(Coupon { coupon, template }),
+            user_errors: vec![],
+        })
+    }
+
+    /// Exchanges points for one coupon of a template that has a points price (积分兑券);
+    /// the total and per-user limit hold as for claims. Too few points: `INSUFFICIENT_POINTS`,
+    /// nothing changed.
+    async fn exchange_points_for_coupon(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The template (its `pointsPrice` is what it costs).")] template_id: ID,
+    ) -> Result<ClaimCouponPayload> {
+        let me = ctx.viewer().require_user()?;
+        let id = ids::decode("CouponTemplate", &template_id).unwrap_or(0);
+        let app = ctx.app();
+        let coupon = match service::exchange_points(app, id, me.user_id).await {
             Ok(c) => c,
             Err(e) => {
                 return refused(e, |e| ClaimCouponPayload {

@@ -145,6 +145,7 @@ pub struct TemplateDraft {
     pub per_user_limit: i32,
     pub stacks_with_activities: bool,
     pub claimable: bool,
+    pub points_price: Option<i64>,
 }
 
 fn ids_json(ids: &[i64]) -> String {
@@ -230,6 +231,15 @@ fn check_template(d: &TemplateDraft, now: DateTime<Utc>) -> PromotionResult<()> 
             Code::InvalidQuantity,
             "totalQuantity",
             "the total is 1 to 10,000,000",
+        );
+    }
+    if d.points_price
+        .is_some_and(|p| !(1..=100_000_000).contains(&p))
+    {
+        return reject(
+            Code::InvalidAmount,
+            "pointsPrice",
+            "a points price is 1 to 100,000,000 points",
         );
     }
     if !(1..=100).contains(&d.per_user_limit) {
@@ -333,6 +343,7 @@ pub async fn create_template(
         per_user_limit: Set(d.per_user_limit),
         stacks_with_activities: Set(d.stacks_with_activities),
         claimable: Set(d.claimable),
+        points_price: Set(d.points_price),
         status: Set(STATUS_ACTIVE.into()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -520,6 +531,55 @@ async fn give_in(
     }
     .insert(&**tx)
     .await?)
+}
+
+/// Exchanges the template's points price for one of its coupons (积分兑券), in one transaction:
+/// too few points refuses with `INSUFFICIENT_POINTS` and nothing changes.
+pub async fn exchange_points(
+    app: &AppState,
+    template_id: i64,
+    user_id: i64,
+) -> PromotionResult<coupon::Model> {
+    let t = givable(app, template_id, user_id, "POINTS").await?;
+    let Some(price) = t.points_price else {
+        return reject(
+            Code::TemplateUnavailable,
+            "templateId",
+            "this coupon cannot be exchanged for points",
+        );
+    };
+    let tx = app.db.begin_write().await?;
+    let coupon = match give_in(&tx, &t, user_id, "POINTS").await {
+        Ok(c) => c,
+        Err(e) => {
+            tx.rollback().await?;
+            return Err(e);
+        }
+    };
+    let paid = crate::points::ledger::debit(
+        &tx,
+        user_id,
+        price,
+        false,
+        crate::points::ledger::Reference {
+            kind: crate::points::ledger::EntryKind::Spend,
+            reference_type: "COUPON",
+            reference_id: coupon.id,
+            note: Some(&t.name),
+            actor_user_id: None,
+        },
+    )
+    .await?;
+    if paid.is_none() {
+        tx.rollback().await?;
+        return reject(
+            Code::InsufficientPoints,
+            "templateId",
+            format!("this coupon costs {price} points"),
+        );
+    }
+    tx.commit().await?;
+    Ok(coupon)
 }
 
 /// Redeem codes: 16 characters from an alphabet without look-alikes (about 79 bits), so they

@@ -145,6 +145,10 @@ impl CouponTemplate {
     async fn claimable(&self) -> bool {
         self.0.claimable
     }
+    /// Points one coupon costs in `exchangePointsForCoupon`; null when it cannot be exchanged.
+    async fn points_price(&self) -> Option<i64> {
+        self.0.points_price
+    }
     /// False once staff stopped it (coupons already held stay usable).
     async fn active(&self) -> bool {
         self.0.status == service::STATUS_ACTIVE

@@ -896,3 +896,66 @@ async fn gifts_come_with_their_tier_reserve_stock_and_are_left_out_when_gone() {
     assert_eq!(placed["order"]["lines"], json!([{ "isGift": false }]));
     assert_eq!(gift_stock().await, 0);
 }
+
+#[tokio::test]
+async fn points_buy_coupons_that_have_a_points_price() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let b = &shop.buyer;
+    let mut priced = amount_off("积分兑券", "0.00", "5.00", 10);
+    priced["pointsPrice"] = json!(500);
+    priced["claimable"] = json!(false);
+    // Two per person: the refused exchange below must not have used up one of them.
+    priced["perUserLimit"] = json!(2);
+    let t = template(s, &shop.boss, priced).await;
+    let plain = template(s, &shop.boss, amount_off("不可兑换", "0.00", "5.00", 10)).await;
+    const EXCHANGE: &str = "mutation($id: ID!) { exchangePointsForCoupon(templateId: $id) { coupon { id template { pointsPrice } } userErrors { code field message } } }";
+    let points = || async {
+        s.data(Some(&b.token), "{ myPoints { available } }", json!({}))
+            .await["myPoints"]["available"]
+            .as_i64()
+            .unwrap()
+    };
+    // Too few points: refused, nothing changed.
+    let r = s
+        .data(Some(&b.token), EXCHANGE, json!({ "id": t["id"] }))
+        .await["exchangePointsForCoupon"]
+        .clone();
+    assert_eq!(user_error_codes(&r), vec!["INSUFFICIENT_POINTS"], "{r}");
+    let mine = s.data(Some(&b.token), MINE, json!({})).await;
+    assert_eq!(mine["myCoupons"], json!([]));
+    let centre = s
+        .data(
+            Some(&shop.boss.token),
+            "{ couponTemplates { name issuedCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(centre.to_string().contains("\"issuedCount\":0"), "{centre}");
+    let r = crate::points::give(s, &shop.boss, b, 1_200, "for-coupons").await;
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    // Two coupons for 1,000 points; a template without a price cannot be exchanged.
+    for _ in 0..2 {
+        let r = s
+            .data(Some(&b.token), EXCHANGE, json!({ "id": t["id"] }))
+            .await["exchangePointsForCoupon"]
+            .clone();
+        assert_eq!(r["userErrors"], json!([]), "{r}");
+        assert_eq!(r["coupon"]["template"]["pointsPrice"], 500);
+    }
+    assert_eq!(points().await, 200);
+    let r = s
+        .data(Some(&b.token), EXCHANGE, json!({ "id": plain["id"] }))
+        .await["exchangePointsForCoupon"]
+        .clone();
+    assert_eq!(user_error_codes(&r), vec!["TEMPLATE_UNAVAILABLE"]);
+    assert_eq!(
+        crate::points::ledger(s, b).await,
+        vec![
+            ("ADJUST".into(), 1_200),
+            ("SPEND".into(), -500),
+            ("SPEND".into(), -500)
+        ]
+    );
+    crate::points::assert_consistent(s, &shop.boss).await;
+}
