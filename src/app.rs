@@ -65,6 +65,10 @@ pub struct AppState {
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
     pub distribution: crate::distribution::settings::RuleVersions,
+    /// Who puts labels on products (`catalog::badges`): promotions.
+    pub product_badges: Vec<Arc<dyn crate::catalog::badges::ProductBadges>>,
+    /// Running promotion activities, kept in memory (`promotions::cache`).
+    pub activities: Arc<crate::promotions::cache::ActivityCache>,
     /// Sign-ins waiting to be committed together (`points::sign_in`).
     pub sign_ins: crate::points::sign_in::SignInQueue,
     /// Member levels and who holds which, for the catalogue's member prices.
@@ -204,6 +208,15 @@ pub async fn prepare(
             }
         }));
     }
+    let activities = Arc::new(crate::promotions::cache::ActivityCache::default());
+    {
+        let activities = activities.clone();
+        db.on_commit(Arc::new(move |events| {
+            for e in events {
+                activities.apply(e.event_type);
+            }
+        }));
+    }
     let shipping_default = Arc::new(CachedValue::default());
     {
         let shipping_default = Arc::clone(&shipping_default);
@@ -262,6 +275,8 @@ pub async fn prepare(
         distribution: Default::default(),
         members,
         sign_ins: Default::default(),
+        product_badges: vec![Arc::new(crate::promotions::order_hooks::PromotionBadges)],
+        activities,
         shipping_default,
         order_hooks: order_hooks(),
         share_listeners: vec![Arc::new(crate::points::order_hooks::PointsSharing)],
@@ -439,6 +454,7 @@ fn spawn_background(app: &Arc<AppState>) {
                             app.shipping_default.forget();
                         }
                         app.members.apply(&e.event_type, e.aggregate_id);
+                        app.activities.apply(&e.event_type);
                         app.catalog.apply_dispatched(&e);
                     }
                     None => return,

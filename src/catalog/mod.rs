@@ -1,4 +1,5 @@
 //! Catalog (ARCHITECTURE.md §3.2): categories, brands, audiences, products with specs, SKUs and images.
+pub mod badges;
 pub mod cache;
 pub mod errors;
 pub mod indexing;

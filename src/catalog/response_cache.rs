@@ -89,6 +89,11 @@ impl Recorder {
         }
     }
 
+    /// Something no version guards was read (promotion badges): the response is not stored.
+    pub fn unguarded(&self) {
+        self.inner.lock().unguarded = true;
+    }
+
     /// A search of the index at `generation` (read before searching).
     pub fn search(&self, generation: u64) {
         let mut r = self.inner.lock();

@@ -531,6 +531,22 @@ impl Product {
         }))
     }
 
+    /// Running promotions that cover this product, as buyers read them (`满100减10 / 满200减30`,
+    /// `满199赠`), for the badge; empty when none. Activities for some member levels only are
+    /// not shown. A response that asks for this is computed afresh each time (never served
+    /// from the response cache), so a promotion that starts, ends or changes shows at once.
+    async fn promotions(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
+        if let Some(r) = ctx.loaders().recorder() {
+            r.unguarded();
+        }
+        let app = ctx.app();
+        let mut out = Vec::new();
+        for b in &app.product_badges {
+            out.extend(b.badges(app, &self.0).await?);
+        }
+        Ok(out)
+    }
+
     /// Lowest and highest `Sku.memberPrice` of the active SKUs, for the caller's member level;
     /// null for anonymous callers and levels without a discount (see `Sku.memberPrice`).
     async fn member_price_range(

@@ -7,6 +7,7 @@
 //! The stacking order is the pipeline's (`orders::pricing`): member price → 满减 activities →
 //! one coupon → points → shipping. Whether a coupon stacks with an activity is a property of
 //! its template, decided in one place (`rules::coupon_offer`).
+pub mod cache;
 pub mod errors;
 pub mod order_hooks;
 pub mod rules;

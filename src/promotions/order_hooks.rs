@@ -311,7 +311,7 @@ impl PricingStages for PromotionsOrders {
     ) -> Result<Vec<Box<dyn PricingRule>>, AppError> {
         let now = Utc::now();
         let mut stages: Vec<Box<dyn PricingRule>> = Vec::new();
-        let running = service::running(app.db.conn(), now).await?;
+        let running = app.activities.running(app.db.conn(), now).await?;
         let for_levels = running
             .iter()
             .any(|a| !service::ids_of(&a.level_ids).is_empty());
@@ -343,6 +343,35 @@ impl PricingStages for PromotionsOrders {
             now,
         }));
         Ok(stages)
+    }
+}
+
+/// Promotions' labels on products: every running activity for all buyers whose scope covers
+/// the product ("满100减10 / 满200减30", "满199赠"). Activities for some member levels only are
+/// not shown on products.
+pub struct PromotionBadges;
+
+#[async_trait]
+impl crate::catalog::badges::ProductBadges for PromotionBadges {
+    async fn badges(
+        &self,
+        app: &AppState,
+        product: &entity::product::Model,
+    ) -> Result<Vec<String>, AppError> {
+        let mut out = Vec::new();
+        for a in app.activities.running(app.db.conn(), Utc::now()).await? {
+            if !service::ids_of(&a.level_ids).is_empty() {
+                continue;
+            }
+            let scope = service::scope_of(app, ScopeKind::parse(&a.scope), &a.scope_ids).await?;
+            if !scope.covers(product.id, product.category_id) {
+                continue;
+            }
+            if let Some(rule) = service::rule_of(&a) {
+                out.push(rule.label());
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -423,8 +452,9 @@ impl OrderListener for PromotionsOrders {
         order: &order::Model,
         _refund: &Refunded<'_>,
     ) -> Result<(), AppError> {
-        // Only a whole refund gives the coupon back: a partial one keeps the order, which used it.
-        if order.refunded_fen >= order.pay_amount_fen {
+        // Only a whole refund of the goods gives the coupon back (the shipping fee of a shipped
+        // order is not refunded): a partial one keeps the order, which used the coupon.
+        if order.refunded_fen >= order.pay_amount_fen - order.shipping_fee_fen {
             give_back(tx, order).await?;
         }
         Ok(())

@@ -1000,6 +1000,19 @@ pub async fn end_activity(app: &AppState, id: i64) -> PromotionResult<promotion_
     Ok(ended)
 }
 
+/// Active activities that have not ended by `now` (running or still to start).
+pub async fn not_ended(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<promotion_activity::Model>, AppError> {
+    Ok(promotion_activity::Entity::find()
+        .filter(promotion_activity::Column::Active.eq(true))
+        .filter(promotion_activity::Column::EndsAt.gt(now))
+        .order_by_asc(promotion_activity::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Activities running at `now`.
 pub async fn running(
     conn: &impl ConnectionTrait,

@@ -651,6 +651,29 @@ async fn the_seeds_order_a_120_cart_with_a_100_minus_20_coupon_pays_100_and_comm
         .data(Some(&b.token), MINE, json!({ "status": "USED" }))
         .await;
     assert_eq!(used["myCoupons"][0]["id"], coupon, "{used}");
+    // Refunding the rest: the whole order is refunded and the coupon, still valid, comes back.
+    let r = s
+        .data(
+            Some(&b.token),
+            "mutation($input: RequestRefundInput!) { requestRefund(input: $input) { refund { id amount } userErrors { code message } } }",
+            json!({ "input": { "orderId": order, "kind": "REFUND_ONLY", "lines": [{ "orderLineId": o["lines"][0]["id"], "quantity": 1 }], "reason": "不想要了" } }),
+        )
+        .await["requestRefund"]
+        .clone();
+    assert_eq!(r["refund"]["amount"], "83.33", "{r}");
+    let ok = s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($id: ID!) { approveRefund(id: $id) { refund { status } userErrors { code } } }",
+            json!({ "id": r["refund"]["id"] }),
+        )
+        .await;
+    assert_eq!(ok["approveRefund"]["refund"]["status"], "REFUNDED", "{ok}");
+    let usable = s
+        .data(Some(&b.token), MINE, json!({ "status": "USABLE" }))
+        .await;
+    assert_eq!(usable["myCoupons"][0]["id"], coupon, "{usable}");
+    assert_eq!(usable["myCoupons"][0]["orderId"], Value::Null);
 }
 
 const GENERATE: &str = "mutation($id: ID!, $n: Int!) { generateCouponCodes(templateId: $id, count: $n) { codes userErrors { code field } } }";
@@ -958,4 +981,121 @@ async fn points_buy_coupons_that_have_a_points_price() {
         ]
     );
     crate::points::assert_consistent(s, &shop.boss).await;
+}
+
+/// `Product.promotions` of the shop's product as `s` shows it.
+async fn badges_on(s: &TestServer, product: &Value) -> Value {
+    s.data(
+        None,
+        "query($id: ID!) { product(id: $id) { promotions } }",
+        json!({ "id": product }),
+    )
+    .await["product"]["promotions"]
+        .clone()
+}
+
+/// `badges_on` once it is `expected`, or what it still is after two seconds (the README's bound
+/// for a change made on another instance).
+async fn badges_within_bound(s: &TestServer, product: &Value, expected: Value) -> Value {
+    let mut seen = Value::Null;
+    for _ in 0..20 {
+        seen = badges_on(s, product).await;
+        if seen == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn products_wear_running_promotions_and_a_change_is_seen_on_every_instance() {
+    let shop = shop().await;
+    let a = &shop.s;
+    let b = TestServer::start_on(a.db.clone(), |_| {}).await;
+    let p = &shop.product;
+    // Both instances have read (and kept) the list of activities: none.
+    assert_eq!(badges_on(a, p).await, json!([]));
+    assert_eq!(badges_on(&b, p).await, json!([]));
+    let created = a
+        .data(
+            Some(&shop.boss.token),
+            ACTIVITY,
+            json!({ "input": { "name": "双十二", "tiers": [{ "threshold": "100.00", "off": "10.00" }, { "threshold": "200.00", "off": "30.00" }], "startsAt": yesterday(), "endsAt": in_a_day() } }),
+        )
+        .await["createPromotionActivity"]
+        .clone();
+    assert_eq!(created["userErrors"], json!([]), "{created}");
+    // Not shown: an activity for some levels only, and one that has not started.
+    let gold = s_level(a, "金卡").await;
+    for input in [
+        json!({ "name": "金卡专享", "tiers": [{ "threshold": "50.00", "off": "5.00" }], "levelIds": [gold], "startsAt": yesterday(), "endsAt": in_a_day() }),
+        json!({ "name": "明天开始", "tiers": [{ "threshold": "50.00", "off": "5.00" }], "startsAt": in_a_day(), "endsAt": (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339() }),
+    ] {
+        let r = a
+            .data(Some(&shop.boss.token), ACTIVITY, json!({ "input": input }))
+            .await;
+        assert_eq!(r["createPromotionActivity"]["userErrors"], json!([]), "{r}");
+    }
+    let expected = json!(["满100减10 / 满200减30"]);
+    assert_eq!(badges_on(a, p).await, expected);
+    assert_eq!(badges_within_bound(&b, p, expected.clone()).await, expected);
+    // Listings carry the badges too, without a query per product.
+    let mut list = Value::Null;
+    for _ in 0..50 {
+        list = a
+            .data(
+                None,
+                "{ products(first: 10) { edges { node { id promotions } } } }",
+                json!({}),
+            )
+            .await;
+        if list["products"]["edges"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        list["products"]["edges"][0]["node"]["promotions"], expected,
+        "{list}"
+    );
+    // Ended through `b`: `b` at once, `a` within the bound; checkout there stops applying it.
+    let ended = b
+        .data(
+            Some(&shop.boss.token),
+            "mutation($id: ID!) { endPromotionActivity(id: $id) { activity { active } userErrors { code } } }",
+            json!({ "id": created["activity"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        ended["endPromotionActivity"]["activity"]["active"], false,
+        "{ended}"
+    );
+    assert_eq!(badges_on(&b, p).await, json!([]));
+    assert_eq!(badges_within_bound(a, p, json!([])).await, json!([]));
+    let pv = preview(
+        &shop,
+        &shop.buyer,
+        checkout(
+            &shop,
+            json!([{ "skuId": shop.sku, "quantity": 1 }]),
+            json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(pv["promotionDiscount"], "0.00", "{pv}");
+}
+
+async fn s_level(s: &TestServer, name: &str) -> Value {
+    s.data(None, "{ memberLevels { id name } }", json!({}))
+        .await["memberLevels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .unwrap()["id"]
+        .clone()
 }
