@@ -19,8 +19,8 @@ use super::{
     lifecycle::{self, Actor},
     listeners::OrderAttribution,
     pricing::{
-        self, CouponChoice, CouponRefusal, PointsRefusal, PricingLine, PricingRefusal,
-        PricingRequest, PricingRule, PricingStage,
+        self, CouponChoice, PointsRefusal, PricingLine, PricingRefusal, PricingRequest,
+        PricingRule, PricingStage,
     },
     rules::{
         MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderSource, OrderStatus, PaymentStatus, order_number,
@@ -169,19 +169,7 @@ async fn requested_lines(
 
 fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
     let (code, field, message) = match r {
-        PricingRefusal::Coupon(why, m) => (
-            match why {
-                CouponRefusal::NotFound => OrderErrorCode::CouponNotFound,
-                CouponRefusal::AlreadyUsed => OrderErrorCode::CouponAlreadyUsed,
-                CouponRefusal::Expired => OrderErrorCode::CouponExpired,
-                CouponRefusal::NotYetValid => OrderErrorCode::CouponNotYetValid,
-                CouponRefusal::BelowThreshold => OrderErrorCode::CouponBelowThreshold,
-                CouponRefusal::NotInScope => OrderErrorCode::CouponNotInScope,
-                CouponRefusal::NotStackable => OrderErrorCode::CouponNotStackable,
-            },
-            "couponId",
-            m,
-        ),
+        PricingRefusal::Coupon(why, m) => (OrderErrorCode::of_coupon(why), "couponId", m),
         PricingRefusal::Points(why, m) => (
             match why {
                 PointsRefusal::Invalid => OrderErrorCode::InvalidPoints,

@@ -77,6 +77,22 @@ pub enum OrderErrorCode {
     TrackingNumberTaken,
 }
 
+impl OrderErrorCode {
+    /// The code of a coupon the checkout cannot use, as `placeOrder` and `usableCoupons` say it.
+    pub fn of_coupon(why: super::pricing::CouponRefusal) -> Self {
+        use super::pricing::CouponRefusal::*;
+        match why {
+            NotFound => OrderErrorCode::CouponNotFound,
+            AlreadyUsed => OrderErrorCode::CouponAlreadyUsed,
+            Expired => OrderErrorCode::CouponExpired,
+            NotYetValid => OrderErrorCode::CouponNotYetValid,
+            BelowThreshold => OrderErrorCode::CouponBelowThreshold,
+            NotInScope => OrderErrorCode::CouponNotInScope,
+            NotStackable => OrderErrorCode::CouponNotStackable,
+        }
+    }
+}
+
 crate::user_error_type!(
     /// A refused orders mutation.
     OrderError,

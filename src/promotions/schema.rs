@@ -25,7 +25,7 @@ use crate::{
     orders::{
         checkout,
         errors::OrderErrorCode,
-        pricing::{CouponChoice, CouponRefusal, PricingStage},
+        pricing::{CouponChoice, PricingStage},
         schema::CheckoutInput,
     },
 };
@@ -323,6 +323,30 @@ pub struct PromotionActivityPayload {
     user_errors: Vec<PromotionError>,
 }
 
+/// The payload of a mutation that gives the caller a coupon.
+async fn coupon_payload(
+    app: &crate::app::AppState,
+    given: super::errors::PromotionResult<entity::coupon::Model>,
+) -> Result<ClaimCouponPayload> {
+    let coupon = match given {
+        Ok(c) => c,
+        Err(e) => {
+            return refused(e, |e| ClaimCouponPayload {
+                coupon: None,
+                user_errors: e,
+            });
+        }
+    };
+    let template = coupon_template::Entity::find_by_id(coupon.template_id)
+        .one(app.db.conn())
+        .await?
+        .ok_or_else(|| crate::error::AppError::not_found("coupon template"))?;
+    Ok(ClaimCouponPayload {
+        coupon: Some(Coupon { coupon, template }),
+        user_errors: vec![],
+    })
+}
+
 fn template_payload(
     r: std::result::Result<coupon_template::Model, crate::error::ServiceError<Vec<PromotionError>>>,
 ) -> Result<CouponTemplatePayload> {
@@ -470,7 +494,7 @@ impl PromotionsQuery {
                     usable: false,
                     discount: None,
                     best: false,
-                    reason_code: Some(refusal_code(why)),
+                    reason_code: Some(OrderErrorCode::of_coupon(why)),
                     reason: Some(message),
                 },
             };
@@ -509,18 +533,6 @@ impl PromotionsQuery {
             .into_iter()
             .map(PromotionActivity)
             .collect())
-    }
-}
-
-fn refusal_code(why: CouponRefusal) -> OrderErrorCode {
-    match why {
-        CouponRefusal::NotFound => OrderErrorCode::CouponNotFound,
-        CouponRefusal::AlreadyUsed => OrderErrorCode::CouponAlreadyUsed,
-        CouponRefusal::Expired => OrderErrorCode::CouponExpired,
-        CouponRefusal::NotYetValid => OrderErrorCode::CouponNotYetValid,
-        CouponRefusal::BelowThreshold => OrderErrorCode::CouponBelowThreshold,
-        CouponRefusal::NotInScope => OrderErrorCode::CouponNotInScope,
-        CouponRefusal::NotStackable => OrderErrorCode::CouponNotStackable,
     }
 }
 
@@ -565,24 +577,7 @@ impl PromotionsMutation {
         let me = ctx.viewer().require_user()?;
         let id = ids::decode("CouponTemplate", &template_id).unwrap_or(0);
         let app = ctx.app();
-        let given = service::give(app, id, me.user_id, "CLAIMED").await;
-        let coupon = match given {
-            Ok(c) => c,
-            Err(e) => {
-                return refused(e, |e| ClaimCouponPayload {
-                    coupon: None,
-                    user_errors: e,
-                });
-            }
-        };
-        let template = coupon_template::Entity::find_by_id(coupon.template_id)
-            .one(app.db.conn())
-            .await?
-            .ok_or_else(|| crate::error::AppError::not_found("coupon template"))?;
-        Ok(ClaimCouponPayload {
-            coupon: Some(Coupon { coupon, template }),
-            user_errors: vec![],
-        })
+        coupon_payload(app, service::give(app, id, me.user_id, "CLAIMED").await).await
     }
 
     /// Exchanges points for one coupon of a template that has a points price (积分兑券);
@@ -596,23 +591,7 @@ impl PromotionsMutation {
         let me = ctx.viewer().require_user()?;
         let id = ids::decode("CouponTemplate", &template_id).unwrap_or(0);
         let app = ctx.app();
-        let coupon = match service::exchange_points(app, id, me.user_id).await {
-            Ok(c) => c,
-            Err(e) => {
-                return refused(e, |e| ClaimCouponPayload {
-                    coupon: None,
-                    user_errors: e,
-                });
-            }
-        };
-        let template = coupon_template::Entity::find_by_id(coupon.template_id)
-            .one(app.db.conn())
-            .await?
-            .ok_or_else(|| crate::error::AppError::not_found("coupon template"))?;
-        Ok(ClaimCouponPayload {
-            coupon: Some(Coupon { coupon, template }),
-            user_errors: vec![],
-        })
+        coupon_payload(app, service::exchange_points(app, id, me.user_id).await).await
     }
 
     /// Redeems a one-time code (from an offline channel) for a coupon. Wrong or used codes
@@ -637,23 +616,7 @@ impl PromotionsMutation {
         } else {
             service::redeem_code(app, me.user_id, &code).await
         };
-        let coupon = match given {
-            Ok(c) => c,
-            Err(e) => {
-                return refused(e, |e| ClaimCouponPayload {
-                    coupon: None,
-                    user_errors: e,
-                });
-            }
-        };
-        let template = coupon_template::Entity::find_by_id(coupon.template_id)
-            .one(app.db.conn())
-            .await?
-            .ok_or_else(|| crate::error::AppError::not_found("coupon template"))?;
-        Ok(ClaimCouponPayload {
-            coupon: Some(Coupon { coupon, template }),
-            user_errors: vec![],
-        })
+        coupon_payload(app, given).await
     }
 
     /// Generates one-time redeem codes for a template (staff with MARKETING), 1 to 10,000,
