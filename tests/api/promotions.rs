@@ -1099,3 +1099,86 @@ async fn s_level(s: &TestServer, name: &str) -> Value {
         .unwrap()["id"]
         .clone()
 }
+
+#[tokio::test]
+async fn a_thousand_claims_at_once_for_the_last_hundred_coupons_issue_exactly_a_hundred() {
+    use futures::StreamExt;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+    let shop = shop().await;
+    let s = &shop.s;
+    let t = template(s, &shop.boss, amount_off("秒杀券", "0.00", "5.00", 100)).await;
+    // A thousand customers, written directly (registering each through the API would hash a
+    // thousand passwords), each with an access token as sign-in would issue it.
+    let app = s.app();
+    let now = chrono::Utc::now();
+    let rows: Vec<entity::user::ActiveModel> = (0..1_000)
+        .map(|i| entity::user::ActiveModel {
+            phone: Set(Some(format!("1371{i:07}"))),
+            nickname: Set(format!("抢券{i}")),
+            gender: Set("UNKNOWN".into()),
+            is_staff: Set(false),
+            is_owner: Set(false),
+            is_distributor: Set(false),
+            disabled: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            revision: Set(0),
+            ..Default::default()
+        })
+        .collect();
+    for part in rows.chunks(200) {
+        entity::user::Entity::insert_many(part.to_vec())
+            .exec_without_returning(app.db.conn())
+            .await
+            .unwrap();
+    }
+    let ids: Vec<i64> = entity::user::Entity::find()
+        .filter(entity::user::Column::Phone.like("1371%"))
+        .all(app.db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(ids.len(), 1_000);
+    let tokens: Vec<String> = ids
+        .iter()
+        .map(|id| app.jwt.issue(*id).unwrap().token)
+        .collect();
+    let answers: Vec<Value> = futures::stream::iter(
+        tokens
+            .iter()
+            .map(|tok| s.data(Some(tok), CLAIM, json!({ "id": t["id"] }))),
+    )
+    .buffer_unordered(250)
+    .collect()
+    .await;
+    let issued = answers
+        .iter()
+        .filter(|a| a["claimCoupon"]["coupon"].is_object())
+        .count();
+    assert_eq!(issued, 100);
+    for a in answers
+        .iter()
+        .filter(|a| a["claimCoupon"]["coupon"].is_null())
+    {
+        assert_eq!(user_error_codes(&a["claimCoupon"]), vec!["SOLD_OUT"], "{a}");
+    }
+    let rows = entity::coupon::Entity::find()
+        .all(app.db.conn())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(rows, 100);
+    let staff = s
+        .data(
+            Some(&shop.boss.token),
+            "{ couponTemplates { issuedCount remaining } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        staff["couponTemplates"][0],
+        json!({ "issuedCount": 100, "remaining": 0 })
+    );
+}
