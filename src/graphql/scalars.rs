@@ -86,6 +86,14 @@ impl ScalarType for Percent {
     }
 }
 
+impl Percent {
+    /// Hundredths of a percent (`"85.00"` → 8,500): exact, since a percentage has at most two
+    /// decimals; `None` beyond what an `i32` holds.
+    pub fn basis_points(&self) -> Option<i32> {
+        rust_decimal::prelude::ToPrimitive::to_i32(&(self.0 * Decimal::ONE_HUNDRED))
+    }
+}
+
 /// Two decimals (`20` → `"20.00"`); a value with more (none is accepted as input) keeps them
 /// rather than being rounded.
 pub fn format_percent(d: Decimal) -> String {
@@ -160,6 +168,16 @@ mod tests {
             Money(Decimal::from_str("12.3").unwrap()).to_value(),
             Value::String("12.30".into())
         );
+    }
+
+    #[test]
+    fn a_percentage_is_exact_in_basis_points() {
+        let p = |s: &str| Percent::parse(Value::String(s.into())).unwrap();
+        assert_eq!(p("85").basis_points(), Some(8_500));
+        assert_eq!(p("8.5").basis_points(), Some(850));
+        assert_eq!(p("99.99").basis_points(), Some(9_999));
+        assert_eq!(p("-0.01").basis_points(), Some(-1));
+        assert_eq!(p("30000000").basis_points(), None);
     }
 
     #[test]

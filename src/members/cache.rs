@@ -16,7 +16,7 @@ use std::{
 
 use entity::member_level;
 use parking_lot::RwLock;
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::ConnectionTrait;
 
 use super::{
     PriceLevel,
@@ -100,8 +100,7 @@ impl MemberCache {
         user_id: i64,
     ) -> Result<Option<i64>, AppError> {
         let before = self.changes.load(Ordering::SeqCst);
-        let level = entity::member::Entity::find_by_id(user_id)
-            .one(conn)
+        let level = service::member_of(conn, user_id)
             .await?
             .and_then(|m| m.level_id);
         let mut held = self.held.write();

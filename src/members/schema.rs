@@ -94,14 +94,17 @@ pub struct MemberLevelInput {
 impl MemberLevelInput {
     fn into_service(self) -> std::result::Result<LevelInput, MemberError> {
         let hundred = Decimal::from(100);
-        let rate = self.discount_rate.0 * hundred;
-        if !rate.fract().is_zero() || rate < Decimal::ZERO || rate > Decimal::from(1_000_000) {
+        let Some(rate_bp) = self
+            .discount_rate
+            .basis_points()
+            .filter(|bp| (0..=1_000_000).contains(bp))
+        else {
             return Err(MemberError::new(
                 MemberErrorCode::InvalidRate,
                 Some("discountRate"),
                 "a member discount rate is between 10.00 and 100.00",
             ));
-        }
+        };
         let multiplier = self.points_multiplier.map_or(hundred, |p| p.0);
         if !multiplier.fract().is_zero() || multiplier > Decimal::from(1_000_000) {
             return Err(MemberError::new(
@@ -115,7 +118,7 @@ impl MemberLevelInput {
                 name: self.name,
                 badge_name: self.badge_name,
                 threshold: self.growth_threshold,
-                rate_bp: rate.try_into().unwrap_or(-1),
+                rate_bp,
                 early_access_hours: self.early_access_hours,
                 birthday_points: self.birthday_points,
                 multiplier_pct: multiplier.try_into().unwrap_or(-1),

@@ -164,7 +164,11 @@ struct CouponStage {
 
 impl CouponStage {
     fn outcome(&self, c: &HeldCoupon, offer: rules::CouponOffer) -> RuleOutcome {
-        let label = format!("{}（{}）", rules::coupon_label(&c.terms), c.template.name);
+        let label = format!(
+            "{}（{}）",
+            rules::coupon_label(c.terms.benefit, c.terms.threshold_fen),
+            c.template.name
+        );
         RuleOutcome {
             discounts: if offer.amount_fen > 0 {
                 vec![Discount {
@@ -260,7 +264,7 @@ impl PricingRule for CouponStage {
                         outcome.hints.push(format!(
                             "再买 ¥{} 可用「{}」券",
                             money(short),
-                            rules::coupon_label(&c.terms)
+                            rules::coupon_label(c.terms.benefit, c.terms.threshold_fen)
                         ));
                     }
                 }

@@ -386,17 +386,17 @@ pub struct NextStep {
 }
 
 /// The label of a coupon: "满100减20", "无门槛减5", "8.5折，最高减50", "满99包邮".
-pub fn coupon_label(terms: &CouponTerms) -> String {
-    let threshold = if terms.threshold_fen > 0 {
-        format!("满{}", yuan(terms.threshold_fen))
+pub fn coupon_label(benefit: CouponBenefit, threshold_fen: i64) -> String {
+    let threshold = if threshold_fen > 0 {
+        format!("满{}", yuan(threshold_fen))
     } else {
         "无门槛".to_string()
     };
-    match terms.benefit {
+    match benefit {
         CouponBenefit::AmountOff { amount_fen } => format!("{threshold}减{}", yuan(amount_fen)),
         CouponBenefit::PercentOff { rate_bp, cap_fen } => {
             let rate = format!("{}折", trim_decimal(i64::from(rate_bp), 1_000));
-            let rate = if terms.threshold_fen > 0 {
+            let rate = if threshold_fen > 0 {
                 format!("{threshold}{rate}")
             } else {
                 rate
@@ -460,7 +460,7 @@ mod tests {
             coupon_offer(&c, &cart[..1], false),
             Err(Unusable::BelowThreshold { short_fen: 2_000 })
         );
-        assert_eq!(coupon_label(&c), "满100减20");
+        assert_eq!(coupon_label(c.benefit, c.threshold_fen), "满100减20");
     }
 
     #[test]
@@ -508,7 +508,7 @@ mod tests {
                 .amount_fen,
             5_000
         );
-        assert_eq!(coupon_label(&c), "8.5折，最高减50");
+        assert_eq!(coupon_label(c.benefit, c.threshold_fen), "8.5折，最高减50");
     }
 
     #[test]
@@ -520,7 +520,7 @@ mod tests {
                 .amount_fen,
             1_234
         );
-        assert_eq!(coupon_label(&c), "无门槛减50");
+        assert_eq!(coupon_label(c.benefit, c.threshold_fen), "无门槛减50");
     }
 
     #[test]

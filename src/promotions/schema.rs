@@ -105,20 +105,8 @@ pub struct CouponTemplateInput {
 
 impl CouponTemplateInput {
     fn draft(self) -> std::result::Result<TemplateDraft, PromotionError> {
-        let rate_bp = match self.rate {
-            None => 0,
-            Some(p) => {
-                let bp = p.0 * rust_decimal::Decimal::ONE_HUNDRED;
-                if !bp.fract().is_zero() {
-                    return Err(PromotionError::new(
-                        Code::InvalidAmount,
-                        Some("rate"),
-                        "a rate has at most two decimals",
-                    ));
-                }
-                i32::try_from(bp.trunc().mantissa()).unwrap_or(-1)
-            }
-        };
+        // Out of range becomes -1, which the service refuses with the rate's message.
+        let rate_bp = self.rate.map_or(0, |p| p.basis_points().unwrap_or(-1));
         Ok(TemplateDraft {
             name: self.name,
             benefit: self.benefit,
@@ -528,7 +516,10 @@ impl PromotionsQuery {
 
     /// 满减 activities running now (anyone).
     async fn promotion_activities(&self, ctx: &Context<'_>) -> Result<Vec<PromotionActivity>> {
-        Ok(service::running(ctx.app().db.conn(), Utc::now())
+        let app = ctx.app();
+        Ok(app
+            .activities
+            .running(app.db.conn(), Utc::now())
             .await?
             .into_iter()
             .map(PromotionActivity)

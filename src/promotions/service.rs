@@ -795,19 +795,24 @@ pub async fn scope_of(app: &AppState, kind: ScopeKind, ids_json: &str) -> Result
     })
 }
 
+/// What a template's coupons give, as promotion arithmetic reads it.
+pub fn benefit_of(t: &coupon_template::Model) -> CouponBenefit {
+    match BenefitKind::parse(&t.benefit) {
+        BenefitKind::AmountOff => CouponBenefit::AmountOff {
+            amount_fen: t.amount_fen,
+        },
+        BenefitKind::PercentOff => CouponBenefit::PercentOff {
+            rate_bp: t.rate_bp,
+            cap_fen: t.cap_fen,
+        },
+        BenefitKind::FreeShipping => CouponBenefit::FreeShipping,
+    }
+}
+
 /// A template's terms, as promotion arithmetic reads them.
 pub async fn terms_of(app: &AppState, t: &coupon_template::Model) -> Result<CouponTerms, AppError> {
     Ok(CouponTerms {
-        benefit: match BenefitKind::parse(&t.benefit) {
-            BenefitKind::AmountOff => CouponBenefit::AmountOff {
-                amount_fen: t.amount_fen,
-            },
-            BenefitKind::PercentOff => CouponBenefit::PercentOff {
-                rate_bp: t.rate_bp,
-                cap_fen: t.cap_fen,
-            },
-            BenefitKind::FreeShipping => CouponBenefit::FreeShipping,
-        },
+        benefit: benefit_of(t),
         threshold_fen: t.threshold_fen,
         scope: scope_of(app, ScopeKind::parse(&t.scope), &t.scope_ids).await?,
         stacks_with_activities: t.stacks_with_activities,
@@ -1008,20 +1013,6 @@ pub async fn not_ended(
     Ok(promotion_activity::Entity::find()
         .filter(promotion_activity::Column::Active.eq(true))
         .filter(promotion_activity::Column::EndsAt.gt(now))
-        .order_by_asc(promotion_activity::Column::Id)
-        .all(conn)
-        .await?)
-}
-
-/// Activities running at `now`.
-pub async fn running(
-    conn: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-) -> Result<Vec<promotion_activity::Model>, AppError> {
-    Ok(promotion_activity::Entity::find()
-        .filter(promotion_activity::Column::Active.eq(true))
-        .filter(promotion_activity::Column::EndsAt.gt(now))
-        .filter(promotion_activity::Column::StartsAt.lte(now))
         .order_by_asc(promotion_activity::Column::Id)
         .all(conn)
         .await?)

@@ -54,22 +54,7 @@ impl CouponTemplate {
     }
     /// The badge buyers read: 满100减20, 8.5折，最高减50, 无门槛减5, 满99包邮.
     async fn label(&self) -> String {
-        let t = &self.0;
-        rules::coupon_label(&rules::CouponTerms {
-            benefit: match BenefitKind::parse(&t.benefit) {
-                BenefitKind::AmountOff => rules::CouponBenefit::AmountOff {
-                    amount_fen: t.amount_fen,
-                },
-                BenefitKind::PercentOff => rules::CouponBenefit::PercentOff {
-                    rate_bp: t.rate_bp,
-                    cap_fen: t.cap_fen,
-                },
-                BenefitKind::FreeShipping => rules::CouponBenefit::FreeShipping,
-            },
-            threshold_fen: t.threshold_fen,
-            scope: rules::Scope::Shop,
-            stacks_with_activities: t.stacks_with_activities,
-        })
+        rules::coupon_label(service::benefit_of(&self.0), self.0.threshold_fen)
     }
     /// What the covered items must cost for the coupon to apply, in yuan (0.00: no threshold).
     async fn threshold(&self) -> Money {
