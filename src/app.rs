@@ -79,6 +79,8 @@ pub struct AppState {
     pub order_hooks: OrderHooks,
     /// What other areas do when a share link is opened by someone else (points for sharing).
     pub share_listeners: Vec<Arc<dyn crate::distribution::team::ShareVisitListener>>,
+    /// What other areas do when a customer registers (new-customer coupons).
+    pub registration_listeners: Vec<Arc<dyn crate::accounts::RegistrationListener>>,
 }
 
 /// Who a token says the caller is, and until when.
@@ -280,6 +282,7 @@ pub async fn prepare(
         shipping_default,
         order_hooks: order_hooks(),
         share_listeners: vec![Arc::new(crate::points::order_hooks::PointsSharing)],
+        registration_listeners: vec![Arc::new(crate::promotions::occasions::WelcomeCoupons)],
     });
     Ok((app, needs_rebuild))
 }
@@ -432,6 +435,7 @@ fn spawn_background(app: &Arc<AppState>) {
         crate::members::service::review_job,
     );
     crate::points::spawn_jobs(app);
+    crate::promotions::spawn_jobs(app);
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

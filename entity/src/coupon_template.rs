@@ -35,6 +35,8 @@ pub struct Model {
     pub claimable: bool,
     /// Points a buyer may exchange for one coupon (积分兑券); `None`: not exchangeable.
     pub points_price: Option<i64>,
+    /// `REGISTRATION` or `BIRTHDAY`: given automatically on that occasion; `None`: not.
+    pub issue_on: Option<String>,
     /// `ACTIVE`, `STOPPED`.
     pub status: String,
     pub created_at: DateTimeUtc,

@@ -1,5 +1,5 @@
 //! Pure account rules: phone numbers, passwords, nicknames, masking, login throttling.
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 /// Normalises a mainland mobile number: spaces and dashes removed, an optional `+86`/`86`
 /// prefix dropped; the result must be 11 digits starting with 1 and a second digit 3–9.
@@ -138,8 +138,31 @@ pub fn after_failure(
     }
 }
 
+/// Whether `today` is the birthday of someone born on `birthday` (29 February is celebrated on
+/// 28 February in other years).
+pub fn is_birthday(birthday: NaiveDate, today: NaiveDate) -> bool {
+    if birthday.month() == 2 && birthday.day() == 29 && !is_leap(today) {
+        return today.month() == 2 && today.day() == 28;
+    }
+    birthday.month() == today.month() && birthday.day() == today.day()
+}
+
+fn is_leap(date: NaiveDate) -> bool {
+    NaiveDate::from_ymd_opt(date.year(), 2, 29).is_some()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn birthdays_fall_on_the_28th_of_february_outside_leap_years() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        assert!(is_birthday(d(1990, 12, 7), d(2026, 12, 7)));
+        assert!(!is_birthday(d(1990, 12, 7), d(2026, 12, 8)));
+        assert!(is_birthday(d(2000, 2, 29), d(2027, 2, 28)));
+        assert!(!is_birthday(d(2000, 2, 29), d(2028, 2, 28)));
+        assert!(is_birthday(d(2000, 2, 29), d(2028, 2, 29)));
+    }
+
     use super::*;
 
     #[test]

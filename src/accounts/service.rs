@@ -2,7 +2,7 @@
 //! and appends its events there.
 use std::{net::IpAddr, sync::Arc};
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use entity::{refresh_token, staff_permission, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
@@ -53,6 +53,21 @@ pub(crate) async fn account_event(
             payload,
         },
     );
+    Ok(())
+}
+
+/// A customer's account was created (`via` phone or WeChat): the event, and the areas that
+/// welcome new customers (新人券), in the registration's transaction.
+async fn customer_registered(
+    app: &AppState,
+    tx: &WriteTx,
+    user: &user::Model,
+    via: &str,
+) -> Result<(), AppError> {
+    account_event(tx, EVENT_REGISTERED, user.id, json!({ "via": via })).await?;
+    for l in &app.registration_listeners {
+        l.on_registered(app, tx, user).await?;
+    }
     Ok(())
 }
 
@@ -209,7 +224,7 @@ pub async fn register(
     let account = validate_new_account(app.db.conn(), phone, password, nickname).await?;
     let tx = app.db.begin_write().await?;
     let user = insert_user(&tx, account, false, false).await?;
-    account_event(&tx, EVENT_REGISTERED, user.id, json!({ "via": "PHONE" })).await?;
+    customer_registered(app, &tx, &user, "PHONE").await?;
     let session = open_session(app, &tx, user, None).await?;
     tx.commit().await?;
     Ok(session)
@@ -319,7 +334,7 @@ pub async fn wechat_login(app: &AppState, code: &str) -> AccountResult<Session> 
     let tx = app.db.begin_write().await?;
     let user = match find_wechat_user(&tx, &session.openid, session.unionid.as_deref()).await? {
         Some(u) => u,
-        None => create_wechat_user(&tx, &session.openid, session.unionid.as_deref()).await?,
+        None => create_wechat_user(app, &tx, &session.openid, session.unionid.as_deref()).await?,
     };
     if user.disabled {
         return reject(
@@ -365,6 +380,7 @@ async fn find_wechat_user(
 }
 
 async fn create_wechat_user(
+    app: &AppState,
     tx: &WriteTx,
     openid: &str,
     unionid: Option<&str>,
@@ -385,7 +401,7 @@ async fn create_wechat_user(
     }
     .insert(&**tx)
     .await?;
-    account_event(tx, EVENT_REGISTERED, user.id, json!({ "via": "WECHAT" })).await?;
+    customer_registered(app, tx, &user, "WECHAT").await?;
     Ok(user)
 }
 
@@ -783,4 +799,51 @@ pub async fn granted_permissions(
         .filter(staff_permission::Column::UserId.is_in(user_ids.iter().copied()))
         .all(conn)
         .await?)
+}
+
+/// Customers whose birthday is `today` (29 February counts on 28 February outside leap years),
+/// by id.
+pub async fn birthdays_on(app: &AppState, today: NaiveDate) -> Result<Vec<i64>, AppError> {
+    let backend = app.db.backend();
+    let md = |d: NaiveDate| format!("{:02}-{:02}", d.month(), d.day());
+    let mut days = vec![md(today)];
+    if today.month() == 2
+        && today.day() == 28
+        && NaiveDate::from_ymd_opt(today.year(), 2, 29).is_none()
+    {
+        days.push("02-29".into());
+    }
+    let expr = match backend {
+        DatabaseBackend::Postgres => "to_char(birthday, 'MM-DD')",
+        _ => "strftime('%m-%d', birthday)",
+    };
+    let placeholders: Vec<String> = (1..=days.len())
+        .map(|i| {
+            if backend == DatabaseBackend::Postgres {
+                format!("${i}")
+            } else {
+                "?".into()
+            }
+        })
+        .collect();
+    let rows = app
+        .db
+        .conn()
+        .query_all_raw(crate::db::stmt(
+            backend,
+            &format!(
+                "SELECT id, birthday FROM users WHERE birthday IS NOT NULL AND {expr} IN ({}) ORDER BY id",
+                placeholders.join(", ")
+            ),
+            days.into_iter().map(Into::into),
+        ))
+        .await?;
+    let mut ids = Vec::new();
+    for row in rows {
+        let birthday: NaiveDate = row.try_get("", "birthday")?;
+        if rules::is_birthday(birthday, today) {
+            ids.push(row.try_get("", "id")?);
+        }
+    }
+    Ok(ids)
 }

@@ -280,19 +280,6 @@ pub fn sign_in_points(daily: i64, bonuses: &StreakBonuses, streak: i32) -> i64 {
     daily.max(0) + bonuses.on(streak)
 }
 
-/// Whether `today` is the birthday of someone born on `birthday` (29 February is celebrated on
-/// 28 February in other years).
-pub fn is_birthday(birthday: NaiveDate, today: NaiveDate) -> bool {
-    if birthday.month() == 2 && birthday.day() == 29 && !is_leap(today) {
-        return today.month() == 2 && today.day() == 28;
-    }
-    birthday.month() == today.month() && birthday.day() == today.day()
-}
-
-fn is_leap(date: NaiveDate) -> bool {
-    NaiveDate::from_ymd_opt(date.year(), 2, 29).is_some()
-}
-
 /// The shop day of `at` (the shop's time zone is `utc_offset_hours` from UTC).
 pub fn shop_day(at: DateTime<Utc>, utc_offset_hours: i32) -> NaiveDate {
     (at + chrono::Duration::hours(i64::from(utc_offset_hours))).date_naive()
@@ -498,13 +485,8 @@ mod tests {
     }
 
     #[test]
-    fn birthdays_in_shop_time_and_on_the_28th_outside_leap_years() {
+    fn the_shop_day_is_in_shop_time() {
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
-        assert!(is_birthday(d(1990, 12, 7), d(2026, 12, 7)));
-        assert!(!is_birthday(d(1990, 12, 7), d(2026, 12, 8)));
-        assert!(is_birthday(d(2000, 2, 29), d(2027, 2, 28)));
-        assert!(!is_birthday(d(2000, 2, 29), d(2028, 2, 28)));
-        assert!(is_birthday(d(2000, 2, 29), d(2028, 2, 29)));
         // 16:30 UTC on 6 December is 7 December in China.
         assert_eq!(shop_day(at(2026, 12, 6, 16), 8), d(2026, 12, 7));
     }

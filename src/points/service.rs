@@ -7,8 +7,8 @@ use entity::{
     points_earning, points_lot, points_mall_item, points_sign_in, points_task_claim, sku, user,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TryInsertResult, sea_query::OnConflict,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TryInsertResult,
+    sea_query::OnConflict,
 };
 use serde::{Deserialize, Serialize};
 
@@ -437,48 +437,10 @@ pub async fn set_mall_item(
 /// year per member (a unique claim per member and year), from their level's benefits.
 pub async fn give_birthday_points(app: &AppState, now: DateTime<Utc>) -> Result<usize, AppError> {
     let today = rules::shop_day(now, app.config.business_utc_offset_hours);
-    let backend = app.db.backend();
-    let md = |d: NaiveDate| format!("{:02}-{:02}", d.month(), d.day());
-    let mut days = vec![md(today)];
-    if today.month() == 2
-        && today.day() == 28
-        && NaiveDate::from_ymd_opt(today.year(), 2, 29).is_none()
-    {
-        days.push("02-29".into());
-    }
-    let expr = match backend {
-        DatabaseBackend::Postgres => "to_char(birthday, 'MM-DD')",
-        _ => "strftime('%m-%d', birthday)",
-    };
-    let placeholders: Vec<String> = (1..=days.len())
-        .map(|i| {
-            if backend == DatabaseBackend::Postgres {
-                format!("${i}")
-            } else {
-                "?".into()
-            }
-        })
-        .collect();
-    let rows = app
-        .db
-        .conn()
-        .query_all_raw(crate::db::stmt(
-            backend,
-            &format!(
-                "SELECT id, birthday FROM users WHERE birthday IS NOT NULL AND {expr} IN ({}) ORDER BY id",
-                placeholders.join(", ")
-            ),
-            days.into_iter().map(Into::into),
-        ))
-        .await?;
+    let users = crate::accounts::service::birthdays_on(app, today).await?;
     let year = today.year().to_string();
     let mut given = 0;
-    for row in rows {
-        let user_id: i64 = row.try_get("", "id")?;
-        let birthday: NaiveDate = row.try_get("", "birthday")?;
-        if !rules::is_birthday(birthday, today) {
-            continue;
-        }
+    for user_id in users {
         let points = crate::members::benefits_of(app.db.conn(), user_id)
             .await?
             .birthday_points;

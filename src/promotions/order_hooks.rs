@@ -514,6 +514,7 @@ mod tests {
                 stacks_with_activities: terms.stacks_with_activities,
                 claimable: true,
                 points_price: None,
+                issue_on: None,
                 status: "ACTIVE".into(),
                 created_at: now,
                 updated_at: now,

@@ -101,6 +101,10 @@ pub struct CouponTemplateInput {
     /// Points a buyer may exchange for one coupon (`exchangePointsForCoupon`), 1 to
     /// 100,000,000; not exchangeable when omitted.
     points_price: Option<i64>,
+    /// Give one automatically to every customer in its audience on this occasion: on
+    /// registration (新人券), or on each birthday (once a year; the per-user limit does not
+    /// apply). Omitted: only claimed, exchanged, redeemed or issued by staff.
+    issue_on: Option<super::occasions::Occasion>,
 }
 
 impl CouponTemplateInput {
@@ -129,6 +133,7 @@ impl CouponTemplateInput {
             stacks_with_activities: self.stacks_with_activities,
             claimable: self.claimable,
             points_price: self.points_price,
+            issue_on: self.issue_on,
         })
     }
 }

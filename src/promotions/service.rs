@@ -146,6 +146,7 @@ pub struct TemplateDraft {
     pub stacks_with_activities: bool,
     pub claimable: bool,
     pub points_price: Option<i64>,
+    pub issue_on: Option<super::occasions::Occasion>,
 }
 
 fn ids_json(ids: &[i64]) -> String {
@@ -344,6 +345,7 @@ pub async fn create_template(
         stacks_with_activities: Set(d.stacks_with_activities),
         claimable: Set(d.claimable),
         points_price: Set(d.points_price),
+        issue_on: Set(d.issue_on.map(|o| o.as_str().to_string())),
         status: Set(STATUS_ACTIVE.into()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -384,7 +386,7 @@ pub fn validity_of(
 }
 
 /// Whether `user_id` is in the template's audience now.
-async fn eligible(
+pub(super) async fn eligible(
     app: &AppState,
     t: &coupon_template::Model,
     user_id: i64,
@@ -501,9 +503,18 @@ async fn give_in(
             format!("one person may hold {} of this coupon", t.per_user_limit),
         );
     }
+    take_one(tx, t).await?;
+    Ok(insert_coupon(tx, t, user_id, source, now).await?)
+}
+
+/// Counts one more coupon of the template given out, while it has some left.
+pub(super) async fn take_one(
+    tx: &crate::db::WriteTx,
+    t: &coupon_template::Model,
+) -> PromotionResult<()> {
     let taken = tx
         .execute_raw(crate::db::stmt(
-            backend,
+            tx.get_database_backend(),
             "UPDATE coupon_templates SET issued_count = issued_count + 1 \
              WHERE id = $1 AND issued_count < total_quantity AND status = 'ACTIVE'",
             [t.id.into()],
@@ -516,6 +527,17 @@ async fn give_in(
             "every coupon has been given out",
         );
     }
+    Ok(())
+}
+
+/// The coupon row of one coupon given to `user_id`.
+pub(super) async fn insert_coupon(
+    tx: &crate::db::WriteTx,
+    t: &coupon_template::Model,
+    user_id: i64,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<coupon::Model, AppError> {
     let (valid_from, valid_until) = validity_of(t, now);
     Ok(coupon::ActiveModel {
         template_id: Set(t.id),

@@ -134,6 +134,14 @@ impl CouponTemplate {
     async fn points_price(&self) -> Option<i64> {
         self.0.points_price
     }
+    /// The occasion on which every eligible customer is given one automatically (新人券 on
+    /// registration, a birthday coupon each year); null when it is only claimed or issued.
+    async fn issue_on(&self) -> Option<super::occasions::Occasion> {
+        self.0
+            .issue_on
+            .as_deref()
+            .and_then(super::occasions::Occasion::parse)
+    }
     /// False once staff stopped it (coupons already held stay usable).
     async fn active(&self) -> bool {
         self.0.status == service::STATUS_ACTIVE
@@ -159,6 +167,36 @@ impl CouponStatus {
             CouponStatus::Expired
         } else {
             CouponStatus::Usable
+        }
+    }
+}
+
+/// How a buyer got a coupon.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CouponSource {
+    /// Claimed in the coupon centre.
+    Claimed,
+    /// Issued by staff.
+    Issued,
+    /// Redeemed with a code.
+    Code,
+    /// Exchanged for points.
+    Points,
+    /// Given on registration (新人券).
+    Registration,
+    /// Given on a birthday.
+    Birthday,
+}
+
+impl CouponSource {
+    fn parse(s: &str) -> Self {
+        match s {
+            "ISSUED" => CouponSource::Issued,
+            "CODE" => CouponSource::Code,
+            "POINTS" => CouponSource::Points,
+            "REGISTRATION" => CouponSource::Registration,
+            "BIRTHDAY" => CouponSource::Birthday,
+            _ => CouponSource::Claimed,
         }
     }
 }
@@ -198,6 +236,10 @@ impl Coupon {
     /// When it was used; null unless `USED`.
     async fn used_at(&self) -> Option<DateTime> {
         self.coupon.used_at.map(DateTime)
+    }
+    /// How the buyer got it.
+    async fn source(&self) -> CouponSource {
+        CouponSource::parse(&self.coupon.source)
     }
     /// When the buyer got it.
     async fn received_at(&self) -> DateTime {

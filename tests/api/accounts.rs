@@ -204,7 +204,7 @@ async fn password_change_needs_the_current_one_and_ends_other_sessions() {
 
 /// A fake of WeChat's `jscode2session`: code `good-N` is user `openid-N`; `union-N` also
 /// carries unionid `u-N`; anything else is refused with errcode 40029.
-async fn fake_wechat() -> String {
+pub(crate) async fn fake_wechat() -> String {
     async fn code2session(
         Query(q): Query<std::collections::HashMap<String, String>>,
     ) -> Json<Value> {
@@ -232,7 +232,7 @@ async fn fake_wechat() -> String {
     format!("http://{addr}")
 }
 
-const WECHAT_LOGIN: &str = "mutation($code: String!) { wechatLogin(input: { code: $code }) { accessToken user { id nickname wechatBound hasPassword } userErrors { code field } } }";
+pub(crate) const WECHAT_LOGIN: &str = "mutation($code: String!) { wechatLogin(input: { code: $code }) { accessToken user { id nickname wechatBound hasPassword } userErrors { code field } } }";
 
 #[tokio::test]
 async fn wechat_login_finds_or_creates_the_user_by_openid() {

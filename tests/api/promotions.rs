@@ -1182,3 +1182,140 @@ async fn a_thousand_claims_at_once_for_the_last_hundred_coupons_issue_exactly_a_
         json!({ "issuedCount": 100, "remaining": 0 })
     );
 }
+
+const MY_SOURCES: &str = "{ myCoupons { source template { name } } }";
+
+async fn sources(s: &TestServer, token: &str) -> Vec<(String, String)> {
+    s.data(Some(token), MY_SOURCES, json!({})).await["myCoupons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["source"].as_str().unwrap().to_string(),
+                c["template"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn new_customers_get_their_welcome_coupon_and_members_one_birthday_coupon_a_year() {
+    let wechat = crate::accounts::fake_wechat().await;
+    let with_wechat = |c: &mut distmall::config::Config| {
+        c.wechat_appid = Some("wx-test-app".into());
+        c.wechat_secret = Some("wx-test-secret".into());
+        c.wechat_api_base = wechat.clone();
+    };
+    let a = TestServer::start_with(with_wechat).await;
+    let b = TestServer::start_on(a.db.clone(), with_wechat).await;
+    let boss = owner(&a).await;
+    let mut welcome = amount_off("新人券", "0.00", "10.00", 2);
+    welcome["audience"] = json!("NEW_USERS");
+    welcome["issueOn"] = json!("REGISTRATION");
+    welcome["claimable"] = json!(false);
+    let welcome = template(&a, &boss, welcome).await;
+    // A registration template for a level no new customer holds gives nothing.
+    let mut gold_only = amount_off("金卡礼", "0.00", "30.00", 10);
+    gold_only["audience"] = json!("LEVELS");
+    gold_only["levelIds"] = json!([s_level(&a, "金卡").await]);
+    gold_only["issueOn"] = json!("REGISTRATION");
+    template(&a, &boss, gold_only).await;
+
+    // By phone on one instance, by WeChat on the other: each gets the 新人券 with the account.
+    let by_phone = register(&a, "13800031001", "Secret123").await;
+    assert_eq!(
+        sources(&a, &by_phone.token).await,
+        vec![("REGISTRATION".to_string(), "新人券".to_string())]
+    );
+    let w = b
+        .data(
+            None,
+            crate::accounts::WECHAT_LOGIN,
+            json!({ "code": "good-7" }),
+        )
+        .await;
+    let by_wechat = w["wechatLogin"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        sources(&b, &by_wechat).await,
+        vec![("REGISTRATION".to_string(), "新人券".to_string())]
+    );
+    // Signing in again is no registration.
+    let again = b
+        .data(
+            None,
+            crate::accounts::WECHAT_LOGIN,
+            json!({ "code": "good-7" }),
+        )
+        .await;
+    assert_eq!(
+        again["wechatLogin"]["user"]["id"],
+        w["wechatLogin"]["user"]["id"]
+    );
+    assert_eq!(sources(&b, &by_wechat).await.len(), 1);
+    // The two are gone: the third customer registers all the same, without one.
+    let late = register(&a, "13800031002", "Secret123").await;
+    assert_eq!(sources(&a, &late.token).await, vec![]);
+    let staff = a
+        .data(
+            Some(&boss.token),
+            "{ couponTemplates { id issuedCount remaining issueOn } }",
+            json!({}),
+        )
+        .await;
+    let row = staff["couponTemplates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == welcome["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(
+        row,
+        json!({ "id": welcome["id"], "issuedCount": 2, "remaining": 0, "issueOn": "REGISTRATION" })
+    );
+
+    // Birthday coupons: one per member and year, however often and wherever the job runs,
+    // whatever the per-user limit.
+    let mut birthday = amount_off("生日券", "0.00", "20.00", 100);
+    birthday["issueOn"] = json!("BIRTHDAY");
+    birthday["claimable"] = json!(false);
+    template(&a, &boss, birthday).await;
+    let now = chrono::Utc::now();
+    let today = distmall::points::rules::shop_day(now, 8);
+    let p = a
+        .data(
+            Some(&late.token),
+            "mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { userErrors { code } } }",
+            json!({ "input": { "birthday": format!("1990-{}", today.format("%m-%d")) } }),
+        )
+        .await;
+    assert_eq!(p["updateProfile"]["userErrors"], json!([]), "{p}");
+    for _ in 0..3 {
+        let (x, y) = tokio::join!(
+            distmall::promotions::occasions::give_birthday_coupons(a.app(), now),
+            distmall::promotions::occasions::give_birthday_coupons(b.app(), now),
+        );
+        x.unwrap();
+        y.unwrap();
+    }
+    assert_eq!(
+        sources(&a, &late.token).await,
+        vec![("BIRTHDAY".to_string(), "生日券".to_string())]
+    );
+    // Nobody else's birthday: nothing for them.
+    assert_eq!(sources(&a, &by_phone.token).await.len(), 1);
+    // The same day a year on gives the next one.
+    use chrono::Datelike;
+    let next_year = now
+        .with_year(now.year() + 1)
+        .unwrap_or(now + chrono::Duration::days(365));
+    let given = distmall::promotions::occasions::give_birthday_coupons(b.app(), next_year)
+        .await
+        .unwrap();
+    assert_eq!(given, 1);
+    assert_eq!(sources(&a, &late.token).await.len(), 2);
+}
