@@ -71,6 +71,8 @@ pub struct AppState {
     pub activities: Arc<crate::promotions::cache::ActivityCache>,
     /// Sign-ins waiting to be committed together (`points::sign_in`).
     pub sign_ins: crate::points::sign_in::SignInQueue,
+    /// Coupon-centre claims waiting to be committed together (`promotions::claims`).
+    pub coupon_claims: crate::promotions::claims::ClaimQueue,
     /// Member levels and who holds which, for the catalogue's member prices.
     pub members: Arc<crate::members::cache::MemberCache>,
     /// The default shipping template's rules (see `orders::shipping_templates`).
@@ -277,6 +279,7 @@ pub async fn prepare(
         distribution: Default::default(),
         members,
         sign_ins: Default::default(),
+        coupon_claims: Default::default(),
         product_badges: vec![Arc::new(crate::promotions::order_hooks::PromotionBadges)],
         activities,
         shipping_default,

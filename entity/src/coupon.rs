@@ -11,7 +11,7 @@ pub struct Model {
     pub user_id: i64,
     /// `AVAILABLE`, `USED`; expiry is read from `valid_until`.
     pub status: String,
-    /// `CLAIMED`, `ISSUED`.
+    /// `CLAIMED`, `ISSUED`, `CODE`, `POINTS`, `REGISTRATION`, `BIRTHDAY`.
     pub source: String,
     pub valid_from: DateTimeUtc,
     pub valid_until: DateTimeUtc,
@@ -21,6 +21,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::coupon_template::Entity",
+        from = "Column::TemplateId",
+        to = "super::coupon_template::Column::Id"
+    )]
+    Template,
+}
+
+impl Related<super::coupon_template::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Template.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -7,7 +7,8 @@
 //! what it names before the writer's next request, and the dispatcher does the same on every
 //! other instance when the event arrives. A read that raced such a change is not kept, and no
 //! entry lives longer than `ttl`, which bounds the staleness even if an event is missed.
-//! Money never depends on this cache: checkout reads the level inside its transaction.
+//! Money never depends on this cache: placing an order reads the level from the database
+//! (`PricingRequest::placing`); only previews price from here.
 use std::{
     collections::HashMap,
     sync::atomic::{AtomicU64, Ordering},
@@ -73,6 +74,18 @@ impl MemberCache {
         conn: &impl ConnectionTrait,
         user_id: i64,
     ) -> Result<Option<PriceLevel>, AppError> {
+        Ok(self
+            .level(conn, user_id)
+            .await?
+            .and_then(|l| PriceLevel::of(&l)))
+    }
+
+    /// The level `user_id` holds now, as `service::level_of` reads it, from memory when known.
+    pub async fn level(
+        &self,
+        conn: &impl ConnectionTrait,
+        user_id: i64,
+    ) -> Result<Option<member_level::Model>, AppError> {
         let ladder = self.ladder.get_or_load(|| service::levels(conn)).await?;
         let held = match self.held_level(user_id) {
             Some(held) => held,
@@ -83,7 +96,7 @@ impl MemberCache {
             // No member row yet: the level of 0 growth, as `service::level_of` reads it.
             None => ladder.iter().rev().find(|l| l.growth_threshold <= 0),
         };
-        Ok(level.and_then(PriceLevel::of))
+        Ok(level.cloned())
     }
 
     fn held_level(&self, user_id: i64) -> Option<Option<i64>> {

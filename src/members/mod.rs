@@ -70,6 +70,20 @@ pub async fn benefits_of(
         .unwrap_or_else(MemberBenefits::none))
 }
 
+/// The level of the buyer a checkout prices for: from the database when the order is being
+/// placed, from memory (`cache`) for a preview.
+pub async fn level_for_pricing(
+    app: &crate::app::AppState,
+    request: &crate::orders::pricing::PricingRequest,
+) -> Result<Option<entity::member_level::Model>, AppError> {
+    let conn = app.db.conn();
+    if request.placing {
+        service::level_of(conn, request.buyer_id).await
+    } else {
+        app.members.level(conn, request.buyer_id).await
+    }
+}
+
 /// The level a viewer's member prices are computed at: only a level with a discount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PriceLevel {

@@ -107,7 +107,7 @@ impl PricingStages for MembersOrders {
         app: &AppState,
         request: &PricingRequest,
     ) -> Result<Vec<Box<dyn PricingRule>>, AppError> {
-        let Some(level) = service::level_of(app.db.conn(), request.buyer_id).await? else {
+        let Some(level) = super::level_for_pricing(app, request).await? else {
             return Ok(Vec::new());
         };
         if level.price_rate_bp >= rules::FULL_RATE_BP && !level.free_shipping {

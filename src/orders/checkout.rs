@@ -194,12 +194,14 @@ fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
 }
 
 /// Prices what `req` asks for, as of now, reading through `conn`. Lines that cannot be bought
-/// are priced too and carry their problem.
+/// are priced too and carry their problem. `placing`: the price is the one the order is placed
+/// at (see `PricingRequest::placing`).
 pub async fn quote(
     app: &AppState,
     conn: &impl ConnectionTrait,
     buyer_id: i64,
     req: &CheckoutRequest,
+    placing: bool,
 ) -> OrderResult<Quote> {
     let (wanted, from_cart) = requested_lines(conn, buyer_id, req).await?;
     let address = match req.address_id {
@@ -314,6 +316,7 @@ pub async fn quote(
         points_to_use: req.points_to_use,
         province: address.as_ref().map(|a| a.province.clone()),
         points_mall: req.points_mall,
+        placing,
     };
     let mut rules = app.order_hooks.pricing_rules(app, &request).await?;
     if req.points_mall {
@@ -479,7 +482,7 @@ pub async fn place_order(
     if !matches!(prior, Prior::New) {
         return replay(app, buyer_id, idempotency_key, &hash).await;
     }
-    let quote = quote(app, app.db.conn(), buyer_id, req).await?;
+    let quote = quote(app, app.db.conn(), buyer_id, req, true).await?;
     if let Some(bad) = quote.lines.iter().find(|l| l.problem.is_some()) {
         return line_problem_error(bad);
     }

@@ -60,6 +60,9 @@ pub struct PricingRequest {
     /// A points-mall redemption: its lines are priced by the points stage alone (checkout
     /// gives it no other stage's rules).
     pub points_mall: bool,
+    /// The order is being placed: stages read what they price by from the database. A preview
+    /// (false) may read it from caches that follow changes within their stated bound.
+    pub placing: bool,
 }
 
 /// The discount stages, in the order they run.

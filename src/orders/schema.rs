@@ -373,7 +373,7 @@ impl OrderQuery {
         let req = input.request()?;
         let app = ctx.app();
         payload(
-            checkout::quote(app, app.db.conn(), me.user_id, &req).await,
+            checkout::quote(app, app.db.conn(), me.user_id, &req, false).await,
             |q| CheckoutPreviewPayload {
                 preview: Some(q.into()),
                 user_errors: vec![],

@@ -313,7 +313,7 @@ impl PointsMutation {
     /// the streak days the shop configured. Once a day.
     async fn sign_in(&self, ctx: &Context<'_>) -> Result<SignInPayload> {
         let me = ctx.viewer().require_user()?;
-        let r = super::sign_in::SignInQueue::sign_in(ctx.app(), me.user_id).await;
+        let r = super::sign_in::sign_in(ctx.app(), me.user_id).await;
         let points = match r {
             Ok(s) => s.points,
             Err(e) => {

@@ -1,13 +1,11 @@
-//! The daily sign-in, committed in groups. Sign-ins arrive in bursts (a reminder pushed to
-//! every member at 8 a.m.), each one a handful of small writes; one transaction per request
-//! makes the single SQLite writer, and the round trips, the limit. So requests queue on each
-//! instance and one task commits whatever is waiting as one transaction: the same statements
-//! for one sign-in or for a hundred. Each request still gets its own answer, and a sign-in is
-//! paid once per member and day whatever the batching — the unique `(user_id, day)` key
-//! decides, also between instances.
+//! The daily sign-in, committed in groups (`group_commit`): sign-ins arrive in bursts (a
+//! reminder pushed to every member at 8 a.m.), each one a handful of small writes, and one
+//! transaction commits whatever is waiting with the same statements for one sign-in or for a
+//! hundred. A sign-in is paid once per member and day whatever the grouping — the unique
+//! `(user_id, day)` key decides, also between instances.
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, OnceLock, Weak},
+    sync::Arc,
 };
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -15,7 +13,6 @@ use entity::points_sign_in;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, sea_query::OnConflict,
 };
-use tokio::sync::{mpsc, oneshot};
 
 use super::{
     errors::{PointsErrorCode as Code, PointsResult, reject},
@@ -23,10 +20,11 @@ use super::{
     rules::{self, StreakBonuses},
     service::lot_for_now,
 };
-use crate::{app::AppState, error::AppError};
-
-/// Sign-ins committed in one transaction at most.
-const MAX_BATCH: usize = 256;
+use crate::{
+    app::AppState,
+    error::AppError,
+    group_commit::{GroupCommit, GroupQueue},
+};
 
 /// What a sign-in gave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,62 +34,29 @@ pub struct SignedIn {
     pub balance: i64,
 }
 
-struct Waiting {
-    user_id: i64,
-    reply: oneshot::Sender<PointsResult<SignedIn>>,
-}
+/// Sign-ins, committed in groups; a request is the member's user id.
+pub struct SignIns;
 
-/// The queue of sign-ins waiting for this instance's committing task, started on first use.
-#[derive(Default)]
-pub struct SignInQueue {
-    sender: OnceLock<mpsc::UnboundedSender<Waiting>>,
-}
+impl GroupCommit for SignIns {
+    type Request = i64;
+    type Answer = PointsResult<SignedIn>;
 
-impl SignInQueue {
-    /// Signs `user_id` in for today (shop time): the daily points and any streak bonus. A
-    /// second sign-in the same day, concurrent or not, is refused and pays nothing.
-    pub async fn sign_in(app: &Arc<AppState>, user_id: i64) -> PointsResult<SignedIn> {
-        let sender = app.sign_ins.sender.get_or_init(|| {
-            let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(commit_waiting(Arc::downgrade(app), receiver));
-            sender
-        });
-        let (reply, answer) = oneshot::channel();
-        sender
-            .send(Waiting { user_id, reply })
-            .map_err(|_| AppError::internal(anyhow::anyhow!("the sign-in task stopped")))?;
-        answer.await.map_err(|_| {
-            AppError::internal(anyhow::anyhow!("the sign-in task dropped a request"))
-        })?
+    async fn commit(app: &AppState, users: &[i64]) -> Result<Vec<Self::Answer>, AppError> {
+        sign_in_together(app, users).await
+    }
+
+    fn failed(e: AppError) -> Self::Answer {
+        Err(e.into())
     }
 }
 
-/// Commits what is waiting, one transaction at a time, until the app is gone.
-async fn commit_waiting(app: Weak<AppState>, mut receiver: mpsc::UnboundedReceiver<Waiting>) {
-    let mut waiting = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let Some(app) = app.upgrade() else { return };
-        let batch = std::mem::take(&mut waiting);
-        let users: Vec<i64> = batch.iter().map(|w| w.user_id).collect();
-        match sign_in_together(&app, &users).await {
-            Ok(results) => {
-                for (w, r) in batch.into_iter().zip(results) {
-                    let _ = w.reply.send(r);
-                }
-            }
-            // A database failure: each on its own, so one member's trouble is not everyone's.
-            Err(e) => {
-                tracing::warn!(error = ?e, signins = users.len(), "a batch of sign-ins failed; retrying each alone");
-                for w in batch {
-                    let r = match sign_in_together(&app, &[w.user_id]).await {
-                        Ok(mut r) => r.remove(0),
-                        Err(e) => Err(e.into()),
-                    };
-                    let _ = w.reply.send(r);
-                }
-            }
-        }
-    }
+/// The queue of sign-ins waiting on this instance.
+pub type SignInQueue = GroupQueue<SignIns>;
+
+/// Signs `user_id` in for today (shop time): the daily points and any streak bonus. A second
+/// sign-in the same day, concurrent or not, is refused and pays nothing.
+pub async fn sign_in(app: &Arc<AppState>, user_id: i64) -> PointsResult<SignedIn> {
+    app.sign_ins.submit(app, user_id).await?
 }
 
 /// Signs `users` in (in one transaction), answering each in order: the first occurrence of a

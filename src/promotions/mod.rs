@@ -8,6 +8,7 @@
 //! one coupon → points → shipping. Whether a coupon stacks with an activity is a property of
 //! its template, decided in one place (`rules::coupon_offer`).
 pub mod cache;
+pub mod claims;
 pub mod errors;
 pub mod occasions;
 pub mod order_hooks;

@@ -284,15 +284,8 @@ pub async fn coupons_for(
     let conn = app.db.conn();
     let found = match choice {
         CouponChoice::NoCoupon => return Ok(Vec::new()),
-        CouponChoice::Coupon(id) => {
-            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-            let mine = coupon::Entity::find_by_id(id)
-                .filter(coupon::Column::UserId.eq(buyer_id))
-                .all(conn)
-                .await?;
-            service::with_templates(conn, mine).await?
-        }
-        CouponChoice::Best => service::held(conn, buyer_id, true).await?,
+        CouponChoice::Coupon(id) => service::held(conn, buyer_id, false, Some(id)).await?,
+        CouponChoice::Best => service::held(conn, buyer_id, true, None).await?,
     };
     let mut held = Vec::with_capacity(found.len());
     for (coupon, template) in found {
@@ -320,9 +313,9 @@ impl PricingStages for PromotionsOrders {
             .iter()
             .any(|a| !service::ids_of(&a.level_ids).is_empty());
         let level = if for_levels {
-            crate::members::benefits_of(app.db.conn(), request.buyer_id)
+            crate::members::level_for_pricing(app, request)
                 .await?
-                .level_id
+                .map(|l| l.id)
         } else {
             None
         };

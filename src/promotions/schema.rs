@@ -400,7 +400,7 @@ impl PromotionsQuery {
     ) -> Result<Vec<Coupon>> {
         let me = ctx.viewer().require_user()?;
         let now = Utc::now();
-        Ok(service::held(ctx.app().db.conn(), me.user_id, false)
+        Ok(service::held(ctx.app().db.conn(), me.user_id, false, None)
             .await?
             .into_iter()
             .filter(|(c, _)| status.is_none_or(|s| CouponStatus::of(c, now) == s))
@@ -424,7 +424,7 @@ impl PromotionsQuery {
         let mut request = input.request()?;
         request.coupon = CouponChoice::NoCoupon;
         request.points_to_use = 0;
-        let quote = match checkout::quote(app, app.db.conn(), me.user_id, &request).await {
+        let quote = match checkout::quote(app, app.db.conn(), me.user_id, &request, false).await {
             Ok(q) => q,
             Err(e) => {
                 return refused(e, |e| UsableCouponsPayload {
@@ -573,7 +573,7 @@ impl PromotionsMutation {
         let me = ctx.viewer().require_user()?;
         let id = ids::decode("CouponTemplate", &template_id).unwrap_or(0);
         let app = ctx.app();
-        coupon_payload(app, service::give(app, id, me.user_id, "CLAIMED").await).await
+        coupon_payload(app, super::claims::claim(app, id, me.user_id).await).await
     }
 
     /// Exchanges points for one coupon of a template that has a points price (积分兑券);

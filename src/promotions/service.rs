@@ -30,6 +30,8 @@ pub const STATUS_ACTIVE: &str = "ACTIVE";
 pub const STATUS_STOPPED: &str = "STOPPED";
 pub const COUPON_AVAILABLE: &str = "AVAILABLE";
 pub const COUPON_USED: &str = "USED";
+/// A coupon claimed in the coupon centre (the `source` of its row).
+pub const SOURCE_CLAIMED: &str = "CLAIMED";
 
 /// What a coupon gives, as stored.
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -444,7 +446,7 @@ pub async fn give(
 }
 
 /// The template, if it may give `user_id` a coupon now (before the conditional writes).
-async fn givable(
+pub(super) async fn givable(
     app: &AppState,
     template_id: i64,
     user_id: i64,
@@ -462,7 +464,7 @@ async fn givable(
         );
     };
     let ended = t.valid_until.is_some_and(|u| u <= now);
-    if t.status != STATUS_ACTIVE || ended || (source == "CLAIMED" && !t.claimable) {
+    if t.status != STATUS_ACTIVE || ended || (source == SOURCE_CLAIMED && !t.claimable) {
         return reject(
             Code::TemplateUnavailable,
             "templateId",
@@ -491,20 +493,41 @@ async fn give_in(
     source: &str,
 ) -> PromotionResult<coupon::Model> {
     let now = Utc::now();
-    let backend = tx.get_database_backend();
-    if tx
-        .query_one_raw(claim_counter(backend, t.id, user_id, t.per_user_limit))
-        .await?
-        .is_none()
-    {
-        return reject(
-            Code::LimitReached,
-            "templateId",
-            format!("one person may hold {} of this coupon", t.per_user_limit),
-        );
+    if !count_claim(tx, t, user_id).await? {
+        return limit_reached(t);
     }
     take_one(tx, t).await?;
     Ok(insert_coupon(tx, t, user_id, source, now).await?)
+}
+
+/// Raises `user_id`'s count of the template's coupons, unless they are at its per-user limit
+/// (false).
+pub(super) async fn count_claim(
+    tx: &crate::db::WriteTx,
+    t: &coupon_template::Model,
+    user_id: i64,
+) -> Result<bool, AppError> {
+    let backend = tx.get_database_backend();
+    Ok(tx
+        .query_one_raw(claim_counter(backend, t.id, user_id, t.per_user_limit))
+        .await?
+        .is_some())
+}
+
+pub(super) fn limit_reached<T>(t: &coupon_template::Model) -> PromotionResult<T> {
+    reject(
+        Code::LimitReached,
+        "templateId",
+        format!("one person may hold {} of this coupon", t.per_user_limit),
+    )
+}
+
+pub(super) fn sold_out<T>() -> PromotionResult<T> {
+    reject(
+        Code::SoldOut,
+        "templateId",
+        "every coupon has been given out",
+    )
 }
 
 /// Counts one more coupon of the template given out, while it has some left.
@@ -521,11 +544,7 @@ pub(super) async fn take_one(
         ))
         .await?;
     if taken.rows_affected() == 0 {
-        return reject(
-            Code::SoldOut,
-            "templateId",
-            "every coupon has been given out",
-        );
+        return sold_out();
     }
     Ok(())
 }
@@ -761,40 +780,28 @@ pub async fn offered(
         .collect())
 }
 
-/// Coupons held by `user_id`, with their templates, newest first.
+/// Coupons held by `user_id`, with their templates, newest first: one statement (a join).
+/// `only`: just this coupon (if it is theirs), whatever its state.
 pub async fn held(
     conn: &impl ConnectionTrait,
     user_id: i64,
     only_available: bool,
+    only: Option<i64>,
 ) -> Result<Vec<(coupon::Model, coupon_template::Model)>, AppError> {
     let mut q = coupon::Entity::find().filter(coupon::Column::UserId.eq(user_id));
     if only_available {
         q = q.filter(coupon::Column::Status.eq(COUPON_AVAILABLE));
     }
-    let coupons = q
+    if let Some(id) = only {
+        q = q.filter(coupon::Column::Id.eq(id));
+    }
+    Ok(q.find_also_related(coupon_template::Entity)
         .order_by_desc(coupon::Column::Id)
         .limit(500)
         .all(conn)
-        .await?;
-    with_templates(conn, coupons).await
-}
-
-pub async fn with_templates(
-    conn: &impl ConnectionTrait,
-    coupons: Vec<coupon::Model>,
-) -> Result<Vec<(coupon::Model, coupon_template::Model)>, AppError> {
-    let ids: HashSet<i64> = coupons.iter().map(|c| c.template_id).collect();
-    let templates: std::collections::HashMap<i64, coupon_template::Model> =
-        coupon_template::Entity::find()
-            .filter(coupon_template::Column::Id.is_in(ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect();
-    Ok(coupons
+        .await?
         .into_iter()
-        .filter_map(|c| templates.get(&c.template_id).cloned().map(|t| (c, t)))
+        .filter_map(|(c, t)| t.map(|t| (c, t)))
         .collect())
 }
 

@@ -1100,20 +1100,16 @@ async fn s_level(s: &TestServer, name: &str) -> Value {
         .clone()
 }
 
-#[tokio::test]
-async fn a_thousand_claims_at_once_for_the_last_hundred_coupons_issue_exactly_a_hundred() {
-    use futures::StreamExt;
+/// `n` customers written directly (registering each through the API would hash `n`
+/// passwords), phones starting with `prefix`, each with an access token as sign-in issues it.
+async fn customers(s: &TestServer, n: usize, prefix: &str) -> Vec<String> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
-    let shop = shop().await;
-    let s = &shop.s;
-    let t = template(s, &shop.boss, amount_off("秒杀券", "0.00", "5.00", 100)).await;
-    // A thousand customers, written directly (registering each through the API would hash a
-    // thousand passwords), each with an access token as sign-in would issue it.
     let app = s.app();
     let now = chrono::Utc::now();
-    let rows: Vec<entity::user::ActiveModel> = (0..1_000)
+    let width = 11 - prefix.len();
+    let rows: Vec<entity::user::ActiveModel> = (0..n)
         .map(|i| entity::user::ActiveModel {
-            phone: Set(Some(format!("1371{i:07}"))),
+            phone: Set(Some(format!("{prefix}{i:0width$}"))),
             nickname: Set(format!("抢券{i}")),
             gender: Set("UNKNOWN".into()),
             is_staff: Set(false),
@@ -1133,18 +1129,27 @@ async fn a_thousand_claims_at_once_for_the_last_hundred_coupons_issue_exactly_a_
             .unwrap();
     }
     let ids: Vec<i64> = entity::user::Entity::find()
-        .filter(entity::user::Column::Phone.like("1371%"))
+        .filter(entity::user::Column::Phone.like(format!("{prefix}%")))
         .all(app.db.conn())
         .await
         .unwrap()
         .into_iter()
         .map(|u| u.id)
         .collect();
-    assert_eq!(ids.len(), 1_000);
-    let tokens: Vec<String> = ids
-        .iter()
+    assert_eq!(ids.len(), n);
+    ids.iter()
         .map(|id| app.jwt.issue(*id).unwrap().token)
-        .collect();
+        .collect()
+}
+
+#[tokio::test]
+async fn a_thousand_claims_at_once_for_the_last_hundred_coupons_issue_exactly_a_hundred() {
+    use futures::StreamExt;
+    use sea_orm::EntityTrait;
+    let shop = shop().await;
+    let s = &shop.s;
+    let t = template(s, &shop.boss, amount_off("秒杀券", "0.00", "5.00", 100)).await;
+    let tokens = customers(s, 1_000, "1371").await;
     let answers: Vec<Value> = futures::stream::iter(
         tokens
             .iter()
@@ -1165,7 +1170,7 @@ async fn a_thousand_claims_at_once_for_the_last_hundred_coupons_issue_exactly_a_
         assert_eq!(user_error_codes(&a["claimCoupon"]), vec!["SOLD_OUT"], "{a}");
     }
     let rows = entity::coupon::Entity::find()
-        .all(app.db.conn())
+        .all(s.app().db.conn())
         .await
         .unwrap()
         .len();
@@ -1318,4 +1323,71 @@ async fn new_customers_get_their_welcome_coupon_and_members_one_birthday_coupon_
         .unwrap();
     assert_eq!(given, 1);
     assert_eq!(sources(&a, &late.token).await.len(), 2);
+}
+
+#[tokio::test]
+async fn claims_on_two_instances_at_once_give_the_total_and_each_their_limit() {
+    use futures::StreamExt;
+    let shop = shop().await;
+    let a = &shop.s;
+    let b = TestServer::start_on(a.db.clone(), |_| {}).await;
+    let mut input = amount_off("双实例券", "0.00", "3.00", 150);
+    input["perUserLimit"] = json!(2);
+    let t = &template(a, &shop.boss, input).await;
+    // 100 customers each claim three times, half of the claims on each instance: 150 coupons
+    // go out, nobody holds more than two, and every refusal says why.
+    let tokens = customers(a, 100, "1372").await;
+    let mut requests: Vec<(&TestServer, &String)> = Vec::new();
+    for (j, tok) in tokens.iter().enumerate() {
+        for k in 0..3 {
+            requests.push((if (j + k) % 2 == 0 { a } else { &b }, tok));
+        }
+    }
+    let answers: Vec<(String, Value)> =
+        futures::stream::iter(requests.into_iter().map(|(s, tok)| async move {
+            (
+                tok.clone(),
+                s.data(Some(tok), CLAIM, json!({ "id": t["id"] })).await["claimCoupon"].clone(),
+            )
+        }))
+        .buffer_unordered(100)
+        .collect()
+        .await;
+    let mut per_user: std::collections::HashMap<String, usize> = Default::default();
+    for (tok, a) in &answers {
+        if a["coupon"].is_object() {
+            *per_user.entry(tok.clone()).or_default() += 1;
+        } else {
+            let codes = user_error_codes(a);
+            assert!(
+                codes == vec!["SOLD_OUT"] || codes == vec!["LIMIT_REACHED"],
+                "{a}"
+            );
+        }
+    }
+    assert_eq!(per_user.values().sum::<usize>(), 150);
+    assert!(per_user.values().all(|n| *n <= 2), "{per_user:?}");
+    for tok in tokens.iter().take(5) {
+        let held = a.data(Some(tok), MINE, json!({})).await["myCoupons"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(held, per_user.get(tok).copied().unwrap_or(0));
+    }
+    let staff = a
+        .data(
+            Some(&shop.boss.token),
+            "{ couponTemplates { name issuedCount remaining } }",
+            json!({}),
+        )
+        .await;
+    let row = staff["couponTemplates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "双实例券")
+        .unwrap()
+        .clone();
+    assert_eq!(row["issuedCount"], 150);
+    assert_eq!(row["remaining"], 0);
 }
