@@ -1,8 +1,10 @@
 -- wrk script for the catalogue benchmarks: every request differs (keyword, product, category).
 -- usage: wrk ... -s bench/catalog.lua URL -- <search|detail|listing> <products> [token [member]]
--- With `member` the SKUs also ask for `memberPrice` (the member-price runs, with a member's token).
+-- With `member` the SKUs also ask for `memberPrice` (the member-price runs, with a member's token);
+-- with `badges` the products also ask for `promotions` (the badge runs).
 local mode, products, token
 local member_fields = ""
+local badge_fields = ""
 local counter = 0
 
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -29,6 +31,7 @@ function init(args)
   products = tonumber(args[2] or "10000")
   token = args[3]
   if args[4] == "member" then member_fields = " memberPrice" end
+  if args[4] == "badges" then badge_fields = " promotions" end
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
   for i = 1, products do product_ids[i] = base64url("Product:" .. i) end
   for i = 1, 25 do category_ids[i] = base64url("Category:" .. i) end
@@ -41,10 +44,10 @@ local function body()
     return '{"query":"query($k: String!) { products(filter: { keyword: $k, priceMin: \\"50\\", priceMax: \\"800\\" }, first: 20) { totalCount edges { node { id name priceRange { min } coverImage { url } } } } }","variables":{"k":"' .. k .. '"}}'
   elseif mode == "detail" then
     local id = product_ids[math.random(products)]
-    return '{"query":"query($id: ID!) { product(id: $id) { id name subtitle descriptionHtml status priceRange { min max } images { url width height } specs { name values } brand { name } category { name } skus { id code specLabel price' .. member_fields .. ' marketPrice stock inStock } } }","variables":{"id":"' .. id .. '"}}'
+    return '{"query":"query($id: ID!) { product(id: $id) { id name' .. badge_fields .. ' subtitle descriptionHtml status priceRange { min max } images { url width height } specs { name values } brand { name } category { name } skus { id code specLabel price' .. member_fields .. ' marketPrice stock inStock } } }","variables":{"id":"' .. id .. '"}}'
   else
     local category = category_ids[math.random(25)]
-    return '{"query":"query($c: ID!) { products(filter: { categoryId: $c }, sortBy: { field: SALES }, first: 20) { edges { node { id name coverImage { url } skus { id specLabel price' .. member_fields .. ' stock } } } } }","variables":{"c":"' .. category .. '"}}'
+    return '{"query":"query($c: ID!) { products(filter: { categoryId: $c }, sortBy: { field: SALES }, first: 20) { edges { node { id name' .. badge_fields .. ' coverImage { url } skus { id specLabel price' .. member_fields .. ' stock } } } } }","variables":{"c":"' .. category .. '"}}'
   end
 end
 

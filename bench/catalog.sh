@@ -5,6 +5,8 @@
 # listing of 20 products with their SKUs; server RSS after the load.
 # With MEMBER=1, product detail and the listing run a second time for a signed-in 金卡 member
 # asking for `memberPrice` (per-level cached responses), beside the public runs.
+# With BADGES=1, two promotion activities run (bench/badges_setup.py) and product detail and the
+# listing run a second time asking for `Product.promotions` as well, beside the public runs.
 # Usage: bench/catalog.sh [products, default 10000] [duration, default 15s]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +31,7 @@ t0=$(date +%s%N)
 target/release/examples/bench_catalog "$N"
 echo "generate_ms=$(( ($(date +%s%N) - t0) / 1000000 ))"
 "$BIN" reindex
-[ -z "${MEMBER:-}" ] || "$BIN" admin create --phone 13700000000 --password Bench1234 >/dev/null
+[ -z "${MEMBER:-}${BADGES:-}" ] || "$BIN" admin create --phone 13700000000 --password Bench1234 >/dev/null
 
 "$BIN" serve & PID=$!
 until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.01; done
@@ -39,6 +41,7 @@ check '{"query":"{ products(filter: { keyword: \"运动鞋\", priceMin: \"50\", 
 echo "rss_before_warmup_kb=$(ps -o rss= -p "$PID" | tr -d ' ')"
 python3 bench/warm_catalogue.py "$URL"
 echo "rss_after_warmup_kb=$(ps -o rss= -p "$PID" | tr -d ' ')"
+[ -z "${BADGES:-}" ] || python3 bench/badges_setup.py "$URL" 13700000000 Bench1234
 MEMBER_TOKEN=
 [ -z "${MEMBER:-}" ] || MEMBER_TOKEN=$(python3 bench/member_setup.py "$URL" 13700000000 Bench1234)
 
@@ -48,6 +51,10 @@ run() {
   if [ -n "${MEMBER_TOKEN:-}" ] && [ "$1" != search ]; then
     echo "== $1 with member prices, a 金卡 member (32 connections, $DURATION)"
     wrk -t2 -c32 -d"$DURATION" -s bench/catalog.lua "$URL" -- "$1" "$N" "$MEMBER_TOKEN" member | grep -E 'RESULT|Non-2xx'
+  fi
+  if [ -n "${BADGES:-}" ] && [ "$1" != search ]; then
+    echo "== $1 with promotion badges (32 connections, $DURATION)"
+    wrk -t2 -c32 -d"$DURATION" -s bench/catalog.lua "$URL" -- "$1" "$N" "" badges | grep -E 'RESULT|Non-2xx'
   fi
   echo "== { __typename } (same run)"
   wrk -t2 -c32 -d"$DURATION" -s bench/graphql.lua "$URL" -- '{ __typename }' | grep -E 'RESULT|Non-2xx'

@@ -46,6 +46,14 @@ impl<T> CachedValue<T> {
         Ok(v)
     }
 
+    /// The kept value, without loading, with how many times the value had been forgotten
+    /// when it was read; `None` when nothing is kept. A later `forget` moves the count, so the
+    /// pair tells a caller whether what it computed from the value is still current.
+    pub fn peek(&self) -> Option<(u64, Arc<T>)> {
+        let changes = self.changes.load(Ordering::SeqCst);
+        self.slot.read().clone().map(|v| (changes, v))
+    }
+
     /// The value changed: the next `get_or_load` reads it again.
     pub fn forget(&self) {
         // Counted first: a load running now must not keep what it read.

@@ -5,7 +5,8 @@
 //!
 //! A response is stored with what it was computed from: the version of every product it read
 //! (a change to a product or its stock moves it), the version of the shared taxonomy
-//! (categories, brands, audiences) and, when it searched, the search index's generation. Each
+//! (categories, brands, audiences), when it searched, the search index's generation, and when
+//! it showed promotion labels, their suppliers' versions (`catalog::badges`). Each
 //! version is read *before* the data it guards, so a change that lands while the response is
 //! computed makes it stale rather than wrong. A stored body is served only while all of them
 //! are unchanged; otherwise the request runs as usual and its response replaces the old one.
@@ -74,6 +75,8 @@ pub struct Recorder {
 struct Recorded {
     products: Vec<(i64, u64)>,
     search_generation: Option<u64>,
+    /// The product-label suppliers' versions when labels were read (`badges::versions`).
+    badges: Option<Vec<u64>>,
     /// Searches to count again when the response is served from memory (hot keywords).
     keywords: Vec<String>,
     /// Something was read that no version guards: the response must not be stored.
@@ -89,9 +92,16 @@ impl Recorder {
         }
     }
 
-    /// Something no version guards was read (promotion badges): the response is not stored.
-    pub fn unguarded(&self) {
-        self.inner.lock().unguarded = true;
+    /// Product labels were read with the suppliers' versions (`None`: unknown, and the
+    /// response is not stored). Read before the labels themselves.
+    pub fn badges(&self, versions: Option<Vec<u64>>) {
+        let mut r = self.inner.lock();
+        match (versions, &r.badges) {
+            (None, _) => r.unguarded = true,
+            // Labels read at two versions cannot both be current later.
+            (Some(v), Some(seen)) if *seen != v => r.unguarded = true,
+            (Some(v), _) => r.badges = Some(v),
+        }
     }
 
     /// A search of the index at `generation` (read before searching).
@@ -153,6 +163,9 @@ impl Entry {
                 .search_generation
                 .is_none_or(|g| g == app.search.generation())
             && app.catalog.products_unchanged(&self.recorded.products)
+            && self.recorded.badges.as_ref().is_none_or(|v| {
+                crate::catalog::badges::versions(app, chrono::Utc::now()).as_ref() == Some(v)
+            })
     }
 }
 
@@ -303,5 +316,18 @@ mod tests {
         assert!(!r.inner.lock().unguarded);
         r.search(4);
         assert!(r.inner.lock().unguarded);
+    }
+
+    #[test]
+    fn labels_read_at_two_versions_or_at_none_are_not_kept() {
+        let r = Recorder::default();
+        r.badges(Some(vec![7]));
+        r.badges(Some(vec![7]));
+        assert!(!r.inner.lock().unguarded);
+        r.badges(Some(vec![8]));
+        assert!(r.inner.lock().unguarded);
+        let unknown = Recorder::default();
+        unknown.badges(None);
+        assert!(unknown.inner.lock().unguarded);
     }
 }

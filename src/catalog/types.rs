@@ -533,18 +533,10 @@ impl Product {
 
     /// Running promotions that cover this product, as buyers read them (`满100减10 / 满200减30`,
     /// `满199赠`), for the badge; empty when none. Activities for some member levels only are
-    /// not shown. A response that asks for this is computed afresh each time (never served
-    /// from the response cache), so a promotion that starts, ends or changes shows at once.
+    /// not shown. A promotion that starts, ends or changes shows on the next request (on
+    /// other instances once its event arrives), also in responses served from memory.
     async fn promotions(&self, ctx: &Context<'_>) -> Result<Vec<String>, AppError> {
-        if let Some(r) = ctx.loaders().recorder() {
-            r.unguarded();
-        }
-        let app = ctx.app();
-        let mut out = Vec::new();
-        for b in &app.product_badges {
-            out.extend(b.badges(app, &self.0).await?);
-        }
-        Ok(out)
+        super::badges::labels(ctx.app(), &self.0, ctx.loaders().recorder()).await
     }
 
     /// Lowest and highest `Sku.memberPrice` of the active SKUs, for the caller's member level;

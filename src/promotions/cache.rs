@@ -3,7 +3,7 @@
 //! change them rarely. Saving, stopping or ending an activity writes `promotions.changed`; the
 //! commit hook forgets the list before the writer's next request, the dispatcher on every other
 //! instance when the event arrives. Starting and ending by the clock needs no event: the list is
-//! filtered by time at each use.
+//! filtered by time at each use, and `version` counts the starts and ends passed.
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +23,18 @@ impl ActivityCache {
         if event_type == EVENT_PROMOTIONS_CHANGED {
             self.upcoming.forget();
         }
+    }
+
+    /// A number that moves whenever the running activities may have changed — by an event or
+    /// by an activity starting or ending on the clock — for responses that show them
+    /// (`catalog::badges`); `None` while the list is not in memory.
+    pub fn version(&self, now: DateTime<Utc>) -> Option<u64> {
+        let (changes, all) = self.upcoming.peek()?;
+        let passed: u64 = all
+            .iter()
+            .map(|a| u64::from(a.starts_at <= now) + u64::from(a.ends_at <= now))
+            .sum();
+        Some((changes << 32) | passed.min(u64::from(u32::MAX)))
     }
 
     /// The activities running at `now`.

@@ -350,6 +350,10 @@ pub struct PromotionBadges;
 
 #[async_trait]
 impl crate::catalog::badges::ProductBadges for PromotionBadges {
+    fn version(&self, app: &AppState, now: DateTime<Utc>) -> Option<u64> {
+        app.activities.version(now)
+    }
+
     async fn badges(
         &self,
         app: &AppState,

@@ -1391,3 +1391,66 @@ async fn claims_on_two_instances_at_once_give_the_total_and_each_their_limit() {
     assert_eq!(row["issuedCount"], 150);
     assert_eq!(row["remaining"], 0);
 }
+
+#[tokio::test]
+async fn listings_with_badges_come_from_memory_until_an_activity_starts_or_ends() {
+    let shop = shop().await;
+    let s = &shop.s;
+    const LIST: &str = "{ products(first: 10) { edges { node { id promotions } } } }";
+    let read = || async {
+        let r = s.post_gql(None, LIST, json!({})).await;
+        let cache = r
+            .headers()
+            .get("x-cache")
+            .map(|v| v.to_str().unwrap().to_string());
+        let v: Value = r.json().await.unwrap();
+        assert!(v.get("errors").is_none(), "{v}");
+        (
+            cache,
+            v["data"]["products"]["edges"][0]["node"]["promotions"].clone(),
+        )
+    };
+    // Once the shop's setup has reached the index, the listing is stored and served again.
+    let mut seen = (None, Value::Null);
+    for _ in 0..50 {
+        seen = read().await;
+        if seen.0.as_deref() == Some("hit") && seen.1.is_array() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, (Some("hit".into()), json!([])));
+    // An activity saved to start in two seconds: the save is seen at once (not yet shown), and
+    // its start by the clock alone, with no event, also reaches the stored listing.
+    let starts = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let created = s
+        .data(
+            Some(&shop.boss.token),
+            ACTIVITY,
+            json!({ "input": { "name": "整点开抢", "tiers": [{ "threshold": "100.00", "off": "10.00" }], "startsAt": starts.to_rfc3339(), "endsAt": in_a_day() } }),
+        )
+        .await["createPromotionActivity"]
+        .clone();
+    assert_eq!(created["userErrors"], json!([]), "{created}");
+    assert_eq!(read().await.1, json!([]));
+    assert_eq!(read().await, (Some("hit".into()), json!([])));
+    let wait = (starts - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(50)).await;
+    let shown = json!(["满100减10"]);
+    assert_eq!(read().await, (Some("miss".into()), shown.clone()));
+    assert_eq!(read().await, (Some("hit".into()), shown));
+    // Ended by staff: the next read.
+    let ended = s
+        .data(
+            Some(&shop.boss.token),
+            "mutation($id: ID!) { endPromotionActivity(id: $id) { userErrors { code } } }",
+            json!({ "id": created["activity"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        ended["endPromotionActivity"]["userErrors"],
+        json!([]),
+        "{ended}"
+    );
+    assert_eq!(read().await.1, json!([]));
+}
