@@ -285,10 +285,10 @@ impl OrderHooks {
         app: &AppState,
         request: &PricingRequest,
     ) -> Result<Vec<Box<dyn PricingRule>>, AppError> {
-        // Each area reads what it prices by at the same time; the pipeline orders the stages.
-        let per_area =
-            futures::future::try_join_all(self.pricing.iter().map(|s| s.rules(app, request)))
-                .await?;
-        Ok(per_area.into_iter().flatten().collect())
+        let mut rules = Vec::new();
+        for stages in &self.pricing {
+            rules.extend(stages.rules(app, request).await?);
+        }
+        Ok(rules)
     }
 }
