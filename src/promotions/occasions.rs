@@ -39,7 +39,20 @@ impl Occasion {
     }
 }
 
-/// Gives `user_id` one coupon of each template issued on `occasion` whose audience they are in,
+/// The active templates given on `occasion`.
+async fn issued_on(
+    conn: &impl ConnectionTrait,
+    occasion: Occasion,
+) -> Result<Vec<coupon_template::Model>, AppError> {
+    Ok(coupon_template::Entity::find()
+        .filter(coupon_template::Column::IssueOn.eq(occasion.as_str()))
+        .filter(coupon_template::Column::Status.eq(STATUS_ACTIVE))
+        .all(conn)
+        .await?)
+}
+
+/// Gives `user_id` one coupon of each of `templates` (those issued on `occasion`) whose audience
+/// they are in,
 /// in the caller's transaction. `key` names this occurrence of the occasion (a birthday's
 /// year), so a template gives once per member and occurrence however often this runs. A
 /// template that has none left gives nothing and writes nothing. Returns the coupons given.
@@ -49,20 +62,16 @@ pub async fn give_on_occasion(
     user_id: i64,
     occasion: Occasion,
     key: &str,
+    templates: &[coupon_template::Model],
 ) -> Result<usize, AppError> {
     let now = Utc::now();
-    let templates = coupon_template::Entity::find()
-        .filter(coupon_template::Column::IssueOn.eq(occasion.as_str()))
-        .filter(coupon_template::Column::Status.eq(STATUS_ACTIVE))
-        .all(&**tx)
-        .await?;
     let backend = tx.get_database_backend();
     let mut given = 0;
     for t in templates {
         let ended = t.valid_until.is_some_and(|u| u <= now);
         if ended
             || t.issued_count >= t.total_quantity
-            || !service::eligible(app, &t, user_id).await?
+            || !service::eligible(app, t, user_id).await?
         {
             continue;
         }
@@ -77,7 +86,7 @@ pub async fn give_on_occasion(
         if granted.rows_affected() == 0 {
             continue;
         }
-        match service::take_one(tx, &t).await {
+        match service::take_one(tx, t).await {
             Ok(()) => {}
             // Given out meanwhile: no coupon, and no grant either.
             Err(ServiceError::User(_)) => {
@@ -91,7 +100,7 @@ pub async fn give_on_occasion(
             }
             Err(ServiceError::App(e)) => return Err(e),
         }
-        service::insert_coupon(tx, &t, user_id, occasion.as_str(), now).await?;
+        service::insert_coupon(tx, t, user_id, occasion.as_str(), now).await?;
         given += 1;
     }
     Ok(given)
@@ -100,12 +109,10 @@ pub async fn give_on_occasion(
 /// Gives the birthday coupons of everyone whose birthday it is today (shop time), one
 /// transaction per member; returns the coupons given.
 pub async fn give_birthday_coupons(app: &AppState, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let any = coupon_template::Entity::find()
-        .filter(coupon_template::Column::IssueOn.eq(Occasion::Birthday.as_str()))
-        .filter(coupon_template::Column::Status.eq(STATUS_ACTIVE))
-        .one(app.db.conn())
-        .await?;
-    if any.is_none() {
+    // Read once for the run: what is left and whether a template stopped are decided again by
+    // the conditional writes of each gift.
+    let templates = issued_on(app.db.conn(), Occasion::Birthday).await?;
+    if templates.is_empty() {
         return Ok(0);
     }
     let today = crate::points::rules::shop_day(now, app.config.business_utc_offset_hours);
@@ -113,7 +120,7 @@ pub async fn give_birthday_coupons(app: &AppState, now: DateTime<Utc>) -> Result
     let mut given = 0;
     for user_id in crate::accounts::service::birthdays_on(app, today).await? {
         let tx = app.db.begin_write().await?;
-        given += give_on_occasion(app, &tx, user_id, Occasion::Birthday, &key).await?;
+        given += give_on_occasion(app, &tx, user_id, Occasion::Birthday, &key, &templates).await?;
         tx.commit().await?;
     }
     Ok(given)
@@ -130,7 +137,16 @@ impl crate::accounts::RegistrationListener for WelcomeCoupons {
         tx: &WriteTx,
         user: &entity::user::Model,
     ) -> Result<(), AppError> {
-        give_on_occasion(app, tx, user.id, Occasion::Registration, "REGISTRATION").await?;
+        let templates = issued_on(&**tx, Occasion::Registration).await?;
+        give_on_occasion(
+            app,
+            tx,
+            user.id,
+            Occasion::Registration,
+            "REGISTRATION",
+            &templates,
+        )
+        .await?;
         Ok(())
     }
 }
