@@ -12,11 +12,12 @@
 use std::collections::HashMap;
 
 use async_graphql::Enum;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{round_to_fen, to_decimal, to_fen};
+use crate::shop_time::{local_midnight, shop_day};
 
 /// WeChat's platform rules and Chinese law on pyramid selling cap distribution at three levels.
 pub const MAX_TIERS: usize = 3;
@@ -637,20 +638,6 @@ pub fn decide_binding(
 pub struct Period {
     pub key: String,
     pub cutoff: DateTime<Utc>,
-}
-
-fn local_midnight(day: NaiveDate, offset_hours: i32) -> DateTime<Utc> {
-    let offset = chrono::FixedOffset::east_opt(offset_hours * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
-    offset
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("a fixed offset has no gaps")
-        .with_timezone(&Utc)
-}
-
-fn shop_day(now: DateTime<Utc>, offset_hours: i32) -> NaiveDate {
-    (now + Duration::hours(i64::from(offset_hours))).date_naive()
 }
 
 /// The first day of the period of `cycle` that `day` falls in.

@@ -15,7 +15,7 @@
 //!   minus what earlier refunds of the line returned, so the last unit returns the rest.
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
 use crate::{config::PointsExpiry, orders::pricing::allocate};
@@ -280,11 +280,6 @@ pub fn sign_in_points(daily: i64, bonuses: &StreakBonuses, streak: i32) -> i64 {
     daily.max(0) + bonuses.on(streak)
 }
 
-/// The shop day of `at` (the shop's time zone is `utc_offset_hours` from UTC).
-pub fn shop_day(at: DateTime<Utc>, utc_offset_hours: i32) -> NaiveDate {
-    (at + chrono::Duration::hours(i64::from(utc_offset_hours))).date_naive()
-}
-
 #[cfg(test)]
 mod tests {
     use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -482,13 +477,6 @@ mod tests {
         assert!(StreakBonuses::parse("x:5").is_err());
         assert_eq!(streak_after(None), 1);
         assert_eq!(streak_after(Some(6)), 7);
-    }
-
-    #[test]
-    fn the_shop_day_is_in_shop_time() {
-        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
-        // 16:30 UTC on 6 December is 7 December in China.
-        assert_eq!(shop_day(at(2026, 12, 6, 16), 8), d(2026, 12, 7));
     }
 
     /// A model of the ledger: random earnings, spendings, expiries and reversals posted as

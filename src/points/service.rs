@@ -112,7 +112,7 @@ pub struct SignInMonth {
 }
 
 pub async fn sign_in_month(app: &AppState, user_id: i64) -> Result<SignInMonth, AppError> {
-    let today = rules::shop_day(Utc::now(), app.config.business_utc_offset_hours);
+    let today = crate::shop_time::shop_day(Utc::now(), app.config.business_utc_offset_hours);
     let first = today.with_day(1).unwrap_or(today);
     let from = std::cmp::min(first, today.pred_opt().unwrap_or(today));
     let days = points_sign_in::Entity::find()
@@ -198,7 +198,8 @@ pub async fn share_visited(
     if sharer_id == visitor_id || points == 0 || app.config.points_share_daily_cap == 0 {
         return Ok(false);
     }
-    let day = rules::shop_day(Utc::now(), app.config.business_utc_offset_hours).to_string();
+    let day =
+        crate::shop_time::shop_day(Utc::now(), app.config.business_utc_offset_hours).to_string();
     let paid_today = points_task_claim::Entity::find()
         .filter(points_task_claim::Column::UserId.eq(sharer_id))
         .filter(points_task_claim::Column::Task.eq(PointsTask::Share.as_str()))
@@ -436,7 +437,7 @@ pub async fn set_mall_item(
 /// Gives the birthday points of each member whose birthday it is today (shop time), once a
 /// year per member (a unique claim per member and year), from their level's benefits.
 pub async fn give_birthday_points(app: &AppState, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let today = rules::shop_day(now, app.config.business_utc_offset_hours);
+    let today = crate::shop_time::shop_day(now, app.config.business_utc_offset_hours);
     let users = crate::accounts::service::birthdays_on(app, today).await?;
     let year = today.year().to_string();
     let mut given = 0;

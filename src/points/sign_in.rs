@@ -66,7 +66,7 @@ async fn sign_in_together(
     users: &[i64],
 ) -> Result<Vec<PointsResult<SignedIn>>, AppError> {
     let now = Utc::now();
-    let today = rules::shop_day(now, app.config.business_utc_offset_hours);
+    let today = crate::shop_time::shop_day(now, app.config.business_utc_offset_hours);
     let yesterday = today.pred_opt().unwrap_or(today);
     let bonuses = StreakBonuses::parse(&app.config.points_sign_in_streak_bonuses)
         .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;

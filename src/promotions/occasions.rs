@@ -115,7 +115,7 @@ pub async fn give_birthday_coupons(app: &AppState, now: DateTime<Utc>) -> Result
     if templates.is_empty() {
         return Ok(0);
     }
-    let today = crate::points::rules::shop_day(now, app.config.business_utc_offset_hours);
+    let today = crate::shop_time::shop_day(now, app.config.business_utc_offset_hours);
     let key = format!("BIRTHDAY:{}", today.year());
     let mut given = 0;
     for user_id in crate::accounts::service::birthdays_on(app, today).await? {

@@ -105,7 +105,7 @@ async fn stock(shop: &Shop) -> i64 {
 async fn signed_before(s: &TestServer, user: &Account, days: i64) {
     use sea_orm::ConnectionTrait;
     let id = distmall::graphql::ids::decode("User", &async_graphql::ID(user.id.clone())).unwrap();
-    let today = distmall::points::rules::shop_day(Utc::now(), 8);
+    let today = distmall::shop_time::shop_day(Utc::now(), 8);
     for back in 1..=days {
         let day = today - chrono::Duration::days(back);
         let streak = days - back + 1;
@@ -140,7 +140,7 @@ async fn signing_in_pays_once_a_day_and_streak_bonuses_come_on_their_day() {
     assert_eq!(first["signIn"]["signedToday"], true);
     assert_eq!(first["signIn"]["streak"], 1);
     let cal = first["signIn"]["calendar"].as_array().unwrap();
-    let today = distmall::points::rules::shop_day(Utc::now(), 8);
+    let today = distmall::shop_time::shop_day(Utc::now(), 8);
     assert_eq!(cal.len() as u32, chrono::Datelike::day(&today));
     assert_eq!(cal.last().unwrap()["date"], today.to_string());
     assert_eq!(cal.last().unwrap()["signed"], true);
@@ -714,7 +714,7 @@ async fn the_birthday_job_gives_each_member_their_levels_gift_once() {
     let s = TestServer::start().await;
     let boss = owner(&s).await;
     let a = register(&s, "13800030061", "Secret123").await;
-    let today = distmall::points::rules::shop_day(Utc::now(), 8);
+    let today = distmall::shop_time::shop_day(Utc::now(), 8);
     let p = s
         .data(
             Some(&a.token),

@@ -1290,7 +1290,7 @@ async fn new_customers_get_their_welcome_coupon_and_members_one_birthday_coupon_
     birthday["claimable"] = json!(false);
     template(&a, &boss, birthday).await;
     let now = chrono::Utc::now();
-    let today = distmall::points::rules::shop_day(now, 8);
+    let today = distmall::shop_time::shop_day(now, 8);
     let p = a
         .data(
             Some(&late.token),
