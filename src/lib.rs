@@ -35,6 +35,7 @@ pub mod request_scope;
 pub mod revision_cache;
 pub mod search;
 pub mod seed;
+pub mod sharing;
 pub mod shop_time;
 
 pub use app::Server;

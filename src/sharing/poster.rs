@@ -1,0 +1,1 @@
+//! Share posters (being written).
