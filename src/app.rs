@@ -310,6 +310,7 @@ fn order_hooks() -> OrderHooks {
         ],
         pricing: vec![members.clone(), promotions, points],
         early_access: vec![members],
+        group_buys: None,
     }
 }
 

@@ -69,6 +69,9 @@ pub struct Model {
     /// `m20261129_000006`): a reader holding revision N of an order holds it as it is now
     /// exactly when the database still says N.
     pub revision: i64,
+    /// Why the order may not be approved or shipped yet: `GROUP_BUY` while its group is filling.
+    /// Null for an order free to move on.
+    pub held_for: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -110,17 +110,23 @@ pub async fn attribute(
     buyer: i64,
     share_code: Option<String>,
     ties: team::BuyerTies,
+    credited_to: Option<i64>,
 ) -> Result<OrderAttribution, AppError> {
     let team::BuyerTies {
         bound,
         is_distributor: buyer_is_distributor,
     } = ties;
-    if bound.is_none() && !buyer_is_distributor {
+    if bound.is_none() && !buyer_is_distributor && credited_to.is_none() {
         return Ok(OrderAttribution::direct(share_code));
     }
     let (version, rules) = app.distribution.current(tx).await?;
     let above = rules.tiers() as i32 - 1;
-    let chain = match chain_start(buyer, buyer_is_distributor, rules.self_purchase, bound) {
+    let start = match credited_to {
+        // Credited to someone else than the buyer: their chain, as if the buyer were bound.
+        Some(d) if d != buyer => ChainStart::Bound(d),
+        _ => chain_start(buyer, buyer_is_distributor, rules.self_purchase, bound),
+    };
+    let chain = match start {
         ChainStart::Nobody => Vec::new(),
         ChainStart::Bound(start) => team::upline(&**tx, start, above).await?,
         ChainStart::OwnUpline { buyer_earns: true } => team::upline(&**tx, buyer, above).await?,

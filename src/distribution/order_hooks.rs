@@ -41,9 +41,10 @@ impl OrderAttributor for DistributionOrders {
         buyer_id: i64,
         share_code: Option<String>,
         looked_up: &QueryResult,
+        credited_to: Option<i64>,
     ) -> Result<OrderAttribution, AppError> {
         let ties = team::ties_from(looked_up, chrono::Utc::now())?;
-        commissions::attribute(app, tx, buyer_id, share_code, ties).await
+        commissions::attribute(app, tx, buyer_id, share_code, ties, credited_to).await
     }
 }
 

@@ -19,11 +19,11 @@ use super::{
     lifecycle::{self, Actor},
     listeners::OrderAttribution,
     pricing::{
-        self, CouponChoice, PointsRefusal, PricingLine, PricingRefusal, PricingRequest,
-        PricingRule, PricingStage,
+        self, CouponChoice, GroupBuyChoice, PointsRefusal, PricingLine, PricingRefusal,
+        PricingRequest, PricingRule, PricingStage,
     },
     rules::{
-        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderSource, OrderStatus, PaymentStatus, order_number,
+        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderHold, OrderSource, OrderStatus, PaymentStatus, order_number,
         valid_line_quantity,
     },
 };
@@ -61,6 +61,11 @@ pub struct CheckoutRequest {
     /// they always did.)
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub points_mall: bool,
+    /// A group-buy order (拼团): priced at the group price alone, its source `GROUP_BUY`,
+    /// credited to the group's launcher, and held (not approved or shipped) until its group
+    /// fills. (Left out of the idempotency hash when absent.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_buy: Option<GroupBuyChoice>,
 }
 
 fn is_best(c: &CouponChoice) -> bool {
@@ -97,6 +102,8 @@ pub struct QuoteGift {
 }
 
 pub struct Quote {
+    /// The request as pricing saw it (also what the listeners of a placed order see).
+    pub request: PricingRequest,
     pub lines: Vec<QuoteLine>,
     pub gifts: Vec<QuoteGift>,
     pub priced: pricing::Priced,
@@ -112,6 +119,14 @@ async fn requested_lines(
 ) -> OrderResult<(Vec<LineRequest>, bool)> {
     let (raw, from_cart) = match &req.lines {
         Some(lines) => (lines.clone(), false),
+        // A group order is bought outright, never from the cart.
+        None if req.group_buy.is_some() => {
+            return reject(
+                OrderErrorCode::NotInGroupBuy,
+                "lines",
+                "a group-buy order names its lines",
+            );
+        }
         None => (
             super::cart::items(conn, buyer_id)
                 .await?
@@ -185,6 +200,7 @@ fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
             m,
         ),
         PricingRefusal::NotDeliverable(m) => (OrderErrorCode::NotDeliverable, "addressId", m),
+        PricingRefusal::GroupBuy(why, m) => (OrderErrorCode::of_group_buy(why), "groupBuy", m),
     };
     ServiceError::User(vec![super::errors::OrderError::new(
         code,
@@ -317,11 +333,22 @@ pub async fn quote(
         province: address.as_ref().map(|a| a.province.clone()),
         points_mall: req.points_mall,
         placing,
+        group_buy: req.group_buy,
     };
     let mut rules = app.order_hooks.pricing_rules(app, &request).await?;
     if req.points_mall {
         // A redemption costs what the points mall says, whatever else a member could get.
         rules.retain(|r| r.stage() == PricingStage::Points);
+    } else if req.group_buy.is_some() {
+        // The group price is the whole deal: no member price, activity, coupon or points.
+        rules.retain(|r| r.stage() == PricingStage::GroupBuy);
+        if rules.is_empty() {
+            return reject(
+                OrderErrorCode::GroupBuyNotFound,
+                "groupBuy",
+                "group buying is not available",
+            );
+        }
     }
     let rule_refs: Vec<&dyn PricingRule> = rules.iter().map(|r| r.as_ref()).collect();
     let shipping = super::shipping_templates::default_rules(app).await?;
@@ -334,6 +361,7 @@ pub async fn quote(
     .map_err(refusal)?;
     let gifts = gifts_of(app, conn, &priced.gifts).await?;
     Ok(Quote {
+        request,
         lines,
         gifts,
         priced,
@@ -532,12 +560,22 @@ pub async fn place_order(
     statements.extend(attributor.map(|a| a.lookup(backend, buyer_id)));
     let rows = crate::db::query_one_each(&*tx, statements).await?;
     let order_no = order_number(&day, rows[0].try_get("", "n")?);
+    // A group order is credited to whoever launched its group, whatever the buyer's ties.
+    let credited_to = match (req.group_buy, app.order_hooks.group_buys.as_deref()) {
+        (Some(choice), Some(g)) => g.credited_to(app, &tx, buyer_id, choice).await?,
+        _ => None,
+    };
     let mut attribution = match (attributor, rows.get(1)) {
-        (Some(a), Some(row)) => a.attribute(app, &tx, buyer_id, share_code, row).await?,
+        (Some(a), Some(row)) => {
+            a.attribute(app, &tx, buyer_id, share_code, row, credited_to)
+                .await?
+        }
         _ => OrderAttribution::direct(share_code),
     };
     if req.points_mall {
         attribution.source = OrderSource::PointsMall;
+    } else if req.group_buy.is_some() {
+        attribution.source = OrderSource::GroupBuy;
     }
     let priced = &quote.priced;
     let timeout = chrono::Duration::seconds(
@@ -582,6 +620,7 @@ pub async fn place_order(
         cancel_reason: Set(None),
         expires_at: Set(Some(now + timeout)),
         pricing: Set(serde_json::to_string(&priced.discounts).map_err(AppError::internal)?),
+        held_for: Set(req.group_buy.map(|_| OrderHold::GroupBuy.as_str().to_string())),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -661,7 +700,9 @@ pub async fn place_order(
     lifecycle::announce(&tx, &placed, None, Actor::user(buyer_id), None);
     // The areas that act on a new order (points are spent here), before the stock: a refusal
     // is the buyer's answer and nothing of the order is kept.
-    app.order_hooks.placed(app, &tx, &placed, &lines).await?;
+    app.order_hooks
+        .placed(app, &tx, &placed, &lines, &quote.request)
+        .await?;
     // Stock last: on PostgreSQL the reservation locks the SKU's row until the commit, and every
     // order for that SKU waits for the lock, so it is taken after everything else is written.
     // Orders of this process wait for the rows in arrival order (`inventory::gates`).

@@ -75,9 +75,45 @@ pub enum OrderErrorCode {
     InvalidTracking,
     /// This carrier's tracking number is on another shipment already.
     TrackingNumberTaken,
+    /// No group or group-buy campaign has the given id.
+    GroupBuyNotFound,
+    /// The group-buy campaign is not running (not started, over, or ended).
+    GroupBuyNotRunning,
+    /// The group succeeded, failed or passed its deadline; `suggestion` names an open group of
+    /// the same campaign when there is one.
+    GroupBuyClosed,
+    /// Every place of the group is taken; `suggestion` names the open group of the same
+    /// campaign closest to success, when there is one.
+    GroupBuyFull,
+    /// You hold a place in this group already.
+    GroupBuyAlreadyJoined,
+    /// You hold as many group orders of this campaign as it allows.
+    GroupBuyLimitReached,
+    /// This campaign does not let you launch a group (distributors only, or consumers only).
+    GroupBuyMayNotLaunch,
+    /// An item of a group-buy order is not one of the campaign's SKUs.
+    NotInGroupBuy,
+    /// The order waits for something before it may be approved or shipped (`Order.heldFor`:
+    /// its group is still filling).
+    OrderOnHold,
 }
 
 impl OrderErrorCode {
+    /// The code of a group buy the checkout cannot join or launch.
+    pub fn of_group_buy(why: super::pricing::GroupBuyRefusal) -> Self {
+        use super::pricing::GroupBuyRefusal::*;
+        match why {
+            NotFound => OrderErrorCode::GroupBuyNotFound,
+            NotRunning => OrderErrorCode::GroupBuyNotRunning,
+            Closed => OrderErrorCode::GroupBuyClosed,
+            Full => OrderErrorCode::GroupBuyFull,
+            AlreadyJoined => OrderErrorCode::GroupBuyAlreadyJoined,
+            LimitReached => OrderErrorCode::GroupBuyLimitReached,
+            MayNotLaunch => OrderErrorCode::GroupBuyMayNotLaunch,
+            NotInCampaign => OrderErrorCode::NotInGroupBuy,
+        }
+    }
+
     /// The code of a coupon the checkout cannot use, as `placeOrder` and `usableCoupons` say it.
     pub fn of_coupon(why: super::pricing::CouponRefusal) -> Self {
         use super::pricing::CouponRefusal::*;
@@ -93,11 +129,37 @@ impl OrderErrorCode {
     }
 }
 
-crate::user_error_type!(
-    /// A refused orders mutation.
-    OrderError,
-    OrderErrorCode
-);
+/// A refused orders mutation.
+#[derive(async_graphql::SimpleObject, Clone, Debug)]
+pub struct OrderError {
+    /// Path to the input field at fault, e.g. `["input", "addressId"]`; null when the error is
+    /// about the request as a whole.
+    pub field: Option<Vec<String>>,
+    /// Machine-readable reason.
+    pub code: OrderErrorCode,
+    /// Human-readable explanation, fit to show to the user.
+    pub message: String,
+    /// Something to try instead, as a global ID: for `GROUP_BUY_FULL` and `GROUP_BUY_CLOSED`,
+    /// the open group of the same campaign closest to success (a `GroupBuy`). Null otherwise.
+    pub suggestion: Option<async_graphql::ID>,
+}
+
+impl OrderError {
+    pub fn new(code: OrderErrorCode, field: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.map(|f| vec!["input".to_string(), f.to_string()]),
+            code,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    /// The same error, offering `suggestion` (a global ID) instead.
+    pub fn suggesting(mut self, suggestion: Option<async_graphql::ID>) -> Self {
+        self.suggestion = suggestion;
+        self
+    }
+}
 
 pub type OrderResult<T> = Result<T, ServiceError<Vec<OrderError>>>;
 

@@ -308,6 +308,15 @@ pub async fn approve(
     let note = clean_note(note, 500).or_else(|m| reject(OrderErrorCode::InvalidNote, "note", m))?;
     let tx = app.db.begin_write().await?;
     let current = find_order(&tx, order_id).await?;
+    if current.held_for.is_some() {
+        return reject_whole(
+            OrderErrorCode::OrderOnHold,
+            format!(
+                "order {} waits for its group to fill before it can be approved",
+                current.order_no
+            ),
+        );
+    }
     let change = Change::to(OrderStatus::Approved, Actor::user(staff_id))
         .note(note.as_deref())
         .set(order::Column::ApprovedAt, Expr::value(Utc::now()));

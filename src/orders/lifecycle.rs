@@ -207,6 +207,26 @@ pub async fn lines_of(
         .await?)
 }
 
+/// Lets held orders move on (their group filled): they may be approved and shipped from now.
+/// Each one's change is announced, so its buyer sees it.
+pub async fn release_holds(tx: &WriteTx, order_ids: &[i64]) -> Result<(), AppError> {
+    if order_ids.is_empty() {
+        return Ok(());
+    }
+    let released = order::Entity::update_many()
+        .col_expr(order::Column::HeldFor, Expr::value(Option::<String>::None))
+        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(order::Column::Id.is_in(order_ids.iter().copied()))
+        .filter(order::Column::HeldFor.is_not_null())
+        .exec_with_returning(&**tx)
+        .await?;
+    for o in &released {
+        let status = status_of(o);
+        announce(tx, o, Some(status), Actor::SYSTEM, Some("group filled"));
+    }
+    Ok(())
+}
+
 /// Cancels an unpaid order and gives its reserved stock back.
 pub async fn cancel_unpaid(
     app: &AppState,

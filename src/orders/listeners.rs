@@ -17,7 +17,7 @@ use sea_orm::{DatabaseBackend, QueryResult, Statement};
 
 use super::{
     errors::OrderResult,
-    pricing::{PricingRequest, PricingRule},
+    pricing::{GroupBuyChoice, PricingRequest, PricingRule},
     rules::OrderSource,
 };
 use crate::{app::AppState, db::WriteTx, error::AppError};
@@ -65,12 +65,14 @@ pub trait OrderListener: Send + Sync {
     /// The order and its lines were just written (status `SUBMITTED`), before its stock is
     /// reserved. A user error refuses the order: the buyer gets it in `placeOrder`'s
     /// `userErrors` and nothing of the order is kept.
+    /// `request` is what the order was priced from (its coupon choice, points, group buy).
     async fn on_placed(
         &self,
         _app: &AppState,
         _tx: &WriteTx,
         _order: &order::Model,
         _lines: &[order_line::Model],
+        _request: &PricingRequest,
     ) -> OrderResult<()> {
         Ok(())
     }
@@ -163,7 +165,9 @@ pub trait OrderAttributor: Send + Sync {
     /// The one-row read `attribute` needs, sent with the order number.
     fn lookup(&self, backend: DatabaseBackend, buyer_id: i64) -> Statement;
 
-    /// The attribution, from the row `lookup` read.
+    /// The attribution, from the row `lookup` read. `credited_to`: a distributor (user id)
+    /// the order is credited to whatever the buyer's ties (the launcher of the group a group
+    /// order joins); the chain then starts with them.
     async fn attribute(
         &self,
         app: &AppState,
@@ -171,7 +175,22 @@ pub trait OrderAttributor: Send + Sync {
         buyer_id: i64,
         share_code: Option<String>,
         looked_up: &QueryResult,
+        credited_to: Option<i64>,
     ) -> Result<OrderAttribution, AppError>;
+}
+
+/// The area that runs group buys, asked while a group order is placed.
+#[async_trait]
+pub trait GroupBuyCredit: Send + Sync {
+    /// The distributor (user id) a group order is credited to — the distributor who launched
+    /// the group it joins, when that is not the buyer — read in the order's transaction.
+    async fn credited_to(
+        &self,
+        app: &AppState,
+        tx: &WriteTx,
+        buyer_id: i64,
+        choice: GroupBuyChoice,
+    ) -> Result<Option<i64>, AppError>;
 }
 
 /// An area's discount rules for one checkout (the member price from members, points from
@@ -200,6 +219,7 @@ pub struct OrderHooks {
     pub listeners: Vec<Arc<dyn OrderListener>>,
     pub pricing: Vec<Arc<dyn PricingStages>>,
     pub early_access: Vec<Arc<dyn EarlyAccess>>,
+    pub group_buys: Option<Arc<dyn GroupBuyCredit>>,
 }
 
 impl OrderHooks {
@@ -209,9 +229,10 @@ impl OrderHooks {
         tx: &WriteTx,
         order: &order::Model,
         lines: &[order_line::Model],
+        request: &PricingRequest,
     ) -> OrderResult<()> {
         for l in &self.listeners {
-            l.on_placed(app, tx, order, lines).await?;
+            l.on_placed(app, tx, order, lines, request).await?;
         }
         Ok(())
     }

@@ -3,6 +3,10 @@
 //!
 //! unit prices → member discount → promotions → coupon → points → shipping.
 //!
+//! A group-buy order (拼团) is priced by its own stage alone, before all of these: the group
+//! price replaces every other discount (checkout gives it no other stage's rules), and what it
+//! takes off the unit prices counts as a promotion discount.
+//!
 //! Each discount stage is a `PricingRule` chosen by the caller (the marketing area supplies the
 //! real ones; with none, a stage changes nothing). Every order-level discount is allocated to the
 //! lines it applies to at once, so each line always knows what was actually paid for it — refunds
@@ -63,11 +67,24 @@ pub struct PricingRequest {
     /// The order is being placed: stages read what they price by from the database. A preview
     /// (false) may read it from caches that follow changes within their stated bound.
     pub placing: bool,
+    /// The group buy the order joins or launches; `None` for an ordinary order.
+    pub group_buy: Option<GroupBuyChoice>,
+}
+
+/// The group buy a checkout takes part in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupBuyChoice {
+    /// Join this open group.
+    Join(i64),
+    /// Launch a new group of this campaign, with the buyer as its leader and first member.
+    Launch(i64),
 }
 
 /// The discount stages, in the order they run.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PricingStage {
+    /// The group price of a group-buy order (拼团价); such an order has no other stage.
+    GroupBuy,
     /// The member level's discount (会员价).
     MemberDiscount,
     /// Automatic promotions: 满减 tiers and 满赠 gifts.
@@ -90,6 +107,8 @@ pub enum SourceKind {
     Coupon,
     /// Points spent.
     Points,
+    /// A group buy's group price (the group's id).
+    GroupBuy,
 }
 
 impl SourceKind {
@@ -99,6 +118,7 @@ impl SourceKind {
             SourceKind::Activity => "ACTIVITY",
             SourceKind::Coupon => "COUPON",
             SourceKind::Points => "POINTS",
+            SourceKind::GroupBuy => "GROUP_BUY",
         }
     }
 }
@@ -178,10 +198,32 @@ pub enum CouponRefusal {
     NotStackable,
 }
 
+/// Why a group buy cannot be joined or launched as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBuyRefusal {
+    /// No such group or campaign, or not one the buyer may see.
+    NotFound,
+    /// The campaign is not running (not started, over, or ended by staff).
+    NotRunning,
+    /// The group succeeded, failed or passed its deadline.
+    Closed,
+    /// Every place of the group is taken.
+    Full,
+    /// The buyer holds a place in this group already.
+    AlreadyJoined,
+    /// The buyer holds as many group orders of the campaign as it allows.
+    LimitReached,
+    /// The campaign does not let this buyer launch a group.
+    MayNotLaunch,
+    /// A line is not one of the campaign's SKUs.
+    NotInCampaign,
+}
+
 /// Why the order cannot be priced as asked; nothing is charged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PricingRefusal {
     Coupon(CouponRefusal, String),
+    GroupBuy(GroupBuyRefusal, String),
     Points(PointsRefusal, String),
     NotDeliverable(String),
 }
@@ -382,7 +424,8 @@ pub fn price(
     Ok(Priced {
         items_total_fen: lines.iter().map(PricingLine::total_fen).sum(),
         member_discount_fen: stage_total(PricingStage::MemberDiscount),
-        promotion_discount_fen: stage_total(PricingStage::Promotion),
+        promotion_discount_fen: stage_total(PricingStage::Promotion)
+            + stage_total(PricingStage::GroupBuy),
         coupon_discount_fen: stage_total(PricingStage::Coupon),
         points_discount_fen: stage_total(PricingStage::Points),
         points_used: points.iter().sum(),

@@ -66,14 +66,9 @@ pub enum Requester {
     /// Order staff, for any order, also once it completed (a claim honoured after the
     /// after-sales window).
     Staff(i64),
-}
-
-impl Requester {
-    fn user_id(self) -> i64 {
-        match self {
-            Requester::Buyer(id) | Requester::Staff(id) => id,
-        }
-    }
+    /// The system, on the buyer's behalf (a failed group buy): the refund is recorded as
+    /// requested by the buyer, decided by nobody.
+    System,
 }
 
 pub async fn request(
@@ -81,7 +76,6 @@ pub async fn request(
     requester: Requester,
     req: &RefundRequest,
 ) -> OrderResult<refund::Model> {
-    let buyer_id = requester.user_id();
     let reason = req.reason.trim();
     if reason.is_empty() || reason.chars().count() > 200 {
         return reject(
@@ -105,6 +99,10 @@ pub async fn request(
     // Locked: two requests for one order take turns, and the second sees the first's refund.
     let Some(current) = tx.locking(find).one(&*tx).await? else {
         return reject_whole(OrderErrorCode::OrderNotFound, "no such order");
+    };
+    let requested_by = match requester {
+        Requester::Buyer(id) | Requester::Staff(id) => id,
+        Requester::System => current.user_id,
     };
     let status = status_of(&current);
     let open = status.is_after_payment_open()
@@ -206,7 +204,7 @@ pub async fn request(
         reason: Set(reason.to_string()),
         photos: Set(serde_json::to_string(&req.photos)?),
         amount_fen: Set(amount),
-        requested_by: Set(buyer_id),
+        requested_by: Set(requested_by),
         decided_by: Set(None),
         reject_reason: Set(None),
         provider_refund_id: Set(None),
@@ -230,7 +228,11 @@ pub async fn request(
     .exec_without_returning(&*tx)
     .await?;
     let change =
-        Change::to(OrderStatus::Refunding, Actor::user(buyer_id)).note(Some(&created.refund_no));
+        Change::to(OrderStatus::Refunding, match requester {
+            Requester::System => Actor::SYSTEM,
+            _ => Actor::user(requested_by),
+        })
+        .note(Some(&created.refund_no));
     if lifecycle::transition(app, &tx, &current, change)
         .await?
         .is_none()
@@ -353,6 +355,11 @@ async fn return_order(
 /// Staff approve a request: a refund-only request pays out at once; a return waits for the
 /// goods.
 pub async fn approve(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<refund::Model> {
+    approve_as(app, Actor::user(staff_id), refund_id).await
+}
+
+/// Approves a request as `actor` (staff, or the system for an automatic refund).
+async fn approve_as(app: &AppState, actor: Actor, refund_id: i64) -> OrderResult<refund::Model> {
     let tx = app.db.begin_write().await?;
     let (r, _) = load(&tx, refund_id).await?;
     let Some(approved) = set_status(
@@ -361,7 +368,7 @@ pub async fn approve(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResu
         &[RefundStatus::Requested],
         RefundStatus::Approved,
         vec![
-            (refund::Column::DecidedBy, Expr::value(staff_id)),
+            (refund::Column::DecidedBy, Expr::value(actor.user_id)),
             (refund::Column::DecidedAt, Expr::value(Utc::now())),
         ],
     )
@@ -371,9 +378,57 @@ pub async fn approve(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResu
     };
     tx.commit().await?;
     if kind_of(&approved) == RefundKind::RefundOnly {
-        return pay_out(app, staff_id, refund_id).await;
+        return pay_out(app, actor, refund_id).await;
     }
     Ok(approved)
+}
+
+/// Gives a paid order's money back in full on the system's own decision (its group buy
+/// failed): a refund is requested on the buyer's behalf, approved and paid out through the
+/// provider that took the money, at once. `Ok(None)` when the order has nothing left to refund
+/// or a refund of it is already under way (then `resume_automatic` carries that one on), so a
+/// second call never pays twice.
+pub async fn refund_automatically(
+    app: &AppState,
+    order_id: i64,
+    reason: &str,
+) -> OrderResult<Option<refund::Model>> {
+    let req = RefundRequest {
+        order_id,
+        kind: RefundKind::RefundOnly,
+        lines: None,
+        reason: reason.to_string(),
+        photos: Vec::new(),
+    };
+    let requested = match request(app, Requester::System, &req).await {
+        Ok(r) => r,
+        Err(crate::error::ServiceError::User(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    approve_as(app, Actor::SYSTEM, requested.id).await.map(Some)
+}
+
+/// Carries on an automatic refund of `order_id` that was interrupted (the server stopped
+/// between its steps) or that the provider refused: approves it if still requested, pays it out
+/// if approved or failed. A refund already paid is left alone.
+pub async fn resume_automatic(app: &AppState, order_id: i64) -> OrderResult<()> {
+    let open = refund::Entity::find()
+        .filter(refund::Column::OrderId.eq(order_id))
+        .filter(refund::Column::Status.is_in([
+            RefundStatus::Requested.as_str(),
+            RefundStatus::Approved.as_str(),
+            RefundStatus::Failed.as_str(),
+        ]))
+        .all(app.db.conn())
+        .await?;
+    for r in open {
+        if status_of_refund(&r) == RefundStatus::Requested {
+            approve_as(app, Actor::SYSTEM, r.id).await?;
+        } else {
+            pay_out(app, Actor::SYSTEM, r.id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The returned goods arrived: back into stock (unless `restock` is false, e.g. damaged), then
@@ -420,12 +475,12 @@ pub async fn receive_return(
         }
     }
     tx.commit().await?;
-    pay_out(app, staff_id, refund_id).await
+    pay_out(app, Actor::user(staff_id), refund_id).await
 }
 
 /// Staff try again after the provider failed.
 pub async fn retry(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<refund::Model> {
-    pay_out(app, staff_id, refund_id).await
+    pay_out(app, Actor::user(staff_id), refund_id).await
 }
 
 async fn refund_lines(tx: &WriteTx, refund_id: i64) -> Result<Vec<refund_line::Model>, AppError> {
@@ -437,7 +492,7 @@ async fn refund_lines(tx: &WriteTx, refund_id: i64) -> Result<Vec<refund_line::M
 
 /// Sends the money back through the provider that took it, then books it: lines, order
 /// totals, payment status, stock for units that never shipped, and the order's status.
-async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<refund::Model> {
+async fn pay_out(app: &AppState, actor: Actor, refund_id: i64) -> OrderResult<refund::Model> {
     let (r, paid) = {
         let tx = app.db.begin_write().await?;
         let (r, o) = load(&tx, refund_id).await?;
@@ -519,7 +574,7 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
         );
         let restock = Ord::min(rl.quantity, unshipped);
         if kind_of(&r) == RefundKind::RefundOnly && restock > 0 {
-            inventory::release(app, &tx, line.sku_id, restock, &r.refund_no, Some(staff_id))
+            inventory::release(app, &tx, line.sku_id, restock, &r.refund_no, actor.user_id)
                 .await?
                 .map_err(|e| AppError::internal(anyhow::anyhow!("cannot restock: {e:?}")))?;
         }
@@ -577,7 +632,7 @@ async fn pay_out(app: &AppState, staff_id: i64, refund_id: i64) -> OrderResult<r
     app.order_hooks
         .refunded(app, &tx, &updated, &refunded)
         .await?;
-    return_order(app, &tx, &updated, Actor::user(staff_id), &r.refund_no).await?;
+    return_order(app, &tx, &updated, actor, &r.refund_no).await?;
     tx.commit().await?;
     Ok(done)
 }

@@ -115,6 +115,26 @@ pub fn next_states(from: OrderStatus, before_refund: Option<OrderStatus>) -> Vec
         .collect()
 }
 
+/// Why a paid order waits before it may be approved or shipped.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderHold {
+    /// Its group buy is still filling: it moves on with the whole group when the last place is
+    /// paid, and is refunded automatically if the group fails.
+    GroupBuy,
+}
+
+impl OrderHold {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderHold::GroupBuy => "GROUP_BUY",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "GROUP_BUY").then_some(OrderHold::GroupBuy)
+    }
+}
+
 /// How an order came to be, for reports and commissions.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderSource {

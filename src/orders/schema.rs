@@ -14,7 +14,7 @@ use super::{
     errors::OrderError,
     lifecycle::{self, EVENT_STATUS_CHANGED},
     payments::{self, ProviderKind},
-    pricing::CouponChoice,
+    pricing::{CouponChoice, GroupBuyChoice},
     queries::{self, OrderFilter as ServiceFilter, OrderSort},
     rules::OrderStatus,
     shipping_templates::{self, TemplateDraft},
@@ -134,6 +134,20 @@ pub struct CheckoutInput {
     /// `source` is `POINTS_MALL`.
     #[graphql(default = false)]
     points_mall: bool,
+    /// A group-buy order (拼团): join an open group or launch one. The lines must be SKUs of
+    /// the group's campaign, priced at their group price with no other discount; the order is
+    /// credited to the group's launcher and waits (`heldFor: GROUP_BUY`) until the group fills.
+    group_buy: Option<GroupBuyInput>,
+}
+
+/// The group buy an order takes part in: exactly one of the two.
+#[derive(async_graphql::OneofObject)]
+pub enum GroupBuyInput {
+    /// Join this open group (a `GroupBuy` id, from a share link or `openGroupBuys`).
+    GroupId(ID),
+    /// Launch a new group of this campaign (a `GroupBuyCampaign` id), with the buyer as its
+    /// leader and first member, if the campaign lets the buyer launch.
+    CampaignId(ID),
 }
 
 impl CheckoutInput {
@@ -168,6 +182,15 @@ impl CheckoutInput {
             buyer_note: self.buyer_note,
             share_code: self.share_code,
             points_mall: self.points_mall,
+            // An id that names nothing joins no group (id 0 never exists).
+            group_buy: self.group_buy.map(|g| match g {
+                GroupBuyInput::GroupId(id) => {
+                    GroupBuyChoice::Join(ids::decode("GroupBuy", &id).unwrap_or(0))
+                }
+                GroupBuyInput::CampaignId(id) => {
+                    GroupBuyChoice::Launch(ids::decode("GroupBuyCampaign", &id).unwrap_or(0))
+                }
+            }),
         })
     }
 }

@@ -231,11 +231,11 @@ pub struct Discount {
     label: String,
     /// What it took off, in yuan (spread over the lines it applies to).
     amount: Money,
-    /// Who granted it: a member level, an activity, a coupon, points; null for discounts
+    /// Who granted it: a member level, an activity, a coupon, points, a group buy; null for discounts
     /// recorded before sources were kept.
     source: Option<SourceKind>,
-    /// The granting level (`MemberLevel`), activity (`PromotionActivity`) or coupon
-    /// (`Coupon`); null for points.
+    /// The granting level (`MemberLevel`), activity (`PromotionActivity`), coupon (`Coupon`)
+    /// or group-buy campaign (`GroupBuyCampaign`); null for points.
     source_id: Option<ID>,
     /// What each line was given of it, in yuan, in the order of the lines (empty for
     /// discounts recorded before shares were kept).
@@ -249,6 +249,7 @@ impl From<&AppliedDiscount> for Discount {
                 SourceKind::Level => "MemberLevel",
                 SourceKind::Activity => "PromotionActivity",
                 SourceKind::Coupon => "Coupon",
+                SourceKind::GroupBuy => "GroupBuyCampaign",
                 SourceKind::Points => return None,
             };
             s.id.map(|id| ids::encode(kind, id))
@@ -615,9 +616,19 @@ impl Order {
     async fn status(&self) -> OrderStatus {
         status_of(&self.0)
     }
-    /// The statuses this order may move to now; any other change is refused.
+    /// The statuses this order may move to now; any other change is refused. A held order
+    /// (`heldFor`) may not be approved yet.
     async fn next_states(&self) -> Vec<OrderStatus> {
-        rules::next_states(status_of(&self.0), before_refund_of(&self.0))
+        let mut next = rules::next_states(status_of(&self.0), before_refund_of(&self.0));
+        if self.0.held_for.is_some() {
+            next.retain(|s| *s != OrderStatus::Approved);
+        }
+        next
+    }
+    /// Why the order waits before it may be approved or shipped: `GROUP_BUY` while its group is
+    /// filling. Null when nothing holds it.
+    async fn held_for(&self) -> Option<rules::OrderHold> {
+        self.0.held_for.as_deref().and_then(rules::OrderHold::parse)
     }
     /// Whether the money arrived and how much went back.
     async fn payment_status(&self) -> Option<PaymentStatus> {

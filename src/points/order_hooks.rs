@@ -241,6 +241,7 @@ impl OrderListener for PointsOrders {
         tx: &WriteTx,
         order: &order::Model,
         lines: &[order_line::Model],
+        _request: &crate::orders::pricing::PricingRequest,
     ) -> OrderResult<()> {
         let points: i64 = lines.iter().map(|l| l.points_used).sum();
         if points <= 0 {

@@ -405,6 +405,7 @@ impl OrderListener for PromotionsOrders {
         tx: &WriteTx,
         order: &order::Model,
         _lines: &[order_line::Model],
+        _request: &crate::orders::pricing::PricingRequest,
     ) -> OrderResult<()> {
         let Some(coupon_id) = order.coupon_id else {
             return Ok(());
