@@ -297,6 +297,7 @@ fn order_hooks() -> OrderHooks {
     let members = Arc::new(crate::members::order_hooks::MembersOrders);
     let points = Arc::new(crate::points::order_hooks::PointsOrders);
     let promotions = Arc::new(crate::promotions::order_hooks::PromotionsOrders);
+    let group_buys = Arc::new(crate::group_buying::order_hooks::GroupBuyOrders);
     OrderHooks {
         attributor: Some(distribution.clone()),
         // The refusals a placed order may meet (points or a coupon spent meanwhile) come first
@@ -307,10 +308,13 @@ fn order_hooks() -> OrderHooks {
             distribution,
             members.clone(),
             promotions.clone(),
+            // Last: a place in a group is taken after every other refusal had its say, so a
+            // refused order never holds one.
+            group_buys.clone(),
         ],
-        pricing: vec![members.clone(), promotions, points],
+        pricing: vec![members.clone(), promotions, points, group_buys.clone()],
         early_access: vec![members],
-        group_buys: None,
+        group_buys: Some(group_buys),
     }
 }
 
@@ -440,6 +444,7 @@ fn spawn_background(app: &Arc<AppState>) {
     );
     crate::points::spawn_jobs(app);
     crate::promotions::spawn_jobs(app);
+    crate::group_buying::spawn_jobs(app);
     tokio::spawn(events::run_dispatcher(
         app.db.clone(),
         app.bus.clone(),

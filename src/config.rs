@@ -221,6 +221,9 @@ pub struct Config {
     pub points_share_daily_cap: u32,
     /// How often the expiry and birthday jobs run.
     pub points_job_interval_secs: u64,
+    /// How often the group-buy deadline job looks for groups past their deadline (and failed
+    /// groups' refunds to send), in milliseconds: how late at most a group fails after it.
+    pub group_buy_job_interval_ms: u64,
     /// How long a scheduled job's lease lasts unless its holder renews it (every third of it);
     /// what an instance that dies without stopping blocks its jobs for. At least 3.
     pub job_lease_secs: u64,
@@ -358,6 +361,7 @@ impl Default for Config {
             points_task_share: 5,
             points_share_daily_cap: 3,
             points_job_interval_secs: 3600,
+            group_buy_job_interval_ms: 5_000,
             public_url: None,
             wechatpay_mch_id: None,
             wechatpay_merchant_serial_no: None,

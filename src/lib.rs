@@ -15,6 +15,7 @@ pub mod distribution;
 pub mod error;
 pub mod events;
 pub mod graphql;
+pub mod group_buying;
 pub mod group_commit;
 pub mod http;
 pub mod idempotency;

@@ -9,7 +9,7 @@ pub struct Model {
     pub group_id: i64,
     pub campaign_id: i64,
     pub user_id: i64,
-    /// `HOLDING` (unpaid), `PAID`, `LEFT` (cancelled unpaid) or `REFUNDED`.
+    /// `HOLDING` (unpaid), `PAID` or `REFUNDED`; a buyer who cancels unpaid leaves (the row goes).
     pub status: String,
     pub joined_at: DateTimeUtc,
     pub paid_at: Option<DateTimeUtc>,

@@ -183,18 +183,24 @@ impl MigrationTrait for Migration {
                 .col(big_integer(GroupBuyMembers::GroupId))
                 .col(big_integer(GroupBuyMembers::CampaignId))
                 .col(big_integer(GroupBuyMembers::UserId))
-                // HOLDING (unpaid), PAID, LEFT (cancelled unpaid), REFUNDED.
+                // HOLDING (unpaid), PAID, REFUNDED (a buyer who cancels unpaid leaves: the row goes).
                 .col(string_len(GroupBuyMembers::Status, 16))
                 .col(timestamp_with_time_zone(GroupBuyMembers::JoinedAt))
                 .col(timestamp_with_time_zone_null(GroupBuyMembers::PaidAt))
                 .to_owned(),
         )
         .await?;
-        m.create_index(index(
-            "idx_group_buy_members_group",
-            GroupBuyMembers::Table,
-            &["group_id", "status"],
-        ))
+        // One place per buyer and group: a second join by the same buyer is refused by the key,
+        // whoever tries at once (a buyer who cancels unpaid leaves, and their row goes).
+        m.create_index(
+            index(
+                "ux_group_buy_members_group_user",
+                GroupBuyMembers::Table,
+                &["group_id", "user_id"],
+            )
+            .unique()
+            .to_owned(),
+        )
         .await?;
         m.create_index(index(
             "idx_group_buy_members_user",

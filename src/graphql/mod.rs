@@ -22,6 +22,7 @@ use crate::{
     },
     config::Config,
     distribution::schema::{DistributionMutation, DistributionQuery, DistributionSubscription},
+    group_buying::schema::{GroupBuyMutation, GroupBuyQuery, GroupBuySubscription},
     inventory::schema::{InventoryMutation, InventoryQuery, InventorySubscription},
     members::schema::{MembersMutation, MembersQuery},
     notifications::{NotificationMutation, NotificationQuery, NotificationSubscription},
@@ -51,6 +52,7 @@ pub struct QueryRoot(
     MembersQuery,
     PointsQuery,
     PromotionsQuery,
+    GroupBuyQuery,
     node::NodeQuery,
 );
 
@@ -71,6 +73,7 @@ pub struct MutationRoot(
     MembersMutation,
     PointsMutation,
     PromotionsMutation,
+    GroupBuyMutation,
 );
 
 /// Live updates over WebSocket (graphql-transport-ws). Every event carries an `eventId`; pass the
@@ -83,6 +86,7 @@ pub struct SubscriptionRoot(
     OrderSubscription,
     DistributionSubscription,
     PointsSubscription,
+    GroupBuySubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -23,8 +23,8 @@ use super::{
         PricingRequest, PricingRule, PricingStage,
     },
     rules::{
-        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderHold, OrderSource, OrderStatus, PaymentStatus, order_number,
-        valid_line_quantity,
+        MAX_LINE_QUANTITY, MAX_ORDER_LINES, OrderHold, OrderSource, OrderStatus, PaymentStatus,
+        order_number, valid_line_quantity,
     },
 };
 use crate::{
@@ -200,7 +200,17 @@ fn refusal(r: PricingRefusal) -> ServiceError<Vec<super::errors::OrderError>> {
             m,
         ),
         PricingRefusal::NotDeliverable(m) => (OrderErrorCode::NotDeliverable, "addressId", m),
-        PricingRefusal::GroupBuy(why, m) => (OrderErrorCode::of_group_buy(why), "groupBuy", m),
+        // With the group to offer instead.
+        PricingRefusal::GroupBuy(why, message, other) => {
+            return ServiceError::User(vec![
+                super::errors::OrderError::new(
+                    OrderErrorCode::of_group_buy(why),
+                    Some("groupBuy"),
+                    message,
+                )
+                .suggesting(other.map(|id| crate::graphql::ids::encode("GroupBuy", id))),
+            ]);
+        }
     };
     ServiceError::User(vec![super::errors::OrderError::new(
         code,
@@ -620,7 +630,9 @@ pub async fn place_order(
         cancel_reason: Set(None),
         expires_at: Set(Some(now + timeout)),
         pricing: Set(serde_json::to_string(&priced.discounts).map_err(AppError::internal)?),
-        held_for: Set(req.group_buy.map(|_| OrderHold::GroupBuy.as_str().to_string())),
+        held_for: Set(req
+            .group_buy
+            .map(|_| OrderHold::GroupBuy.as_str().to_string())),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

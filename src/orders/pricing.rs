@@ -223,7 +223,8 @@ pub enum GroupBuyRefusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PricingRefusal {
     Coupon(CouponRefusal, String),
-    GroupBuy(GroupBuyRefusal, String),
+    /// With the open group of the same campaign closest to success, to offer instead.
+    GroupBuy(GroupBuyRefusal, String, Option<i64>),
     Points(PointsRefusal, String),
     NotDeliverable(String),
 }

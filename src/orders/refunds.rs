@@ -227,12 +227,14 @@ pub async fn request(
     }))
     .exec_without_returning(&*tx)
     .await?;
-    let change =
-        Change::to(OrderStatus::Refunding, match requester {
+    let change = Change::to(
+        OrderStatus::Refunding,
+        match requester {
             Requester::System => Actor::SYSTEM,
             _ => Actor::user(requested_by),
-        })
-        .note(Some(&created.refund_no));
+        },
+    )
+    .note(Some(&created.refund_no));
     if lifecycle::transition(app, &tx, &current, change)
         .await?
         .is_none()

@@ -14,6 +14,7 @@ mod fake_smtp;
 mod fake_wechatpay;
 mod freshness;
 mod fulfilment;
+mod group_buying;
 mod inventory;
 mod jobs;
 mod members;

@@ -1102,7 +1102,7 @@ async fn s_level(s: &TestServer, name: &str) -> Value {
 
 /// `n` customers written directly (registering each through the API would hash `n`
 /// passwords), phones starting with `prefix`, each with an access token as sign-in issues it.
-async fn customers(s: &TestServer, n: usize, prefix: &str) -> Vec<String> {
+pub(crate) async fn customers(s: &TestServer, n: usize, prefix: &str) -> Vec<String> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
     let app = s.app();
     let now = chrono::Utc::now();

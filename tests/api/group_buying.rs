@@ -1,0 +1,527 @@
+//! Group buying: a distributor's group filling and moving on together (credited to them, held
+//! until the last place is paid), a group failing at its deadline with every paid member
+//! refunded once, the last place wanted by many at once, and the campaign's and joiners' bad
+//! input.
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::{
+    distribution::{Shop, shop},
+    orders::{PAY, create_address},
+    promotions::customers,
+    support::*,
+};
+
+const CREATE: &str = "mutation($input: GroupBuyCampaignInput!) { createGroupBuyCampaign(input: $input) { campaign { id status groupSize skus { skuId groupPrice } } userErrors { code field message } } }";
+const LAUNCH: &str = "mutation($id: ID!) { launchGroupBuy(campaignId: $id) { group { id status size placesLeft deadline launchedByDistributor } userErrors { code field message } } }";
+const JOIN: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id orderNo status source heldFor nextStates payAmount promotionDiscount } userErrors { code field message suggestion } } }";
+const GROUP: &str = "query($id: ID!) { groupBuy(id: $id) { status size placesLeft paidMembers members { name status isLeader } } }";
+const ORDER: &str = "query($id: ID!) { order(id: $id) { status heldFor paymentStatus refundedAmount refunds { status amount } distributor { id } } }";
+const APPROVE: &str =
+    "mutation($id: ID!) { approveOrder(id: $id) { order { status } userErrors { code message } } }";
+const STOCK: &str = "query($id: ID!) { node(id: $id) { ... on Sku { stock } } }";
+
+/// A campaign on the shop's ¥100.00 SKU at ¥79.00, groups of `size` within 24 hours.
+async fn campaign(shop: &Shop, size: i64, consumers: bool) -> String {
+    let d = shop
+        .s
+        .data(
+            Some(&shop.boss.token),
+            CREATE,
+            json!({ "input": {
+                "name": "3人团 · 跑鞋", "productId": shop.product,
+                "skus": [{ "skuId": shop.sku, "groupPrice": "79.00" }],
+                "groupSize": size, "timeLimitHours": 24,
+                "startsAt": Utc::now() - Duration::minutes(1), "endsAt": Utc::now() + Duration::days(7),
+                "perUserLimit": 2, "distributorsMayLaunch": true, "consumersMayLaunch": consumers,
+            } }),
+        )
+        .await["createGroupBuyCampaign"]
+        .clone();
+    assert_eq!(d["userErrors"], json!([]), "{d}");
+    assert_eq!(d["campaign"]["status"], "RUNNING");
+    d["campaign"]["id"].as_str().unwrap().to_string()
+}
+
+/// Places a group order of one unit as `token`; returns the payload.
+async fn join(
+    s: &TestServer,
+    token: &str,
+    address: &str,
+    sku: &Value,
+    group: Value,
+    key: &str,
+) -> Value {
+    s.data(
+        Some(token),
+        JOIN,
+        json!({ "input": { "idempotencyKey": key, "checkout": {
+            "addressId": address, "lines": [{ "skuId": sku, "quantity": 1 }], "groupBuy": group,
+        } } }),
+    )
+    .await["placeOrder"]
+        .clone()
+}
+
+async fn pay(s: &TestServer, token: &str, order: &Value) {
+    let paid = s
+        .data(Some(token), PAY, json!({ "id": order, "p": "DEV" }))
+        .await;
+    assert_eq!(paid["createPayment"]["order"]["status"], "PAID", "{paid}");
+}
+
+/// A buyer with an address.
+async fn buyer(s: &TestServer, phone: &str) -> (Account, String) {
+    let a = register(s, phone, "Secret123").await;
+    let address = create_address(s, &a.token, phone).await;
+    (a, address)
+}
+
+async fn stock(shop: &Shop) -> i64 {
+    shop.s
+        .data(Some(&shop.boss.token), STOCK, json!({ "id": shop.sku }))
+        .await["node"]["stock"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_distributors_group_fills_moves_on_together_and_earns_them_the_commission() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let rules = shop
+        .publish_rules(json!({ "rates": ["10"], "base": "SALES", "selfPurchase": false, "cycle": "MONTHLY", "payoutDay": 5 }))
+        .await;
+    assert_eq!(rules["userErrors"], json!([]), "{rules}");
+    let c = campaign(&shop, 3, false).await;
+    let d = shop.distributor("13800008101", None).await;
+    let launched =
+        s.data(Some(&d.a.token), LAUNCH, json!({ "id": c })).await["launchGroupBuy"].clone();
+    assert_eq!(launched["userErrors"], json!([]), "{launched}");
+    assert_eq!(launched["group"]["placesLeft"], 3);
+    assert_eq!(launched["group"]["launchedByDistributor"], true);
+    let group = launched["group"]["id"].clone();
+    // A consumer may not launch in a distributors' campaign.
+    let refused = s
+        .data(Some(&shop.buyer.token), LAUNCH, json!({ "id": c }))
+        .await;
+    assert_eq!(
+        user_error_codes(&refused["launchGroupBuy"]),
+        ["MAY_NOT_LAUNCH"]
+    );
+
+    let mut orders = Vec::new();
+    let mut buyers = Vec::new();
+    for i in 0..3 {
+        let (b, address) = buyer(s, &format!("1380000820{i}")).await;
+        let placed = join(
+            s,
+            &b.token,
+            &address,
+            &shop.sku,
+            json!({ "groupId": group }),
+            &format!("g{i}"),
+        )
+        .await;
+        assert_eq!(placed["userErrors"], json!([]), "{placed}");
+        let o = &placed["order"];
+        assert_eq!(o["source"], "GROUP_BUY");
+        assert_eq!(o["heldFor"], "GROUP_BUY");
+        assert_eq!(o["payAmount"], "79.00", "{o}");
+        assert_eq!(o["promotionDiscount"], "21.00");
+        let seen = s
+            .data(Some(&shop.boss.token), ORDER, json!({ "id": o["id"] }))
+            .await;
+        assert_eq!(
+            seen["order"]["distributor"]["id"],
+            json!(d.id),
+            "credited to the launcher"
+        );
+        orders.push(o["id"].clone());
+        buyers.push(b);
+    }
+    // Full now: a fourth buyer is refused and offered nothing (no other open group).
+    let (late, late_address) = buyer(s, "13800008209").await;
+    let full = join(
+        s,
+        &late.token,
+        &late_address,
+        &shop.sku,
+        json!({ "groupId": group }),
+        "late",
+    )
+    .await;
+    assert_eq!(user_error_codes(&full), ["GROUP_BUY_FULL"], "{full}");
+
+    for i in 0..2 {
+        pay(s, &buyers[i].token, &orders[i]).await;
+    }
+    let g = s.data(None, GROUP, json!({ "id": group })).await["groupBuy"].clone();
+    assert_eq!(
+        (g["status"].as_str(), g["paidMembers"].as_i64()),
+        (Some("OPEN"), Some(2))
+    );
+    assert_eq!(
+        g["members"][0]["name"].as_str().unwrap().chars().nth(1),
+        Some('*'),
+        "masked"
+    );
+    // A paid order of a filling group waits.
+    let held = s
+        .data(Some(&shop.boss.token), APPROVE, json!({ "id": orders[0] }))
+        .await;
+    assert_eq!(user_error_codes(&held["approveOrder"]), ["ORDER_ON_HOLD"]);
+
+    pay(s, &buyers[2].token, &orders[2]).await;
+    let g = s.data(None, GROUP, json!({ "id": group })).await["groupBuy"].clone();
+    assert_eq!(g["status"], "SUCCEEDED", "{g}");
+    for o in &orders {
+        let order = s
+            .data(Some(&shop.boss.token), ORDER, json!({ "id": o }))
+            .await["order"]
+            .clone();
+        assert_eq!(order["heldFor"], Value::Null, "{order}");
+        let a = s
+            .data(Some(&shop.boss.token), APPROVE, json!({ "id": o }))
+            .await;
+        assert_eq!(a["approveOrder"]["order"]["status"], "APPROVED", "{a}");
+    }
+    // 10 % of each ¥79.00 paid goes to the distributor who launched the group.
+    let earned: Vec<String> = shop
+        .commissions(&d)
+        .await
+        .iter()
+        .map(|c| c["amount"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(earned, ["7.90", "7.90", "7.90"]);
+    // The deadline job leaves a succeeded group alone.
+    distmall::group_buying::service::close_due(s.app(), Utc::now() + Duration::days(2))
+        .await
+        .unwrap();
+    distmall::group_buying::service::refund_failed(s.app())
+        .await
+        .unwrap();
+    let g = s.data(None, GROUP, json!({ "id": group })).await["groupBuy"].clone();
+    assert_eq!(g["status"], "SUCCEEDED");
+}
+
+#[tokio::test]
+async fn a_group_short_at_its_deadline_fails_and_every_paid_member_is_refunded_once() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let c = campaign(&shop, 3, true).await;
+    let before = stock(&shop).await;
+    // The leader launches by buying; one joins and pays; one joins and never pays.
+    let leader = join(
+        s,
+        &shop.buyer.token,
+        &shop.address,
+        &shop.sku,
+        json!({ "campaignId": c }),
+        "lead",
+    )
+    .await;
+    assert_eq!(leader["userErrors"], json!([]), "{leader}");
+    let group_of = s
+        .data(
+            Some(&shop.buyer.token),
+            "query { myGroupBuys { id placesLeft } }",
+            json!({}),
+        )
+        .await["myGroupBuys"][0]
+        .clone();
+    assert_eq!(group_of["placesLeft"], 2);
+    let group = group_of["id"].clone();
+    let (b2, a2) = buyer(s, "13800008302").await;
+    let (b3, a3) = buyer(s, "13800008303").await;
+    let second = join(
+        s,
+        &b2.token,
+        &a2,
+        &shop.sku,
+        json!({ "groupId": group }),
+        "j2",
+    )
+    .await;
+    let third = join(
+        s,
+        &b3.token,
+        &a3,
+        &shop.sku,
+        json!({ "groupId": group }),
+        "j3",
+    )
+    .await;
+    assert_eq!(third["userErrors"], json!([]), "{third}");
+    // Joining one's own group twice is refused.
+    let again = join(
+        s,
+        &b2.token,
+        &a2,
+        &shop.sku,
+        json!({ "groupId": group }),
+        "j2b",
+    )
+    .await;
+    assert_eq!(
+        user_error_codes(&again),
+        ["GROUP_BUY_ALREADY_JOINED"],
+        "{again}"
+    );
+    pay(s, &shop.buyer.token, &leader["order"]["id"]).await;
+    pay(s, &b2.token, &second["order"]["id"]).await;
+    assert_eq!(stock(&shop).await, before - 3);
+
+    // The deadline passes (the job is run as if 25 hours from now), twice.
+    let app = s.app();
+    let later = Utc::now() + Duration::hours(25);
+    assert_eq!(
+        distmall::group_buying::service::close_due(app, later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        distmall::group_buying::service::close_due(app, later)
+            .await
+            .unwrap(),
+        0
+    );
+    let g = s.data(None, GROUP, json!({ "id": group })).await["groupBuy"].clone();
+    assert_eq!(g["status"], "FAILED", "{g}");
+    let unpaid = s
+        .data(
+            Some(&shop.boss.token),
+            ORDER,
+            json!({ "id": third["order"]["id"] }),
+        )
+        .await;
+    assert_eq!(unpaid["order"]["status"], "CANCELLED", "{unpaid}");
+    // A closed group takes nobody.
+    let (b4, a4) = buyer(s, "13800008304").await;
+    let closed = join(
+        s,
+        &b4.token,
+        &a4,
+        &shop.sku,
+        json!({ "groupId": group }),
+        "j4",
+    )
+    .await;
+    assert_eq!(user_error_codes(&closed), ["GROUP_BUY_CLOSED"], "{closed}");
+
+    for _ in 0..2 {
+        distmall::group_buying::service::refund_failed(app)
+            .await
+            .unwrap();
+    }
+    for o in [&leader["order"]["id"], &second["order"]["id"]] {
+        let order = s
+            .data(Some(&shop.boss.token), ORDER, json!({ "id": o }))
+            .await["order"]
+            .clone();
+        assert_eq!(order["status"], "REFUNDED", "{order}");
+        assert_eq!(order["refundedAmount"], "79.00");
+        assert_eq!(
+            order["refunds"],
+            json!([{ "status": "REFUNDED", "amount": "79.00" }]),
+            "once"
+        );
+    }
+    let g = s.data(None, GROUP, json!({ "id": group })).await["groupBuy"].clone();
+    assert!(
+        g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"] == "REFUNDED"),
+        "{g}"
+    );
+    assert_eq!(stock(&shop).await, before, "every unit is back");
+}
+
+#[tokio::test]
+async fn many_buyers_at_the_last_place_one_gets_it_and_the_rest_are_offered_the_closest_group() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let c = campaign(&shop, 2, true).await;
+    let d = shop.distributor("13800008401", None).await;
+    let launch = |_: ()| async {
+        s.data(Some(&d.a.token), LAUNCH, json!({ "id": c })).await["launchGroupBuy"]["group"]["id"]
+            .clone()
+    };
+    let crowded = launch(()).await;
+    let other = launch(()).await;
+    // One place of the crowded group is taken already.
+    let first = join(
+        s,
+        &shop.buyer.token,
+        &shop.address,
+        &shop.sku,
+        json!({ "groupId": crowded }),
+        "first",
+    )
+    .await;
+    assert_eq!(first["userErrors"], json!([]), "{first}");
+
+    let tokens = customers(s, 30, "1371").await;
+    let mut addresses = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        addresses.push(create_address(s, t, &format!("1371{i:07}")).await);
+    }
+    let tries = futures::future::join_all(tokens.iter().zip(&addresses).enumerate().map(
+        |(i, (t, a))| {
+            let group = crowded.clone();
+            let sku = shop.sku.clone();
+            async move {
+                join(
+                    s,
+                    t,
+                    a,
+                    &sku,
+                    json!({ "groupId": group }),
+                    &format!("rush{i}"),
+                )
+                .await
+            }
+        },
+    ))
+    .await;
+    let won = tries
+        .iter()
+        .filter(|p| p["userErrors"] == json!([]))
+        .count();
+    assert_eq!(won, 1, "exactly one buyer takes the last place");
+    for p in tries.iter().filter(|p| p["userErrors"] != json!([])) {
+        assert_eq!(p["userErrors"][0]["code"], "GROUP_BUY_FULL", "{p}");
+        assert_eq!(p["userErrors"][0]["suggestion"], other, "{p}");
+    }
+    let g = s.data(None, GROUP, json!({ "id": crowded })).await["groupBuy"].clone();
+    assert_eq!(
+        (
+            g["placesLeft"].as_i64(),
+            g["members"].as_array().unwrap().len()
+        ),
+        (Some(0), 2)
+    );
+}
+
+#[tokio::test]
+async fn bad_campaigns_and_bad_joins_are_refused_and_change_nothing() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let base = json!({
+        "name": "拼团", "productId": shop.product,
+        "skus": [{ "skuId": shop.sku, "groupPrice": "79.00" }],
+        "groupSize": 3, "timeLimitHours": 24,
+        "startsAt": Utc::now(), "endsAt": Utc::now() + Duration::days(1),
+    });
+    let cases = [
+        (json!({ "groupSize": 1 }), "INVALID_GROUP_SIZE"),
+        (
+            json!({ "skus": [{ "skuId": shop.sku, "groupPrice": "120.00" }] }),
+            "INVALID_PRICE",
+        ),
+        (
+            json!({ "endsAt": Utc::now() - Duration::hours(1) }),
+            "INVALID_WINDOW",
+        ),
+        (
+            json!({ "distributorsMayLaunch": false }),
+            "INVALID_LAUNCHERS",
+        ),
+        (
+            json!({ "productId": "UHJvZHVjdDo5OTk5OQ" }),
+            "PRODUCT_NOT_FOUND",
+        ),
+    ];
+    for (change, code) in cases {
+        let mut input = base.clone();
+        for (k, v) in change.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let d = s
+            .data(Some(&shop.boss.token), CREATE, json!({ "input": input }))
+            .await;
+        assert_eq!(
+            user_error_codes(&d["createGroupBuyCampaign"]),
+            [code],
+            "{d}"
+        );
+    }
+    let all = s
+        .data(
+            Some(&shop.boss.token),
+            "query { groupBuyCampaigns(all: true) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(all["groupBuyCampaigns"], json!([]), "nothing was created");
+    // Only staff with MARKETING create campaigns.
+    let denied = s
+        .gql(Some(&shop.buyer.token), CREATE, json!({ "input": base }))
+        .await;
+    assert_eq!(error_code(&denied), "FORBIDDEN");
+
+    // A group that does not exist, and a line that is not in the campaign.
+    let c = campaign(&shop, 3, true).await;
+    let nowhere = join(
+        s,
+        &shop.buyer.token,
+        &shop.address,
+        &shop.sku,
+        json!({ "groupId": "R3JvdXBCdXk6OTk5OQ" }),
+        "x1",
+    )
+    .await;
+    assert_eq!(
+        user_error_codes(&nowhere),
+        ["GROUP_BUY_NOT_FOUND"],
+        "{nowhere}"
+    );
+    let cat = crate::catalog::create_category(s, &shop.boss.token, "袜子", None).await;
+    let p = crate::catalog::create_product(
+        s,
+        &shop.boss.token,
+        json!({ "name": "袜子", "categoryId": cat, "skus": [{ "price": "10.00", "initialStock": 5 }] }),
+    )
+    .await;
+    let published = s
+        .data(
+            Some(&shop.boss.token),
+            crate::catalog::PUBLISH,
+            json!({ "ids": [p["id"]] }),
+        )
+        .await;
+    assert_eq!(
+        published["publishProducts"]["userErrors"],
+        json!([]),
+        "{published}"
+    );
+    let stranger = join(
+        s,
+        &shop.buyer.token,
+        &shop.address,
+        &p["skus"][0]["id"],
+        json!({ "campaignId": c }),
+        "x2",
+    )
+    .await;
+    assert_eq!(
+        user_error_codes(&stranger),
+        ["NOT_IN_GROUP_BUY"],
+        "{stranger}"
+    );
+    let mine = s
+        .data(
+            Some(&shop.buyer.token),
+            "query { myGroupBuys { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        mine["myGroupBuys"],
+        json!([]),
+        "no group was opened by a refused order"
+    );
+}
