@@ -525,3 +525,68 @@ async fn bad_campaigns_and_bad_joins_are_refused_and_change_nothing() {
         "no group was opened by a refused order"
     );
 }
+
+#[tokio::test]
+async fn the_share_page_sees_members_join_and_pay_live_and_resumes_what_it_missed() {
+    let shop = shop().await;
+    let s = &shop.s;
+    let c = campaign(&shop, 2, false).await;
+    let d = shop.distributor("13800008501", None).await;
+    let group =
+        s.data(Some(&d.a.token), LAUNCH, json!({ "id": c })).await["launchGroupBuy"]["group"]["id"]
+            .clone();
+    const SUB: &str = "subscription($g: ID!, $after: String) { groupBuyChanged(groupId: $g, after: $after) { eventId kind status placesLeft paidMembers memberName } }";
+    // The share page, signed in or not.
+    let mut page = WsClient::connect_and_init(&s.ws_url(), None).await;
+    page.subscribe("g", SUB, json!({ "g": group })).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let placed = join(
+        s,
+        &shop.buyer.token,
+        &shop.address,
+        &shop.sku,
+        json!({ "groupId": group }),
+        "live",
+    )
+    .await;
+    assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    let joined = page.recv().await.expect("a join");
+    let joined = &joined["payload"]["data"]["groupBuyChanged"];
+    assert_eq!(
+        (
+            joined["kind"].as_str(),
+            joined["placesLeft"].as_i64(),
+            joined["status"].as_str()
+        ),
+        (Some("JOINED"), Some(1), Some("OPEN")),
+        "{joined}"
+    );
+    let name = joined["memberName"].as_str().unwrap();
+    assert!(
+        name.ends_with('*') && !name.contains("8001"),
+        "masked: {name}"
+    );
+
+    pay(s, &shop.buyer.token, &placed["order"]["id"]).await;
+    let paid = page.recv().await.expect("a payment");
+    assert_eq!(
+        paid["payload"]["data"]["groupBuyChanged"]["kind"], "PAID",
+        "{paid}"
+    );
+
+    // A page that reconnects after the join first receives the payment it missed.
+    let mut again = WsClient::connect_and_init(&s.ws_url(), None).await;
+    again
+        .subscribe("g", SUB, json!({ "g": group, "after": joined["eventId"] }))
+        .await;
+    let missed = again.recv().await.expect("the missed payment");
+    assert_eq!(
+        missed["payload"]["data"]["groupBuyChanged"]["kind"], "PAID",
+        "{missed}"
+    );
+    assert_eq!(
+        missed["payload"]["data"]["groupBuyChanged"]["paidMembers"],
+        1
+    );
+}
