@@ -2,6 +2,17 @@
 //! alone. Every migration works on SQLite and PostgreSQL.
 pub use sea_orm_migration::prelude::*;
 
+/// An index named `name` on `table`'s columns `cols` (snake_case names), for the migrations to
+/// share.
+fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut i = Index::create();
+    i.name(name).table(table);
+    for c in cols {
+        i.col(Alias::new(*c));
+    }
+    i.to_owned()
+}
+
 mod m20261128_000001_foundation;
 mod m20261128_000002_catalog;
 mod m20261128_000003_orders;

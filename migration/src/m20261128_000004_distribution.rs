@@ -4,6 +4,8 @@
 //! which rule version they were placed under. Money is integer fen.
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -191,15 +193,6 @@ enum DistributorReports {
     SettledFen,
     ReversedFen,
     CreatedAt,
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    i.to_owned()
 }
 
 fn to_user(table: impl IntoIden, col: impl IntoIden) -> ForeignKeyCreateStatement {

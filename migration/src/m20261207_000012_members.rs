@@ -4,6 +4,8 @@
 //! instances. The four seed levels are created here, so a fresh shop has them.
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -94,15 +96,6 @@ const SEED_LEVELS: &str = "INSERT INTO member_levels \
     ('银卡', '银卡会员', 1000, 9800, FALSE, 0, 0, 100, '2026-12-07 00:00:00+00:00', '2026-12-07 00:00:00+00:00'), \
     ('金卡', '金卡会员', 5000, 9500, FALSE, 0, 0, 100, '2026-12-07 00:00:00+00:00', '2026-12-07 00:00:00+00:00'), \
     ('钻石', '钻石会员', 20000, 9000, FALSE, 0, 0, 100, '2026-12-07 00:00:00+00:00', '2026-12-07 00:00:00+00:00')";
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    i.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -4,6 +4,8 @@
 //! and the coupon an order used (what each line was given by whom is in the order's `pricing`).
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -84,15 +86,6 @@ enum PromotionActivities {
     Active,
     CreatedAt,
     UpdatedAt,
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    i.to_owned()
 }
 
 #[async_trait::async_trait]

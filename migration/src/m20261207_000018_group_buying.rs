@@ -6,6 +6,8 @@
 //! be approved or shipped yet (a paid group order waits for its group to fill).
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -70,15 +72,6 @@ enum GroupBuyMembers {
     Status,
     JoinedAt,
     PaidAt,
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(table);
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    i.to_owned()
 }
 
 #[async_trait::async_trait]
