@@ -226,23 +226,15 @@ pub fn at_deadline(paid: i32, auto_complete_min: Option<i32>) -> GroupStatus {
     }
 }
 
-/// An open group as offered to a buyer who missed another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpenGroup {
-    pub id: i64,
-    pub size: i32,
-    pub taken: i32,
-    pub deadline: DateTime<Utc>,
-}
-
-/// The group closest to success among `open` that a buyer could still join at `now`: fewest
-/// places left, then the earliest deadline, then the oldest; `None` when every one is full or
-/// past its deadline.
-pub fn closest_to_success(open: &[OpenGroup], now: DateTime<Utc>) -> Option<OpenGroup> {
-    open.iter()
-        .filter(|g| g.taken < g.size && g.deadline > now)
-        .min_by_key(|g| (g.size - g.taken, g.deadline, g.id))
-        .copied()
+/// How close a joinable group is to success, smallest first: fewest places left, then the
+/// earliest deadline, then the oldest. The order groups are offered in.
+pub fn closeness(
+    size: i32,
+    taken: i32,
+    deadline: DateTime<Utc>,
+    id: i64,
+) -> (i32, DateTime<Utc>, i64) {
+    (size - taken, deadline, id)
 }
 
 #[cfg(test)]
@@ -325,24 +317,24 @@ mod tests {
     }
 
     #[test]
-    fn the_group_offered_is_the_one_closest_to_success_that_can_still_be_joined() {
+    fn groups_closest_to_success_come_first() {
         let now = Utc::now();
-        let g = |id, size, taken, mins| OpenGroup {
-            id,
-            size,
-            taken,
-            deadline: now + Duration::minutes(mins),
+        let g = |id: i64, size, taken, mins| {
+            (
+                id,
+                closeness(size, taken, now + Duration::minutes(mins), id),
+            )
         };
-        let open = [
-            g(1, 5, 5, 60),  // full
+        let mut open = [
             g(2, 5, 3, 60),  // two left
-            g(3, 5, 4, -1),  // past its deadline
             g(4, 5, 4, 90),  // one left, later
             g(5, 5, 4, 30),  // one left, sooner
-            g(6, 10, 8, 10), // two left
+            g(6, 10, 8, 10), // two left, soonest
+            g(7, 5, 4, 30),  // as 5, but newer
         ];
-        assert_eq!(closest_to_success(&open, now).map(|g| g.id), Some(5));
-        assert_eq!(closest_to_success(&open[..1], now), None);
+        open.sort_by_key(|(_, key)| *key);
+        let order: Vec<i64> = open.iter().map(|(id, _)| *id).collect();
+        assert_eq!(order, [5, 7, 4, 6, 2]);
     }
 
     #[test]

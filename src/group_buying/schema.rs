@@ -273,20 +273,14 @@ impl GroupBuyQuery {
         #[graphql(desc = "At most this many, 1–50.", default = 10)] first: i32,
     ) -> Result<Vec<GroupBuy>> {
         let id = ids::decode("GroupBuyCampaign", &campaign_id).unwrap_or(0);
-        let now = Utc::now();
-        let mut open: Vec<group_buy_group::Model> = group_buy_group::Entity::find()
-            .filter(group_buy_group::Column::CampaignId.eq(id))
-            .filter(group_buy_group::Column::Status.eq(GroupStatus::Open.as_str()))
-            .filter(group_buy_group::Column::Deadline.gt(now))
-            .order_by_asc(group_buy_group::Column::Deadline)
-            .limit(500)
-            .all(ctx.app().db.conn())
-            .await?
-            .into_iter()
-            .filter(|g| g.taken < g.size)
-            .collect();
-        open.sort_by_key(|g| (g.size - g.taken, g.deadline, g.id));
-        open.truncate(first.clamp(1, 50) as usize);
+        let open = service::joinable_groups(
+            ctx.app().db.conn(),
+            id,
+            None,
+            Utc::now(),
+            first.clamp(1, 50) as usize,
+        )
+        .await?;
         Ok(open.into_iter().map(GroupBuy).collect())
     }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::{
     errors::{GroupBuyErrorCode as Code, GroupBuyResult, reject},
-    rules::{self, CampaignTerms, GroupStatus, MemberStatus, OpenGroup},
+    rules::{self, CampaignTerms, GroupStatus, MemberStatus},
 };
 use crate::{
     app::AppState,
@@ -294,6 +294,37 @@ pub fn changed(
     );
 }
 
+/// A group a buyer can still join at `now`: open, before its deadline, with a place left. The
+/// one condition behind taking a place and listing the groups to offer.
+fn joinable(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(group_buy_group::Column::Status.eq(GroupStatus::Open.as_str()))
+        .add(group_buy_group::Column::Deadline.gt(now))
+        .add(Expr::col(group_buy_group::Column::Taken).lt(Expr::col(group_buy_group::Column::Size)))
+}
+
+/// Up to `first` groups of `campaign_id` a buyer can join now (other than `except`), closest
+/// to success first (`rules::closeness`).
+pub async fn joinable_groups(
+    conn: &impl ConnectionTrait,
+    campaign_id: i64,
+    except: Option<i64>,
+    now: DateTime<Utc>,
+    first: usize,
+) -> Result<Vec<group_buy_group::Model>, AppError> {
+    let mut open = group_buy_group::Entity::find()
+        .filter(group_buy_group::Column::CampaignId.eq(campaign_id))
+        .filter(joinable(now))
+        .apply_if(except, |q, id| q.filter(group_buy_group::Column::Id.ne(id)))
+        .order_by_asc(group_buy_group::Column::Deadline)
+        .limit(500)
+        .all(conn)
+        .await?;
+    open.sort_by_key(|g| rules::closeness(g.size, g.taken, g.deadline, g.id));
+    open.truncate(first);
+    Ok(open)
+}
+
 /// The open group of `campaign_id` closest to success, other than `except`.
 pub async fn suggestion(
     conn: &impl ConnectionTrait,
@@ -301,27 +332,10 @@ pub async fn suggestion(
     except: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, AppError> {
-    let open: Vec<OpenGroup> = group_buy_group::Entity::find()
-        .filter(group_buy_group::Column::CampaignId.eq(campaign_id))
-        .filter(group_buy_group::Column::Status.eq(GroupStatus::Open.as_str()))
-        .filter(group_buy_group::Column::Deadline.gt(now))
-        .filter(
-            Expr::col(group_buy_group::Column::Taken).lt(Expr::col(group_buy_group::Column::Size)),
-        )
-        .apply_if(except, |q, id| q.filter(group_buy_group::Column::Id.ne(id)))
-        .order_by_asc(group_buy_group::Column::Deadline)
-        .limit(200)
-        .all(conn)
+    Ok(joinable_groups(conn, campaign_id, except, now, 1)
         .await?
-        .into_iter()
-        .map(|g| OpenGroup {
-            id: g.id,
-            size: g.size,
-            taken: g.taken,
-            deadline: g.deadline,
-        })
-        .collect();
-    Ok(rules::closest_to_success(&open, now).map(|g| g.id))
+        .first()
+        .map(|g| g.id))
 }
 
 /// Whether `user_id` holds (or held, if refunded) a place in group `group_id`.
@@ -370,11 +384,7 @@ pub async fn take_place(
         )
         .col_expr(group_buy_group::Column::UpdatedAt, Expr::value(now))
         .filter(group_buy_group::Column::Id.eq(group_id))
-        .filter(group_buy_group::Column::Status.eq(GroupStatus::Open.as_str()))
-        .filter(group_buy_group::Column::Deadline.gt(now))
-        .filter(
-            Expr::col(group_buy_group::Column::Taken).lt(Expr::col(group_buy_group::Column::Size)),
-        )
+        .filter(joinable(now))
         .exec_with_returning(&**tx)
         .await?
         .pop())

@@ -404,6 +404,26 @@ async fn many_buyers_at_the_last_place_one_gets_it_and_the_rest_are_offered_the_
         ),
         (Some(0), 2)
     );
+    // Offered from now on: only the other group; a full group or one past its deadline never.
+    const OPEN: &str = "query($c: ID!) { openGroupBuys(campaignId: $c) { id } }";
+    let open = s.data(None, OPEN, json!({ "c": c })).await;
+    assert_eq!(open["openGroupBuys"], json!([{ "id": other }]), "{open}");
+    let other_id = distmall::graphql::ids::decode(
+        "GroupBuy",
+        &async_graphql::ID(other.as_str().unwrap().to_string()),
+    )
+    .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        s.app().db.conn(),
+        &format!(
+            "UPDATE group_buy_groups SET deadline = '{}' WHERE id = {other_id}",
+            (Utc::now() - Duration::minutes(1)).format("%Y-%m-%d %H:%M:%S%:z")
+        ),
+    )
+    .await
+    .unwrap();
+    let open = s.data(None, OPEN, json!({ "c": c })).await;
+    assert_eq!(open["openGroupBuys"], json!([]), "{open}");
 }
 
 #[tokio::test]
