@@ -601,24 +601,26 @@ pub async fn close_due(app: &AppState, now: DateTime<Utc>) -> Result<usize, AppE
             continue;
         };
         let unpaid = group_buy_member::Entity::find()
+            .select_only()
+            .column(group_buy_member::Column::OrderId)
             .filter(group_buy_member::Column::GroupId.eq(g.id))
             .filter(group_buy_member::Column::Status.eq(MemberStatus::Holding.as_str()))
+            .into_tuple::<i64>()
             .all(&*tx)
             .await?;
-        for m in unpaid {
-            if let Some(o) = entity::order::Entity::find_by_id(m.order_id)
-                .one(&*tx)
-                .await?
-            {
-                lifecycle::cancel_unpaid(
-                    app,
-                    &tx,
-                    &o,
-                    lifecycle::Actor::SYSTEM,
-                    "the group closed before payment",
-                )
-                .await?;
-            }
+        let orders = entity::order::Entity::find()
+            .filter(entity::order::Column::Id.is_in(unpaid))
+            .all(&*tx)
+            .await?;
+        for o in orders {
+            lifecycle::cancel_unpaid(
+                app,
+                &tx,
+                &o,
+                lifecycle::Actor::SYSTEM,
+                "the group closed before payment",
+            )
+            .await?;
         }
         changed(&tx, &done, done.status.as_str(), None);
         tx.commit().await?;
@@ -631,34 +633,21 @@ pub async fn close_due(app: &AppState, now: DateTime<Utc>) -> Result<usize, AppE
 /// paid with. A refund interrupted before (the server stopped, the provider refused) is
 /// carried on, never started twice. Returns how many members were handled.
 pub async fn refund_failed(app: &AppState) -> Result<usize, AppError> {
-    let failed: Vec<i64> = group_buy_group::Entity::find()
-        .select_only()
-        .column(group_buy_group::Column::Id)
-        .filter(group_buy_group::Column::Status.eq(GroupStatus::Failed.as_str()))
+    // Paid members of failed groups: each one's refund is still to do, or under way.
+    let members = group_buy_member::Entity::find()
+        .filter(group_buy_member::Column::Status.eq(MemberStatus::Paid.as_str()))
         .filter(
-            Condition::any().add(
-                group_buy_group::Column::Id.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(group_buy_member::Column::GroupId)
-                        .from(group_buy_member::Entity)
-                        .and_where(
-                            Expr::col(group_buy_member::Column::Status)
-                                .eq(MemberStatus::Paid.as_str()),
-                        )
-                        .to_owned(),
-                ),
+            group_buy_member::Column::GroupId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(group_buy_group::Column::Id)
+                    .from(group_buy_group::Entity)
+                    .and_where(
+                        Expr::col(group_buy_group::Column::Status).eq(GroupStatus::Failed.as_str()),
+                    )
+                    .to_owned(),
             ),
         )
-        .limit(100)
-        .into_tuple()
-        .all(app.db.conn())
-        .await?;
-    if failed.is_empty() {
-        return Ok(0);
-    }
-    let members = group_buy_member::Entity::find()
-        .filter(group_buy_member::Column::GroupId.is_in(failed))
-        .filter(group_buy_member::Column::Status.eq(MemberStatus::Paid.as_str()))
+        .limit(200)
         .all(app.db.conn())
         .await?;
     let mut handled = 0;
