@@ -441,38 +441,64 @@ pub async fn member_of_order(
         .await?)
 }
 
+/// Moves group `group_id`'s place counts by `taken` and `paid`; with `open_only`, only while the
+/// group is open. The group after, or `None` when it did not move.
+async fn recount(
+    tx: &WriteTx,
+    group_id: i64,
+    taken: i32,
+    paid: i32,
+    open_only: bool,
+) -> Result<Option<group_buy_group::Model>, AppError> {
+    let mut update = group_buy_group::Entity::update_many()
+        .col_expr(
+            group_buy_group::Column::Taken,
+            Expr::col(group_buy_group::Column::Taken).add(taken),
+        )
+        .col_expr(
+            group_buy_group::Column::Paid,
+            Expr::col(group_buy_group::Column::Paid).add(paid),
+        )
+        .col_expr(group_buy_group::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(group_buy_group::Column::Id.eq(group_id));
+    if open_only {
+        update = update.filter(group_buy_group::Column::Status.eq(GroupStatus::Open.as_str()));
+    }
+    Ok(update.exec_with_returning(&**tx).await?.pop())
+}
+
+/// Sets the member's status (and when it paid, if it did now).
+async fn set_member(
+    tx: &WriteTx,
+    order_id: i64,
+    status: MemberStatus,
+    paid_at: Option<DateTime<Utc>>,
+) -> Result<(), AppError> {
+    let mut update = group_buy_member::Entity::update_many()
+        .col_expr(
+            group_buy_member::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .filter(group_buy_member::Column::OrderId.eq(order_id));
+    if let Some(at) = paid_at {
+        update = update.col_expr(group_buy_member::Column::PaidAt, Expr::value(at));
+    }
+    update.exec(&**tx).await?;
+    Ok(())
+}
+
 /// The member's order was paid: the place is paid, and the group succeeds when it was the last.
 /// A payment that arrives after the group failed stays `PAID` and is refunded by the deadline
 /// job.
 pub async fn paid(tx: &WriteTx, m: &group_buy_member::Model) -> Result<(), AppError> {
     let now = Utc::now();
-    group_buy_member::Entity::update_many()
-        .col_expr(
-            group_buy_member::Column::Status,
-            Expr::value(MemberStatus::Paid.as_str()),
-        )
-        .col_expr(group_buy_member::Column::PaidAt, Expr::value(now))
-        .filter(group_buy_member::Column::OrderId.eq(m.order_id))
-        .exec(&**tx)
-        .await?;
-    let Some(g) = group_buy_group::Entity::update_many()
-        .col_expr(
-            group_buy_group::Column::Paid,
-            Expr::col(group_buy_group::Column::Paid).add(1),
-        )
-        .col_expr(group_buy_group::Column::UpdatedAt, Expr::value(now))
-        .filter(group_buy_group::Column::Id.eq(m.group_id))
-        .filter(group_buy_group::Column::Status.eq(GroupStatus::Open.as_str()))
-        .exec_with_returning(&**tx)
-        .await?
-        .pop()
-    else {
+    set_member(tx, m.order_id, MemberStatus::Paid, Some(now)).await?;
+    let Some(g) = recount(tx, m.group_id, 0, 1, true).await? else {
         return Ok(());
     };
     let face = member_face(&**tx, m.user_id).await?;
     if g.paid >= g.size {
-        let done = close(tx, &g, GroupStatus::Succeeded, now).await?;
-        if let Some(done) = done {
+        if let Some(done) = close(tx, &g, GroupStatus::Succeeded, now).await? {
             changed(tx, &done, "SUCCEEDED", Some(face));
         }
     } else {
@@ -489,16 +515,8 @@ pub async fn left(tx: &WriteTx, m: &group_buy_member::Model) -> Result<(), AppEr
     group_buy_member::Entity::delete_by_id(m.order_id)
         .exec(&**tx)
         .await?;
-    let g = group_buy_group::Entity::update_many()
-        .col_expr(
-            group_buy_group::Column::Taken,
-            Expr::col(group_buy_group::Column::Taken).sub(1),
-        )
-        .col_expr(group_buy_group::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(group_buy_group::Column::Id.eq(m.group_id))
-        .exec_with_returning(&**tx)
-        .await?
-        .pop();
+    // Also once the group closed (its deadline cancels the unpaid), so the counts stay true.
+    let g = recount(tx, m.group_id, -1, 0, false).await?;
     if let Some(g) = g.filter(|g| g.status == GroupStatus::Open.as_str()) {
         let face = member_face(&**tx, m.user_id).await?;
         changed(tx, &g, "LEFT", Some(face));
@@ -512,30 +530,8 @@ pub async fn refunded(tx: &WriteTx, m: &group_buy_member::Model) -> Result<(), A
     if MemberStatus::parse(&m.status) != Some(MemberStatus::Paid) {
         return Ok(());
     }
-    group_buy_member::Entity::update_many()
-        .col_expr(
-            group_buy_member::Column::Status,
-            Expr::value(MemberStatus::Refunded.as_str()),
-        )
-        .filter(group_buy_member::Column::OrderId.eq(m.order_id))
-        .exec(&**tx)
-        .await?;
-    let g = group_buy_group::Entity::update_many()
-        .col_expr(
-            group_buy_group::Column::Taken,
-            Expr::col(group_buy_group::Column::Taken).sub(1),
-        )
-        .col_expr(
-            group_buy_group::Column::Paid,
-            Expr::col(group_buy_group::Column::Paid).sub(1),
-        )
-        .col_expr(group_buy_group::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(group_buy_group::Column::Id.eq(m.group_id))
-        .filter(group_buy_group::Column::Status.eq(GroupStatus::Open.as_str()))
-        .exec_with_returning(&**tx)
-        .await?
-        .pop();
-    if let Some(g) = g {
+    set_member(tx, m.order_id, MemberStatus::Refunded, None).await?;
+    if let Some(g) = recount(tx, m.group_id, -1, -1, true).await? {
         let face = member_face(&**tx, m.user_id).await?;
         changed(tx, &g, "LEFT", Some(face));
     }
