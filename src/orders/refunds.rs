@@ -100,9 +100,10 @@ pub async fn request(
     let Some(current) = tx.locking(find).one(&*tx).await? else {
         return reject_whole(OrderErrorCode::OrderNotFound, "no such order");
     };
-    let requested_by = match requester {
-        Requester::Buyer(id) | Requester::Staff(id) => id,
-        Requester::System => current.user_id,
+    // Who the refund is recorded as requested by, and who moved the order.
+    let (requested_by, actor) = match requester {
+        Requester::Buyer(id) | Requester::Staff(id) => (id, Actor::user(id)),
+        Requester::System => (current.user_id, Actor::SYSTEM),
     };
     let status = status_of(&current);
     let open = status.is_after_payment_open()
@@ -227,14 +228,7 @@ pub async fn request(
     }))
     .exec_without_returning(&*tx)
     .await?;
-    let change = Change::to(
-        OrderStatus::Refunding,
-        match requester {
-            Requester::System => Actor::SYSTEM,
-            _ => Actor::user(requested_by),
-        },
-    )
-    .note(Some(&created.refund_no));
+    let change = Change::to(OrderStatus::Refunding, actor).note(Some(&created.refund_no));
     if lifecycle::transition(app, &tx, &current, change)
         .await?
         .is_none()
