@@ -52,10 +52,9 @@ async fn issued_on(
 }
 
 /// Gives `user_id` one coupon of each of `templates` (those issued on `occasion`) whose audience
-/// they are in,
-/// in the caller's transaction. `key` names this occurrence of the occasion (a birthday's
-/// year), so a template gives once per member and occurrence however often this runs. A
-/// template that has none left gives nothing and writes nothing. Returns the coupons given.
+/// they are in, in the caller's transaction. `key` names this occurrence of the occasion (a
+/// birthday's year), so a template gives once per member and occurrence however often this runs.
+/// A template that has none left gives nothing and writes nothing. Returns the coupons given.
 pub async fn give_on_occasion(
     app: &AppState,
     tx: &WriteTx,
