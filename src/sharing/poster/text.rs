@@ -18,7 +18,7 @@ use super::canvas::blend_pixel;
 /// Noto Sans CJK SC Regular cut down to GB2312, ASCII, Latin-1 and CJK/full-width punctuation
 /// (assets/fonts/README.md): embedded so a fresh machine needs no font package.
 static BUNDLED_FONT_BYTES: &[u8] =
-    include_bytes!("../../assets/fonts/NotoSansCJKsc-Regular-poster.otf");
+    include_bytes!("../../../assets/fonts/NotoSansCJKsc-Regular-poster.otf");
 
 /// Used when the font has no "…" glyph (a caller-supplied font may lack it).
 const ASCII_ELLIPSIS: &str = "...";

@@ -18,11 +18,8 @@
 //! └──────────────────────────┘
 //! ```
 
-#[path = "poster_canvas.rs"]
 mod canvas;
-#[path = "qr.rs"]
 mod qr;
-#[path = "poster_text.rs"]
 mod text;
 
 use std::fmt;
