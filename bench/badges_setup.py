@@ -5,30 +5,17 @@ product in the listings wears one or two labels. Over GraphQL only: the owner si
 creates them.
 
 Usage: bench/badges_setup.py http://host:port/graphql OWNER_PHONE OWNER_PASSWORD"""
-import base64, datetime, json, sys, urllib.request
+import base64, datetime, sys
+
+from gql import client, login, ok
 
 url, phone, password = sys.argv[1:4]
 
 
-def gql(query, variables=None, token=None):
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = "Bearer " + token
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    resp = json.load(urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers)))
-    if resp.get("errors"):
-        sys.exit(f"GraphQL error: {resp['errors']}")
-    return resp["data"]
+gql = client(url)
 
 
-def ok(payload):
-    if payload["userErrors"]:
-        sys.exit(f"refused: {payload['userErrors']}")
-    return payload
-
-
-owner = ok(gql("mutation($i: LoginInput!) { login(input: $i) { accessToken userErrors { code message } } }",
-               {"i": {"phone": phone, "password": password}})["login"])["accessToken"]
+owner = login(gql, phone, password)
 now = datetime.datetime.now(datetime.timezone.utc)
 window = {"startsAt": (now - datetime.timedelta(hours=1)).isoformat(),
           "endsAt": (now + datetime.timedelta(days=1)).isoformat()}

@@ -7,30 +7,17 @@ of them each (¥1.00 off). Writes the ids and tokens as a Lua table for bench/or
 JSON for bench_ws.
 
 Usage: bench/orders_setup.py http://host:port/graphql OWNER_PHONE OWNER_PASSWORD OUT_PREFIX"""
-import json, os, sys, urllib.request
+import json, os, sys
+
+from gql import client, login, ok
 
 url, phone, password, out = sys.argv[1:5]
 
 
-def gql(query, variables=None, token=None):
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = "Bearer " + token
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    resp = json.load(urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers)))
-    if resp.get("errors"):
-        sys.exit(f"GraphQL error: {resp['errors']}")
-    return resp["data"]
+gql = client(url)
 
 
-def token_of(payload):
-    if payload["userErrors"]:
-        sys.exit(f"refused: {payload['userErrors']}")
-    return payload["accessToken"]
-
-
-owner = token_of(gql("mutation($i: LoginInput!) { login(input: $i) { accessToken userErrors { code message } } }",
-                     {"i": {"phone": phone, "password": password}})["login"])
+owner = login(gql, phone, password)
 cat = gql("mutation { createCategory(input: { name: \"压测\" }) { category { id } } }", token=owner)["createCategory"]["category"]["id"]
 skus = []
 for p in range(10):
@@ -47,18 +34,12 @@ for p in range(10):
 member = bool(os.environ.get("MEMBER"))
 gold = next(l for l in gql("{ memberLevels { id name } }")["memberLevels"] if l["name"] == "金卡")
 
-
-def ok(payload):
-    if payload["userErrors"]:
-        sys.exit(f"refused: {payload['userErrors']}")
-
-
 buyers = []
 for b in range(32):
     buyer_phone = f"139{b:08d}"
     reg = gql("mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } userErrors { code message } } }",
               {"i": {"phone": buyer_phone, "password": "Bench1234"}})["register"]
-    tok = token_of(reg)
+    tok = ok(reg)["accessToken"]
     if member:
         uid = reg["user"]["id"]
         ok(gql("mutation($i: SetMemberLevelInput!) { setMemberLevel(input: $i) { userErrors { code message } } }",

@@ -1,20 +1,15 @@
 #!/usr/bin/env python3
 """After a placeOrder run: every unit that left stock belongs to exactly one order line, and
 no stock is negative. Usage: bench/orders_verify.py URL DATA.json INITIAL_STOCK"""
-import json, sys, urllib.request
+import json, sys
+
+from gql import client
 
 url, path, initial = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = json.load(open(path))
 
 
-def gql(query, variables=None):
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json", "authorization": "Bearer " + data["staff"]})
-    resp = json.load(urllib.request.urlopen(req))
-    if resp.get("errors"):
-        sys.exit(f"GraphQL error: {resp['errors']}")
-    return resp["data"]
-
+gql = client(url, data["staff"])
 
 stocks = []
 for i in range(0, len(data["skus"]), 100):

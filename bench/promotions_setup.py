@@ -11,30 +11,17 @@ token claims the claim template), previews (5-line carts with points) and orders
 the best coupon picked by checkout).
 
 Usage: bench/promotions_setup.py URL OWNER_PHONE OWNER_PASSWORD TOKENS OUT_DIR"""
-import json, sys, urllib.request
+import json, sys
+
+from gql import client, login, ok
 
 url, phone, password, tokens_file, out = sys.argv[1:6]
 
 
-def gql(query, variables=None, token=None):
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = "Bearer " + token
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    resp = json.load(urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers)))
-    if resp.get("errors"):
-        sys.exit(f"GraphQL error: {resp['errors']}")
-    return resp["data"]
+gql = client(url)
 
 
-def ok(payload):
-    if payload.get("userErrors"):
-        sys.exit(f"refused: {payload['userErrors']}")
-    return payload
-
-
-owner = ok(gql("mutation($i: LoginInput!) { login(input: $i) { accessToken userErrors { code message } } }",
-               {"i": {"phone": phone, "password": password}})["login"])["accessToken"]
+owner = login(gql, phone, password)
 cat = gql("mutation { createCategory(input: { name: \"压测\" }) { category { id } } }", token=owner)["createCategory"]["category"]["id"]
 skus = []
 for p in range(5):
