@@ -42,10 +42,14 @@ pub fn internal_error(request_id: &str) -> async_graphql::Error {
 }
 
 /// Declares an area's user-error type: `{ field, code, message }` with the area's code enum, as
-/// returned in mutation payloads' `userErrors`.
+/// returned in mutation payloads' `userErrors`, and any further fields the area's errors carry
+/// (each documented, absent — its `Default` — unless set after `new`).
 #[macro_export]
 macro_rules! user_error_type {
-    ($(#[$meta:meta])* $name:ident, $code:ty) => {
+    (
+        $(#[$meta:meta])* $name:ident, $code:ty
+        $(, $(#[$fmeta:meta])* $extra:ident : $extra_ty:ty)* $(,)?
+    ) => {
         $(#[$meta])*
         #[derive(async_graphql::SimpleObject, Clone, Debug)]
         pub struct $name {
@@ -56,6 +60,7 @@ macro_rules! user_error_type {
             pub code: $code,
             /// Human-readable explanation, fit to show to the user.
             pub message: String,
+            $($(#[$fmeta])* pub $extra: $extra_ty,)*
         }
 
         impl $name {
@@ -64,6 +69,7 @@ macro_rules! user_error_type {
                     field: field.map(|f| vec!["input".to_string(), f.to_string()]),
                     code,
                     message: message.into(),
+                    $($extra: Default::default(),)*
                 }
             }
         }

@@ -129,31 +129,16 @@ impl OrderErrorCode {
     }
 }
 
-/// A refused orders mutation.
-#[derive(async_graphql::SimpleObject, Clone, Debug)]
-pub struct OrderError {
-    /// Path to the input field at fault, e.g. `["input", "addressId"]`; null when the error is
-    /// about the request as a whole.
-    pub field: Option<Vec<String>>,
-    /// Machine-readable reason.
-    pub code: OrderErrorCode,
-    /// Human-readable explanation, fit to show to the user.
-    pub message: String,
+crate::user_error_type!(
+    /// A refused orders mutation.
+    OrderError,
+    OrderErrorCode,
     /// Something to try instead, as a global ID: for `GROUP_BUY_FULL` and `GROUP_BUY_CLOSED`,
     /// the open group of the same campaign closest to success (a `GroupBuy`). Null otherwise.
-    pub suggestion: Option<async_graphql::ID>,
-}
+    suggestion: Option<async_graphql::ID>,
+);
 
 impl OrderError {
-    pub fn new(code: OrderErrorCode, field: Option<&str>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.map(|f| vec!["input".to_string(), f.to_string()]),
-            code,
-            message: message.into(),
-            suggestion: None,
-        }
-    }
-
     /// The same error, offering `suggestion` (a global ID) instead.
     pub fn suggesting(mut self, suggestion: Option<async_graphql::ID>) -> Self {
         self.suggestion = suggestion;
