@@ -9,7 +9,7 @@ use entity::{group_buy_campaign, order, order_line};
 
 use super::{
     rules::{CampaignStatus, GroupStatus},
-    service,
+    service::{self, LaunchRefusal},
 };
 use crate::{
     app::AppState,
@@ -91,6 +91,24 @@ fn refused(why: GroupBuyRefusal, message: &str) -> Refusal {
     Some((why, message.to_string(), None))
 }
 
+/// Refused if `buyer` holds as many group orders of `c` as it allows.
+async fn limit_reached(
+    conn: &impl sea_orm::ConnectionTrait,
+    buyer: i64,
+    c: &group_buy_campaign::Model,
+) -> Result<Refusal, AppError> {
+    Ok(
+        if service::held_by(conn, buyer, c.id).await? >= c.per_user_limit.max(0) as u64 {
+            refused(
+                GroupBuyRefusal::LimitReached,
+                "you hold as many group orders of this campaign as it allows",
+            )
+        } else {
+            None
+        },
+    )
+}
+
 /// Whether `buyer` may join or launch as `choice` asks, as far as can be told before the
 /// order's transaction (which decides the place itself), with the campaign it belongs to and
 /// whether the buyer leads the group.
@@ -127,13 +145,16 @@ async fn check(
         _ if status == CampaignStatus::Ended => {
             refused(GroupBuyRefusal::NotRunning, "this campaign has ended")
         }
-        None if status != CampaignStatus::Running => {
-            refused(GroupBuyRefusal::NotRunning, "this campaign is not running")
-        }
-        None if !service::may_launch(conn, &c, buyer).await?.0 => refused(
-            GroupBuyRefusal::MayNotLaunch,
-            "this campaign does not let you launch a group",
-        ),
+        None => match service::launch_refusal(conn, &c, buyer, now).await?.0 {
+            Some((why, message)) => refused(
+                match why {
+                    LaunchRefusal::NotRunning => GroupBuyRefusal::NotRunning,
+                    LaunchRefusal::MayNotLaunch => GroupBuyRefusal::MayNotLaunch,
+                },
+                message,
+            ),
+            None => limit_reached(conn, buyer, &c).await?,
+        },
         Some(g) if g.status != GroupStatus::Open.as_str() || g.deadline <= now => {
             refused(GroupBuyRefusal::Closed, "this group is closed")
         }
@@ -142,13 +163,7 @@ async fn check(
             "you hold a place in this group already",
         ),
         Some(g) if g.taken >= g.size => refused(GroupBuyRefusal::Full, "this group is full"),
-        _ if service::held_by(conn, buyer, c.id).await? >= c.per_user_limit.max(0) as u64 => {
-            refused(
-                GroupBuyRefusal::LimitReached,
-                "you hold as many group orders of this campaign as it allows",
-            )
-        }
-        _ => None,
+        Some(_) => limit_reached(conn, buyer, &c).await?,
     };
     // A buyer who missed a group is offered the one closest to success.
     let refusal = match (refusal, &group) {

@@ -217,6 +217,42 @@ async fn open_group(
     .await?)
 }
 
+/// Why a group of a campaign cannot be launched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaunchRefusal {
+    /// The campaign's window is not open, or staff ended it.
+    NotRunning,
+    /// The campaign lets the other kind of launcher launch (distributors or consumers).
+    MayNotLaunch,
+}
+
+/// Why `user_id` may not launch a group of `c` at `now` (`None`: they may), and whether they
+/// are a distributor. The one rule behind `launchGroupBuy` and launching with an order.
+pub async fn launch_refusal(
+    conn: &impl ConnectionTrait,
+    c: &group_buy_campaign::Model,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(Option<(LaunchRefusal, &'static str)>, bool), AppError> {
+    let (may, is_distributor) = may_launch(conn, c, user_id).await?;
+    let refusal = if campaign_status(c, now) != rules::CampaignStatus::Running {
+        Some((LaunchRefusal::NotRunning, "this campaign is not running"))
+    } else if !may && is_distributor {
+        Some((
+            LaunchRefusal::MayNotLaunch,
+            "this campaign's groups are launched by consumers",
+        ))
+    } else if !may {
+        Some((
+            LaunchRefusal::MayNotLaunch,
+            "this campaign's groups are launched by distributors",
+        ))
+    } else {
+        None
+    };
+    Ok((refusal, is_distributor))
+}
+
 /// A distributor (or a consumer, if the campaign allows) launches a group to share; buyers then
 /// join it with their orders.
 pub async fn launch(
@@ -229,24 +265,13 @@ pub async fn launch(
         return reject(Code::CampaignNotFound, "campaignId", "no such campaign");
     };
     let now = Utc::now();
-    if campaign_status(&c, now) != rules::CampaignStatus::Running {
-        return reject(
-            Code::CampaignNotRunning,
-            "campaignId",
-            "this campaign is not running",
-        );
-    }
-    let (may, is_distributor) = may_launch(conn, &c, launcher).await?;
-    if !may {
-        return reject(
-            Code::MayNotLaunch,
-            "campaignId",
-            if is_distributor {
-                "this campaign's groups are launched by consumers"
-            } else {
-                "this campaign's groups are launched by distributors"
-            },
-        );
+    let (refusal, is_distributor) = launch_refusal(conn, &c, launcher, now).await?;
+    if let Some((why, message)) = refusal {
+        let code = match why {
+            LaunchRefusal::NotRunning => Code::CampaignNotRunning,
+            LaunchRefusal::MayNotLaunch => Code::MayNotLaunch,
+        };
+        return reject(code, "campaignId", message);
     }
     let tx = app.db.begin_write().await?;
     let g = open_group(&tx, &c, launcher, is_distributor, 0, now).await?;
