@@ -556,10 +556,12 @@ async fn the_share_page_sees_members_join_and_pay_live_and_resumes_what_it_misse
         s.data(Some(&d.a.token), LAUNCH, json!({ "id": c })).await["launchGroupBuy"]["group"]["id"]
             .clone();
     const SUB: &str = "subscription($g: ID!, $after: String) { groupBuyChanged(groupId: $g, after: $after) { eventId kind status placesLeft paidMembers memberName } }";
-    // The share page, signed in or not.
+    // The share page, signed in or not, opens with the group's whole history (`after: "0"`),
+    // so a join that commits while the subscription is still being set up is replayed rather
+    // than lost; the payment below, made after the join arrived, is delivered live.
     let mut page = WsClient::connect_and_init(&s.ws_url(), None).await;
-    page.subscribe("g", SUB, json!({ "g": group })).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    page.subscribe("g", SUB, json!({ "g": group, "after": "0" }))
+        .await;
 
     let placed = join(
         s,
@@ -571,6 +573,11 @@ async fn the_share_page_sees_members_join_and_pay_live_and_resumes_what_it_misse
     )
     .await;
     assert_eq!(placed["userErrors"], json!([]), "{placed}");
+    let launched = page.recv().await.expect("the launch, from the history");
+    assert_eq!(
+        launched["payload"]["data"]["groupBuyChanged"]["kind"], "LAUNCHED",
+        "{launched}"
+    );
     let joined = page.recv().await.expect("a join");
     let joined = &joined["payload"]["data"]["groupBuyChanged"];
     assert_eq!(
