@@ -81,6 +81,8 @@ pub struct AppState {
     pub order_hooks: OrderHooks,
     /// What other areas do when a share link is opened by someone else (points for sharing).
     pub share_listeners: Vec<Arc<dyn crate::distribution::team::ShareVisitListener>>,
+    /// The areas that add figures to a distributor's performance (group buys).
+    pub performance_figures: Vec<Arc<dyn crate::distribution::performance::PerformanceFigures>>,
     /// What other areas do when a customer registers (new-customer coupons).
     pub registration_listeners: Vec<Arc<dyn crate::accounts::RegistrationListener>>,
 }
@@ -285,6 +287,7 @@ pub async fn prepare(
         shipping_default,
         order_hooks: order_hooks(),
         share_listeners: vec![Arc::new(crate::points::order_hooks::PointsSharing)],
+        performance_figures: vec![Arc::new(crate::group_buying::performance::GroupBuyFigures)],
         registration_listeners: vec![Arc::new(crate::promotions::occasions::WelcomeCoupons)],
     });
     Ok((app, needs_rebuild))

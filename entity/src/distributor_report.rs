@@ -17,6 +17,9 @@ pub struct Model {
     pub confirmed_fen: i64,
     pub settled_fen: i64,
     pub reversed_fen: i64,
+    pub groups_launched: i64,
+    pub groups_succeeded: i64,
+    pub group_sales_fen: i64,
     pub created_at: DateTimeUtc,
 }
 

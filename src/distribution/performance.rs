@@ -62,13 +62,37 @@ pub struct Performance {
     pub confirmed_fen: i64,
     pub settled_fen: i64,
     pub reversed_fen: i64,
+    /// Groups (拼团) the distributor launched themselves in the period.
+    pub groups_launched: i64,
+    /// Groups they launched that succeeded in the period.
+    pub groups_succeeded: i64,
+    /// Paid group orders credited to them, net of refunds (every group they are credited with,
+    /// their own and their customers').
+    pub group_sales_fen: i64,
 }
 
+/// Figures another area keeps about distributors (the group buys they launched), added to
+/// their performance. Registered in `app`, as order listeners are, so this area knows none of
+/// those areas.
+#[async_trait::async_trait]
+pub trait PerformanceFigures: Send + Sync {
+    /// Adds the area's figures of `ids` (everyone with activity when `None`) over `[from, to)`.
+    async fn add(
+        &self,
+        conn: &sea_orm::DatabaseConnection,
+        ids: Option<&[i64]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        out: &mut HashMap<i64, Performance>,
+    ) -> Result<(), AppError>;
+}
+
+/// One distributor's two figures from a grouped query (`user_id`, `a`, `b`).
 #[derive(FromQueryResult)]
-struct Row {
-    user_id: i64,
-    a: i64,
-    b: i64,
+pub struct FigureRow {
+    pub user_id: i64,
+    pub a: i64,
+    pub b: i64,
 }
 
 #[derive(FromQueryResult)]
@@ -80,7 +104,7 @@ struct StatusRow {
 }
 
 /// `AND <column> IN (…)` with numbered placeholders from `$next`, or nothing for everyone.
-fn among(column: &str, ids: Option<&[i64]>, next: usize) -> (String, Vec<sea_orm::Value>) {
+pub fn among(column: &str, ids: Option<&[i64]>, next: usize) -> (String, Vec<sea_orm::Value>) {
     match ids {
         None => (String::new(), Vec::new()),
         Some(ids) => {
@@ -93,24 +117,41 @@ fn among(column: &str, ids: Option<&[i64]>, next: usize) -> (String, Vec<sea_orm
     }
 }
 
-async fn rows(
+/// Runs a grouped query whose `$1` and `$2` are `from` and `to`, followed by `extra`.
+pub async fn rows(
     conn: &impl ConnectionTrait,
     sql: String,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     extra: Vec<sea_orm::Value>,
-) -> Result<Vec<Row>, AppError> {
+) -> Result<Vec<FigureRow>, AppError> {
     let mut values: Vec<sea_orm::Value> = vec![from.into(), to.into()];
     values.extend(extra);
     Ok(
-        Row::find_by_statement(db::stmt(conn.get_database_backend(), &sql, values))
+        FigureRow::find_by_statement(db::stmt(conn.get_database_backend(), &sql, values))
             .all(conn)
             .await?,
     )
 }
 
-/// Performance of `ids` (or of every distributor with any activity) over `[from, to)`.
+/// Performance of `ids` (or of every distributor with any activity) over `[from, to)`, with
+/// the figures the other areas add.
 pub async fn performance(
+    app: &AppState,
+    ids: Option<&[i64]>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<HashMap<i64, Performance>, AppError> {
+    let conn = app.db.conn();
+    let mut out = own_performance(conn, ids, from, to).await?;
+    for figures in &app.performance_figures {
+        figures.add(conn, ids, from, to, &mut out).await?;
+    }
+    Ok(out)
+}
+
+/// The figures this area keeps itself.
+async fn own_performance(
     conn: &impl ConnectionTrait,
     ids: Option<&[i64]>,
     from: DateTime<Utc>,
@@ -207,22 +248,31 @@ pub enum RankBy {
     Commission,
     /// Customers newly bound to the distributor.
     PromotedCustomers,
+    /// Groups (拼团) they launched themselves.
+    GroupsLaunched,
+    /// Groups they launched that succeeded.
+    GroupsSucceeded,
+    /// Paid group orders credited to them, net of refunds.
+    GroupSales,
 }
 
 /// The top `limit` distributors of `[from, to)` by `by`, with their figures.
 pub async fn ranking(
-    conn: &impl ConnectionTrait,
+    app: &AppState,
     by: RankBy,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<(i64, Performance)>, AppError> {
-    let all = performance(conn, None, from, to).await?;
+    let all = performance(app, None, from, to).await?;
     let key = |p: &Performance| match by {
         RankBy::Sales => p.sales_fen,
         RankBy::Orders => p.orders,
         RankBy::Commission => p.estimated_fen + p.confirmed_fen + p.settled_fen,
         RankBy::PromotedCustomers => p.promoted_customers,
+        RankBy::GroupsLaunched => p.groups_launched,
+        RankBy::GroupsSucceeded => p.groups_succeeded,
+        RankBy::GroupSales => p.group_sales_fen,
     };
     let mut ranked: Vec<(i64, Performance)> = all.into_iter().filter(|(_, p)| key(p) > 0).collect();
     ranked.sort_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
@@ -244,7 +294,7 @@ pub async fn generate_monthly(app: &AppState, now: DateTime<Utc>) -> Result<usiz
     if done {
         return Ok(0);
     }
-    let figures = performance(conn, None, from, to).await?;
+    let figures = performance(app, None, from, to).await?;
     let created = Utc::now();
     let rows: Vec<distributor_report::ActiveModel> = figures
         .iter()
@@ -259,6 +309,9 @@ pub async fn generate_monthly(app: &AppState, now: DateTime<Utc>) -> Result<usiz
             confirmed_fen: Set(p.confirmed_fen),
             settled_fen: Set(p.settled_fen),
             reversed_fen: Set(p.reversed_fen),
+            groups_launched: Set(p.groups_launched),
+            groups_succeeded: Set(p.groups_succeeded),
+            group_sales_fen: Set(p.group_sales_fen),
             created_at: Set(created),
             ..Default::default()
         })

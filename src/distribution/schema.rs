@@ -837,7 +837,7 @@ impl DistributionQuery {
             None => return Err(AppError::forbidden().into()),
         };
         let (from, to) = period_bounds(ctx, period, from, to)?;
-        let figures = performance::performance(ctx.app().db.conn(), Some(&[who]), from, to)
+        let figures = performance::performance(ctx.app(), Some(&[who]), from, to)
             .await?
             .remove(&who)
             .unwrap_or_default();
@@ -860,8 +860,7 @@ impl DistributionQuery {
             return Err(AppError::bad_input("first is 1 to 100").into());
         }
         let (from, to) = period_bounds(ctx, period, from, to)?;
-        let ranked =
-            performance::ranking(ctx.app().db.conn(), by, from, to, first as usize).await?;
+        let ranked = performance::ranking(ctx.app(), by, from, to, first as usize).await?;
         let found = ctx
             .loaders()
             .distributors

@@ -943,6 +943,13 @@ pub struct DistributorPerformance {
     pub new_team_members: i64,
     /// Commission of records created in the period.
     pub commission: CommissionByStatus,
+    /// Groups (拼团) the distributor launched themselves in the period.
+    pub groups_launched: i64,
+    /// Groups they launched that succeeded in the period.
+    pub groups_succeeded: i64,
+    /// Paid group orders credited to them in the period (from their own groups and from
+    /// groups their customers launched), net of refunds.
+    pub group_sales: Money,
 }
 
 impl DistributorPerformance {
@@ -964,6 +971,9 @@ impl DistributorPerformance {
                 settled: yuan(p.settled_fen),
                 reversed: yuan(p.reversed_fen),
             },
+            groups_launched: p.groups_launched,
+            groups_succeeded: p.groups_succeeded,
+            group_sales: yuan(p.group_sales_fen),
         }
     }
 }
@@ -1023,6 +1033,19 @@ impl MonthlyReport {
             settled: yuan(self.0.settled_fen),
             reversed: yuan(self.0.reversed_fen),
         }
+    }
+    /// Groups (拼团) the distributor launched themselves in the month.
+    async fn groups_launched(&self) -> i64 {
+        self.0.groups_launched
+    }
+    /// Groups they launched that succeeded in the month.
+    async fn groups_succeeded(&self) -> i64 {
+        self.0.groups_succeeded
+    }
+    /// Paid group orders credited to them in the month, net of refunds when the report was
+    /// written, in yuan.
+    async fn group_sales(&self) -> Money {
+        yuan(self.0.group_sales_fen)
     }
     /// When the report was written.
     async fn created_at(&self) -> DateTime {

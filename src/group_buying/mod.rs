@@ -10,6 +10,7 @@
 //! and gives back, who a group order is credited to), registered in `app`.
 pub mod errors;
 pub mod order_hooks;
+pub mod performance;
 pub mod rules;
 pub mod schema;
 pub mod service;

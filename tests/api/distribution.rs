@@ -1464,7 +1464,7 @@ async fn recruitment_follows_the_form_and_the_mode() {
 }
 
 /// 02:00 in Beijing on the 1st of next month: when the monthly report for this month is due.
-fn first_of_next_month() -> chrono::DateTime<Utc> {
+pub(crate) fn first_of_next_month() -> chrono::DateTime<Utc> {
     use chrono::{Datelike, NaiveDate, TimeZone};
     let local = Utc::now() + chrono::Duration::hours(8);
     let (y, m) = if local.month() == 12 {

@@ -203,6 +203,46 @@ async fn a_distributors_group_fills_moves_on_together_and_earns_them_the_commiss
         .unwrap();
     let g = s.data(None, GROUP, json!({ "id": group })).await["groupBuy"].clone();
     assert_eq!(g["status"], "SUCCEEDED");
+
+    // The distributor's performance and the ranking count the group and its sales.
+    let perf = s
+        .data(
+            Some(&d.a.token),
+            "{ distributorPerformance(period: MONTH) { orders groupsLaunched groupsSucceeded groupSales } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        perf["distributorPerformance"],
+        json!({ "orders": 3, "groupsLaunched": 1, "groupsSucceeded": 1, "groupSales": "237.00" })
+    );
+    let ranked = s
+        .data(
+            Some(&shop.boss.token),
+            "{ distributorRanking(period: MONTH, by: GROUPS_SUCCEEDED) { rank distributor { id } performance { groupsSucceeded } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        ranked["distributorRanking"],
+        json!([{ "rank": 1, "distributor": { "id": d.id }, "performance": { "groupsSucceeded": 1 } }])
+    );
+    // And the month's report keeps them.
+    let due = crate::distribution::first_of_next_month();
+    distmall::distribution::performance::generate_monthly(s.app(), due)
+        .await
+        .unwrap();
+    let reports = s
+        .data(
+            Some(&d.a.token),
+            "{ myMonthlyReports { edges { node { groupsLaunched groupsSucceeded groupSales } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        reports["myMonthlyReports"]["edges"],
+        json!([{ "node": { "groupsLaunched": 1, "groupsSucceeded": 1, "groupSales": "237.00" } }])
+    );
 }
 
 #[tokio::test]
