@@ -65,6 +65,8 @@ pub struct AppState {
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
     pub distribution: crate::distribution::settings::RuleVersions,
+    /// WeChat's access token and the posters known to be stored.
+    pub sharing: crate::sharing::SharingState,
     /// Who puts labels on products (`catalog::badges`): promotions.
     pub product_badges: Vec<Arc<dyn crate::catalog::badges::ProductBadges>>,
     /// Running promotion activities, kept in memory (`promotions::cache`).
@@ -279,6 +281,7 @@ pub async fn prepare(
         users,
         stock_gates,
         distribution: Default::default(),
+        sharing: Default::default(),
         members,
         sign_ins: Default::default(),
         coupon_claims: Default::default(),
@@ -311,6 +314,7 @@ fn order_hooks() -> OrderHooks {
             distribution,
             members.clone(),
             promotions.clone(),
+            Arc::new(crate::sharing::order_hooks::SharingOrders),
             // Last: a place in a group is taken after every other refusal had its say, so a
             // refused order never holds one.
             group_buys.clone(),

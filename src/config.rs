@@ -224,6 +224,15 @@ pub struct Config {
     /// How often the group-buy deadline job looks for groups past their deadline (and failed
     /// groups' refunds to send), in milliseconds: how late at most a group fails after it.
     pub group_buy_job_interval_ms: u64,
+    /// The shop's name in share copy and posters.
+    #[serde(deserialize_with = "text::plain")]
+    pub shop_name: String,
+    /// The mini-program page a poster's mini-program code opens (with the share code as its
+    /// `scene`); used when `wechat_appid` and `wechat_secret` are set.
+    #[serde(deserialize_with = "text::plain")]
+    pub wechat_share_page: String,
+    /// How long after opening a share a visitor's paid order is credited to it.
+    pub share_order_window_days: u32,
     /// How long a scheduled job's lease lasts unless its holder renews it (every third of it);
     /// what an instance that dies without stopping blocks its jobs for. At least 3.
     pub job_lease_secs: u64,
@@ -362,6 +371,9 @@ impl Default for Config {
             points_share_daily_cap: 3,
             points_job_interval_secs: 3600,
             group_buy_job_interval_ms: 5_000,
+            shop_name: "微商城".into(),
+            wechat_share_page: "pages/share/index".into(),
+            share_order_window_days: 7,
             public_url: None,
             wechatpay_mch_id: None,
             wechatpay_merchant_serial_no: None,

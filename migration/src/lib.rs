@@ -32,6 +32,7 @@ mod m20261207_000016_coupon_points;
 mod m20261207_000017_coupon_occasions;
 mod m20261207_000018_group_buying;
 mod m20261207_000019_group_buy_performance;
+mod m20261207_000020_sharing;
 
 /// Runs the statements written for the database `m` migrates: hand-written SQL that differs
 /// between the two (triggers, functions).
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000017_coupon_occasions::Migration),
             Box::new(m20261207_000018_group_buying::Migration),
             Box::new(m20261207_000019_group_buy_performance::Migration),
+            Box::new(m20261207_000020_sharing::Migration),
         ]
     }
 }

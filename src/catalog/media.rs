@@ -17,6 +17,10 @@ pub trait MediaStore: Send + Sync {
     /// Stores `bytes` under `key`; returns the URL clients load it from.
     async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> anyhow::Result<String>;
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// The bytes stored under `key`; `None` when nothing is.
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    /// The URL clients load `key` from (whether or not it is stored yet).
+    fn url(&self, key: &str) -> String;
 }
 
 /// Files under a directory, served by this server at `url_prefix`.
@@ -36,7 +40,19 @@ impl MediaStore for LocalDisk {
         let tmp = path.with_extension("part");
         tokio::fs::write(&tmp, bytes).await?;
         tokio::fs::rename(&tmp, &path).await?;
-        Ok(format!("{}/{key}", self.url_prefix.trim_end_matches('/')))
+        Ok(self.url(key))
+    }
+
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match tokio::fs::read(self.root.join(key)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("{}/{key}", self.url_prefix.trim_end_matches('/'))
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {

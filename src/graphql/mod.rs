@@ -33,6 +33,7 @@ use crate::{
     },
     points::schema::{PointsMutation, PointsQuery, PointsSubscription},
     promotions::schema::{PromotionsMutation, PromotionsQuery},
+    sharing::schema::{SharingMutation, SharingQuery},
 };
 
 /// Everything that can be read. Catalogue queries (`product`, `products`, `categories`…) need no
@@ -53,6 +54,7 @@ pub struct QueryRoot(
     PointsQuery,
     PromotionsQuery,
     GroupBuyQuery,
+    SharingQuery,
     node::NodeQuery,
 );
 
@@ -74,6 +76,7 @@ pub struct MutationRoot(
     PointsMutation,
     PromotionsMutation,
     GroupBuyMutation,
+    SharingMutation,
 );
 
 /// Live updates over WebSocket (graphql-transport-ws). Every event carries an `eventId`; pass the

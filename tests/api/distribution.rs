@@ -34,10 +34,16 @@ pub(crate) struct Shop {
 }
 
 pub(crate) async fn shop() -> Shop {
+    shop_with(|_| {}).await
+}
+
+/// `shop` on a server whose configuration `adjust` changes further.
+pub(crate) async fn shop_with(adjust: impl FnOnce(&mut distmall::config::Config)) -> Shop {
     let s = TestServer::start_with(|c| {
         c.order_after_sales_days = 0;
         // Settlement runs are started by the tests, at the times they choose.
         c.distribution_job_interval_secs = 3600;
+        adjust(c);
     })
     .await;
     let boss = owner(&s).await;

@@ -13,7 +13,7 @@ use crate::{
 };
 
 const CREATE: &str = "mutation($input: GroupBuyCampaignInput!) { createGroupBuyCampaign(input: $input) { campaign { id status groupSize skus { skuId groupPrice } } userErrors { code field message } } }";
-const LAUNCH: &str = "mutation($id: ID!) { launchGroupBuy(campaignId: $id) { group { id status size placesLeft deadline launchedByDistributor } userErrors { code field message } } }";
+pub(crate) const LAUNCH: &str = "mutation($id: ID!) { launchGroupBuy(campaignId: $id) { group { id status size placesLeft deadline launchedByDistributor } userErrors { code field message } } }";
 const JOIN: &str = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id orderNo status source heldFor nextStates payAmount promotionDiscount } userErrors { code field message suggestion } } }";
 const GROUP: &str = "query($id: ID!) { groupBuy(id: $id) { status size placesLeft paidMembers members { name status isLeader } } }";
 const ORDER: &str = "query($id: ID!) { order(id: $id) { status heldFor paymentStatus refundedAmount refunds { status amount } distributor { id } } }";
@@ -22,7 +22,7 @@ const APPROVE: &str =
 const STOCK: &str = "query($id: ID!) { node(id: $id) { ... on Sku { stock } } }";
 
 /// A campaign on the shop's ¥100.00 SKU at ¥79.00, groups of `size` within 24 hours.
-async fn campaign(shop: &Shop, size: i64, consumers: bool) -> String {
+pub(crate) async fn campaign(shop: &Shop, size: i64, consumers: bool) -> String {
     let d = shop
         .s
         .data(

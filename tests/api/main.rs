@@ -30,5 +30,6 @@ mod revocation;
 mod schema;
 mod search;
 mod sessions;
+mod sharing;
 mod tokens;
 mod transport;
