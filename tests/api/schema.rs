@@ -123,10 +123,26 @@ fn every_type_field_argument_and_enum_value_has_a_description() {
 /// distributor 13800000002 exist with password Secret123, and category 1 holds product 1
 /// (on sale) with SKU 1. The distributor was approved through application 1, has the referral
 /// code ABCD2345 and ¥100.00 settled into their balance; the consumer's application (example
-/// consumer/19) becomes application 2, which staff/12 approves.
+/// consumer/19) becomes application 2, which staff/12 approves. Group-buy campaign 1 runs on
+/// SKU 1 (groups of 3 at ¥299.00, launched by distributors or consumers).
 async fn tokens_by_role(s: &TestServer) -> std::collections::HashMap<&'static str, String> {
     let boss = owner(s).await;
     crate::catalog::published_product(s, &boss.token, "男子轻便跑步运动鞋", "399.00", 20).await;
+    let campaign = s
+        .data(
+            Some(&boss.token),
+            "mutation($input: GroupBuyCampaignInput!) { createGroupBuyCampaign(input: $input) { userErrors { code } } }",
+            json!({ "input": {
+                "name": "3人团", "productId": "UHJvZHVjdDox",
+                "skus": [{ "skuId": "U2t1OjE", "groupPrice": "299.00" }],
+                "groupSize": 3, "timeLimitHours": 24,
+                "startsAt": chrono::Utc::now() - chrono::Duration::minutes(1),
+                "endsAt": chrono::Utc::now() + chrono::Duration::days(7),
+                "perUserLimit": 2, "distributorsMayLaunch": true, "consumersMayLaunch": true,
+            } }),
+        )
+        .await;
+    assert_eq!(campaign["createGroupBuyCampaign"]["userErrors"], json!([]));
     let consumer = register(s, "13800000001", "Secret123").await;
     let distributor = register(s, "13800000002", "Secret123").await;
     let applied = s
