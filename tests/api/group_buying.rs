@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    distribution::{Shop, shop},
+    distribution::{Shop, shop, shop_with},
     orders::{PAY, create_address},
     promotions::customers,
     support::*,
@@ -656,4 +656,131 @@ async fn the_share_page_sees_members_join_and_pay_live_and_resumes_what_it_misse
         missed["payload"]["data"]["groupBuyChanged"]["paidMembers"],
         1
     );
+}
+
+#[tokio::test]
+async fn killed_at_the_deadline_every_failed_group_is_refunded_once_after_a_restart() {
+    // Set-up on an instance whose deadline job does not run.
+    let shop = shop_with(|c| {
+        c.group_buy_job_interval_ms = 3_600_000;
+        c.job_lease_secs = 3;
+    })
+    .await;
+    let s = &shop.s;
+    let c = campaign(&shop, 3, false).await;
+    let d = shop.distributor("13800008601", None).await;
+    // Thirty groups end with one paid member (they fail), four fill (they succeeded already).
+    let sizes: Vec<usize> = [1; 30].into_iter().chain([3; 4]).collect();
+    let buyers = customers(s, sizes.iter().sum::<usize>(), "1372").await;
+    let mut buyers = buyers.iter().enumerate();
+    let (mut failing, mut filled) = (Vec::new(), Vec::new());
+    for (g, members) in sizes.iter().enumerate() {
+        let group = s.data(Some(&d.a.token), LAUNCH, json!({ "id": c })).await["launchGroupBuy"]
+            ["group"]["id"]
+            .clone();
+        for _ in 0..*members {
+            let (i, token) = buyers.next().unwrap();
+            let address = create_address(s, token, &format!("1372{i:07}")).await;
+            let placed = join(
+                s,
+                token,
+                &address,
+                &shop.sku,
+                json!({ "groupId": group }),
+                &format!("k{g}-{i}"),
+            )
+            .await;
+            assert_eq!(placed["userErrors"], json!([]), "{placed}");
+            pay(s, token, &placed["order"]["id"]).await;
+            let order = placed["order"]["id"].clone();
+            if *members == 1 {
+                failing.push(order)
+            } else {
+                filled.push(order)
+            }
+        }
+    }
+    // The open groups' deadline passes.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    entity::group_buy_group::Entity::update_many()
+        .col_expr(
+            entity::group_buy_group::Column::Deadline,
+            Expr::value(Utc::now() - Duration::minutes(1)),
+        )
+        .filter(entity::group_buy_group::Column::Status.eq("OPEN"))
+        .exec(s.app().db.conn())
+        .await
+        .unwrap();
+    let db = s.db.clone();
+    let boss = shop.boss.token.clone();
+    drop(shop);
+
+    // A process takes the deadlines on and is killed as soon as it has closed a group: the
+    // others are still open past their deadline, and no refund has gone out or a few have.
+    let process = ServerProcess::start(
+        &db,
+        &[
+            ("DISTMALL_JOB_LEASE_SECS", "3"),
+            ("DISTMALL_GROUP_BUY_JOB_INTERVAL_MS", "20"),
+        ],
+    )
+    .await;
+    let watch = sea_orm::Database::connect(db.url()).await.unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let closed = sea_orm::PaginatorTrait::count(
+            entity::group_buy_group::Entity::find()
+                .filter(entity::group_buy_group::Column::Status.eq("FAILED")),
+            &watch,
+        )
+        .await
+        .unwrap();
+        if closed > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no group closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    process.kill().await;
+
+    // Restarted, the job carries on; every failed member is refunded exactly once.
+    let again = TestServer::start_on(db, |c| {
+        c.job_lease_secs = 3;
+        c.group_buy_job_interval_ms = 50;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    for o in &failing {
+        loop {
+            let order = again.data(Some(&boss), ORDER, json!({ "id": o })).await["order"].clone();
+            if order["status"] == "REFUNDED" {
+                assert_eq!(
+                    order["refunds"],
+                    json!([{ "status": "REFUNDED", "amount": "79.00" }]),
+                    "once: {order}"
+                );
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "not refunded: {order}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    for o in &filled {
+        let order = again.data(Some(&boss), ORDER, json!({ "id": o })).await["order"].clone();
+        assert_eq!(
+            (order["status"].as_str(), order["refunds"].clone()),
+            (Some("PAID"), json!([])),
+            "a succeeded group is never refunded: {order}"
+        );
+    }
+    let refunds = sea_orm::PaginatorTrait::count(entity::refund::Entity::find(), &watch)
+        .await
+        .unwrap();
+    assert_eq!(refunds, failing.len() as u64);
 }
