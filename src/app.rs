@@ -310,14 +310,19 @@ fn order_hooks() -> OrderHooks {
         // and last; either way nothing of the order is kept.
         listeners: vec![
             points.clone(),
-            Arc::new(crate::catalog::order_hooks::CatalogOrders),
             distribution,
             members.clone(),
             promotions.clone(),
             Arc::new(crate::sharing::order_hooks::SharingOrders),
-            // Last: a place in a group is taken after every other refusal had its say, so a
-            // refused order never holds one.
+            // A place in a group is taken after every other refusal had its say, so a refused
+            // order never holds one.
             group_buys.clone(),
+            // Last: a payment counts the SKU's sales on the SKU's row, the row every order of
+            // a hot SKU waits for. Taken after the group's row, as placing an order takes the
+            // group's place before it reserves the SKU, so a payment and a placement never
+            // wait for each other's row (a deadlock on PostgreSQL), and held for the shortest
+            // time.
+            Arc::new(crate::catalog::order_hooks::CatalogOrders),
         ],
         pricing: vec![members.clone(), promotions, points, group_buys.clone()],
         early_access: vec![members],

@@ -237,11 +237,69 @@ pub fn closeness(
     (size - taken, deadline, id)
 }
 
+/// Places among which a refused buyer's suggestion is spread.
+pub const SUGGESTION_SPREAD: i64 = 10;
+
+/// The group to offer a buyer who missed a place, from the joinable groups closest to success
+/// first (`(id, places left)`): the closest, or — when it has fewer than
+/// `SUGGESTION_SPREAD` places left — one of the closest few whose places add up to that,
+/// chosen by `roll` in proportion to their places. Buyers refused together (a group's last
+/// place taken by one of a hundred) then spread over the nearly full groups instead of all
+/// chasing the same last place, which would refuse all but one of them again.
+pub fn pick_suggestion(closest_first: &[(i64, i64)], roll: u64) -> Option<i64> {
+    let mut window = Vec::new();
+    let mut places = 0;
+    for &(id, left) in closest_first.iter().filter(|(_, left)| *left > 0) {
+        window.push((id, left));
+        places += left;
+        if places >= SUGGESTION_SPREAD {
+            break;
+        }
+    }
+    if places == 0 {
+        return None;
+    }
+    let mut ticket = (roll % places as u64) as i64;
+    window.into_iter().find_map(|(id, left)| {
+        if ticket < left {
+            Some(id)
+        } else {
+            ticket -= left;
+            None
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
 
     use super::*;
+
+    #[test]
+    fn suggestions_spread_over_the_closest_places_in_proportion() {
+        assert_eq!(pick_suggestion(&[], 7), None);
+        assert_eq!(pick_suggestion(&[(1, 0)], 7), None);
+        // A group with enough places is always the one offered.
+        for roll in 0..50 {
+            assert_eq!(pick_suggestion(&[(1, 12), (2, 1)], roll), Some(1));
+        }
+        // Groups of five with 1, 2, 3 and 4 places left: the first three groups' six places and
+        // the fourth's four make the window of ten; each is offered once per place.
+        let groups = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)];
+        let mut offered = std::collections::HashMap::new();
+        for roll in 0..10 {
+            *offered
+                .entry(pick_suggestion(&groups, roll).unwrap())
+                .or_insert(0) += 1;
+        }
+        assert_eq!(
+            offered,
+            [(1, 1), (2, 2), (3, 3), (4, 4)].into_iter().collect()
+        );
+        // Closest first in the list is kept: a full group in between is skipped.
+        assert_eq!(pick_suggestion(&[(9, 0), (3, 1)], 123), Some(3));
+    }
 
     fn terms() -> CampaignTerms {
         CampaignTerms {

@@ -350,17 +350,27 @@ pub async fn joinable_groups(
     Ok(open)
 }
 
-/// The open group of `campaign_id` closest to success, other than `except`.
+/// The open group of `campaign_id` to offer a buyer who missed a place (other than `except`):
+/// the closest to success, spread over the closest few when they are nearly full
+/// (`rules::pick_suggestion`).
 pub async fn suggestion(
     conn: &impl ConnectionTrait,
     campaign_id: i64,
     except: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, AppError> {
-    Ok(joinable_groups(conn, campaign_id, except, now, 1)
-        .await?
-        .first()
-        .map(|g| g.id))
+    let closest: Vec<(i64, i64)> = joinable_groups(
+        conn,
+        campaign_id,
+        except,
+        now,
+        rules::SUGGESTION_SPREAD as usize,
+    )
+    .await?
+    .iter()
+    .map(|g| (g.id, i64::from(g.size - g.taken)))
+    .collect();
+    Ok(rules::pick_suggestion(&closest, rand::random()))
 }
 
 /// Whether `user_id` holds (or held, if refunded) a place in group `group_id`.
