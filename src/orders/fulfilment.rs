@@ -15,7 +15,7 @@ use super::{
     addresses::{self, AddressDraft},
     errors::{OrderErrorCode, OrderResult, reject, reject_whole},
     lifecycle::{self, Actor, Change, status_of},
-    rules::OrderStatus,
+    rules::{self, OrderStatus},
     tracking,
 };
 use crate::{
@@ -308,7 +308,7 @@ pub async fn approve(
     let note = clean_note(note, 500).or_else(|m| reject(OrderErrorCode::InvalidNote, "note", m))?;
     let tx = app.db.begin_write().await?;
     let current = find_order(&tx, order_id).await?;
-    if current.held_for.is_some() {
+    if rules::hold_blocks(current.held_for.is_some(), OrderStatus::Approved) {
         return reject_whole(
             OrderErrorCode::OrderOnHold,
             format!(

@@ -115,6 +115,12 @@ pub fn next_states(from: OrderStatus, before_refund: Option<OrderStatus>) -> Vec
         .collect()
 }
 
+/// Whether a hold keeps an order from moving to `to`: a held order may not be approved (it
+/// moves on with its group, or is refunded with it).
+pub fn hold_blocks(held: bool, to: OrderStatus) -> bool {
+    held && to == OrderStatus::Approved
+}
+
 /// Why a paid order waits before it may be approved or shipped.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderHold {
@@ -224,6 +230,14 @@ pub fn order_number(day: &str, sequence: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::{OrderStatus::*, *};
+
+    #[test]
+    fn a_held_order_may_do_anything_but_be_approved() {
+        for to in OrderStatus::ALL {
+            assert_eq!(hold_blocks(true, to), to == Approved, "{to:?}");
+            assert!(!hold_blocks(false, to), "{to:?}");
+        }
+    }
 
     #[test]
     fn the_happy_path_is_allowed_step_by_step() {

@@ -620,9 +620,7 @@ impl Order {
     /// (`heldFor`) may not be approved yet.
     async fn next_states(&self) -> Vec<OrderStatus> {
         let mut next = rules::next_states(status_of(&self.0), before_refund_of(&self.0));
-        if self.0.held_for.is_some() {
-            next.retain(|s| *s != OrderStatus::Approved);
-        }
+        next.retain(|to| !rules::hold_blocks(self.0.held_for.is_some(), *to));
         next
     }
     /// Why the order waits before it may be approved or shipped: `GROUP_BUY` while its group is
