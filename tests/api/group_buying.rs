@@ -784,3 +784,57 @@ async fn killed_at_the_deadline_every_failed_group_is_refunded_once_after_a_rest
         .unwrap();
     assert_eq!(refunds, failing.len() as u64);
 }
+
+#[tokio::test]
+async fn buyers_joining_and_paying_at_once_all_get_through() {
+    // Placing a group order takes the group's place, then the SKU's row; paying one takes the
+    // group's row, then counts the SKU's sales on its row. Were the two orders opposite, a
+    // payment and a placement in the same group would wait for each other (on PostgreSQL a
+    // deadlock: one of them fails).
+    let shop = shop().await;
+    let s = &shop.s;
+    let c = campaign(&shop, 3, false).await;
+    let d = shop.distributor("13800008701", None).await;
+    let mut groups = Vec::new();
+    for _ in 0..10 {
+        groups.push(
+            s.data(Some(&d.a.token), LAUNCH, json!({ "id": c })).await["launchGroupBuy"]["group"]
+                ["id"]
+                .clone(),
+        );
+    }
+    let tokens = customers(s, 30, "1373").await;
+    let mut addresses = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        addresses.push(create_address(s, t, &format!("1373{i:07}")).await);
+    }
+    // Rows waited for in opposite orders hang until the pool gives up: bounded here.
+    let all = futures::future::join_all(tokens.iter().zip(&addresses).enumerate().map(
+        |(i, (t, a))| {
+            let group = groups[i % groups.len()].clone();
+            let sku = shop.sku.clone();
+            async move {
+                let placed =
+                    join(s, t, a, &sku, json!({ "groupId": group }), &format!("r{i}")).await;
+                let order = placed["order"]["id"].clone();
+                if order.is_null() {
+                    return format!("refused: {placed}");
+                }
+                let paid = s
+                    .gql(Some(t), PAY, json!({ "id": order, "p": "DEV" }))
+                    .await;
+                paid["data"]["createPayment"]["order"]["status"]
+                    .as_str()
+                    .map_or_else(|| format!("failed: {paid}"), str::to_string)
+            }
+        },
+    ));
+    let outcomes = tokio::time::timeout(std::time::Duration::from_secs(60), all)
+        .await
+        .expect("placements and payments did not wait for each other for a minute");
+    assert!(outcomes.iter().all(|o| o == "PAID"), "{outcomes:#?}");
+    for g in &groups {
+        let group = s.data(None, GROUP, json!({ "id": g })).await["groupBuy"].clone();
+        assert_eq!(group["status"], "SUCCEEDED", "{group}");
+    }
+}
