@@ -63,6 +63,17 @@ pub async fn by_code(
         .await?)
 }
 
+/// `user_id`'s distributor profile when it is active (may earn, recruit and share).
+pub async fn active(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Option<distributor::Model>, AppError> {
+    Ok(distributor::Entity::find_by_id(user_id)
+        .filter(distributor::Column::Status.eq(STATUS_ACTIVE))
+        .one(conn)
+        .await?)
+}
+
 /// Whether `descendant` is in the team of `ancestor` (or is `ancestor`).
 pub async fn is_in_team(
     conn: &impl ConnectionTrait,

@@ -229,12 +229,9 @@ impl SharingQuery {
             .await?
             .ok_or_else(|| AppError::not_found("Product or GroupBuy"))?;
         let share = service::share_for(app, me.user_id, target, target_id, channel).await?;
-        let referral_code = match team::find(app.db.conn(), me.user_id).await? {
-            Some(d) => team::by_code(app.db.conn(), &d.referral_code)
-                .await?
-                .map(|d| d.referral_code),
-            None => None,
-        };
+        let referral_code = team::active(app.db.conn(), me.user_id)
+            .await?
+            .map(|d| d.referral_code);
         let url = service::link(app, &share, referral_code.as_deref());
         Ok(ShareContent {
             share,

@@ -401,10 +401,7 @@ async fn bind_to_distributor(
     share: &share::Model,
     visitor: i64,
 ) -> Result<bool, AppError> {
-    let Some(d) = team::find(&**tx, share.sharer_user_id).await? else {
-        return Ok(false);
-    };
-    let Some(active) = team::by_code(&**tx, &d.referral_code).await? else {
+    let Some(active) = team::active(&**tx, share.sharer_user_id).await? else {
         return Ok(false);
     };
     let settings = crate::distribution::settings::load(&**tx).await?;
