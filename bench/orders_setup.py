@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Prepares a running server for the orders benchmark, over GraphQL only: the owner signs in,
 creates a category and 10 products of 100 SKUs each (1,000 SKUs, 1,000,000 units each), then
-32 buyers register and each saves an address. With MEMBER=1 in the environment each buyer is
-also made a 金卡 member (the member price) and given 1,000,000 points, and the orders spend 100
-of them each (¥1.00 off). Writes the ids and tokens as a Lua table for bench/orders.lua and as
-JSON for bench_ws.
+32 buyers (BUYERS in the environment) register and each saves an address. With MEMBER=1 in the
+environment each buyer is also made a 金卡 member (the member price) and given 1,000,000
+points, and the orders spend 100 of them each (¥1.00 off). Writes the ids and tokens as a Lua
+table for bench/orders.lua and as JSON for bench_ws.
 
 Usage: bench/orders_setup.py http://host:port/graphql OWNER_PHONE OWNER_PASSWORD OUT_PREFIX"""
 import json, os, sys
@@ -35,7 +35,7 @@ member = bool(os.environ.get("MEMBER"))
 gold = next(l for l in gql("{ memberLevels { id name } }")["memberLevels"] if l["name"] == "金卡")
 
 buyers = []
-for b in range(32):
+for b in range(int(os.environ.get("BUYERS", "32"))):
     buyer_phone = f"139{b:08d}"
     reg = gql("mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } userErrors { code message } } }",
               {"i": {"phone": buyer_phone, "password": "Bench1234"}})["register"]

@@ -31,8 +31,9 @@ use distmall::{
     },
     orders::{
         addresses::{self, AddressDraft},
-        checkout::{CheckoutRequest, LineRequest, place_order},
+        checkout::{CheckoutRequest, LineRequest},
         payments::{Notified, ProviderKind, Recorded, record_success},
+        placement::place_order,
     },
 };
 use entity::{
@@ -433,7 +434,7 @@ fn summary(label: &str, v: &mut [f64]) -> f64 {
     mean
 }
 
-async fn pay(app: &AppState, n: usize) -> anyhow::Result<()> {
+async fn pay(app: &std::sync::Arc<AppState>, n: usize) -> anyhow::Result<()> {
     const BUYERS: usize = 8;
     const WARMUP: usize = 20;
     let root = root_of(app).await?;

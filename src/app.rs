@@ -61,6 +61,8 @@ pub struct AppState {
     pub users: crate::accounts::cache::UserCache,
     /// Queues in front of SKU rows for reservations (see `inventory::gates`).
     pub stock_gates: crate::inventory::gates::StockGates,
+    /// Orders waiting to be written, in groups (`orders::placement`).
+    pub placements: crate::orders::placement::PlacementLanes,
     /// WeChat Pay and Alipay, when configured.
     pub payments: crate::orders::providers::PaymentProviders,
     /// Commission rule versions, parsed once each.
@@ -260,6 +262,7 @@ pub async fn prepare(
     let orders = crate::orders::cache::OrderCache::new(config.order_cache_entries);
     let users = crate::accounts::cache::UserCache::new(config.user_cache_entries);
     let stock_gates = crate::inventory::gates::StockGates::new(db.is_postgres());
+    let placements = crate::orders::placement::PlacementLanes::new(db.is_postgres());
     let app = Arc::new(AppState {
         payments,
         config: Arc::new(config),
@@ -280,6 +283,7 @@ pub async fn prepare(
         orders,
         users,
         stock_gates,
+        placements,
         distribution: Default::default(),
         sharing: Default::default(),
         members,

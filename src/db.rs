@@ -40,6 +40,9 @@ pub struct Db {
     /// Woken after a commit that appended domain events, so the dispatcher looks at once.
     outbox_written: Arc<Notify>,
     commit_hooks: Arc<parking_lot::RwLock<Vec<CommitHook>>>,
+    /// How to open one more connection like the pool's (see `own_writer`).
+    one_connection: ConnectOptions,
+    metrics: Arc<Metrics>,
 }
 
 /// SQLite's one writer: write transactions take turns on `turn`, then run on `conn`, a pool of
@@ -88,17 +91,7 @@ impl Db {
             }
             opts
         };
-        let connect = |max: u32| {
-            let metrics = metrics.clone();
-            async move {
-                let mut conn = Database::connect(options(max)).await?;
-                conn.set_metric_callback(move |info| {
-                    RequestScope::count_statement();
-                    metrics.record_db_statement(info.failed);
-                });
-                Ok::<_, DbErr>(conn)
-            }
-        };
+        let connect = |max: u32| connect_counted(options(max), metrics.clone());
         let conn = connect(max).await?;
         let sqlite_writer = if sqlite {
             tokio::spawn(checkpoint_sqlite(
@@ -117,7 +110,20 @@ impl Db {
             sqlite_writer,
             outbox_written: Arc::new(Notify::new()),
             commit_hooks: Arc::default(),
+            one_connection: options(1),
+            metrics,
         })
+    }
+
+    /// A connection of its own for a task that runs on a runtime of its own: a PostgreSQL
+    /// connection belongs to the runtime that opened it, so the shared pool's cannot serve
+    /// such a task. `None` on SQLite, whose one writer serves every runtime.
+    pub async fn own_writer(&self) -> Result<Option<DatabaseConnection>, DbErr> {
+        if self.sqlite_writer.is_some() {
+            return Ok(None);
+        }
+        let conn = connect_counted(self.one_connection.clone(), self.metrics.clone()).await?;
+        Ok(Some(conn))
     }
 
     pub fn on_commit(&self, hook: CommitHook) {
@@ -147,8 +153,14 @@ impl Db {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin_write(&self) -> Result<WriteTx, DbErr> {
-        let (tx, guard) = match &self.sqlite_writer {
-            Some(writer) => {
+        self.begin_write_on(None).await
+    }
+
+    /// Starts a write transaction on `own`, a connection from `own_writer`, if there is one.
+    pub async fn begin_write_on(&self, own: Option<&DatabaseConnection>) -> Result<WriteTx, DbErr> {
+        let (tx, guard) = match (&self.sqlite_writer, own) {
+            (_, Some(own)) => (own.begin().await?, None),
+            (Some(writer), None) => {
                 let turn = writer.turn.clone().lock_owned().await;
                 let tx = writer
                     .conn
@@ -159,7 +171,7 @@ impl Db {
                     .await?;
                 (tx, Some(turn))
             }
-            None => (self.conn.begin().await?, None),
+            (None, None) => (self.conn.begin().await?, None),
         };
         Ok(WriteTx {
             tx,
@@ -196,6 +208,19 @@ impl Db {
         }
         let _ = self.conn.close().await;
     }
+}
+
+/// Opens a pool with `options`, counting its statements in `metrics`.
+async fn connect_counted(
+    options: ConnectOptions,
+    metrics: Arc<Metrics>,
+) -> Result<DatabaseConnection, DbErr> {
+    let mut conn = Database::connect(options).await?;
+    conn.set_metric_callback(move |info| {
+        RequestScope::count_statement();
+        metrics.record_db_statement(info.failed);
+    });
+    Ok(conn)
 }
 
 /// How many connections SQLite reads get by default: twice the cores, from 4 to 8. Reads of a
@@ -263,6 +288,39 @@ impl WriteTx {
         }
     }
 
+    /// Marks where the first item of a group written in this transaction begins
+    /// (`SAVEPOINT`), so that a refused item can be undone alone: its writes and the events it
+    /// appended. After each item, `keep` or `undo` moves the mark to where the next begins.
+    pub async fn savepoint(&self) -> Result<Savepoint, DbErr> {
+        self.tx
+            .execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
+            .await?;
+        Ok(Savepoint {
+            events: self.queued_events.lock().len(),
+        })
+    }
+
+    /// Keeps what was written since the mark and moves it here, in one statement.
+    pub async fn keep(&self, savepoint: &mut Savepoint) -> Result<(), DbErr> {
+        self.tx
+            .execute_unprepared(&format!(
+                "RELEASE SAVEPOINT {SAVEPOINT}; SAVEPOINT {SAVEPOINT}"
+            ))
+            .await?;
+        savepoint.events = self.queued_events.lock().len();
+        Ok(())
+    }
+
+    /// Undoes what was written and appended since the mark, which stays where it is (a
+    /// rolled-back-to savepoint remains, on both databases); the transaction goes on.
+    pub async fn undo(&self, savepoint: &Savepoint) -> Result<(), DbErr> {
+        self.tx
+            .execute_unprepared(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+            .await?;
+        self.queued_events.lock().truncate(savepoint.events);
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), DbErr> {
         let WriteTx {
             tx,
@@ -290,6 +348,15 @@ impl WriteTx {
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.tx.rollback().await
     }
+}
+
+/// The one savepoint name: items of a group are written one after another, never nested.
+const SAVEPOINT: &str = "group_item";
+
+/// Where the current item of a group began in a `WriteTx`.
+pub struct Savepoint {
+    /// How many events the transaction had appended before the item.
+    events: usize,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -378,6 +445,21 @@ pub async fn query_one_each(
         )));
     }
     Ok(rows)
+}
+
+/// Runs `writes` as `execute_all` does, then `query`, and returns the rows of `query`: on
+/// SQLite all in one call (only `query` returns rows).
+pub async fn execute_all_then_query(
+    conn: &impl ConnectionTrait,
+    mut writes: Vec<sea_orm::Statement>,
+    query: sea_orm::Statement,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    if conn.get_database_backend() != DatabaseBackend::Sqlite {
+        execute_all(conn, writes).await?;
+        return conn.query_all_raw(query).await;
+    }
+    writes.push(query);
+    conn.query_all_raw(one_text(writes)).await
 }
 
 /// SQLite statements as one text, their parameters in order.

@@ -73,7 +73,7 @@ pub async fn claim(
         hash,
         response,
     )?;
-    claimed(tx.execute_raw(insert).await.map(drop))
+    Ok(claimed(tx.execute_raw(insert).await)?.is_some())
 }
 
 /// The insert `claim` runs, for a caller that sends it together with other statements
@@ -99,12 +99,12 @@ pub fn claim_statement(
     )
 }
 
-/// Whether the claim's insert stored the key: `false` when the key was taken (a unique
-/// violation), an error for any other failure.
-pub fn claimed(outcome: Result<(), DbErr>) -> Result<bool, AppError> {
+/// What the claim's insert (and the statements sent with it) returned when it stored the
+/// key: `None` when the key was taken (a unique violation), an error for any other failure.
+pub fn claimed<T>(outcome: Result<T, DbErr>) -> Result<Option<T>, AppError> {
     match outcome {
-        Ok(()) => Ok(true),
-        Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
+        Ok(t) => Ok(Some(t)),
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

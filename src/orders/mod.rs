@@ -13,6 +13,7 @@ pub mod fulfilment_schema;
 pub mod lifecycle;
 pub mod listeners;
 pub mod payments;
+pub mod placement;
 pub mod pricing;
 pub mod providers;
 pub mod queries;

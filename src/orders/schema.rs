@@ -14,6 +14,7 @@ use super::{
     errors::OrderError,
     lifecycle::{self, EVENT_STATUS_CHANGED},
     payments::{self, ProviderKind},
+    placement,
     pricing::{CouponChoice, GroupBuyChoice},
     queries::{self, OrderFilter as ServiceFilter, OrderSort},
     rules::OrderStatus,
@@ -768,7 +769,7 @@ impl OrderMutation {
         let me = ctx.viewer().require_user()?;
         let req = input.checkout.request()?;
         order_payload(
-            checkout::place_order(ctx.app(), me.user_id, &req, &input.idempotency_key).await,
+            placement::place_order(ctx.app(), me.user_id, &req, &input.idempotency_key).await,
         )
     }
 

@@ -40,8 +40,9 @@ pub struct SignIns;
 impl GroupCommit for SignIns {
     type Request = i64;
     type Answer = PointsResult<SignedIn>;
+    type Writer = ();
 
-    async fn commit(app: &AppState, users: &[i64]) -> Result<Vec<Self::Answer>, AppError> {
+    async fn commit(app: &AppState, _: &(), users: &[i64]) -> Result<Vec<Self::Answer>, AppError> {
         sign_in_together(app, users).await
     }
 

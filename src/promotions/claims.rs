@@ -33,8 +33,13 @@ pub struct Claims;
 impl GroupCommit for Claims {
     type Request = Claim;
     type Answer = PromotionResult<coupon::Model>;
+    type Writer = ();
 
-    async fn commit(app: &AppState, claims: &[Claim]) -> Result<Vec<Self::Answer>, AppError> {
+    async fn commit(
+        app: &AppState,
+        _: &(),
+        claims: &[Claim],
+    ) -> Result<Vec<Self::Answer>, AppError> {
         claim_together(app, claims).await
     }
 

@@ -589,6 +589,75 @@ async fn two_hundred_concurrent_orders_for_fifty_units_sell_exactly_fifty() {
     assert_eq!(all["orders"]["totalCount"], 50);
 }
 
+/// Orders arriving together are written in one transaction (`orders::placement`), each in its
+/// own savepoint. Thirty orders of one buyer at once for ten units: ten are placed and the
+/// buyer hears of exactly those ten — a refused order's writes and its announced events are
+/// undone with it, and the others of its group are not.
+#[tokio::test]
+async fn a_refused_order_of_a_group_leaves_no_trace_and_the_rest_of_its_group_lands() {
+    let shop = shop("19.90", 10).await;
+    let (s, t) = (&shop.s, shop.buyer.token.as_str());
+    let mut ws = WsClient::connect_and_init(&s.ws_url(), Some(t)).await;
+    ws.subscribe(
+        "1",
+        "subscription { orderStatusChanged(after: \"0\") { toStatus order { id } } }",
+        json!({}),
+    )
+    .await;
+    let buyer = vec![(shop.buyer.token.clone(), shop.address.clone())];
+    let sku = shop.sku.clone();
+    let outcome = place_at_once(s, &buyer, 30, |_| json!([{ "skuId": sku, "quantity": 1 }])).await;
+    assert_eq!(outcome, (10, 20));
+    let mine = s
+        .data(
+            Some(t),
+            "{ myOrders(first: 50) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let placed: std::collections::HashSet<String> = mine["myOrders"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(placed.len(), 10);
+    let mut heard = std::collections::HashSet::new();
+    while let Some(msg) = ws.recv_within(Duration::from_secs(2)).await {
+        if msg["type"] != "next" {
+            continue;
+        }
+        let e = &msg["payload"]["data"]["orderStatusChanged"];
+        assert_eq!(e["toStatus"], "SUBMITTED", "{msg}");
+        let id = e["order"]["id"].as_str().unwrap_or_default().to_string();
+        assert!(
+            placed.contains(&id),
+            "an event of an order that was not placed: {msg}"
+        );
+        assert!(heard.insert(id), "one event per order: {msg}");
+    }
+    assert_eq!(heard, placed);
+    assert_eq!(stock_of(s, &shop.boss.token, &shop.sku).await.0, 0);
+}
+
+/// The retry of an order that took the last unit gets that order back, not `OUT_OF_STOCK`; a
+/// different order under its key is still refused as such.
+#[tokio::test]
+async fn a_retry_of_the_order_that_took_the_last_unit_gets_that_order_back() {
+    let shop = shop("50.00", 1).await;
+    let (s, t) = (&shop.s, shop.buyer.token.as_str());
+    let one = json!([{ "skuId": shop.sku, "quantity": 1 }]);
+    let first = place(s, t, &shop.address, one.clone(), "last-unit").await;
+    assert!(first["order"]["id"].is_string(), "{first}");
+    let retry = place(s, t, &shop.address, one.clone(), "last-unit").await;
+    assert_eq!(retry["order"]["id"], first["order"]["id"], "{retry}");
+    let another = place(s, t, &shop.address, one, "another-key").await;
+    assert_eq!(user_error_codes(&another), vec!["OUT_OF_STOCK"]);
+    let two = json!([{ "skuId": shop.sku, "quantity": 2 }]);
+    let different = place(s, t, &shop.address, two, "last-unit").await;
+    assert_eq!(user_error_codes(&different), vec!["IDEMPOTENCY_KEY_REUSED"]);
+}
+
 /// Orders that name the same two SKUs in opposite orders, all at once, neither deadlock nor
 /// fail: stock is always taken SKU by SKU in one order (on PostgreSQL, behind `stock_gates`).
 #[tokio::test]
