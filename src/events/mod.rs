@@ -345,6 +345,33 @@ pub fn parse_event_id(raw: Option<&str>) -> Result<Option<i64>, AppError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn outbox_chunks_keep_every_event_in_order_and_stay_within_the_bound() {
+        let new = |id: i64, text: &str| NewEvent {
+            event_type: "t",
+            aggregate_type: "a",
+            aggregate_id: id,
+            recipient_user_id: None,
+            payload: serde_json::json!({ "text": text }),
+        };
+        let mut queued: Vec<NewEvent> = (0..300).map(|i| new(i, "平常的事件")).collect();
+        queued.insert(150, new(1000, &"长".repeat(OUTBOX_CHUNK_BYTES)));
+        let chunks = json_chunks(&queued);
+        let mut ids = Vec::new();
+        for chunk in &chunks {
+            let rows: Vec<serde_json::Value> = serde_json::from_str(chunk).unwrap();
+            assert!(
+                chunk.len() <= OUTBOX_CHUNK_BYTES || rows.len() == 1,
+                "{}",
+                chunk.len()
+            );
+            ids.extend(rows.iter().map(|r| r["i"].as_i64().unwrap()));
+        }
+        let expected: Vec<i64> = queued.iter().map(|e| e.aggregate_id).collect();
+        assert_eq!(ids, expected);
+        assert!(chunks.len() > 2);
+    }
+
     fn event(id: i64, event_type: &str, recipient: Option<i64>) -> Event {
         Event {
             id,
